@@ -1,0 +1,86 @@
+//! A small blocking client of the Purser API, for the CLI and the demo.
+
+use std::time::Duration;
+
+use anyhow::{Context, anyhow};
+use serde_json::Value;
+
+/// An API error as the server put it, with its status.
+#[derive(Debug, Clone)]
+pub struct ApiFailure {
+    pub status: u16,
+    pub code: String,
+    pub message: String,
+    pub body: Value,
+}
+
+impl std::fmt::Display for ApiFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({}): {}", self.code, self.status, self.message)
+    }
+}
+
+impl std::error::Error for ApiFailure {}
+
+#[derive(Clone)]
+pub struct Client {
+    base: String,
+    token: Option<String>,
+    agent: ureq::Agent,
+}
+
+impl Client {
+    pub fn new(base: &str, token: Option<String>) -> Client {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .into();
+        Client {
+            base: base.trim_end_matches('/').to_string(),
+            token,
+            agent,
+        }
+    }
+
+    /// Sends a request; answers the JSON body of a success, or the server's error.
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> anyhow::Result<Result<Value, ApiFailure>> {
+        let url = format!("{}{}", self.base, path);
+        let mut request = ureq::http::Request::builder()
+            .method(method)
+            .uri(&url)
+            .header("content-type", "application/json");
+        if let Some(token) = &self.token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let payload = body.map(|value| value.to_string()).unwrap_or_default();
+        let request = request.body(payload).context("building the request")?;
+        let mut response = self
+            .agent
+            .run(request)
+            .with_context(|| format!("cannot reach the server at {}", self.base))?;
+        let status = response.status().as_u16();
+        let text = response
+            .body_mut()
+            .read_to_string()
+            .context("reading the answer")?;
+        let value: Value = serde_json::from_str(&text).map_err(|_| {
+            anyhow!("the server answered {status} with a body that is not JSON: {text}")
+        })?;
+        if (200..300).contains(&status) {
+            return Ok(Ok(value));
+        }
+        let error = &value["error"];
+        Ok(Err(ApiFailure {
+            status,
+            code: error["code"].as_str().unwrap_or("unknown").to_string(),
+            message: error["message"].as_str().unwrap_or("").to_string(),
+            body: value,
+        }))
+    }
+}

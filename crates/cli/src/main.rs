@@ -1,0 +1,484 @@
+//! `purser`: serve the API, run the demo, and operate on accounts from the command line.
+
+mod client;
+mod demo;
+mod table;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use serde_json::{Value, json};
+
+use client::Client;
+
+#[derive(Parser)]
+#[command(
+    name = "purser",
+    version,
+    about = "Budgets, usage and enforcement for fleets of AI agents"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Commands,
+}
+
+#[derive(Args, Clone)]
+struct Remote {
+    /// The server's base URL.
+    #[arg(
+        long,
+        env = "PURSER_URL",
+        default_value = "http://127.0.0.1:7543",
+        global = true
+    )]
+    server: String,
+    /// A bearer token.
+    #[arg(long, env = "PURSER_TOKEN", global = true, hide_env_values = true)]
+    token: Option<String>,
+    /// Print the server's JSON answer instead of a table.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum Commands {
+    /// Run the service.
+    Serve {
+        /// Listen address (default 127.0.0.1:7543, or the config's).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+        /// Data directory (default ./purser-data, or the config's).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// A purser.toml (see `purser init`).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Write a commented example config.
+    Init {
+        /// Where to write it.
+        #[arg(default_value = "purser.toml")]
+        path: PathBuf,
+        /// Replace the file if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Show the main job on an embedded server: four agents spend a workflow's budget.
+    Demo {
+        /// Seconds the agents may run at most.
+        #[arg(long, default_value_t = 30)]
+        seconds: u64,
+        /// Seed of the simulated LLM calls.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
+    /// Show an account and its subtree as a table.
+    Status {
+        /// An account path; without it, every top-level account.
+        path: Option<String>,
+        /// Levels below the account to show.
+        #[arg(long, default_value_t = 2)]
+        depth: usize,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Create, update or close an account.
+    Account {
+        path: String,
+        /// Limits as DIM=N, e.g. tokens=500000 cost_micros=50000000.
+        #[arg(long = "limit", value_name = "DIM=N")]
+        limits: Vec<String>,
+        #[arg(long)]
+        kind: Option<String>,
+        #[arg(long)]
+        weight: Option<f64>,
+        /// Close the account (a leaf without open reservations).
+        #[arg(long, conflicts_with_all = ["limits", "kind", "weight"])]
+        close: bool,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Distribute budget to children by a strategy.
+    Allocate {
+        path: String,
+        /// equal, proportional, priority, pool or fair_share.
+        #[arg(long)]
+        strategy: String,
+        /// Children as NAME or NAME:WEIGHT.
+        #[arg(long = "child", value_name = "NAME[:WEIGHT]", required = true)]
+        children: Vec<String>,
+        /// What to distribute, as DIM=N (default: the pool less the reserve).
+        #[arg(long = "total", value_name = "DIM=N")]
+        total: Vec<String>,
+        #[arg(long)]
+        min_share: Option<f64>,
+        #[arg(long)]
+        max_share: Option<f64>,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Report usage that already happened.
+    ReportUsage {
+        path: String,
+        /// Usage as DIM=N.
+        #[arg(value_name = "DIM=N", required = true)]
+        usage: Vec<String>,
+        #[arg(long)]
+        key: Option<String>,
+        #[arg(long)]
+        operation: Option<String>,
+        #[arg(long)]
+        work_units: Option<u64>,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Hold an estimate before spending.
+    Reserve {
+        path: String,
+        #[arg(value_name = "DIM=N", required = true)]
+        amount: Vec<String>,
+        #[arg(long)]
+        ttl_ms: Option<u64>,
+        #[arg(long)]
+        key: Option<String>,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Charge the actual usage of a reservation and release it.
+    Settle {
+        id: String,
+        #[arg(value_name = "DIM=N")]
+        usage: Vec<String>,
+        #[arg(long)]
+        operation: Option<String>,
+        #[arg(long)]
+        work_units: Option<u64>,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Release a reservation without spending.
+    Void {
+        id: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("purser: {err:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `tokens=450` pairs to a JSON amount map.
+fn amounts(pairs: &[String]) -> anyhow::Result<Value> {
+    let mut map = serde_json::Map::new();
+    for pair in pairs {
+        let Some((dim, value)) = pair.split_once('=') else {
+            bail!("{pair:?} is not DIM=N")
+        };
+        let value: u64 = value
+            .replace('_', "")
+            .parse()
+            .with_context(|| format!("{pair:?}: {value:?} is not a non-negative integer"))?;
+        map.insert(dim.to_string(), json!(value));
+    }
+    Ok(Value::Object(map))
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Commands::Serve {
+            listen,
+            data_dir,
+            config,
+        } => serve(listen, data_dir, config),
+        Commands::Init { path, force } => {
+            if path.exists() && !force {
+                bail!("{} exists; pass --force to replace it", path.display());
+            }
+            std::fs::write(&path, purser_server::Config::example())
+                .with_context(|| format!("writing {}", path.display()))?;
+            println!("wrote {}", path.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Commands::Demo { seconds, seed } => demo::run(seconds, seed),
+        Commands::Status {
+            path,
+            depth,
+            remote,
+        } => {
+            let query = match &path {
+                Some(path) => format!("/v1/accounts?prefix={path}&depth={depth}"),
+                None => format!("/v1/accounts?depth={}", depth.saturating_sub(1)),
+            };
+            show(&remote, "GET", &query, None, |value| {
+                table::accounts(value["accounts"].as_array().map_or(&[], |v| v))
+            })
+        }
+        Commands::Account {
+            path,
+            limits,
+            kind,
+            weight,
+            close,
+            remote,
+        } => {
+            if close {
+                return show(
+                    &remote,
+                    "DELETE",
+                    &format!("/v1/accounts/{path}"),
+                    None,
+                    |value| format!("closed {}\n", value["path"].as_str().unwrap_or("")),
+                );
+            }
+            let mut body = serde_json::Map::new();
+            if !limits.is_empty() {
+                body.insert("limits".into(), amounts(&limits)?);
+            }
+            if let Some(kind) = kind {
+                body.insert("kind".into(), json!(kind));
+            }
+            if let Some(weight) = weight {
+                body.insert("weight".into(), json!(weight));
+            }
+            show(
+                &remote,
+                "PUT",
+                &format!("/v1/accounts/{path}"),
+                Some(Value::Object(body)),
+                |value| table::accounts(std::slice::from_ref(value)),
+            )
+        }
+        Commands::Allocate {
+            path,
+            strategy,
+            children,
+            total,
+            min_share,
+            max_share,
+            remote,
+        } => {
+            let mut child_list = Vec::new();
+            for child in &children {
+                match child.split_once(':') {
+                    Some((name, weight)) => {
+                        let weight: f64 = weight.parse().with_context(|| {
+                            format!("--child {child}: {weight:?} is not a weight")
+                        })?;
+                        child_list.push(json!({ "name": name, "weight": weight }));
+                    }
+                    None => child_list.push(json!({ "name": child })),
+                }
+            }
+            let mut body = json!({ "strategy": strategy, "children": child_list });
+            if !total.is_empty() {
+                body["total"] = amounts(&total)?;
+            }
+            if let Some(min_share) = min_share {
+                body["min_share"] = json!(min_share);
+            }
+            if let Some(max_share) = max_share {
+                body["max_share"] = json!(max_share);
+            }
+            show(
+                &remote,
+                "POST",
+                &format!("/v1/accounts/{path}:allocate"),
+                Some(body),
+                |value| {
+                    let mut rows = vec![vec!["CHILD".to_string(), "LIMITS".to_string()]];
+                    for allocation in value["allocations"].as_array().map_or(&[][..], |v| v) {
+                        rows.push(vec![
+                            allocation["path"].as_str().unwrap_or("").to_string(),
+                            allocation["limits"].to_string(),
+                        ]);
+                    }
+                    format!("{}pool: {}\n", table::render(&rows), value["pool"])
+                },
+            )
+        }
+        Commands::ReportUsage {
+            path,
+            usage,
+            key,
+            operation,
+            work_units,
+            remote,
+        } => {
+            let body = json!({ "account": path, "usage": amounts(&usage)?, "idempotency_key": key, "operation": operation, "work_units": work_units });
+            show(
+                &remote,
+                "POST",
+                "/v1/usage",
+                Some(without_nulls(body)),
+                usage_line,
+            )
+        }
+        Commands::Reserve {
+            path,
+            amount,
+            ttl_ms,
+            key,
+            remote,
+        } => {
+            let body = json!({ "account": path, "amount": amounts(&amount)?, "ttl_ms": ttl_ms, "idempotency_key": key });
+            show(
+                &remote,
+                "POST",
+                "/v1/reservations",
+                Some(without_nulls(body)),
+                |value| {
+                    format!(
+                        "{}  expires {}  level {}  action {}\n",
+                        value["id"].as_str().unwrap_or(""),
+                        value["expires_at"].as_str().unwrap_or(""),
+                        value["level"].as_str().unwrap_or(""),
+                        value["action"]["kind"].as_str().unwrap_or("")
+                    )
+                },
+            )
+        }
+        Commands::Settle {
+            id,
+            usage,
+            operation,
+            work_units,
+            remote,
+        } => {
+            let body = json!({ "usage": amounts(&usage)?, "operation": operation, "work_units": work_units });
+            show(
+                &remote,
+                "POST",
+                &format!("/v1/reservations/{id}:settle"),
+                Some(without_nulls(body)),
+                usage_line,
+            )
+        }
+        Commands::Void { id, remote } => show(
+            &remote,
+            "POST",
+            &format!("/v1/reservations/{id}:void"),
+            None,
+            |value| {
+                format!(
+                    "{} {}\n",
+                    value["id"].as_str().unwrap_or(""),
+                    value["state"].as_str().unwrap_or("")
+                )
+            },
+        ),
+    }
+}
+
+fn without_nulls(mut value: Value) -> Value {
+    if let Some(object) = value.as_object_mut() {
+        object.retain(|_, field| !field.is_null());
+    }
+    value
+}
+
+fn usage_line(value: &Value) -> String {
+    let fired = match value["fired"].as_object() {
+        Some(fired) => format!(
+            "  fired by {} {} at {:.1}%",
+            fired["account"].as_str().unwrap_or(""),
+            fired["dimension"].as_str().unwrap_or(""),
+            fired["fraction"].as_f64().unwrap_or(0.0) * 100.0
+        ),
+        None => String::new(),
+    };
+    let duplicate = if value["duplicate"].as_bool() == Some(true) {
+        "  (duplicate: counted once)"
+    } else {
+        ""
+    };
+    format!(
+        "seq {}  level {}  action {}{fired}  remaining {}{duplicate}\n",
+        value["seq"],
+        value["level"].as_str().unwrap_or(""),
+        value["action"]["kind"].as_str().unwrap_or(""),
+        value["remaining"]
+    )
+}
+
+/// Calls the API and prints the answer: a table for people, JSON with --json.
+fn show(
+    remote: &Remote,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+    render: impl Fn(&Value) -> String,
+) -> anyhow::Result<ExitCode> {
+    let client = Client::new(&remote.server, remote.token.clone());
+    match client.call(method, path, body.as_ref())? {
+        Ok(value) => {
+            if remote.json {
+                println!("{}", serde_json::to_string_pretty(&value)?);
+            } else {
+                print!("{}", render(&value));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(failure) => {
+            if remote.json {
+                println!("{}", serde_json::to_string_pretty(&failure.body)?);
+            } else {
+                let error = &failure.body["error"];
+                let mut line = format!(
+                    "error {} ({}): {}",
+                    failure.code, failure.status, failure.message
+                );
+                if let Some(field) = error["field"].as_str() {
+                    line.push_str(&format!(" [field {field}]"));
+                }
+                eprintln!("{line}");
+            }
+            Ok(ExitCode::from(if failure.status == 409 { 3 } else { 2 }))
+        }
+    }
+}
+
+fn serve(
+    listen: Option<std::net::SocketAddr>,
+    data_dir: Option<PathBuf>,
+    config_path: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    let mut config = match &config_path {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            purser_server::Config::parse(&text)
+                .map_err(|err| anyhow::anyhow!("{}: {err}", path.display()))?
+        }
+        None => purser_server::Config::default(),
+    };
+    if let Some(listen) = listen {
+        config.listen = listen;
+    }
+    if let Some(data_dir) = data_dir {
+        config.data_dir = data_dir;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("binding {}", config.listen))?;
+        let shutdown = async {
+            let _ = tokio::signal::ctrl_c().await;
+            eprintln!("purser: shutting down");
+        };
+        purser_server::run(config, listener, shutdown).await?;
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,145 @@
+//! Tables for people: account statuses as aligned columns.
+
+use serde_json::Value;
+
+/// Renders rows as columns, the first row being the header; numbers align right.
+pub fn render(rows: &[Vec<String>]) -> String {
+    let n_columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..n_columns)
+        .map(|col| {
+            rows.iter()
+                .map(|row| row.get(col).map_or(0, |cell| cell.chars().count()))
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let mut line = String::new();
+        for (col, cell) in row.iter().enumerate() {
+            let numeric = cell.chars().next().is_some_and(|c| c.is_ascii_digit()) && col > 0;
+            let pad = widths[col].saturating_sub(cell.chars().count());
+            if numeric {
+                line.push_str(&" ".repeat(pad));
+                line.push_str(cell);
+            } else {
+                line.push_str(cell);
+                line.push_str(&" ".repeat(pad));
+            }
+            line.push_str("  ");
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// 1234567 as 1,234,567.
+pub fn thousands(value: u64) -> String {
+    let digits = value.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (idx, ch) in digits.chars().enumerate() {
+        if idx > 0 && (digits.len() - idx).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+fn amounts(map: &Value) -> String {
+    match map.as_object() {
+        Some(object) if !object.is_empty() => object
+            .iter()
+            .map(|(dim, value)| {
+                format!(
+                    "{}={}",
+                    short_dim(dim),
+                    thousands(value.as_u64().unwrap_or(0))
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+        _ => "-".into(),
+    }
+}
+
+fn short_dim(dim: &str) -> &str {
+    match dim {
+        "cost_micros" => "cost",
+        other => other,
+    }
+}
+
+/// One row per account: limits, spent, reserved, remaining, fraction, level, action.
+pub fn accounts(accounts: &[Value]) -> String {
+    let mut rows = vec![
+        [
+            "ACCOUNT",
+            "LIMITS",
+            "SPENT",
+            "RESERVED",
+            "REMAINING",
+            "FRACTION",
+            "LEVEL",
+            "ACTION",
+        ]
+        .map(String::from)
+        .to_vec(),
+    ];
+    for account in accounts {
+        let action = &account["action"];
+        let action_text = match action["rate"].as_f64() {
+            Some(rate) => format!("{} {rate}", action["kind"].as_str().unwrap_or("")),
+            None => action["kind"].as_str().unwrap_or("").to_string(),
+        };
+        let fired = match account["fired"].as_object() {
+            Some(fired) if fired["account"] != account["path"] => {
+                format!(" (by {})", fired["account"].as_str().unwrap_or(""))
+            }
+            _ => String::new(),
+        };
+        rows.push(vec![
+            account["path"].as_str().unwrap_or("").to_string(),
+            amounts(&account["limits"]),
+            amounts(&account["consumed"]),
+            amounts(&account["reserved"]),
+            amounts(&account["remaining"]),
+            format!(
+                "{:.1}%",
+                account["fraction"].as_f64().unwrap_or(0.0) * 100.0
+            ),
+            format!("{}{fired}", account["level"].as_str().unwrap_or("")),
+            action_text,
+        ]);
+    }
+    render(&rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1234567), "1,234,567");
+    }
+
+    #[test]
+    fn account_table() {
+        let account = serde_json::json!({
+            "path": "acme/wf-1", "limits": {"tokens": 100000}, "consumed": {"tokens": 45000},
+            "reserved": {"tokens": 4000}, "remaining": {"tokens": 51000}, "fraction": 0.49,
+            "level": "yellow", "action": {"kind": "warn"}, "fired": {"account": "acme", "dimension": "tokens", "fraction": 0.6}
+        });
+        let table = accounts(&[account]);
+        assert_eq!(
+            table,
+            "ACCOUNT    LIMITS          SPENT          RESERVED      REMAINING      FRACTION  LEVEL             ACTION\n\
+             acme/wf-1  tokens=100,000  tokens=45,000  tokens=4,000  tokens=51,000     49.0%  yellow (by acme)  warn\n"
+        );
+    }
+}

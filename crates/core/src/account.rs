@@ -1,0 +1,177 @@
+//! Accounts: nodes of the budget tree, with per-dimension figures.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::amount::DimId;
+use crate::level::{Level, Thresholds};
+use crate::path::AccountPath;
+
+/// An account, interned: an index into the ledger's arena. Ids are never reused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct AccountId(pub u32);
+
+/// What an operator sets on an account, apart from its limits.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AccountConfig {
+    pub weight: f64,
+    pub priority: i32,
+    pub kind: Option<Arc<str>>,
+    pub labels: BTreeMap<String, String>,
+    pub thresholds: Thresholds,
+    pub throttle_rate_ppm: u32,
+    /// The part of this account's limit kept back from its children.
+    pub reserve_ppm: u32,
+}
+
+impl Default for AccountConfig {
+    fn default() -> Self {
+        AccountConfig {
+            weight: 1.0,
+            priority: 0,
+            kind: None,
+            labels: BTreeMap::new(),
+            thresholds: Thresholds::default(),
+            throttle_rate_ppm: 500_000,
+            reserve_ppm: 100_000,
+        }
+    }
+}
+
+/// The figures of one account in one dimension.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Slot {
+    pub dim: DimId,
+    /// `None`: this dimension is counted here but not limited.
+    pub limit: Option<u64>,
+    /// Spent here and below.
+    pub consumed: u64,
+    /// Held by open reservations here and below.
+    pub reserved: u64,
+    /// The sum of the children's limits in this dimension.
+    pub children_limits: u64,
+}
+
+impl Slot {
+    pub fn used(&self) -> u64 {
+        self.consumed.saturating_add(self.reserved)
+    }
+
+    /// What is left of the limit; never below zero.
+    pub fn remaining(&self) -> Option<u64> {
+        self.limit.map(|limit| limit.saturating_sub(self.used()))
+    }
+
+    /// The limit beyond the children's limits.
+    pub fn pool(&self) -> Option<u64> {
+        self.limit
+            .map(|limit| limit.saturating_sub(self.children_limits))
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Account {
+    pub path: AccountPath,
+    pub parent: Option<AccountId>,
+    /// Open children by name, in name order.
+    pub children: BTreeMap<Arc<str>, AccountId>,
+    pub config: AccountConfig,
+    /// Sorted by dimension.
+    pub slots: Vec<Slot>,
+    /// The level of this account's own figures (not its ancestors'), with hysteresis.
+    pub level: Level,
+    /// The dimension that set `level`; `None` at green.
+    pub level_dim: Option<DimId>,
+    pub last_activity_ms: Option<u64>,
+    /// The sequence number of the last event that changed this account.
+    pub seq: u64,
+    pub open_reservations: u32,
+    pub work_units: u64,
+    pub closed: bool,
+}
+
+impl Account {
+    pub fn new(path: AccountPath, parent: Option<AccountId>, config: AccountConfig) -> Account {
+        Account {
+            path,
+            parent,
+            children: BTreeMap::new(),
+            config,
+            slots: Vec::new(),
+            level: Level::Green,
+            level_dim: None,
+            last_activity_ms: None,
+            seq: 0,
+            open_reservations: 0,
+            work_units: 0,
+            closed: false,
+        }
+    }
+
+    pub fn slot(&self, dim: DimId) -> Option<&Slot> {
+        self.slots
+            .binary_search_by_key(&dim, |slot| slot.dim)
+            .ok()
+            .map(|idx| &self.slots[idx])
+    }
+
+    /// The slot of `dim`, made if missing.
+    pub fn slot_mut(&mut self, dim: DimId) -> &mut Slot {
+        let idx = match self.slots.binary_search_by_key(&dim, |slot| slot.dim) {
+            Ok(idx) => idx,
+            Err(idx) => {
+                self.slots.insert(
+                    idx,
+                    Slot {
+                        dim,
+                        ..Slot::default()
+                    },
+                );
+                idx
+            }
+        };
+        &mut self.slots[idx]
+    }
+
+    pub fn limit(&self, dim: DimId) -> Option<u64> {
+        self.slot(dim).and_then(|slot| slot.limit)
+    }
+
+    /// The worst fraction over the limited dimensions, with its dimension.
+    pub fn worst_fraction(&self) -> Option<(DimId, f64)> {
+        self.slots
+            .iter()
+            .filter_map(|slot| {
+                slot.limit
+                    .map(|limit| (slot.dim, crate::level::fraction(slot.used(), limit)))
+            })
+            .fold(None, |best, (dim, fraction)| match best {
+                Some((_, best_fraction)) if best_fraction >= fraction => best,
+                _ => Some((dim, fraction)),
+            })
+    }
+
+    /// Moves `level` by the figures, with hysteresis. Answers whether it changed.
+    pub fn refresh_level(&mut self) -> bool {
+        let thresholds = self.config.thresholds;
+        let mut next = Level::Green;
+        let mut next_dim = None;
+        let mut next_fraction = -1.0;
+        for slot in &self.slots {
+            let Some(limit) = slot.limit else { continue };
+            let level = thresholds.next_level(self.level, slot.used(), limit);
+            let fraction = crate::level::fraction(slot.used(), limit);
+            if level > next || (level == next && level > Level::Green && fraction > next_fraction) {
+                next = level;
+                next_dim = Some(slot.dim);
+                next_fraction = fraction;
+            }
+        }
+        let changed = next != self.level;
+        self.level = next;
+        self.level_dim = next_dim;
+        changed
+    }
+}

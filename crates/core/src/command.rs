@@ -1,0 +1,176 @@
+//! Commands in, answers out: what the shell hands the ledger and what it gets back.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::account::AccountId;
+use crate::allocate::Strategy;
+use crate::amount::{Amounts, DimId, NamedAmounts};
+use crate::level::{Action, Level};
+use crate::path::AccountPath;
+
+/// The longest idempotency key.
+pub const IDEMPOTENCY_KEY_LEN_MAX: usize = 256;
+/// The longest operation name.
+pub const OPERATION_LEN_MAX: usize = 64;
+/// The default and the longest hold.
+pub const TTL_MS_DEFAULT: u64 = 60_000;
+pub const TTL_MS_MAX: u64 = 3_600_000;
+/// The most children one allocation names.
+pub const ALLOCATION_CHILDREN_MAX: usize = 10_000;
+
+/// A partial update of an account: what is `None` stays as it is (or takes the default).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AccountSpec {
+    /// The limits to set; dimensions not named keep their limit.
+    pub limits: Option<NamedAmounts>,
+    pub weight: Option<f64>,
+    pub priority: Option<i32>,
+    pub kind: Option<String>,
+    pub labels: Option<BTreeMap<String, String>>,
+    pub warn: Option<f64>,
+    pub throttle: Option<f64>,
+    pub degrade: Option<f64>,
+    pub stop: Option<f64>,
+    pub throttle_rate: Option<f64>,
+    pub reserve: Option<f64>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChildRequest {
+    pub name: String,
+    pub weight: Option<f64>,
+    pub priority: Option<i32>,
+    pub demand: Option<NamedAmounts>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct AllocateRequest {
+    pub strategy: Strategy,
+    /// Defaults to the pool less the reserve, counting the named children's limits as free.
+    pub total: Option<NamedAmounts>,
+    pub children: Vec<ChildRequest>,
+    pub min_share: Option<f64>,
+    pub max_share: Option<f64>,
+    pub initial_share: Option<f64>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct UsageReport {
+    pub account: AccountPath,
+    pub usage: NamedAmounts,
+    pub operation: Option<String>,
+    pub work_units: u64,
+    pub idempotency_key: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReserveRequest {
+    pub account: AccountPath,
+    pub amount: NamedAmounts,
+    pub ttl_ms: Option<u64>,
+    pub idempotency_key: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct SettleRequest {
+    pub reservation: u64,
+    pub usage: NamedAmounts,
+    pub operation: Option<String>,
+    pub work_units: u64,
+}
+
+/// What changes the ledger.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    UpsertAccount {
+        path: AccountPath,
+        spec: AccountSpec,
+    },
+    CloseAccount {
+        path: AccountPath,
+    },
+    Allocate {
+        path: AccountPath,
+        request: AllocateRequest,
+    },
+    Usage(UsageReport),
+    Reserve(ReserveRequest),
+    Settle(SettleRequest),
+    Void {
+        reservation: u64,
+    },
+    /// Releases every hold whose time has come. The server's clock sends it.
+    ExpireDue,
+}
+
+/// Which account and dimension set a level, and how full it was.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Fired {
+    pub account: AccountId,
+    pub dimension: DimId,
+    pub fraction: f64,
+}
+
+/// The enforcement an account is under: its own level and its ancestors', the worst.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub level: Level,
+    pub action: Action,
+    pub fired: Option<Fired>,
+}
+
+/// The answer to a usage report or a settlement.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UsageAnswer {
+    pub seq: u64,
+    pub duplicate: bool,
+    pub verdict: Verdict,
+    /// Per dimension limited on the path, what may still be spent: the least over the account
+    /// and its ancestors.
+    pub remaining: Amounts,
+    /// Only for settlements of a hold that had expired.
+    pub expired: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReserveAnswer {
+    pub reservation: u64,
+    pub expires_ms: u64,
+    pub verdict: Verdict,
+    pub duplicate: bool,
+}
+
+/// A hold refused: it would take `account` to its stop threshold in `dimension`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Denial {
+    pub account: AccountId,
+    pub dimension: DimId,
+    pub requested: u64,
+    pub available: u64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Answer {
+    Account {
+        account: AccountId,
+        created: bool,
+    },
+    Closed {
+        account: AccountId,
+    },
+    Allocated {
+        parent: AccountId,
+        allocations: Vec<(AccountId, Amounts)>,
+    },
+    Usage(UsageAnswer),
+    Reserved(ReserveAnswer),
+    Denied(Denial),
+    Voided {
+        reservation: u64,
+    },
+    Expired {
+        count: usize,
+    },
+}

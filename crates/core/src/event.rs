@@ -1,0 +1,95 @@
+//! Events: the facts the journal keeps. The ledger is a fold over them.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::account::{AccountConfig, AccountId};
+use crate::amount::{Amounts, DimId};
+use crate::level::Level;
+use crate::path::AccountPath;
+
+/// One fact. Each has a sequence number: its place in the journal, counted from 1.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Event {
+    /// A custom dimension got the next id.
+    DimensionAdded {
+        name: Arc<str>,
+    },
+    /// An account got the next id.
+    AccountOpened {
+        path: AccountPath,
+        config: AccountConfig,
+        limits: Amounts,
+        at_ms: u64,
+    },
+    /// An account's settings were replaced and the given limits set.
+    AccountUpdated {
+        account: AccountId,
+        config: AccountConfig,
+        limits: Amounts,
+        at_ms: u64,
+    },
+    /// A leaf account was closed; its limit went back to its parent's pool.
+    AccountClosed {
+        account: AccountId,
+        at_ms: u64,
+    },
+    UsageRecorded {
+        account: AccountId,
+        usage: Amounts,
+        work_units: u64,
+        operation: Option<Arc<str>>,
+        idempotency_key: Option<Arc<str>>,
+        at_ms: u64,
+    },
+    /// A hold; its id is this event's sequence number.
+    ReservationOpened {
+        account: AccountId,
+        amount: Amounts,
+        expires_ms: u64,
+        idempotency_key: Option<Arc<str>>,
+        at_ms: u64,
+    },
+    /// The hold was released and the actual usage charged.
+    ReservationSettled {
+        reservation: u64,
+        usage: Amounts,
+        work_units: u64,
+        operation: Option<Arc<str>>,
+        at_ms: u64,
+    },
+    ReservationVoided {
+        reservation: u64,
+        at_ms: u64,
+    },
+    ReservationExpired {
+        reservation: u64,
+        at_ms: u64,
+    },
+    /// An account's own level moved. Derived from the events before it: replay checks it.
+    LevelChanged {
+        account: AccountId,
+        from: Level,
+        to: Level,
+        dimension: Option<DimId>,
+        at_ms: u64,
+    },
+}
+
+impl Event {
+    pub fn at_ms(&self) -> Option<u64> {
+        match self {
+            Event::DimensionAdded { .. } => None,
+            Event::AccountOpened { at_ms, .. }
+            | Event::AccountUpdated { at_ms, .. }
+            | Event::AccountClosed { at_ms, .. }
+            | Event::UsageRecorded { at_ms, .. }
+            | Event::ReservationOpened { at_ms, .. }
+            | Event::ReservationSettled { at_ms, .. }
+            | Event::ReservationVoided { at_ms, .. }
+            | Event::ReservationExpired { at_ms, .. }
+            | Event::LevelChanged { at_ms, .. } => Some(*at_ms),
+        }
+    }
+}

@@ -1,0 +1,367 @@
+//! The fold: how each event changes the state. It never fails: events were checked when they were
+//! decided (live) or before they are folded (replay).
+
+use std::sync::Arc;
+
+use super::{Hold, HoldState, Ledger, Remembered};
+use crate::account::{Account, AccountId};
+use crate::amount::Amounts;
+use crate::command::{Fired, ReserveAnswer, UsageAnswer, Verdict};
+use crate::event::Event;
+use crate::level::{Level, action_for, fraction};
+
+impl Ledger {
+    pub(crate) fn evolve(&mut self, seq: u64, event: &Event) {
+        match event {
+            Event::DimensionAdded { name } => {
+                self.dims.add(name);
+            }
+            Event::AccountOpened {
+                path,
+                config,
+                limits,
+                at_ms,
+            } => {
+                let id = AccountId(self.accounts.len() as u32);
+                let parent = path
+                    .parent()
+                    .and_then(|parent| self.lookup(parent.as_str()));
+                let mut account = Account::new(path.clone(), parent, config.clone());
+                account.seq = seq;
+                account.last_activity_ms = Some(*at_ms);
+                self.accounts.push(account);
+                let name: Arc<str> = Arc::from(path.name());
+                match parent {
+                    Some(parent) => {
+                        self.accounts[parent.0 as usize].children.insert(name, id);
+                    }
+                    None => {
+                        self.roots.insert(name, id);
+                    }
+                }
+                self.by_path.insert(path.shared(), id);
+                self.set_limits(id, limits, seq, *at_ms);
+            }
+            Event::AccountUpdated {
+                account,
+                config,
+                limits,
+                at_ms,
+            } => {
+                self.accounts[account.0 as usize].config = config.clone();
+                self.set_limits(*account, limits, seq, *at_ms);
+            }
+            Event::AccountClosed { account, .. } => self.close(*account, seq),
+            Event::UsageRecorded {
+                account,
+                usage,
+                work_units,
+                idempotency_key,
+                at_ms,
+                ..
+            } => {
+                self.charge(*account, usage, seq, *at_ms);
+                let acc = &mut self.accounts[account.0 as usize];
+                acc.work_units = acc.work_units.saturating_add(*work_units);
+                if let Some(key) = idempotency_key {
+                    let answer = self.usage_answer(*account, seq);
+                    self.remember(*account, key.clone(), Remembered::Usage(answer));
+                }
+            }
+            Event::ReservationOpened {
+                account,
+                amount,
+                expires_ms,
+                idempotency_key,
+                at_ms,
+            } => {
+                self.hold(*account, amount, seq, *at_ms);
+                self.accounts[account.0 as usize].open_reservations += 1;
+                self.n_open_holds += 1;
+                self.expiry.insert((*expires_ms, seq));
+                let answer = ReserveAnswer {
+                    reservation: seq,
+                    expires_ms: *expires_ms,
+                    verdict: self.verdict(*account),
+                    duplicate: false,
+                };
+                let hold = Hold {
+                    account: *account,
+                    amount: amount.clone(),
+                    expires_ms: *expires_ms,
+                    idempotency_key: idempotency_key.clone(),
+                    answer,
+                    state: HoldState::Open,
+                };
+                self.holds.insert(seq, hold);
+                if let Some(key) = idempotency_key {
+                    self.remember(*account, key.clone(), Remembered::Reservation(seq));
+                }
+            }
+            Event::ReservationSettled {
+                reservation,
+                usage,
+                work_units,
+                at_ms,
+                ..
+            } => {
+                let (account, was_expired) = self.release(*reservation, seq, *at_ms);
+                self.charge(account, usage, seq, *at_ms);
+                let acc = &mut self.accounts[account.0 as usize];
+                acc.work_units = acc.work_units.saturating_add(*work_units);
+                let mut answer = self.usage_answer(account, seq);
+                answer.expired = was_expired;
+                self.close_hold(*reservation, HoldState::Settled(answer));
+            }
+            Event::ReservationVoided { reservation, at_ms } => {
+                self.release(*reservation, seq, *at_ms);
+                self.close_hold(*reservation, HoldState::Voided);
+            }
+            Event::ReservationExpired { reservation, at_ms } => {
+                self.release(*reservation, seq, *at_ms);
+                let hold = self
+                    .holds
+                    .get_mut(reservation)
+                    .expect("checked before the fold");
+                // An expired hold can still be settled: it stays findable until forgotten.
+                hold.state = HoldState::Expired;
+                self.closed_holds.push_back(*reservation);
+                self.forget_old_holds();
+            }
+            Event::LevelChanged { .. } => {}
+        }
+    }
+
+    fn set_limits(&mut self, account: AccountId, limits: &Amounts, seq: u64, at_ms: u64) {
+        let parent = self.accounts[account.0 as usize].parent;
+        for (dim, limit) in limits.iter() {
+            let slot = self.accounts[account.0 as usize].slot_mut(dim);
+            let old = slot.limit.unwrap_or(0);
+            slot.limit = Some(limit);
+            if let Some(parent) = parent {
+                let parent_slot = self.accounts[parent.0 as usize].slot_mut(dim);
+                parent_slot.children_limits = parent_slot
+                    .children_limits
+                    .saturating_sub(old)
+                    .saturating_add(limit);
+            }
+        }
+        self.accounts[account.0 as usize].seq = seq;
+        self.refresh(account, at_ms);
+        if let Some(parent) = parent {
+            self.accounts[parent.0 as usize].seq = seq;
+        }
+    }
+
+    fn close(&mut self, account: AccountId, seq: u64) {
+        let acc = &mut self.accounts[account.0 as usize];
+        acc.closed = true;
+        acc.seq = seq;
+        let path = acc.path.clone();
+        let slots = acc.slots.clone();
+        self.by_path.remove(path.as_str());
+        match acc.parent {
+            Some(parent) => {
+                let parent_acc = &mut self.accounts[parent.0 as usize];
+                parent_acc.children.remove(path.name());
+                parent_acc.seq = seq;
+                for slot in slots {
+                    if let Some(limit) = slot.limit {
+                        let parent_slot = parent_acc.slot_mut(slot.dim);
+                        parent_slot.children_limits =
+                            parent_slot.children_limits.saturating_sub(limit);
+                    }
+                }
+            }
+            None => {
+                self.roots.remove(path.name());
+            }
+        }
+    }
+
+    /// Adds `usage` to the consumption of the account and every ancestor.
+    fn charge(&mut self, account: AccountId, usage: &Amounts, seq: u64, at_ms: u64) {
+        let mut next = Some(account);
+        while let Some(id) = next {
+            let acc = &mut self.accounts[id.0 as usize];
+            for (dim, value) in usage.iter() {
+                let slot = acc.slot_mut(dim);
+                slot.consumed = slot.consumed.saturating_add(value);
+            }
+            acc.seq = seq;
+            acc.last_activity_ms = Some(at_ms);
+            next = acc.parent;
+            self.refresh(id, at_ms);
+        }
+    }
+
+    /// Adds a hold of `amount` to the account and every ancestor.
+    fn hold(&mut self, account: AccountId, amount: &Amounts, seq: u64, at_ms: u64) {
+        let mut next = Some(account);
+        while let Some(id) = next {
+            let acc = &mut self.accounts[id.0 as usize];
+            for (dim, value) in amount.iter() {
+                let slot = acc.slot_mut(dim);
+                slot.reserved = slot.reserved.saturating_add(value);
+            }
+            acc.seq = seq;
+            acc.last_activity_ms = Some(at_ms);
+            next = acc.parent;
+            self.refresh(id, at_ms);
+        }
+    }
+
+    /// Takes an open hold off the path. Answers its account and whether it had expired.
+    fn release(&mut self, reservation: u64, seq: u64, at_ms: u64) -> (AccountId, bool) {
+        let hold = &self.holds[&reservation];
+        let account = hold.account;
+        let expired = hold.state == HoldState::Expired || at_ms >= hold.expires_ms;
+        if hold.state != HoldState::Open {
+            return (account, expired);
+        }
+        let amount = hold.amount.clone();
+        self.expiry.remove(&(hold.expires_ms, reservation));
+        self.n_open_holds -= 1;
+        self.accounts[account.0 as usize].open_reservations -= 1;
+        let mut next = Some(account);
+        while let Some(id) = next {
+            let acc = &mut self.accounts[id.0 as usize];
+            for (dim, value) in amount.iter() {
+                let slot = acc.slot_mut(dim);
+                slot.reserved = slot.reserved.saturating_sub(value);
+            }
+            acc.seq = seq;
+            next = acc.parent;
+            self.refresh(id, at_ms);
+        }
+        (account, expired)
+    }
+
+    fn close_hold(&mut self, reservation: u64, state: HoldState) {
+        let hold = self
+            .holds
+            .get_mut(&reservation)
+            .expect("checked before the fold");
+        let was_expired = hold.state == HoldState::Expired;
+        hold.state = state;
+        // An expired hold is already in the closed queue.
+        if !was_expired {
+            self.closed_holds.push_back(reservation);
+        }
+        self.forget_old_holds();
+    }
+
+    fn forget_old_holds(&mut self) {
+        while self.closed_holds.len() > self.limits.closed_reservations_max {
+            let Some(old) = self.closed_holds.pop_front() else {
+                break;
+            };
+            if let Some(hold) = self.holds.remove(&old)
+                && let Some(key) = hold.idempotency_key
+            {
+                self.remembered.remove(&(hold.account, key));
+            }
+        }
+    }
+
+    fn remember(&mut self, account: AccountId, key: Arc<str>, answer: Remembered) {
+        if self
+            .remembered
+            .insert((account, key.clone()), answer)
+            .is_none()
+        {
+            self.remembered_order.push_back((account, key));
+        }
+        while self.remembered_order.len() > self.limits.idempotency_keys_max {
+            let Some(old) = self.remembered_order.pop_front() else {
+                break;
+            };
+            self.remembered.remove(&old);
+        }
+    }
+
+    /// Moves the account's own level; a move becomes a derived `LevelChanged` event.
+    fn refresh(&mut self, account: AccountId, at_ms: u64) {
+        let acc = &mut self.accounts[account.0 as usize];
+        let from = acc.level;
+        if acc.refresh_level() {
+            self.derived.push(Event::LevelChanged {
+                account,
+                from,
+                to: acc.level,
+                dimension: acc.level_dim,
+                at_ms,
+            });
+        }
+    }
+
+    /// The enforcement on `account`: the worst level over it and its ancestors.
+    pub fn verdict(&self, account: AccountId) -> Verdict {
+        let mut worst: Option<(&Account, AccountId, f64)> = None;
+        let mut next = Some(account);
+        while let Some(id) = next {
+            let acc = &self.accounts[id.0 as usize];
+            if acc.level > Level::Green {
+                let fired_fraction = acc
+                    .level_dim
+                    .and_then(|dim| acc.slot(dim))
+                    .and_then(|slot| slot.limit.map(|limit| fraction(slot.used(), limit)))
+                    .unwrap_or(0.0);
+                let worse = match worst {
+                    None => true,
+                    Some((best, _, best_fraction)) => {
+                        acc.level > best.level
+                            || (acc.level == best.level && fired_fraction > best_fraction)
+                    }
+                };
+                if worse {
+                    worst = Some((acc, id, fired_fraction));
+                }
+            }
+            next = acc.parent;
+        }
+        match worst {
+            None => Verdict {
+                level: Level::Green,
+                action: action_for(Level::Green, 0),
+                fired: None,
+            },
+            Some((acc, id, fired_fraction)) => Verdict {
+                level: acc.level,
+                action: action_for(acc.level, acc.config.throttle_rate_ppm),
+                fired: acc.level_dim.map(|dimension| Fired {
+                    account: id,
+                    dimension,
+                    fraction: fired_fraction,
+                }),
+            },
+        }
+    }
+
+    /// Per dimension limited anywhere on the path, the least that is left.
+    pub fn remaining_on_path(&self, account: AccountId) -> Amounts {
+        let mut remaining = Amounts::new();
+        let mut next = Some(account);
+        while let Some(id) = next {
+            let acc = &self.accounts[id.0 as usize];
+            for slot in &acc.slots {
+                if let Some(left) = slot.remaining() {
+                    let least = remaining.get(slot.dim).map_or(left, |seen| seen.min(left));
+                    remaining.set(slot.dim, least);
+                }
+            }
+            next = acc.parent;
+        }
+        remaining
+    }
+
+    pub(crate) fn usage_answer(&self, account: AccountId, seq: u64) -> UsageAnswer {
+        UsageAnswer {
+            seq,
+            duplicate: false,
+            verdict: self.verdict(account),
+            remaining: self.remaining_on_path(account),
+            expired: false,
+        }
+    }
+}

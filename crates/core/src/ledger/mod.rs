@@ -1,0 +1,274 @@
+//! The ledger: the state, `apply` for commands, `replay` for events.
+//!
+//! Every command is decided against the state without changing it (`decide.rs`); what it decides
+//! is a list of events, and the state changes only by folding those events (`evolve.rs`). Replay
+//! of the journal runs the same fold, so the live state and the replayed one cannot drift apart.
+
+mod decide;
+pub use decide::{merge_config, reservation_name};
+mod evolve;
+mod snapshot;
+mod view;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
+
+use crate::account::{Account, AccountId};
+use crate::amount::{Amounts, Dimensions};
+use crate::command::{Answer, Command, ReserveAnswer, UsageAnswer};
+use crate::error::LedgerError;
+use crate::event::Event;
+
+pub use snapshot::LedgerSnapshot;
+pub use view::{AccountStatus, DimFigures};
+
+/// Bounds on what the ledger keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LedgerLimits {
+    pub accounts_max: usize,
+    pub open_reservations_max: usize,
+    /// Idempotency keys remembered; the oldest are forgotten first.
+    pub idempotency_keys_max: usize,
+    /// Settled, voided and expired reservations remembered for late settles and retries.
+    pub closed_reservations_max: usize,
+    /// Holds released by one `ExpireDue`; the rest wait for the next.
+    pub expiries_per_command_max: usize,
+}
+
+impl Default for LedgerLimits {
+    fn default() -> Self {
+        LedgerLimits {
+            accounts_max: 1_000_000,
+            open_reservations_max: 1_000_000,
+            idempotency_keys_max: 1_000_000,
+            closed_reservations_max: 1_000_000,
+            expiries_per_command_max: 100_000,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum HoldState {
+    Open,
+    Voided,
+    Expired,
+    Settled(UsageAnswer),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Hold {
+    pub account: AccountId,
+    pub amount: Amounts,
+    pub expires_ms: u64,
+    pub idempotency_key: Option<Arc<str>>,
+    pub answer: ReserveAnswer,
+    pub state: HoldState,
+}
+
+/// The first answer to a request with an idempotency key.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Remembered {
+    Usage(UsageAnswer),
+    Reservation(u64),
+}
+
+/// An error found while replaying: the journal does not fold into a valid state.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("replay of event {seq} failed: {message}")]
+pub struct ReplayError {
+    pub seq: u64,
+    pub message: String,
+}
+
+/// The whole budget state. One thread owns it.
+#[derive(Clone, Debug)]
+pub struct Ledger {
+    pub(crate) limits: LedgerLimits,
+    /// The settings a new account starts with (the server's configured defaults).
+    pub(crate) defaults: crate::account::AccountConfig,
+    pub(crate) dims: Dimensions,
+    pub(crate) accounts: Vec<Account>,
+    pub(crate) by_path: FxHashMap<Arc<str>, AccountId>,
+    pub(crate) roots: BTreeMap<Arc<str>, AccountId>,
+    pub(crate) holds: FxHashMap<u64, Hold>,
+    pub(crate) expiry: BTreeSet<(u64, u64)>,
+    pub(crate) closed_holds: VecDeque<u64>,
+    pub(crate) n_open_holds: usize,
+    pub(crate) remembered: FxHashMap<(AccountId, Arc<str>), Remembered>,
+    pub(crate) remembered_order: VecDeque<(AccountId, Arc<str>)>,
+    pub(crate) last_seq: u64,
+    /// Level changes the fold derived, waiting to be journaled (live) or checked (replay).
+    pub(crate) derived: Vec<Event>,
+    pub(crate) replay_pending: VecDeque<Event>,
+}
+
+impl Default for Ledger {
+    fn default() -> Self {
+        Ledger::new(LedgerLimits::default())
+    }
+}
+
+impl Ledger {
+    pub fn new(limits: LedgerLimits) -> Ledger {
+        Ledger {
+            limits,
+            defaults: crate::account::AccountConfig::default(),
+            dims: Dimensions::default(),
+            accounts: Vec::new(),
+            by_path: FxHashMap::default(),
+            roots: BTreeMap::new(),
+            holds: FxHashMap::default(),
+            expiry: BTreeSet::new(),
+            closed_holds: VecDeque::new(),
+            n_open_holds: 0,
+            remembered: FxHashMap::default(),
+            remembered_order: VecDeque::new(),
+            last_seq: 0,
+            derived: Vec::new(),
+            replay_pending: VecDeque::new(),
+        }
+    }
+
+    /// Sets the settings new accounts start with. Not journaled: each new account's event
+    /// carries its whole config.
+    pub fn set_defaults(&mut self, defaults: crate::account::AccountConfig) {
+        self.defaults = defaults;
+    }
+
+    pub fn defaults(&self) -> &crate::account::AccountConfig {
+        &self.defaults
+    }
+
+    /// The sequence number of the last event.
+    pub fn last_seq(&self) -> u64 {
+        self.last_seq
+    }
+
+    pub fn dimensions(&self) -> &Dimensions {
+        &self.dims
+    }
+
+    pub fn account(&self, account: AccountId) -> &Account {
+        &self.accounts[account.0 as usize]
+    }
+
+    pub fn lookup(&self, path: &str) -> Option<AccountId> {
+        self.by_path.get(path).copied()
+    }
+
+    pub fn n_accounts(&self) -> usize {
+        self.by_path.len()
+    }
+
+    pub fn n_open_reservations(&self) -> usize {
+        self.n_open_holds
+    }
+
+    /// Decides `command` at `now_ms` and folds what it decided into the state. The events go to
+    /// `events`, to be journaled; on error nothing changed and nothing was added.
+    pub fn apply(
+        &mut self,
+        command: Command,
+        now_ms: u64,
+        events: &mut Vec<Event>,
+    ) -> Result<Answer, LedgerError> {
+        let first_new = events.len();
+        let answer = match command {
+            Command::UpsertAccount { path, spec } => {
+                self.upsert_account(&path, spec, now_ms, events)
+            }
+            Command::CloseAccount { path } => self.close_account(&path, now_ms, events),
+            Command::Allocate { path, request } => self.allocate(&path, request, now_ms, events),
+            Command::Usage(report) => self.report_usage(report, now_ms, events),
+            Command::Reserve(request) => self.reserve(request, now_ms, events),
+            Command::Settle(request) => self.settle(request, now_ms, events),
+            Command::Void { reservation } => self.void(reservation, now_ms, events),
+            Command::ExpireDue => Ok(self.expire_due(now_ms, events)),
+        };
+        // Invariant: a refused command emitted nothing (deciding never half-applies).
+        debug_assert!(answer.is_ok() || events.len() == first_new);
+        answer
+    }
+
+    /// Appends `event` as the next fact and folds it in, with the level changes it causes.
+    pub(crate) fn emit(&mut self, event: Event, events: &mut Vec<Event>) {
+        self.last_seq += 1;
+        let seq = self.last_seq;
+        self.evolve(seq, &event);
+        events.push(event);
+        if !self.derived.is_empty() {
+            for derived in self.derived.drain(..) {
+                self.last_seq += 1;
+                events.push(derived);
+            }
+        }
+    }
+
+    /// Folds one journaled event in. Level changes in the journal are checked against the ones
+    /// the fold derives: a mismatch means the journal and the code disagree.
+    pub fn replay(&mut self, seq: u64, event: Event) -> Result<(), ReplayError> {
+        if seq != self.last_seq + 1 {
+            return Err(ReplayError {
+                seq,
+                message: format!("expected event {}", self.last_seq + 1),
+            });
+        }
+        self.last_seq = seq;
+        if let Event::LevelChanged { .. } = event {
+            return match self.replay_pending.pop_front() {
+                Some(expected) if expected == event => Ok(()),
+                other => Err(ReplayError {
+                    seq,
+                    message: format!("journal has {event:?}, replay derived {other:?}"),
+                }),
+            };
+        }
+        if let Some(missing) = self.replay_pending.front() {
+            return Err(ReplayError {
+                seq,
+                message: format!("replay derived {missing:?}, the journal lacks it"),
+            });
+        }
+        self.check_replayable(seq, &event)?;
+        self.evolve(seq, &event);
+        self.replay_pending.extend(self.derived.drain(..));
+        Ok(())
+    }
+
+    /// True when replay has no derived event still waiting for its journal entry.
+    pub fn replay_settled(&self) -> bool {
+        self.replay_pending.is_empty()
+    }
+
+    /// References in a journaled event must point at what exists, or the fold would panic.
+    fn check_replayable(&self, seq: u64, event: &Event) -> Result<(), ReplayError> {
+        let account_ok =
+            |account: &crate::account::AccountId| (account.0 as usize) < self.accounts.len();
+        let hold_ok = |id: &u64| self.holds.contains_key(id);
+        let ok = match event {
+            Event::AccountUpdated { account, .. } | Event::AccountClosed { account, .. } => {
+                account_ok(account)
+            }
+            Event::UsageRecorded { account, .. } | Event::ReservationOpened { account, .. } => {
+                account_ok(account)
+            }
+            Event::ReservationSettled { reservation, .. }
+            | Event::ReservationVoided { reservation, .. }
+            | Event::ReservationExpired { reservation, .. } => hold_ok(reservation),
+            Event::AccountOpened { path, .. } => path
+                .parent()
+                .is_none_or(|parent| self.by_path.contains_key(parent.as_str())),
+            Event::DimensionAdded { .. } | Event::LevelChanged { .. } => true,
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(ReplayError {
+                seq,
+                message: format!("{event:?} names what does not exist"),
+            })
+        }
+    }
+}

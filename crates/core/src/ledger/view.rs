@@ -1,0 +1,114 @@
+//! Read views of the ledger, with names resolved, for the shell to render.
+
+use std::sync::Arc;
+
+use super::Ledger;
+use crate::account::{AccountConfig, AccountId};
+use crate::command::Verdict;
+use crate::level::fraction;
+use crate::path::AccountPath;
+
+/// One dimension of an account, named.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DimFigures {
+    pub name: Arc<str>,
+    pub limit: Option<u64>,
+    pub consumed: u64,
+    pub reserved: u64,
+    pub remaining: Option<u64>,
+    pub pool: Option<u64>,
+}
+
+/// What `GET /v1/accounts/{path}` shows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AccountStatus {
+    pub path: AccountPath,
+    pub config: AccountConfig,
+    pub dims: Vec<DimFigures>,
+    /// The account's own worst fraction over its limited dimensions.
+    pub fraction: f64,
+    pub verdict: Verdict,
+    pub fired_path: Option<AccountPath>,
+    pub children: Vec<Arc<str>>,
+    pub last_activity_ms: Option<u64>,
+    pub seq: u64,
+    pub open_reservations: u32,
+    pub work_units: u64,
+}
+
+impl Ledger {
+    pub fn status(&self, account: AccountId) -> AccountStatus {
+        let acc = self.account(account);
+        let dims = acc
+            .slots
+            .iter()
+            .map(|slot| DimFigures {
+                name: self.dims.name(slot.dim).clone(),
+                limit: slot.limit,
+                consumed: slot.consumed,
+                reserved: slot.reserved,
+                remaining: slot.remaining(),
+                pool: slot.pool(),
+            })
+            .collect();
+        let verdict = self.verdict(account);
+        let fired_path = verdict
+            .fired
+            .map(|fired| self.account(fired.account).path.clone());
+        AccountStatus {
+            path: acc.path.clone(),
+            config: acc.config.clone(),
+            dims,
+            fraction: acc
+                .slots
+                .iter()
+                .filter_map(|slot| slot.limit.map(|limit| fraction(slot.used(), limit)))
+                .fold(0.0, f64::max),
+            verdict,
+            fired_path,
+            children: acc.children.keys().cloned().collect(),
+            last_activity_ms: acc.last_activity_ms,
+            seq: acc.seq,
+            open_reservations: acc.open_reservations,
+            work_units: acc.work_units,
+        }
+    }
+
+    /// The open accounts at `prefix` and below it down to `depth` levels (all top-level trees
+    /// without a prefix), ordered by path, at most `max` of them.
+    pub fn list(&self, prefix: Option<&AccountPath>, depth: usize, max: usize) -> Vec<AccountId> {
+        let mut found = Vec::new();
+        let mut stack: Vec<(AccountId, usize)> = match prefix {
+            Some(path) => self
+                .lookup(path.as_str())
+                .map(|id| (id, 0))
+                .into_iter()
+                .collect(),
+            None => self.roots.values().map(|id| (*id, 1)).collect(),
+        };
+        let depth_max = if prefix.is_some() { depth } else { depth + 1 };
+        while let Some((id, level)) = stack.pop() {
+            if found.len() >= max {
+                break;
+            }
+            found.push(id);
+            if level < depth_max {
+                stack.extend(
+                    self.account(id)
+                        .children
+                        .values()
+                        .map(|child| (*child, level + 1)),
+                );
+            }
+        }
+        found.sort_by(|a, b| self.account(*a).path.cmp(&self.account(*b).path));
+        found
+    }
+}
+
+impl Ledger {
+    /// The account a reservation (open or remembered) holds on.
+    pub fn reservation_account(&self, reservation: u64) -> Option<AccountId> {
+        self.holds.get(&reservation).map(|hold| hold.account)
+    }
+}

@@ -1,0 +1,246 @@
+//! From backtest errors to a choice of method, a prediction interval and a confidence.
+//!
+//! For a forecast with `remaining_ms` to its horizon, the evidence is the backtest errors at
+//! every scale not longer than the remaining time (only the shortest scale when less than it
+//! remains). An error measured over a scale `k` shorter than the remaining time `R` is carried
+//! over to `R` by multiplying it by `(R / k)^g`, where the growth exponent `g` is the log-log
+//! slope of the method's root mean square error across scales, clamped to `[0, MAX_GROWTH]`
+//! (never assuming that errors shrink over a longer window than was seen), and `PRIOR_GROWTH`
+//! while there is only one scale to go by.
+//!
+//! * The method chosen is the average rate unless another method, compared with it on the same
+//!   backtested predictions, had smaller errors at every scale with enough of them (at least
+//!   `MIN_SCALES_TO_SWITCH` scales), and smaller by `SWITCH_MARGIN` in their mean weighted by
+//!   scale; then the one with the smallest. The simplest method keeps the benefit of the doubt:
+//!   on bursty series, an advantage on a few short windows is mostly luck, and a method that
+//!   reads a burst as a trend would multiply it over the whole horizon.
+//! * The confidence is the share of the chosen method's carried-over errors that would have put
+//!   this forecast's projected total within `TOLERANCE` of the truth, counting `N_PRIOR`
+//!   imagined misses so that a handful of lucky backtests cannot claim a high confidence.
+//! * The 80% interval spans the 10th to 90th percentiles of the carried-over errors plus the
+//!   `PRIOR_ERRORS` (the remaining consumption being anywhere from zero to twice the average-rate
+//!   expectation), which dominate while there are few errors and fade as they accumulate.
+
+use crate::backtest::{Backtest, ERRORS_KEPT, N_SCALES};
+use crate::methods::Method;
+
+/// Errors needed before they count as evidence.
+pub const MIN_SAMPLES: usize = 4;
+
+/// A projected total within this share of the truth counts as right.
+pub const TOLERANCE: f64 = 0.10;
+
+/// How much smaller another method's backtest errors must be to be chosen over the average rate.
+pub const SWITCH_MARGIN: f64 = 0.15;
+
+/// Scales at which another method must beat the average rate before it is chosen.
+pub const MIN_SCALES_TO_SWITCH: usize = 2;
+
+/// Largest growth exponent: a rate that accelerates exponentially grows errors faster than a
+/// steady drift (exponent one) would.
+const MAX_GROWTH: f64 = 2.0;
+
+/// Growth exponent used while a method has evidence at a single scale: errors of a random walk.
+const PRIOR_GROWTH: f64 = 0.5;
+
+/// Pseudo-errors mixed into the interval's sample, in units of the baseline increment.
+const PRIOR_ERRORS: [f64; 2] = [-1.0, 1.0];
+
+/// Imagined misses counted in the confidence's denominator.
+const N_PRIOR: usize = PRIOR_ERRORS.len();
+
+const INTERVAL_LOW_QUANTILE: f64 = 0.10;
+const INTERVAL_HIGH_QUANTILE: f64 = 0.90;
+
+const MAX_EVIDENCE: usize = N_SCALES * ERRORS_KEPT;
+
+/// The scales that speak for a forecast with `remaining_ms` left.
+fn scales_for(backtest: &Backtest, remaining_ms: u64) -> impl Iterator<Item = usize> + '_ {
+    (0..N_SCALES)
+        .filter(move |&scale_idx| scale_idx == 0 || backtest.scale_ms(scale_idx) <= remaining_ms)
+}
+
+/// The method to use: see the module documentation. `available` says which methods have a
+/// model now.
+pub(crate) fn choose(backtest: &Backtest, available: [bool; 4], remaining_ms: u64) -> Method {
+    let mut best = (Method::AverageRate, 1.0 - SWITCH_MARGIN);
+    for method in Method::ALL {
+        if method == Method::AverageRate || !available[method.index()] {
+            continue;
+        }
+        if let Some(ratio) = error_ratio_to_baseline(backtest, method, remaining_ms)
+            && ratio < best.1
+        {
+            best = (method, ratio);
+        }
+    }
+    best.0
+}
+
+/// Scale-weighted sum of `method`'s absolute errors over the average rate's, on the same
+/// predictions; `None` unless the method was better at every scale with `MIN_SAMPLES` paired
+/// errors, and there are at least `MIN_SCALES_TO_SWITCH` such scales.
+fn error_ratio_to_baseline(backtest: &Backtest, method: Method, remaining_ms: u64) -> Option<f64> {
+    let (mut method_total, mut baseline_total, mut n_scales) = (0.0, 0.0, 0);
+    for scale_idx in scales_for(backtest, remaining_ms) {
+        let (mut method_sum, mut baseline_sum, mut n_paired) = (0.0, 0.0, 0);
+        for entry in backtest.errors(scale_idx).entries() {
+            let method_error = f64::from(entry[method.index()]);
+            let baseline_error = f64::from(entry[Method::AverageRate.index()]);
+            if method_error.is_nan() || baseline_error.is_nan() {
+                continue;
+            }
+            method_sum += method_error.abs();
+            baseline_sum += baseline_error.abs();
+            n_paired += 1;
+        }
+        if n_paired < MIN_SAMPLES {
+            continue;
+        }
+        if method_sum >= baseline_sum {
+            return None;
+        }
+        let weight = backtest.scale_ms(scale_idx) as f64 / n_paired as f64;
+        method_total += weight * method_sum;
+        baseline_total += weight * baseline_sum;
+        n_scales += 1;
+    }
+    (n_scales >= MIN_SCALES_TO_SWITCH).then(|| method_total / baseline_total)
+}
+
+/// A method's backtest errors, carried over to the remaining time of one forecast.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Evidence {
+    /// The longest pseudo-horizon among the errors.
+    pub(crate) longest_scale_ms: u64,
+    errors: [f64; MAX_EVIDENCE],
+    n_errors: usize,
+}
+
+impl Evidence {
+    /// `None` while the method has fewer than `MIN_SAMPLES` errors that speak for this forecast.
+    pub(crate) fn gather(backtest: &Backtest, method: Method, remaining_ms: u64) -> Option<Self> {
+        let growth = growth_exponent(backtest, method);
+        let mut evidence = Self {
+            longest_scale_ms: 0,
+            errors: [0.0; MAX_EVIDENCE],
+            n_errors: 0,
+        };
+        for scale_idx in scales_for(backtest, remaining_ms) {
+            let scale_ms = backtest.scale_ms(scale_idx);
+            let carry_over = (remaining_ms as f64 / scale_ms as f64)
+                .powf(growth)
+                .max(1.0);
+            for error in backtest.errors(scale_idx).values(method) {
+                evidence.errors[evidence.n_errors] = error * carry_over;
+                evidence.n_errors += 1;
+                evidence.longest_scale_ms = scale_ms;
+            }
+        }
+        (evidence.n_errors >= MIN_SAMPLES).then_some(evidence)
+    }
+
+    pub(crate) fn n_errors(&self) -> usize {
+        self.n_errors
+    }
+
+    fn errors(&self) -> &[f64] {
+        &self.errors[..self.n_errors]
+    }
+
+    /// Share of errors that would keep the projected total within `TOLERANCE`, with the prior
+    /// misses. `baseline_increment` converts an error to an amount.
+    pub(crate) fn confidence(&self, baseline_increment: f64, projected_total: f64) -> f64 {
+        let allowed = TOLERANCE * projected_total;
+        let n_within = self
+            .errors()
+            .iter()
+            .filter(|error| (*error * baseline_increment).abs() <= allowed)
+            .count();
+        n_within as f64 / (self.n_errors + N_PRIOR) as f64
+    }
+}
+
+/// The (low, high) quantiles of the errors of `evidence` (if any) and the prior errors.
+pub(crate) fn interval_errors(evidence: Option<&Evidence>) -> (f64, f64) {
+    let mut sample = [0.0; MAX_EVIDENCE + PRIOR_ERRORS.len()];
+    let mut n_sample = 0;
+    for &error in evidence
+        .map_or(&[][..], Evidence::errors)
+        .iter()
+        .chain(&PRIOR_ERRORS)
+    {
+        sample[n_sample] = error;
+        n_sample += 1;
+    }
+    let sample = &mut sample[..n_sample];
+    sample.sort_by(f64::total_cmp);
+    (
+        quantile(sample, INTERVAL_LOW_QUANTILE),
+        quantile(sample, INTERVAL_HIGH_QUANTILE),
+    )
+}
+
+/// Linear interpolation between order statistics (the usual "type 7" definition).
+fn quantile(sorted: &[f64], probability: f64) -> f64 {
+    let position = probability * (sorted.len() - 1) as f64;
+    let below = position.floor() as usize;
+    let above = (below + 1).min(sorted.len() - 1);
+    sorted[below] + (position - below as f64) * (sorted[above] - sorted[below])
+}
+
+/// Log-log slope of the root mean square error against the scale, clamped to
+/// `[0, MAX_GROWTH]`.
+fn growth_exponent(backtest: &Backtest, method: Method) -> f64 {
+    let mut points = [(0.0, 0.0); N_SCALES];
+    let mut n_points = 0;
+    for scale_idx in 0..N_SCALES {
+        let errors = backtest.errors(scale_idx);
+        let n_errors = errors.len(method);
+        if n_errors < MIN_SAMPLES {
+            continue;
+        }
+        let mean_square = errors.values(method).map(|e| e * e).sum::<f64>() / n_errors as f64;
+        if mean_square > 0.0 {
+            let log_scale = (backtest.scale_ms(scale_idx) as f64).ln();
+            points[n_points] = (log_scale, 0.5 * mean_square.ln());
+            n_points += 1;
+        }
+    }
+    if n_points < 2 {
+        return PRIOR_GROWTH;
+    }
+    let points = &points[..n_points];
+    let mean_x = points.iter().map(|p| p.0).sum::<f64>() / n_points as f64;
+    let mean_y = points.iter().map(|p| p.1).sum::<f64>() / n_points as f64;
+    let covariance: f64 = points.iter().map(|p| (p.0 - mean_x) * (p.1 - mean_y)).sum();
+    let variance: f64 = points.iter().map(|p| (p.0 - mean_x).powi(2)).sum();
+    (covariance / variance).clamp(0.0, MAX_GROWTH)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check_quantile(values: &[f64], probability: f64, expected: f64) {
+        let got = quantile(values, probability);
+        assert!(
+            (got - expected).abs() < 1e-12,
+            "q{probability} of {values:?}: {got}"
+        );
+    }
+
+    #[test]
+    fn quantiles_interpolate_order_statistics() {
+        check_quantile(&[1.0], 0.9, 1.0);
+        check_quantile(&[0.0, 10.0], 0.1, 1.0);
+        check_quantile(&[0.0, 1.0, 2.0, 3.0, 4.0], 0.5, 2.0);
+        check_quantile(&[0.0, 1.0, 2.0, 3.0, 4.0], 0.9, 3.6);
+    }
+
+    #[test]
+    fn without_evidence_the_interval_is_the_prior() {
+        let (low, high) = interval_errors(None);
+        assert!((low + 0.8).abs() < 1e-12 && (high - 0.8).abs() < 1e-12);
+    }
+}

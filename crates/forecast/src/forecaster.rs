@@ -1,0 +1,214 @@
+//! `Forecaster`: the history, the backtest and the forecast of one series.
+
+use crate::backtest::Backtest;
+use crate::evidence::{self, Evidence, interval_errors};
+use crate::history::{Curve, History};
+use crate::methods::{self, Method, Model, Resampled};
+use crate::profile::RunProfile;
+
+/// Settings of a forecaster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ForecastConfig {
+    /// Shortest pseudo-horizon of the backtest; the others are 2, 4, ... 128 times it.
+    pub pseudo_horizon_ms: u64,
+}
+
+impl Default for ForecastConfig {
+    fn default() -> Self {
+        Self {
+            pseudo_horizon_ms: 60_000,
+        }
+    }
+}
+
+/// An 80% prediction interval of the projected total.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Interval {
+    pub low: u64,
+    /// `u64::MAX` when nothing bounds it yet (nothing consumed).
+    pub high: u64,
+}
+
+impl Interval {
+    pub fn contains(&self, amount: u64) -> bool {
+        self.low <= amount && amount <= self.high
+    }
+}
+
+/// A forecast of one series at `now` for a horizon end.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Forecast {
+    /// The method whose prediction this is.
+    pub method: Method,
+    /// Consumed so far.
+    pub consumed: u64,
+    pub limit: Option<u64>,
+    /// Predicted cumulative consumption at the horizon end.
+    pub projected_total: u64,
+    /// How far the projected total goes past the limit (0 without a limit).
+    pub overage: u64,
+    /// Seconds from now to the predicted exhaustion (0 if already exhausted); `None` without a
+    /// limit or when not predicted within one horizon length after the horizon end.
+    pub time_to_exhaustion_s: Option<u64>,
+    /// When the limit is predicted to be (or was) reached.
+    pub exhausts_at_ms: Option<u64>,
+    /// 80% prediction interval of the projected total.
+    pub interval: Interval,
+    /// Share of the chosen method's recent backtested predictions that, carried over to this
+    /// forecast's remaining time, would have put it within 10% of the truth (0 to 1).
+    pub confidence: f64,
+    /// Number of backtest errors behind the confidence and the interval (0: none yet).
+    pub n_backtests: u32,
+    /// The longest pseudo-horizon of those backtests (0 when there are none).
+    pub backtest_horizon_ms: u64,
+    /// The plain average-rate extrapolation of the total, for comparison.
+    pub baseline_total: u64,
+}
+
+/// Forecasts one series (one account and dimension) from its bounded history.
+#[derive(Debug, Clone)]
+pub struct Forecaster {
+    history: History,
+    backtest: Backtest,
+    profile: Option<RunProfile>,
+}
+
+impl Forecaster {
+    /// A forecaster for a run that started at `start_ms`, with the default settings.
+    pub fn new(start_ms: u64) -> Self {
+        Self::with_config(start_ms, ForecastConfig::default())
+    }
+
+    /// Panics if `config.pseudo_horizon_ms` is zero.
+    pub fn with_config(start_ms: u64, config: ForecastConfig) -> Self {
+        Self {
+            history: History::new(start_ms),
+            backtest: Backtest::new(config.pseudo_horizon_ms),
+            profile: None,
+        }
+    }
+
+    /// The growth profile of finished runs of this account's kind (from a `ProfileLibrary`),
+    /// which enables the historical method.
+    pub fn set_profile(&mut self, profile: Option<RunProfile>) {
+        self.profile = profile;
+    }
+
+    pub fn history(&self) -> &History {
+        &self.history
+    }
+
+    /// Records `amount` consumed at `at_ms`, scoring backtest predictions whose target passed.
+    pub fn observe(&mut self, at_ms: u64, amount: u64) {
+        self.backtest
+            .score_due(at_ms.saturating_sub(1), self.history.consumed());
+        self.history.observe(at_ms, amount);
+    }
+
+    /// Forecasts the consumption up to `horizon_end_ms`, as known at `now_ms` (every observation
+    /// up to `now_ms` is expected to have been made).
+    pub fn forecast(&mut self, now_ms: u64, horizon_end_ms: u64, limit: Option<u64>) -> Forecast {
+        let start_ms = self.history.start_ms();
+        let now_ms = now_ms.max(start_ms);
+        let horizon_end_ms = horizon_end_ms.max(now_ms);
+        let consumed = self.history.consumed();
+        self.backtest.score_due(now_ms, consumed);
+
+        let curve = Curve::new(&self.history, now_ms);
+        let resampled = match Resampled::new(&curve, start_ms, now_ms) {
+            Some(resampled) if consumed > 0 => resampled,
+            _ => return self.uninformed(now_ms, limit),
+        };
+        let profile = self.profile.as_ref();
+        let models: [Option<Model<'_>>; 4] =
+            Method::ALL.map(|method| methods::fit(method, &resampled, horizon_end_ms, profile));
+        let average_rate_per_ms = consumed as f64 / (now_ms - start_ms) as f64;
+        self.backtest.record(
+            now_ms,
+            consumed,
+            average_rate_per_ms,
+            |method, target_ms| {
+                models[method.index()]
+                    .as_ref()
+                    .map(|model| model.cumulative_at(target_ms))
+            },
+        );
+
+        let remaining_ms = horizon_end_ms - now_ms;
+        let available = models.each_ref().map(Option::is_some);
+        let method = evidence::choose(&self.backtest, available, remaining_ms);
+        let evidence = Evidence::gather(&self.backtest, method, remaining_ms);
+        let model = models[method.index()]
+            .as_ref()
+            .expect("a chosen method has a model");
+        let projected = model.cumulative_at(horizon_end_ms);
+        let baseline_increment = average_rate_per_ms * remaining_ms as f64;
+        let predicted_increment = projected - consumed as f64;
+        let (low_error, high_error) = interval_errors(evidence.as_ref());
+        let bound = |error: f64| {
+            consumed
+                + (predicted_increment + error * baseline_increment)
+                    .max(0.0)
+                    .round() as u64
+        };
+        let exhausts_at_ms = limit.and_then(|limit| {
+            if consumed >= limit {
+                return self
+                    .history
+                    .reached_at_ms(limit)
+                    .map(|at_ms| at_ms.min(now_ms));
+            }
+            let search_end_ms = horizon_end_ms.saturating_add(horizon_end_ms - start_ms);
+            model.reaches_at_ms(limit as f64, now_ms, search_end_ms)
+        });
+        let projected_total = projected.round() as u64;
+        Forecast {
+            method,
+            consumed,
+            limit,
+            projected_total,
+            overage: limit.map_or(0, |limit| projected_total.saturating_sub(limit)),
+            time_to_exhaustion_s: exhausts_at_ms
+                .map(|at_ms| (at_ms.saturating_sub(now_ms) + 500) / 1_000),
+            exhausts_at_ms,
+            interval: Interval {
+                low: bound(low_error),
+                high: bound(high_error),
+            },
+            confidence: evidence.as_ref().map_or(0.0, |evidence| {
+                evidence.confidence(baseline_increment, projected)
+            }),
+            n_backtests: evidence.as_ref().map_or(0, |e| e.n_errors() as u32),
+            backtest_horizon_ms: evidence.as_ref().map_or(0, |e| e.longest_scale_ms),
+            baseline_total: (consumed as f64 + baseline_increment).round() as u64,
+        }
+    }
+
+    /// Nothing consumed or no time elapsed: the total is unbounded above, with no confidence.
+    fn uninformed(&self, now_ms: u64, limit: Option<u64>) -> Forecast {
+        let consumed = self.history.consumed();
+        let exhausts_at_ms = limit.filter(|&limit| consumed >= limit).map(|limit| {
+            self.history
+                .reached_at_ms(limit)
+                .unwrap_or(now_ms)
+                .min(now_ms)
+        });
+        Forecast {
+            method: Method::AverageRate,
+            consumed,
+            limit,
+            projected_total: consumed,
+            overage: limit.map_or(0, |limit| consumed.saturating_sub(limit)),
+            time_to_exhaustion_s: exhausts_at_ms.map(|_| 0),
+            exhausts_at_ms,
+            interval: Interval {
+                low: consumed,
+                high: u64::MAX,
+            },
+            confidence: 0.0,
+            n_backtests: 0,
+            backtest_horizon_ms: 0,
+            baseline_total: consumed,
+        }
+    }
+}

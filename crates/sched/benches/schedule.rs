@@ -1,0 +1,259 @@
+//! `cargo bench -p purser-sched`: makespan purser/heft on every workflow of the data folder
+//! (no interruptions, cost ignored), spot cost and makespan ratios over several seeds, and
+//! decision times. Reads /work/shared/data; skips what is absent.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use purser_sched::{
+    Algorithm, EligibleTask, FreeMachine, PlanOptions, Platform, Resources, TickPool, Weights,
+    Workflow, WorkflowFormat, parse_platform, parse_workflow, plan_with, random_layered_workflow,
+    tick, verify,
+};
+
+const SEEDS: [u64; 5] = [1, 2, 3, 4, 5];
+
+fn workflows() -> Vec<(String, Workflow)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data/wfcommons-wfinstances");
+    if !dir.is_dir() {
+        println!(
+            "skipping workflows: data folder {} is absent",
+            dir.display()
+        );
+        return Vec::new();
+    }
+    let mut paths: Vec<PathBuf> = Vec::new();
+    for sub in [dir.clone(), dir.join("pegasus-dax-classic")] {
+        paths.extend(
+            std::fs::read_dir(&sub)
+                .into_iter()
+                .flatten()
+                .filter_map(|entry| entry.ok().map(|e| e.path())),
+        );
+    }
+    paths.sort();
+    paths
+        .into_iter()
+        .filter_map(|path| {
+            let format = match path.extension()?.to_str()? {
+                "json" => WorkflowFormat::WfFormat,
+                "xml" => WorkflowFormat::Dax,
+                _ => return None,
+            };
+            let text = std::fs::read_to_string(&path).ok()?;
+            let workflow = parse_workflow(&text, format).expect("data file parses");
+            Some((path.file_name()?.to_string_lossy().into_owned(), workflow))
+        })
+        .collect()
+}
+
+fn options(algorithm: Algorithm, seed: u64, weights: Weights, spot: bool) -> PlanOptions {
+    PlanOptions {
+        spot,
+        interruptions: spot,
+        ..PlanOptions::new(algorithm, seed, weights)
+    }
+}
+
+fn makespan_ratios(platform: &Platform, workflows: &[(String, Workflow)]) {
+    println!("== makespan purser / heft (no interruptions, cost ignored)");
+    let mut ratios = Vec::new();
+    for (name, workflow) in workflows {
+        let heft = plan_with(
+            workflow,
+            platform,
+            &options(Algorithm::Heft, 1, Weights::MAKESPAN, false),
+        )
+        .unwrap();
+        let purser = plan_with(
+            workflow,
+            platform,
+            &options(Algorithm::Purser, 1, Weights::MAKESPAN, false),
+        )
+        .unwrap();
+        verify(workflow, platform, &heft).unwrap();
+        verify(workflow, platform, &purser).unwrap();
+        let ratio = purser.makespan_s / heft.makespan_s;
+        println!(
+            "{name:<48} heft {:>9.1} s  purser {:>9.1} s  ratio {ratio:.4}",
+            heft.makespan_s, purser.makespan_s
+        );
+        ratios.push(ratio);
+    }
+    if !ratios.is_empty() {
+        let mean = ratios.iter().sum::<f64>() / ratios.len() as f64;
+        let worst = ratios.iter().copied().fold(0.0, f64::max);
+        println!(
+            "average ratio {mean:.4} over {} workflows, worst {worst:.4}",
+            ratios.len()
+        );
+    }
+}
+
+fn spot_ratios(platform: &Platform, workflows: &[(String, Workflow)]) {
+    println!(
+        "== spot with interruptions / all on demand (default weights 0.6/0.3/0.1), seeds {SEEDS:?}"
+    );
+    let (mut cost_ratios, mut makespan_ratios) = (Vec::new(), Vec::new());
+    let mut n_interruptions = 0;
+    for (name, workflow) in workflows {
+        let on_demand = plan_with(
+            workflow,
+            platform,
+            &options(Algorithm::Purser, 0, Weights::default(), false),
+        )
+        .unwrap();
+        let (mut cost_sum, mut worst_makespan) = (0.0, 0.0f64);
+        for seed in SEEDS {
+            let spot = plan_with(
+                workflow,
+                platform,
+                &options(Algorithm::Purser, seed, Weights::default(), true),
+            )
+            .unwrap();
+            verify(workflow, platform, &spot).unwrap();
+            n_interruptions += spot.stats.as_ref().map_or(0, |stats| stats.interruptions);
+            let cost_ratio = if on_demand.cost_micros == 0 {
+                1.0
+            } else {
+                spot.cost_micros as f64 / on_demand.cost_micros as f64
+            };
+            let makespan_ratio = spot.makespan_s / on_demand.makespan_s;
+            cost_sum += cost_ratio;
+            worst_makespan = worst_makespan.max(makespan_ratio);
+            if on_demand.cost_micros > 0 {
+                cost_ratios.push(cost_ratio);
+            }
+            makespan_ratios.push(makespan_ratio);
+        }
+        println!(
+            "{name:<48} on-demand {:>8} micros {:>8.1} s  spot cost ratio {:.3}  worst makespan ratio {worst_makespan:.3}",
+            on_demand.cost_micros,
+            on_demand.makespan_s,
+            cost_sum / SEEDS.len() as f64
+        );
+    }
+    if !makespan_ratios.is_empty() {
+        let mean_cost = cost_ratios.iter().sum::<f64>() / cost_ratios.len().max(1) as f64;
+        let worst_cost = cost_ratios.iter().copied().fold(0.0, f64::max);
+        let mean_makespan = makespan_ratios.iter().sum::<f64>() / makespan_ratios.len() as f64;
+        let worst_makespan = makespan_ratios.iter().copied().fold(0.0, f64::max);
+        println!(
+            "cost ratio mean {mean_cost:.3} worst {worst_cost:.3}; makespan ratio mean {mean_makespan:.3} worst {worst_makespan:.3}; {n_interruptions} interruptions"
+        );
+    }
+}
+
+fn decision_times(platform: &Platform) {
+    println!("== decision times (median of 5)");
+    let workflow = random_layered_workflow(1000, 42);
+    for (label, algorithm, weights) in [
+        ("heft", Algorithm::Heft, Weights::MAKESPAN),
+        ("purser cost ignored", Algorithm::Purser, Weights::MAKESPAN),
+        (
+            "purser default weights + spot",
+            Algorithm::Purser,
+            Weights::default(),
+        ),
+    ] {
+        let mut times: Vec<f64> = (0..5)
+            .map(|seed| {
+                let started = Instant::now();
+                let schedule = plan_with(
+                    &workflow,
+                    platform,
+                    &PlanOptions::new(algorithm, seed, weights),
+                )
+                .unwrap();
+                let elapsed = started.elapsed().as_secs_f64() * 1e3;
+                assert_eq!(
+                    schedule
+                        .tasks
+                        .iter()
+                        .filter(|entry| entry.attempts == 1)
+                        .count(),
+                    1000
+                );
+                elapsed
+            })
+            .collect();
+        times.sort_by(f64::total_cmp);
+        println!("plan of 1,000 tasks, {label:<30} {:.2} ms", times[2]);
+    }
+    let pools = vec![
+        TickPool {
+            name: "local".into(),
+            speed: 1.0,
+            price_per_hour_micros: 0,
+        },
+        TickPool {
+            name: "c6i".into(),
+            speed: 1.4,
+            price_per_hour_micros: 120_000,
+        },
+        TickPool {
+            name: "gpu".into(),
+            speed: 2.0,
+            price_per_hour_micros: 900_000,
+        },
+    ];
+    let tasks: Vec<EligibleTask> = (0..10_000u64)
+        .map(|id| EligibleTask {
+            id,
+            tenant: (id % 17) as u32,
+            priority: (id % 3) as i32,
+            rank: (id * 7919 % 1000) as f64,
+            runtime_s: 1.0 + (id % 600) as f64,
+            requests: Resources::cores(1 + id % 4),
+            tenant_usage: id % 17 * 3,
+        })
+        .collect();
+    let mut times = Vec::new();
+    let mut n_placed = 0;
+    for _ in 0..5 {
+        let mut machines: Vec<FreeMachine> = (0..1000u32)
+            .map(|id| FreeMachine {
+                id,
+                pool: id as usize % 3,
+                free: Resources::cores(1 + u64::from(id % 16)),
+            })
+            .collect();
+        let started = Instant::now();
+        n_placed = tick(
+            100.0,
+            &pools,
+            &tasks,
+            &mut machines,
+            &Weights::default(),
+            |_, _| true,
+        )
+        .len();
+        times.push(started.elapsed().as_secs_f64() * 1e3);
+    }
+    times.sort_by(f64::total_cmp);
+    println!(
+        "tick of 10,000 eligible tasks x 1,000 machines: {:.2} ms ({n_placed} placed)",
+        times[2]
+    );
+}
+
+fn main() {
+    let platform_path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches/platform.toml");
+    let platform =
+        parse_platform(&std::fs::read_to_string(&platform_path).expect("benches/platform.toml"))
+            .unwrap();
+    let workflows = workflows();
+    println!("platform {}", platform_path.display());
+    makespan_ratios(&platform, &workflows);
+    spot_ratios(&platform, &workflows);
+    let contended_path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches/platform-contended.toml");
+    let contended =
+        parse_platform(&std::fs::read_to_string(&contended_path).expect("platform-contended.toml"))
+            .unwrap();
+    println!("platform {}", contended_path.display());
+    makespan_ratios(&contended, &workflows);
+    spot_ratios(&contended, &workflows);
+    decision_times(&platform);
+}

@@ -1,0 +1,220 @@
+//! Pools of machines and the platform TOML that describes them.
+
+use serde::Deserialize;
+
+use crate::SchedError;
+use crate::resources::Resources;
+
+/// A kind of machine and how many of it may run at once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pool {
+    pub name: String,
+    /// Most machines of this pool running at once (a replaced spot machine frees its slot).
+    pub machines: u32,
+    pub capacity: Resources,
+    /// Relative speed: runtime on this pool = recorded runtime / speed.
+    pub speed: f64,
+    /// 0 for a pool that costs nothing (the local machine).
+    pub on_demand_per_hour_micros: u64,
+    /// None when the pool offers no spot machines.
+    pub spot_per_hour_micros: Option<u64>,
+    /// Time from asking for a machine to the machine accepting tasks.
+    pub startup_s: f64,
+    /// Rate of spot interruptions per machine-hour.
+    pub interruptions_per_hour: f64,
+}
+
+/// The machines a workflow may run on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Platform {
+    /// Between machines; tasks on one machine exchange files for free.
+    pub bandwidth_mbps: f64,
+    pub pools: Vec<Pool>,
+}
+
+impl Platform {
+    /// Seconds to move `bytes` between two machines.
+    pub fn transfer_s(&self, bytes: u64) -> f64 {
+        bytes as f64 * 8.0 / (self.bandwidth_mbps * 1e6)
+    }
+
+    pub fn pool_index(&self, name: &str) -> Option<usize> {
+        self.pools.iter().position(|pool| pool.name == name)
+    }
+
+    /// Checks every field; the planner relies on a validated platform.
+    pub fn validate(&self) -> Result<(), SchedError> {
+        if !(self.bandwidth_mbps.is_finite() && self.bandwidth_mbps > 0.0) {
+            return Err(SchedError::InvalidPlatform(format!(
+                "bandwidth_mbps {} must be positive",
+                self.bandwidth_mbps
+            )));
+        }
+        if self.pools.is_empty() {
+            return Err(SchedError::InvalidPlatform("no pool".into()));
+        }
+        for (pool_idx, pool) in self.pools.iter().enumerate() {
+            let invalid = |reason: &str| SchedError::InvalidPool {
+                pool: pool.name.clone(),
+                reason: reason.to_string(),
+            };
+            if pool.name.is_empty() || pool.name.contains('#') {
+                return Err(invalid("name must be non-empty and without '#'"));
+            }
+            if self.pools[..pool_idx]
+                .iter()
+                .any(|other| other.name == pool.name)
+            {
+                return Err(invalid("name appears twice"));
+            }
+            if pool.machines == 0 {
+                return Err(invalid("machines must be at least 1"));
+            }
+            if pool.capacity.cores == 0 {
+                return Err(invalid("cores must be at least 1"));
+            }
+            if !(pool.speed.is_finite() && pool.speed > 0.0) {
+                return Err(invalid("speed must be positive"));
+            }
+            if !(pool.startup_s.is_finite() && pool.startup_s >= 0.0) {
+                return Err(invalid("startup_s must be zero or more"));
+            }
+            if !(pool.interruptions_per_hour.is_finite() && pool.interruptions_per_hour >= 0.0) {
+                return Err(invalid("interruptions_per_hour must be zero or more"));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlatformFile {
+    bandwidth_mbps: f64,
+    #[serde(default)]
+    pool: Vec<PoolFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PoolFile {
+    name: String,
+    machines: u32,
+    cores: u64,
+    memory_bytes: Option<u64>,
+    #[serde(default)]
+    gpu: u64,
+    #[serde(default = "one")]
+    speed: f64,
+    #[serde(default)]
+    on_demand_per_hour_micros: u64,
+    spot_per_hour_micros: Option<u64>,
+    #[serde(default)]
+    startup_s: f64,
+    #[serde(default)]
+    interruptions_per_hour: f64,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+/// Parses and validates a platform TOML (see the crate docs for the format).
+pub fn parse_platform(text: &str) -> Result<Platform, SchedError> {
+    let file: PlatformFile =
+        toml::from_str(text).map_err(|err| SchedError::PlatformToml(err.to_string()))?;
+    let pools = file
+        .pool
+        .into_iter()
+        .map(|pool| Pool {
+            name: pool.name,
+            machines: pool.machines,
+            capacity: Resources {
+                cores: pool.cores,
+                memory_bytes: pool.memory_bytes.unwrap_or(u64::MAX),
+                gpu: pool.gpu,
+            },
+            speed: pool.speed,
+            on_demand_per_hour_micros: pool.on_demand_per_hour_micros,
+            spot_per_hour_micros: pool.spot_per_hour_micros,
+            startup_s: pool.startup_s,
+            interruptions_per_hour: pool.interruptions_per_hour,
+        })
+        .collect();
+    let platform = Platform {
+        bandwidth_mbps: file.bandwidth_mbps,
+        pools,
+    };
+    platform.validate()?;
+    Ok(platform)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = r#"
+bandwidth_mbps = 1000   # between machines
+[[pool]]
+name = "local"
+machines = 1
+cores = 8
+speed = 1.0
+[[pool]]
+name = "c6i-2xlarge"
+machines = 4
+cores = 8
+speed = 1.4
+on_demand_per_hour_micros = 340000
+spot_per_hour_micros = 120000
+startup_s = 60
+interruptions_per_hour = 0.05
+"#;
+
+    #[test]
+    fn parses_the_issue_example() {
+        let platform = parse_platform(EXAMPLE).unwrap();
+        assert_eq!(platform.pools.len(), 2);
+        let cloud = &platform.pools[1];
+        assert_eq!(cloud.name, "c6i-2xlarge");
+        assert_eq!(cloud.capacity.cores, 8);
+        assert_eq!(cloud.capacity.memory_bytes, u64::MAX);
+        assert_eq!(cloud.spot_per_hour_micros, Some(120_000));
+        assert_eq!(platform.pools[0].on_demand_per_hour_micros, 0);
+        // 1 GB at 1000 Mbps takes 8 s.
+        assert!((platform.transfer_s(1_000_000_000) - 8.0).abs() < 1e-9);
+    }
+
+    fn check_error(text: &str, expected_fragment: &str) {
+        let err = parse_platform(text).unwrap_err().to_string();
+        assert!(
+            err.contains(expected_fragment),
+            "{err} lacks {expected_fragment}"
+        );
+    }
+
+    #[test]
+    fn rejects_bad_platforms_naming_the_thing() {
+        check_error(
+            "bandwidth_mbps = 0\n[[pool]]\nname='a'\nmachines=1\ncores=1",
+            "bandwidth_mbps",
+        );
+        check_error("bandwidth_mbps = 1", "no pool");
+        check_error(
+            "bandwidth_mbps = 1\n[[pool]]\nname='a'\nmachines=0\ncores=1",
+            "pool a",
+        );
+        check_error(
+            "bandwidth_mbps = 1\n[[pool]]\nname='a'\nmachines=1\ncores=1\nspeed=0",
+            "speed",
+        );
+        check_error(
+            "bandwidth_mbps = 1\n[[pool]]\nname='a'\nmachines=1\ncores=1\n[[pool]]\nname='a'\nmachines=1\ncores=1",
+            "twice",
+        );
+        check_error(
+            "bandwidth_mbps = 1\n[[pool]]\nname='a'\nmachines=1\ncores=1\ncolour=1",
+            "colour",
+        );
+    }
+}

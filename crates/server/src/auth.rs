@@ -1,0 +1,168 @@
+//! Bearer tokens with a role and a scope.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::http::HeaderMap;
+use serde::Deserialize;
+
+use crate::config::TokenConfig;
+use crate::error::ApiError;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Admin,
+    Operator,
+    Agent,
+}
+
+/// Who is calling: a role and the account prefix it may touch.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Caller {
+    pub role: Role,
+    /// Empty for every account.
+    pub scope: Arc<str>,
+    pub name: Arc<str>,
+}
+
+/// What a request wants to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Need {
+    /// Read statuses.
+    Read,
+    /// Report usage, reserve, settle, void.
+    Spend,
+    /// Create, change, allocate, close accounts.
+    Manage,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Tokens {
+    by_token: HashMap<String, Caller>,
+}
+
+impl Tokens {
+    pub fn new(configs: &[TokenConfig]) -> Tokens {
+        let by_token = configs
+            .iter()
+            .enumerate()
+            .map(|(idx, config)| {
+                let name = config
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| format!("token-{idx}"));
+                let caller = Caller {
+                    role: config.role,
+                    scope: Arc::from(config.scope.as_str()),
+                    name: Arc::from(name.as_str()),
+                };
+                (config.token.clone(), caller)
+            })
+            .collect();
+        Tokens { by_token }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_token.is_empty()
+    }
+
+    /// The caller behind the `Authorization` header. Without configured tokens everyone is an
+    /// anonymous admin (the server then listens only on loopback).
+    pub fn caller(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {
+        if self.by_token.is_empty() {
+            return Ok(Caller {
+                role: Role::Admin,
+                scope: Arc::from(""),
+                name: Arc::from("anonymous"),
+            });
+        }
+        let header = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .ok_or_else(|| ApiError::unauthorized("missing Authorization: Bearer token"))?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|text| text.strip_prefix("Bearer "))
+            .ok_or_else(|| ApiError::unauthorized("Authorization must be \"Bearer <token>\""))?;
+        self.by_token
+            .get(token.trim())
+            .cloned()
+            .ok_or_else(|| ApiError::unauthorized("unknown token"))
+    }
+}
+
+impl Caller {
+    /// Checks the role allows `need` on `path` (or on everything when `path` is `None`).
+    pub fn allow(&self, need: Need, path: Option<&str>) -> Result<(), ApiError> {
+        if need == Need::Manage && self.role == Role::Agent {
+            return Err(ApiError::forbidden(
+                "an agent token cannot change accounts or limits",
+            ));
+        }
+        if self.role == Role::Admin || self.scope.is_empty() {
+            return Ok(());
+        }
+        match path {
+            Some(path) if within(path, &self.scope) => Ok(()),
+            Some(path) => Err(ApiError::forbidden(&format!(
+                "account {path} is outside this token's scope {}",
+                self.scope
+            ))),
+            None => Err(ApiError::forbidden(&format!(
+                "this token may only touch accounts under {}",
+                self.scope
+            ))),
+        }
+    }
+
+    pub fn may_touch(&self, path: &str) -> bool {
+        self.role == Role::Admin || self.scope.is_empty() || within(path, &self.scope)
+    }
+}
+
+fn within(path: &str, scope: &str) -> bool {
+    path == scope || (path.starts_with(scope) && path.as_bytes().get(scope.len()) == Some(&b'/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn caller(role: Role, scope: &str) -> Caller {
+        Caller {
+            role,
+            scope: Arc::from(scope),
+            name: Arc::from("t"),
+        }
+    }
+
+    #[test]
+    fn roles_and_scopes() {
+        let agent = caller(Role::Agent, "acme/research");
+        assert!(agent.allow(Need::Spend, Some("acme/research/wf-1")).is_ok());
+        assert!(agent.allow(Need::Read, Some("acme/research")).is_ok());
+        assert_eq!(
+            agent
+                .allow(Need::Spend, Some("acme/researchers"))
+                .unwrap_err()
+                .status,
+            403
+        );
+        assert_eq!(
+            agent
+                .allow(Need::Manage, Some("acme/research/wf-1"))
+                .unwrap_err()
+                .status,
+            403
+        );
+        let operator = caller(Role::Operator, "acme");
+        assert!(operator.allow(Need::Manage, Some("acme/x")).is_ok());
+        assert!(operator.allow(Need::Manage, Some("other")).is_err());
+        assert!(
+            caller(Role::Admin, "")
+                .allow(Need::Manage, Some("anything"))
+                .is_ok()
+        );
+    }
+}

@@ -1,0 +1,392 @@
+//! The engine thread: the one writer. It takes jobs from a queue in batches, applies them to the
+//! ledger, appends the batch's events to the journal in one durable commit (group commit), and
+//! only then answers every job of the batch.
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use purser_core::{
+    AccountPath, Answer, Command, Event, Ledger, LedgerLimits, LedgerSnapshot, UsageReport,
+};
+use purser_store::{Batch, Journal, Snapshot};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::render;
+use crate::wire::{
+    AccountOut, AccountsOut, AllocateOut, BatchItemOut, ClosedOut, ReservationOut, UsageBatchOut,
+    UsageOut, VoidOut,
+};
+
+/// Jobs waiting for the engine at most; senders wait beyond it.
+pub const QUEUE_MAX: usize = 65_536;
+/// Jobs applied in one batch (one commit) at most.
+pub const BATCH_JOBS_MAX: usize = 4_096;
+/// Accounts one list answers at most.
+pub const LIST_MAX: usize = 10_000;
+
+/// What a request asks of the engine.
+pub enum Op {
+    Command(Command),
+    /// A settle or void: the caller's scope is checked against the reservation's account.
+    ByReservation(Command, Caller),
+    UsageBatch(Vec<Result<UsageReport, ApiError>>, Caller),
+    Status(AccountPath),
+    List {
+        prefix: Option<AccountPath>,
+        depth: usize,
+        caller: Caller,
+    },
+    /// The clock's tick: releases expired holds.
+    Tick,
+}
+
+/// What the engine answers, rendered for the wire (names resolved); the request's task
+/// serializes it, off the engine thread.
+pub enum Reply {
+    Account(Box<AccountOut>),
+    Accounts(AccountsOut),
+    Closed(ClosedOut),
+    Allocated(AllocateOut),
+    Usage(UsageOut),
+    Reserved(ReservationOut),
+    Voided(VoidOut),
+    Batch(UsageBatchOut),
+    Expired(usize),
+    Error(ApiError),
+}
+
+struct Job {
+    op: Op,
+    reply: Option<oneshot::Sender<Reply>>,
+}
+
+/// The handle requests use to reach the engine.
+#[derive(Clone)]
+pub struct Engine {
+    queue: mpsc::Sender<Job>,
+}
+
+impl Engine {
+    pub async fn call(&self, op: Op) -> Reply {
+        let (reply, answer) = oneshot::channel();
+        if self
+            .queue
+            .send(Job {
+                op,
+                reply: Some(reply),
+            })
+            .await
+            .is_err()
+        {
+            return Reply::Error(ApiError::unavailable("the engine has stopped"));
+        }
+        answer.await.unwrap_or_else(|_| {
+            Reply::Error(ApiError::unavailable("the engine stopped before answering"))
+        })
+    }
+
+    /// Sends a job whose answer nobody waits for (the clock's ticks).
+    pub fn try_send(&self, op: Op) -> bool {
+        self.queue.try_send(Job { op, reply: None }).is_ok()
+    }
+}
+
+/// The engine's state, owned by its thread.
+pub struct EngineCore {
+    pub ledger: Ledger,
+    pub journal: Box<dyn Journal>,
+    pub snapshot_every_events: u64,
+    pub last_snapshot_seq: u64,
+    /// The previous snapshot: the journal is compacted through it, keeping one fallback.
+    pub previous_snapshot_seq: u64,
+    pub last_now_ms: u64,
+}
+
+/// Encodes events into a batch payload: postcard values back to back.
+pub fn encode_events(events: &[Event], payload: &mut Vec<u8>) {
+    for event in events {
+        *payload =
+            postcard::to_extend(event, std::mem::take(payload)).expect("events always encode");
+    }
+}
+
+/// Decodes a batch payload into its events.
+pub fn decode_events(batch: &Batch) -> Result<Vec<Event>, String> {
+    let mut events = Vec::with_capacity(batch.n_events as usize);
+    let mut rest: &[u8] = &batch.payload;
+    for idx in 0..batch.n_events {
+        let (event, tail) = postcard::take_from_bytes::<Event>(rest)
+            .map_err(|err| format!("event {} of batch {}: {err}", idx, batch.first_seq))?;
+        events.push(event);
+        rest = tail;
+    }
+    if !rest.is_empty() {
+        return Err(format!(
+            "batch {} has {} bytes after its events",
+            batch.first_seq,
+            rest.len()
+        ));
+    }
+    Ok(events)
+}
+
+/// Opens the state: the newest snapshot, then the journal after it.
+pub fn recover(
+    journal: &mut dyn Journal,
+    limits: LedgerLimits,
+) -> Result<(Ledger, u64, u64), String> {
+    let started = Instant::now();
+    let snapshot = journal.latest_snapshot().map_err(|err| err.to_string())?;
+    let (mut ledger, snapshot_seq) = match snapshot {
+        Some(snapshot) => {
+            let state: LedgerSnapshot = postcard::from_bytes(&snapshot.payload)
+                .map_err(|err| format!("snapshot {}: {err}", snapshot.seq))?;
+            // Invariant: a snapshot holds the state as of its seq.
+            assert_eq!(
+                state.last_seq, snapshot.seq,
+                "snapshot {} holds the state of {}",
+                snapshot.seq, state.last_seq
+            );
+            (Ledger::from_snapshot(state, limits), snapshot.seq)
+        }
+        None => (Ledger::new(limits), 0),
+    };
+    let mut n_events = 0u64;
+    let mut failure: Option<String> = None;
+    journal
+        .replay(snapshot_seq, &mut |batch| {
+            if failure.is_some() {
+                return Ok(());
+            }
+            match decode_events(batch) {
+                Ok(events) => {
+                    for (idx, event) in events.into_iter().enumerate() {
+                        let seq = batch.first_seq + idx as u64;
+                        if seq <= snapshot_seq {
+                            continue;
+                        }
+                        if let Err(err) = ledger.replay(seq, event) {
+                            failure = Some(err.to_string());
+                            return Ok(());
+                        }
+                        n_events += 1;
+                    }
+                }
+                Err(err) => failure = Some(err),
+            }
+            Ok(())
+        })
+        .map_err(|err| err.to_string())?;
+    if let Some(failure) = failure {
+        return Err(failure);
+    }
+    // Invariant: replay ends on a whole command, with every derived event journaled.
+    if !ledger.replay_settled() {
+        return Err("the journal ends before the level changes its last command derived".into());
+    }
+    eprintln!(
+        "purser: recovered {} accounts at event {} (snapshot {snapshot_seq}, {n_events} events replayed) in {} ms",
+        ledger.n_accounts(),
+        ledger.last_seq(),
+        started.elapsed().as_millis()
+    );
+    Ok((ledger, snapshot_seq, n_events))
+}
+
+/// Starts the engine thread; it runs until every handle is dropped.
+pub fn start(core: EngineCore) -> (Engine, std::thread::JoinHandle<()>) {
+    let (queue, jobs) = mpsc::channel(QUEUE_MAX);
+    let thread = std::thread::Builder::new()
+        .name("purser-engine".into())
+        .spawn(move || run(core, jobs))
+        .expect("the engine thread starts");
+    (Engine { queue }, thread)
+}
+
+fn wall_clock_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+fn run(mut core: EngineCore, mut jobs: mpsc::Receiver<Job>) {
+    let mut batch: Vec<Job> = Vec::with_capacity(BATCH_JOBS_MAX);
+    let mut replies: Vec<(Option<oneshot::Sender<Reply>>, Reply)> =
+        Vec::with_capacity(BATCH_JOBS_MAX);
+    let mut events: Vec<Event> = Vec::with_capacity(BATCH_JOBS_MAX * 2);
+    let mut payload: Vec<u8> = Vec::with_capacity(1 << 20);
+    while let Some(first) = jobs.blocking_recv() {
+        batch.push(first);
+        while batch.len() < BATCH_JOBS_MAX {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        // Time only moves forward, even if the wall clock steps back.
+        let now_ms = wall_clock_ms().max(core.last_now_ms);
+        core.last_now_ms = now_ms;
+        let first_seq = core.ledger.last_seq() + 1;
+        for job in batch.drain(..) {
+            let reply = core.handle(job.op, now_ms, &mut events);
+            replies.push((job.reply, reply));
+        }
+        if !events.is_empty() {
+            payload.clear();
+            encode_events(&events, &mut payload);
+            let n_events = events.len() as u32;
+            // Invariant: the batch continues the journal exactly.
+            assert_eq!(
+                first_seq + u64::from(n_events) - 1,
+                core.ledger.last_seq(),
+                "events and seqs disagree"
+            );
+            let batch = Batch {
+                first_seq,
+                n_events,
+                payload: std::mem::take(&mut payload),
+            };
+            if let Err(err) = core.journal.append(std::slice::from_ref(&batch)) {
+                // The state now holds events the journal does not: stop, and let a restart
+                // replay what is durable. Nobody of this batch was answered.
+                eprintln!("purser: journal append failed, stopping: {err}");
+                std::process::exit(70);
+            }
+            payload = batch.payload;
+            events.clear();
+            core.maybe_snapshot();
+        }
+        for (reply, answer) in replies.drain(..) {
+            if let Some(reply) = reply {
+                let _ = reply.send(answer);
+            }
+        }
+    }
+}
+
+impl EngineCore {
+    fn handle(&mut self, op: Op, now_ms: u64, events: &mut Vec<Event>) -> Reply {
+        match op {
+            Op::Command(command) => self.command(command, now_ms, events),
+            Op::ByReservation(command, caller) => {
+                let id = match &command {
+                    Command::Settle(request) => request.reservation,
+                    Command::Void { reservation } => *reservation,
+                    _ => unreachable!("only settles and voids go by reservation"),
+                };
+                if let Some(path) = render::reservation_account(&self.ledger, id)
+                    && !caller.may_touch(&path)
+                {
+                    return Reply::Error(ApiError::forbidden(&format!(
+                        "reservation rsv_{id} is outside this token's scope"
+                    )));
+                }
+                self.command(command, now_ms, events)
+            }
+            Op::UsageBatch(items, caller) => {
+                let results = items
+                    .into_iter()
+                    .map(|item| {
+                        let outcome = item.and_then(|report| {
+                            if !caller.may_touch(report.account.as_str()) {
+                                return Err(ApiError::forbidden(&format!(
+                                    "account {} is outside this token's scope",
+                                    report.account
+                                )));
+                            }
+                            match self.ledger.apply(Command::Usage(report), now_ms, events) {
+                                Ok(Answer::Usage(answer)) => {
+                                    Ok(render::usage(&self.ledger, &answer))
+                                }
+                                Ok(other) => unreachable!("usage answered {other:?}"),
+                                Err(err) => Err(ApiError::from(err)),
+                            }
+                        });
+                        match outcome {
+                            Ok(usage) => BatchItemOut::Usage(usage),
+                            Err(err) => BatchItemOut::Error(err.body()),
+                        }
+                    })
+                    .collect();
+                Reply::Batch(UsageBatchOut { results })
+            }
+            Op::Status(path) => match self.ledger.lookup(path.as_str()) {
+                Some(id) => Reply::Account(Box::new(render::account(&self.ledger, id))),
+                None => Reply::Error(ApiError::new(
+                    404,
+                    "account_not_found",
+                    format!("account {path} not found"),
+                )),
+            },
+            Op::List {
+                prefix,
+                depth,
+                caller,
+            } => {
+                if let Some(prefix) = &prefix
+                    && self.ledger.lookup(prefix.as_str()).is_none()
+                {
+                    return Reply::Error(ApiError::new(
+                        404,
+                        "account_not_found",
+                        format!("account {prefix} not found"),
+                    ));
+                }
+                let ids = self.ledger.list(prefix.as_ref(), depth, LIST_MAX);
+                let accounts = ids
+                    .into_iter()
+                    .filter(|id| caller.may_touch(self.ledger.account(*id).path.as_str()))
+                    .map(|id| render::account(&self.ledger, id))
+                    .collect();
+                Reply::Accounts(AccountsOut { accounts })
+            }
+            Op::Tick => self.command(Command::ExpireDue, now_ms, events),
+        }
+    }
+
+    fn command(&mut self, command: Command, now_ms: u64, events: &mut Vec<Event>) -> Reply {
+        match self.ledger.apply(command, now_ms, events) {
+            Ok(answer) => render::answer(&self.ledger, answer),
+            Err(err) => Reply::Error(err.into()),
+        }
+    }
+
+    fn maybe_snapshot(&mut self) {
+        if self.ledger.last_seq() - self.last_snapshot_seq < self.snapshot_every_events {
+            return;
+        }
+        let started = Instant::now();
+        let state = self.ledger.to_snapshot();
+        let payload = postcard::to_stdvec(&state).expect("the state always encodes");
+        let seq = self.ledger.last_seq();
+        if let Err(err) = self.journal.write_snapshot(&Snapshot { seq, payload }) {
+            // A failed snapshot loses nothing: the journal still holds every event.
+            eprintln!("purser: snapshot at {seq} failed: {err}");
+            return;
+        }
+        if self.previous_snapshot_seq > 0
+            && let Err(err) = self.journal.compact_through(self.previous_snapshot_seq)
+        {
+            eprintln!(
+                "purser: compaction through {} failed: {err}",
+                self.previous_snapshot_seq
+            );
+        }
+        self.previous_snapshot_seq = self.last_snapshot_seq;
+        self.last_snapshot_seq = seq;
+        eprintln!(
+            "purser: snapshot at event {seq} in {} ms",
+            started.elapsed().as_millis()
+        );
+    }
+}
+
+/// Shared read-only facts about the running server.
+#[derive(Clone)]
+pub struct ServerInfo {
+    pub started_ms: u64,
+    pub version: Arc<str>,
+}

@@ -1,0 +1,170 @@
+//! The Purser service: the HTTP API, auth, the engine thread and group commit.
+//!
+//! Main pieces: [`run`] (open the store, recover, serve until shutdown), [`Config`]
+//! (`purser.toml`), the engine thread ([`engine`]: one writer, batches, durable commit before
+//! any answer), the routes ([`routes`]: parse, check the caller, call the engine, render) and the
+//! wire types ([`wire`]). The ledger itself is `purser-core`; the journal is `purser-store`.
+//! This crate is the only place that reads the clock or knows JSON.
+
+pub mod auth;
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod openapi;
+pub mod render;
+pub mod routes;
+pub mod wire;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use purser_core::{AccountSpec, Command, LedgerLimits};
+use purser_store::{Durability, SqliteJournal};
+
+pub use config::Config;
+pub use engine::Engine;
+
+/// How often the clock releases expired holds.
+pub const TICK_MS: u64 = 200;
+
+/// Everything that can stop the server from starting or running.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error(
+        "refusing to listen on {0} without tokens: configure [[tokens]] or listen on a loopback address"
+    )]
+    OpenListener(std::net::SocketAddr),
+    #[error("data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("store: {0}")]
+    Store(#[from] purser_store::StoreError),
+    #[error("recovery: {0}")]
+    Recovery(String),
+    #[error("config: {0}")]
+    Config(String),
+    #[error("http: {0}")]
+    Http(#[from] std::io::Error),
+}
+
+/// Opens the data directory, recovers the ledger and starts the engine thread.
+pub fn open_engine(config: &Config) -> Result<(Engine, std::thread::JoinHandle<()>), ServerError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|source| ServerError::DataDir {
+        path: config.data_dir.display().to_string(),
+        source,
+    })?;
+    let durability = match config.durability {
+        config::DurabilityConfig::Fsync => Durability::Fsync,
+        config::DurabilityConfig::Os => Durability::Os,
+    };
+    let (mut journal, report) =
+        SqliteJournal::open(config.data_dir.join("journal.sqlite"), durability)?;
+    if !report.is_clean() {
+        eprintln!("purser: repaired the journal on open: {report:?}");
+    }
+    let limits = LedgerLimits {
+        idempotency_keys_max: config.idempotency_keys_max,
+        ..LedgerLimits::default()
+    };
+    let (mut ledger, snapshot_seq, _) =
+        engine::recover(&mut journal, limits).map_err(ServerError::Recovery)?;
+    let defaults = &config.defaults;
+    let spec = AccountSpec {
+        warn: defaults.warn,
+        throttle: defaults.throttle,
+        degrade: defaults.degrade,
+        stop: defaults.stop,
+        throttle_rate: defaults.throttle_rate,
+        reserve: defaults.reserve,
+        ..AccountSpec::default()
+    };
+    let base = purser_core::AccountConfig::default();
+    let defaults = purser_core::ledger::merge_config(base, &spec)
+        .map_err(|err| ServerError::Config(format!("defaults: {err}")))?;
+    ledger.set_defaults(defaults);
+    let core = engine::EngineCore {
+        ledger,
+        journal: Box::new(journal),
+        snapshot_every_events: config.snapshot_every_events,
+        last_snapshot_seq: snapshot_seq,
+        previous_snapshot_seq: 0,
+        last_now_ms: 0,
+    };
+    Ok(engine::start(core))
+}
+
+/// Serves the API on `listener` until `shutdown` resolves, then drains the engine.
+pub async fn run(
+    config: Config,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let address = listener.local_addr()?;
+    if config.tokens.is_empty() && !address.ip().is_loopback() {
+        return Err(ServerError::OpenListener(address));
+    }
+    let (engine, engine_thread) = open_engine(&config)?;
+    create_configured_accounts(&engine, &config).await?;
+    if config.tokens.is_empty() {
+        eprintln!(
+            "purser: no tokens configured: accepting anonymous requests on loopback {address} only"
+        );
+    }
+    let ticker = engine.clone();
+    let tick_task = tokio::spawn(async move {
+        let mut interval = tokio::time::interval(Duration::from_millis(TICK_MS));
+        loop {
+            interval.tick().await;
+            ticker.try_send(engine::Op::Tick);
+        }
+    });
+    let state = routes::AppState {
+        engine,
+        tokens: Arc::new(auth::Tokens::new(&config.tokens)),
+    };
+    eprintln!("purser: listening on http://{address}");
+    axum::serve(listener, routes::router(state))
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    tick_task.abort();
+    let _ = tick_task.await;
+    // The last handle is gone once the router and the ticker are: the engine drains and stops.
+    tokio::task::spawn_blocking(move || engine_thread.join())
+        .await
+        .ok();
+    Ok(())
+}
+
+/// Creates the accounts of the config that do not exist yet, journaled like any request.
+async fn create_configured_accounts(engine: &Engine, config: &Config) -> Result<(), ServerError> {
+    for (idx, entry) in config.accounts.iter().enumerate() {
+        let path = purser_core::AccountPath::parse(&entry.path)
+            .map_err(|err| ServerError::Config(format!("accounts[{idx}].path: {err}")))?;
+        if let engine::Reply::Account(_) = engine.call(engine::Op::Status(path.clone())).await {
+            continue;
+        }
+        let spec = AccountSpec {
+            limits: Some(entry.limits.clone().into_iter().collect()),
+            kind: entry.kind.clone(),
+            weight: entry.weight,
+            ..AccountSpec::default()
+        };
+        match engine
+            .call(engine::Op::Command(Command::UpsertAccount { path, spec }))
+            .await
+        {
+            engine::Reply::Account(_) => {}
+            engine::Reply::Error(err) => {
+                return Err(ServerError::Config(format!(
+                    "accounts[{idx}] ({}): {}",
+                    entry.path, err.detail.message
+                )));
+            }
+            _ => unreachable!("an upsert answers an account or an error"),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,383 @@
+//! The HTTP routes: parse, check the caller, call the engine, render. Nothing else.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use purser_core::{AccountPath, Command};
+
+use crate::auth::{Need, Tokens};
+use crate::engine::{Engine, Op, Reply};
+use crate::error::ApiError;
+use crate::wire::{self, AccountIn, AllocateIn, ReserveIn, SettleIn, UsageBatchIn, UsageIn};
+
+/// The largest body of a single request, and of a batch.
+pub const BODY_MAX: usize = 1 << 20;
+pub const BATCH_BODY_MAX: usize = 16 << 20;
+/// The most reports one batch may carry.
+pub const BATCH_REPORTS_MAX: usize = 10_000;
+/// The deepest a listing goes below its prefix.
+pub const LIST_DEPTH_MAX: usize = 8;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub engine: Engine,
+    pub tokens: Arc<Tokens>,
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/openapi.json", get(openapi))
+        .route("/v1/accounts", get(list_accounts))
+        .route(
+            "/v1/accounts/{*rest}",
+            get(get_account)
+                .put(put_account)
+                .delete(delete_account)
+                .post(post_account),
+        )
+        .route("/v1/usage", post(post_usage))
+        .route("/v1/usage:batch", post(post_usage_batch))
+        .route("/v1/reservations", post(post_reservation))
+        .route("/v1/reservations/{action}", post(post_reservation_action))
+        .fallback(|| async { ApiError::not_found("no such endpoint") })
+        .layer(axum::extract::DefaultBodyLimit::disable())
+        .with_state(state)
+}
+
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        match self {
+            Reply::Account(out) => Json(out).into_response(),
+            Reply::Accounts(out) => Json(out).into_response(),
+            Reply::Closed(out) => Json(out).into_response(),
+            Reply::Allocated(out) => Json(out).into_response(),
+            Reply::Usage(out) => Json(out).into_response(),
+            Reply::Reserved(out) => (StatusCode::CREATED, Json(out)).into_response(),
+            Reply::Voided(out) => Json(out).into_response(),
+            Reply::Batch(out) => Json(out).into_response(),
+            Reply::Expired(count) => Json(serde_json::json!({ "expired": count })).into_response(),
+            Reply::Error(err) => err.into_response(),
+        }
+    }
+}
+
+async fn read_body(body: Body, max: usize) -> Result<axum::body::Bytes, ApiError> {
+    axum::body::to_bytes(body, max).await.map_err(|_| {
+        ApiError::new(
+            413,
+            "body_too_large",
+            format!("the body is larger than {max} bytes"),
+        )
+    })
+}
+
+/// `acme/research:allocate` to the path and the method.
+fn split_method(rest: &str) -> Result<(AccountPath, Option<&str>), ApiError> {
+    let (path, method) = match rest.split_once(':') {
+        Some((path, method)) => (path, Some(method)),
+        None => (rest, None),
+    };
+    Ok((
+        wire::account_path(path.trim_end_matches('/'), "path")?,
+        method,
+    ))
+}
+
+#[utoipa::path(get, path = "/healthz", responses((status = 200, description = "The process is alive")))]
+pub async fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+#[utoipa::path(get, path = "/readyz", responses((status = 200, description = "The store is open and replayed")))]
+pub async fn readyz() -> Json<serde_json::Value> {
+    // The server binds only after the journal is open and replayed.
+    Json(serde_json::json!({ "status": "ready" }))
+}
+
+#[utoipa::path(get, path = "/openapi.json", responses((status = 200, description = "This document")))]
+pub async fn openapi() -> Response {
+    Json(crate::openapi::document()).into_response()
+}
+
+fn query_params(raw: Option<String>) -> Result<Vec<(String, String)>, ApiError> {
+    let mut params = Vec::new();
+    for pair in raw
+        .unwrap_or_default()
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+    {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let value = value.replace("%2F", "/").replace("%2f", "/");
+        params.push((key.to_string(), value));
+    }
+    Ok(params)
+}
+
+#[utoipa::path(get, path = "/v1/accounts",
+    params(("prefix" = Option<String>, Query, description = "An account path; its subtree is listed"),
+           ("depth" = Option<usize>, Query, description = "Levels below the prefix, default 1")),
+    responses((status = 200, body = wire::AccountsOut), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn list_accounts(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Reply, ApiError> {
+    let caller = state.tokens.caller(&headers)?;
+    let mut prefix = None;
+    let mut depth = 1;
+    for (key, value) in query_params(raw)? {
+        match key.as_str() {
+            "prefix" if !value.is_empty() => prefix = Some(wire::account_path(&value, "prefix")?),
+            "prefix" => {}
+            "depth" => {
+                depth = value
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|depth| *depth <= LIST_DEPTH_MAX)
+                    .ok_or_else(|| {
+                        ApiError::invalid(
+                            "invalid_field",
+                            "depth",
+                            format!("depth must be 0 to {LIST_DEPTH_MAX}"),
+                        )
+                    })?;
+            }
+            other => {
+                return Err(ApiError::invalid(
+                    "unknown_field",
+                    other,
+                    format!("unknown query parameter {other}"),
+                ));
+            }
+        }
+    }
+    if let Some(prefix) = &prefix {
+        caller.allow(Need::Read, Some(prefix.as_str()))?;
+    }
+    Ok(state
+        .engine
+        .call(Op::List {
+            prefix,
+            depth,
+            caller,
+        })
+        .await)
+}
+
+#[utoipa::path(get, path = "/v1/accounts/{path}", params(("path" = String, Path, description = "The account path")),
+    responses((status = 200, body = wire::AccountOut), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn get_account(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(rest): Path<String>,
+) -> Result<Reply, ApiError> {
+    let caller = state.tokens.caller(&headers)?;
+    let (path, method) = split_method(&rest)?;
+    if let Some(method) = method {
+        return Err(ApiError::not_found(format!(
+            "no method :{method} for GET on accounts"
+        )));
+    }
+    caller.allow(Need::Read, Some(path.as_str()))?;
+    Ok(state.engine.call(Op::Status(path)).await)
+}
+
+#[utoipa::path(put, path = "/v1/accounts/{path}", params(("path" = String, Path, description = "The account path")), request_body = AccountIn,
+    responses((status = 200, body = wire::AccountOut), (status = 400, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)))]
+pub async fn put_account(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(rest): Path<String>,
+    body: Body,
+) -> Result<Reply, ApiError> {
+    let caller = state.tokens.caller(&headers)?;
+    let (path, method) = split_method(&rest)?;
+    if let Some(method) = method {
+        return Err(ApiError::not_found(format!(
+            "no method :{method} for PUT on accounts"
+        )));
+    }
+    caller.allow(Need::Manage, Some(path.as_str()))?;
+    let body = read_body(body, BODY_MAX).await?;
+    let input: AccountIn = if body.iter().all(u8::is_ascii_whitespace) {
+        AccountIn::default()
+    } else {
+        wire::parse(&body)?
+    };
+    let spec = input.into_spec()?;
+    Ok(state
+        .engine
+        .call(Op::Command(Command::UpsertAccount { path, spec }))
+        .await)
+}
+
+#[utoipa::path(delete, path = "/v1/accounts/{path}", params(("path" = String, Path, description = "The account path")),
+    responses((status = 200, body = wire::ClosedOut), (status = 409, body = crate::error::ErrorBody)))]
+pub async fn delete_account(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(rest): Path<String>,
+) -> Result<Reply, ApiError> {
+    let caller = state.tokens.caller(&headers)?;
+    let (path, method) = split_method(&rest)?;
+    if let Some(method) = method {
+        return Err(ApiError::not_found(format!(
+            "no method :{method} for DELETE on accounts"
+        )));
+    }
+    caller.allow(Need::Manage, Some(path.as_str()))?;
+    Ok(state
+        .engine
+        .call(Op::Command(Command::CloseAccount { path }))
+        .await)
+}
+
+#[utoipa::path(post, path = "/v1/accounts/{path}:allocate", params(("path" = String, Path, description = "The parent account path")), request_body = AllocateIn,
+    responses((status = 200, body = wire::AllocateOut), (status = 409, body = crate::error::ErrorBody)))]
+pub async fn post_account(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(rest): Path<String>,
+    body: Body,
+) -> Result<Reply, ApiError> {
+    let caller = state.tokens.caller(&headers)?;
+    let (path, method) = split_method(&rest)?;
+    match method {
+        Some("allocate") => {
+            caller.allow(Need::Manage, Some(path.as_str()))?;
+            let body = read_body(body, BODY_MAX).await?;
+            let request = wire::parse::<AllocateIn>(&body)?.into_request()?;
+            Ok(state
+                .engine
+                .call(Op::Command(Command::Allocate { path, request }))
+                .await)
+        }
+        Some(other) => Err(ApiError::not_found(format!(
+            "no method :{other} on accounts"
+        ))),
+        None => Err(ApiError::new(
+            405,
+            "method_not_allowed",
+            "POST on an account needs a method such as :allocate",
+        )),
+    }
+}
+
+#[utoipa::path(post, path = "/v1/usage", request_body = UsageIn,
+    responses((status = 200, body = wire::UsageOut), (status = 400, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn post_usage(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Reply, ApiError> {
+    let caller = state.tokens.caller(&headers)?;
+    let body = read_body(body, BODY_MAX).await?;
+    let report = wire::parse::<UsageIn>(&body)?.into_report()?;
+    caller.allow(Need::Spend, Some(report.account.as_str()))?;
+    Ok(state.engine.call(Op::Command(Command::Usage(report))).await)
+}
+
+#[utoipa::path(post, path = "/v1/usage:batch", request_body = UsageBatchIn,
+    responses((status = 200, body = wire::UsageBatchOut), (status = 400, body = crate::error::ErrorBody), (status = 413, body = crate::error::ErrorBody)))]
+pub async fn post_usage_batch(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Reply, ApiError> {
+    let caller = state.tokens.caller(&headers)?;
+    // Every role may spend; each report's account is checked against the scope by the engine.
+    let body = read_body(body, BATCH_BODY_MAX).await?;
+    let batch: UsageBatchIn = {
+        let deserializer = &mut serde_json::Deserializer::from_slice(&body);
+        serde_path_to_error::deserialize(deserializer)
+            .map_err(|err| wire::json_error(err.path().to_string(), err.inner()))?
+    };
+    if batch.reports.len() > BATCH_REPORTS_MAX {
+        return Err(ApiError::invalid(
+            "too_many_reports",
+            "reports",
+            format!(
+                "a batch holds at most {BATCH_REPORTS_MAX} reports, this one {}",
+                batch.reports.len()
+            ),
+        ));
+    }
+    let items = batch
+        .reports
+        .iter()
+        .enumerate()
+        .map(|(idx, raw)| {
+            wire::parse::<UsageIn>(raw.get().as_bytes())
+                .and_then(UsageIn::into_report)
+                .map_err(|mut err| {
+                    err.detail.field = Some(match err.detail.field.take() {
+                        Some(field) => format!("reports[{idx}].{field}"),
+                        None => format!("reports[{idx}]"),
+                    });
+                    err
+                })
+        })
+        .collect();
+    Ok(state.engine.call(Op::UsageBatch(items, caller)).await)
+}
+
+#[utoipa::path(post, path = "/v1/reservations", request_body = ReserveIn,
+    responses((status = 201, body = wire::ReservationOut), (status = 409, body = crate::error::ErrorBody)))]
+pub async fn post_reservation(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Reply, ApiError> {
+    let caller = state.tokens.caller(&headers)?;
+    let body = read_body(body, BODY_MAX).await?;
+    let request = wire::parse::<ReserveIn>(&body)?.into_request()?;
+    caller.allow(Need::Spend, Some(request.account.as_str()))?;
+    Ok(state
+        .engine
+        .call(Op::Command(Command::Reserve(request)))
+        .await)
+}
+
+#[utoipa::path(post, path = "/v1/reservations/{id}:settle", params(("id" = String, Path, description = "rsv_...")), request_body = SettleIn,
+    responses((status = 200, body = wire::UsageOut), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)))]
+pub async fn post_reservation_action(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(action): Path<String>,
+    body: Body,
+) -> Result<Reply, ApiError> {
+    let caller = state.tokens.caller(&headers)?;
+    let Some((id_text, method)) = action.split_once(':') else {
+        return Err(ApiError::new(
+            405,
+            "method_not_allowed",
+            "POST on a reservation needs :settle or :void",
+        ));
+    };
+    let reservation = wire::reservation_id(id_text)?;
+    let body = read_body(body, BODY_MAX).await?;
+    let command = match method {
+        "settle" => {
+            let input: SettleIn = if body.iter().all(u8::is_ascii_whitespace) {
+                SettleIn::default()
+            } else {
+                wire::parse(&body)?
+            };
+            Command::Settle(input.into_request(reservation))
+        }
+        "void" => Command::Void { reservation },
+        other => {
+            return Err(ApiError::not_found(format!(
+                "no method :{other} on reservations"
+            )));
+        }
+    };
+    Ok(state.engine.call(Op::ByReservation(command, caller)).await)
+}

@@ -1,0 +1,454 @@
+//! Wire types: what the API reads and writes, and their conversion to and from the core's types.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, UNIX_EPOCH};
+
+use purser_core::{
+    AccountPath, AccountSpec, AllocateRequest, ChildRequest, NamedAmounts, ReserveRequest,
+    SettleRequest, Strategy, UsageReport,
+};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::error::ApiError;
+
+/// Amounts: dimension name to a non-negative integer.
+pub type AmountMap = BTreeMap<String, u64>;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ThresholdsIn {
+    pub warn: Option<f64>,
+    pub throttle: Option<f64>,
+    pub degrade: Option<f64>,
+    pub stop: Option<f64>,
+}
+
+/// `PUT /v1/accounts/{path}`: every field optional.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccountIn {
+    pub limits: Option<AmountMap>,
+    pub weight: Option<f64>,
+    pub priority: Option<i32>,
+    pub kind: Option<String>,
+    pub labels: Option<BTreeMap<String, String>>,
+    pub thresholds: Option<ThresholdsIn>,
+    pub throttle_rate: Option<f64>,
+    pub reserve: Option<f64>,
+    /// Budget periods are not supported yet: a request naming one is refused.
+    #[schema(value_type = Option<Object>)]
+    pub period: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChildIn {
+    pub name: String,
+    pub weight: Option<f64>,
+    pub priority: Option<i32>,
+    /// For `fair_share`: what this child needs, per dimension.
+    pub demand: Option<AmountMap>,
+}
+
+/// `POST /v1/accounts/{path}:allocate`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AllocateIn {
+    /// One of `equal proportional priority pool fair_share`.
+    pub strategy: String,
+    pub total: Option<AmountMap>,
+    pub children: Vec<ChildIn>,
+    pub min_share: Option<f64>,
+    pub max_share: Option<f64>,
+    /// For `pool`: the fraction of an equal share each child starts with (default 0.25).
+    pub initial_share: Option<f64>,
+}
+
+/// `POST /v1/usage`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UsageIn {
+    pub account: String,
+    pub usage: AmountMap,
+    pub operation: Option<String>,
+    pub work_units: Option<u64>,
+    pub idempotency_key: Option<String>,
+    /// RFC 3339; checked, not yet used by the ledger (it counts usage when it is reported).
+    pub occurred_at: Option<String>,
+}
+
+/// `POST /v1/usage:batch`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UsageBatchIn<'a> {
+    #[serde(borrow)]
+    #[schema(value_type = Vec<UsageIn>)]
+    pub reports: Vec<&'a serde_json::value::RawValue>,
+}
+
+/// `POST /v1/reservations`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReserveIn {
+    pub account: String,
+    pub amount: AmountMap,
+    pub ttl_ms: Option<u64>,
+    pub idempotency_key: Option<String>,
+}
+
+/// `POST /v1/reservations/{id}:settle`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SettleIn {
+    #[serde(default)]
+    pub usage: AmountMap,
+    pub operation: Option<String>,
+    pub work_units: Option<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct ActionOut {
+    /// One of `continue warn throttle degrade stop`.
+    pub kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct FiredOut {
+    pub account: String,
+    pub dimension: String,
+    pub fraction: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct ThresholdsOut {
+    pub warn: f64,
+    pub throttle: f64,
+    pub degrade: f64,
+    pub stop: f64,
+}
+
+/// An account's status, the same shape everywhere an account is shown.
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct AccountOut {
+    pub path: String,
+    pub kind: Option<String>,
+    pub limits: AmountMap,
+    pub consumed: AmountMap,
+    pub reserved: AmountMap,
+    pub remaining: AmountMap,
+    pub pool: AmountMap,
+    pub fraction: f64,
+    /// One of `green yellow orange red black`.
+    pub level: &'static str,
+    pub action: ActionOut,
+    pub fired: Option<FiredOut>,
+    pub children: Vec<String>,
+    pub last_activity_at: Option<String>,
+    pub seq: u64,
+    pub weight: f64,
+    pub priority: i32,
+    pub labels: BTreeMap<String, String>,
+    pub thresholds: ThresholdsOut,
+    pub throttle_rate: f64,
+    pub reserve: f64,
+    pub open_reservations: u32,
+    pub work_units: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct AccountsOut {
+    pub accounts: Vec<AccountOut>,
+}
+
+/// The answer to closing an account.
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct ClosedOut {
+    pub path: String,
+    pub closed: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct AllocationOut {
+    pub path: String,
+    pub limits: AmountMap,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct AllocateOut {
+    pub allocations: Vec<AllocationOut>,
+    pub pool: AmountMap,
+}
+
+/// The answer to a usage report or a settlement.
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct UsageOut {
+    pub seq: u64,
+    pub duplicate: bool,
+    pub level: &'static str,
+    pub action: ActionOut,
+    pub fired: Option<FiredOut>,
+    pub remaining: AmountMap,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub expired: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct ReservationOut {
+    pub id: String,
+    pub expires_at: String,
+    pub level: &'static str,
+    pub action: ActionOut,
+    pub fired: Option<FiredOut>,
+    pub duplicate: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct VoidOut {
+    pub id: String,
+    pub state: &'static str,
+}
+
+/// One item of a batch answer: a usage answer or an error.
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum BatchItemOut {
+    Usage(UsageOut),
+    Error(crate::error::ErrorBody),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct UsageBatchOut {
+    pub results: Vec<BatchItemOut>,
+}
+
+/// Parses a JSON body, naming the field at fault.
+pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let deserializer = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(deserializer)
+        .map_err(|err| json_error(err.path().to_string(), err.inner()))
+}
+
+/// Maps a serde error at `path` to the API's error: amounts get `invalid_amount`.
+pub fn json_error(path: String, inner: &serde_json::Error) -> ApiError {
+    let message = inner.to_string();
+    let message = match message.find(" at line ") {
+        Some(cut) => message[..cut].to_string(),
+        None => message,
+    };
+    let field = if path == "." || path == "?" {
+        String::new()
+    } else {
+        path
+    };
+    let in_amounts = ["usage.", "amount.", "limits.", "total.", ".demand."]
+        .iter()
+        .any(|part| field.starts_with(part) || field.contains(part));
+    let code = if message.starts_with("unknown field") {
+        "unknown_field"
+    } else if in_amounts {
+        "invalid_amount"
+    } else if inner.is_syntax() || inner.is_eof() {
+        "invalid_json"
+    } else {
+        "invalid_field"
+    };
+    let message = if in_amounts && code == "invalid_amount" {
+        format!("{field} must be a non-negative integer ({message})")
+    } else if field.is_empty() {
+        message
+    } else {
+        format!("{field}: {message}")
+    };
+    let error = ApiError::new(400, code, message);
+    if field.is_empty() {
+        error
+    } else {
+        error.with_field(field)
+    }
+}
+
+pub fn named(map: AmountMap) -> NamedAmounts {
+    map.into_iter().collect()
+}
+
+pub fn account_path(text: &str, field: &str) -> Result<AccountPath, ApiError> {
+    AccountPath::parse(text).map_err(|message| ApiError::invalid("invalid_path", field, message))
+}
+
+impl AccountIn {
+    pub fn into_spec(self) -> Result<AccountSpec, ApiError> {
+        if self.period.is_some() {
+            return Err(ApiError::invalid(
+                "unsupported",
+                "period",
+                "budget periods are not supported yet by this server",
+            ));
+        }
+        let thresholds = self.thresholds.unwrap_or(ThresholdsIn {
+            warn: None,
+            throttle: None,
+            degrade: None,
+            stop: None,
+        });
+        Ok(AccountSpec {
+            limits: self.limits.map(named),
+            weight: self.weight,
+            priority: self.priority,
+            kind: self.kind,
+            labels: self.labels,
+            warn: thresholds.warn,
+            throttle: thresholds.throttle,
+            degrade: thresholds.degrade,
+            stop: thresholds.stop,
+            throttle_rate: self.throttle_rate,
+            reserve: self.reserve,
+        })
+    }
+}
+
+impl AllocateIn {
+    pub fn into_request(self) -> Result<AllocateRequest, ApiError> {
+        let strategy = Strategy::parse(&self.strategy).ok_or_else(|| {
+            ApiError::invalid(
+                "invalid_field",
+                "strategy",
+                format!(
+                    "strategy {:?} is not one of equal proportional priority pool fair_share",
+                    self.strategy
+                ),
+            )
+        })?;
+        Ok(AllocateRequest {
+            strategy,
+            total: self.total.map(named),
+            children: self
+                .children
+                .into_iter()
+                .map(|child| ChildRequest {
+                    name: child.name,
+                    weight: child.weight,
+                    priority: child.priority,
+                    demand: child.demand.map(named),
+                })
+                .collect(),
+            min_share: self.min_share,
+            max_share: self.max_share,
+            initial_share: self.initial_share,
+        })
+    }
+}
+
+impl UsageIn {
+    pub fn into_report(self) -> Result<UsageReport, ApiError> {
+        if let Some(at) = &self.occurred_at {
+            humantime::parse_rfc3339_weak(at).map_err(|err| {
+                ApiError::invalid(
+                    "invalid_field",
+                    "occurred_at",
+                    format!("occurred_at must be an RFC 3339 time: {err}"),
+                )
+            })?;
+        }
+        Ok(UsageReport {
+            account: account_path(&self.account, "account")?,
+            usage: named(self.usage),
+            operation: self.operation,
+            work_units: self.work_units.unwrap_or(0),
+            idempotency_key: self.idempotency_key,
+        })
+    }
+}
+
+impl ReserveIn {
+    pub fn into_request(self) -> Result<ReserveRequest, ApiError> {
+        Ok(ReserveRequest {
+            account: account_path(&self.account, "account")?,
+            amount: named(self.amount),
+            ttl_ms: self.ttl_ms,
+            idempotency_key: self.idempotency_key,
+        })
+    }
+}
+
+impl SettleIn {
+    pub fn into_request(self, reservation: u64) -> SettleRequest {
+        SettleRequest {
+            reservation,
+            usage: named(self.usage),
+            operation: self.operation,
+            work_units: self.work_units.unwrap_or(0),
+        }
+    }
+}
+
+/// `rsv_123` to 123.
+pub fn reservation_id(text: &str) -> Result<u64, ApiError> {
+    text.strip_prefix("rsv_")
+        .and_then(|digits| digits.parse().ok())
+        .ok_or_else(|| {
+            ApiError::new(
+                404,
+                "reservation_not_found",
+                format!("reservation {text} not found"),
+            )
+        })
+}
+
+/// Milliseconds since the epoch as RFC 3339 in UTC with milliseconds.
+pub fn rfc3339(at_ms: u64) -> String {
+    humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(at_ms)).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check_error(body: &str, code: &str, field: Option<&str>) {
+        let err = parse::<UsageIn>(body.as_bytes()).unwrap_err();
+        assert_eq!(err.detail.code, code, "{body}: {err:?}");
+        assert_eq!(err.detail.field.as_deref(), field, "{body}");
+        assert_eq!(err.status, 400);
+    }
+
+    #[test]
+    fn bad_usage_bodies_name_the_field() {
+        check_error(
+            r#"{"account":"a","usage":{"tokens":-5}}"#,
+            "invalid_amount",
+            Some("usage.tokens"),
+        );
+        check_error(
+            r#"{"account":"a","usage":{"tokens":1.5}}"#,
+            "invalid_amount",
+            Some("usage.tokens"),
+        );
+        check_error(
+            r#"{"account":"a","usage":{"tokens":18446744073709551616}}"#,
+            "invalid_amount",
+            Some("usage.tokens"),
+        );
+        check_error(
+            r#"{"account":"a","usage":{"tokens":"5"}}"#,
+            "invalid_amount",
+            Some("usage.tokens"),
+        );
+        check_error(
+            r#"{"account":"a","usage":{},"tokenz":1}"#,
+            "unknown_field",
+            Some("tokenz"),
+        );
+        check_error(r#"{"account":"a""#, "invalid_json", None);
+        check_error(r#"{"usage":{}}"#, "invalid_field", None);
+    }
+
+    #[test]
+    fn times_and_ids() {
+        assert_eq!(rfc3339(1_795_084_215_123), "2026-11-19T10:30:15.123Z");
+        assert_eq!(reservation_id("rsv_42").unwrap(), 42);
+        assert_eq!(reservation_id("rsv_x").unwrap_err().status, 404);
+    }
+}
