@@ -289,7 +289,9 @@ impl EngineCore {
             Op::UsageBatch(items, caller) => {
                 let results = items
                     .into_iter()
-                    .map(|item| {
+                    .enumerate()
+                    .map(|(idx, item)| {
+                        // Decoding errors already name `reports[idx].`; the ledger's do not.
                         let outcome = item.and_then(|report| {
                             if !caller.may_touch(report.account.as_str()) {
                                 return Err(ApiError::forbidden(&format!(
@@ -302,7 +304,13 @@ impl EngineCore {
                                     Ok(render::usage(&self.ledger, &answer))
                                 }
                                 Ok(other) => unreachable!("usage answered {other:?}"),
-                                Err(err) => Err(ApiError::from(err)),
+                                Err(err) => {
+                                    let mut err = ApiError::from(err);
+                                    if let Some(field) = err.detail.field.take() {
+                                        err.detail.field = Some(format!("reports[{idx}].{field}"));
+                                    }
+                                    Err(err)
+                                }
                             }
                         });
                         match outcome {

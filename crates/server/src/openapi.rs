@@ -22,7 +22,8 @@ use crate::{error, routes, wire};
         routes::post_usage,
         routes::post_usage_batch,
         routes::post_reservation,
-        routes::post_reservation_action,
+        routes::settle_reservation,
+        routes::void_reservation,
     ),
     components(schemas(
         error::ErrorBody,

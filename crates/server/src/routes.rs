@@ -345,8 +345,8 @@ pub async fn post_reservation(
         .await)
 }
 
-#[utoipa::path(post, path = "/v1/reservations/{id}:settle", params(("id" = String, Path, description = "rsv_...")), request_body = SettleIn,
-    responses((status = 200, body = wire::UsageOut), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)))]
+/// `POST /v1/reservations/{id}:settle` and `:void` share one route (the method follows a colon
+/// inside the last segment); each has its own function so that both appear in /openapi.json.
 pub async fn post_reservation_action(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -364,15 +364,8 @@ pub async fn post_reservation_action(
     let reservation = wire::reservation_id(id_text)?;
     let body = read_body(body, BODY_MAX).await?;
     let command = match method {
-        "settle" => {
-            let input: SettleIn = if body.iter().all(u8::is_ascii_whitespace) {
-                SettleIn::default()
-            } else {
-                wire::parse(&body)?
-            };
-            Command::Settle(input.into_request(reservation))
-        }
-        "void" => Command::Void { reservation },
+        "settle" => settle_reservation(reservation, &body)?,
+        "void" => void_reservation(reservation),
         other => {
             return Err(ApiError::not_found(format!(
                 "no method :{other} on reservations"
@@ -380,4 +373,21 @@ pub async fn post_reservation_action(
         }
     };
     Ok(state.engine.call(Op::ByReservation(command, caller)).await)
+}
+
+#[utoipa::path(post, path = "/v1/reservations/{id}:settle", params(("id" = String, Path, description = "rsv_...")), request_body = SettleIn,
+    responses((status = 200, body = wire::UsageOut), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)))]
+pub fn settle_reservation(reservation: u64, body: &[u8]) -> Result<Command, ApiError> {
+    let input: SettleIn = if body.iter().all(u8::is_ascii_whitespace) {
+        SettleIn::default()
+    } else {
+        wire::parse(body)?
+    };
+    Ok(Command::Settle(input.into_request(reservation)))
+}
+
+#[utoipa::path(post, path = "/v1/reservations/{id}:void", params(("id" = String, Path, description = "rsv_...")),
+    responses((status = 200, body = wire::VoidOut), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)))]
+pub fn void_reservation(reservation: u64) -> Command {
+    Command::Void { reservation }
 }

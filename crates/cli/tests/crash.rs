@@ -1,0 +1,252 @@
+//! The real binary ingesting usage from concurrent clients is killed with SIGKILL at random
+//! moments, several times. Clients retry what was not acknowledged with the same idempotency key,
+//! as real agents do. After each restart the consumed totals equal the sum of the reports exactly:
+//! nothing acknowledged was lost and nothing retried was counted twice.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+
+const CLIENTS: usize = 6;
+const CRASHES: usize = 4;
+const AGENTS: usize = 8;
+
+struct Server {
+    child: Child,
+    url: String,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start(data_dir: &std::path::Path) -> Server {
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_purser"))
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(data_dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the purser binary starts");
+    let server = Server {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if call(&agent(), "GET", &format!("{}/readyz", server.url), None).is_ok() {
+            return server;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("the server did not become ready");
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(5)))
+        .build()
+        .into()
+}
+
+/// Sends a request; Ok((status, body)) when an answer came, Err when the connection failed.
+fn call(
+    agent: &ureq::Agent,
+    method: &str,
+    url: &str,
+    body: Option<&Value>,
+) -> Result<(u16, Value), String> {
+    let request = ureq::http::Request::builder()
+        .method(method)
+        .uri(url)
+        .header("content-type", "application/json");
+    let request = request
+        .body(body.map(|b| b.to_string()).unwrap_or_default())
+        .unwrap();
+    let mut response = agent.run(request).map_err(|err| err.to_string())?;
+    let status = response.status().as_u16();
+    let text = response
+        .body_mut()
+        .read_to_string()
+        .map_err(|err| err.to_string())?;
+    Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
+}
+
+/// A report: its key, its account and its tokens.
+#[derive(Clone, Debug)]
+struct Report {
+    key: String,
+    account: String,
+    tokens: u64,
+}
+
+#[derive(Default)]
+struct Ledger {
+    acknowledged: Vec<Report>,
+    in_doubt: Vec<Report>,
+}
+
+fn send(agent: &ureq::Agent, url: &str, report: &Report) -> Result<Value, String> {
+    let body = json!({"account": report.account, "usage": {"tokens": report.tokens}, "idempotency_key": report.key});
+    match call(agent, "POST", &format!("{url}/v1/usage"), Some(&body))? {
+        (200, answer) => Ok(answer),
+        (status, answer) => panic!("report {report:?} answered {status}: {answer}"),
+    }
+}
+
+fn consumed(url: &str, path: &str) -> u64 {
+    let (status, body) = call(&agent(), "GET", &format!("{url}/v1/accounts/{path}"), None).unwrap();
+    assert_eq!(status, 200, "{body}");
+    body["consumed"]["tokens"].as_u64().unwrap_or(0)
+}
+
+#[test]
+fn sigkill_loses_no_acknowledged_usage() {
+    let seed = std::env::var("CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+                | 1
+        });
+    println!("CRASH_SEED={seed}");
+    let mut rng = seed;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let data = tempfile::tempdir().unwrap();
+    let mut server = start(data.path());
+    let setup = agent();
+    let put = |url: &str, path: &str, tokens: u64| {
+        let (status, body) = call(
+            &setup,
+            "PUT",
+            &format!("{url}/v1/accounts/{path}"),
+            Some(&json!({"limits": {"tokens": tokens}})),
+        )
+        .unwrap();
+        assert_eq!(status, 200, "{body}");
+    };
+    put(&server.url, "org", 1_000_000_000_000);
+    for idx in 0..AGENTS {
+        put(&server.url, &format!("org/agent-{idx}"), 100_000_000_000);
+    }
+    let books: Vec<Arc<Mutex<Ledger>>> = (0..CLIENTS)
+        .map(|_| Arc::new(Mutex::new(Ledger::default())))
+        .collect();
+    for crash in 0..=CRASHES {
+        let running = Arc::new(AtomicBool::new(true));
+        let clients: Vec<_> = (0..CLIENTS)
+            .map(|client| {
+                let (url, running, book) =
+                    (server.url.clone(), running.clone(), books[client].clone());
+                let client_seed = next();
+                std::thread::spawn(move || {
+                    let agent = agent();
+                    let mut book = book.lock().unwrap();
+                    // First the reports of the last run that got no answer: same key, same figures.
+                    while let Some(report) = book.in_doubt.pop() {
+                        match send(&agent, &url, &report) {
+                            Ok(_) => book.acknowledged.push(report),
+                            Err(_) => {
+                                book.in_doubt.push(report);
+                                return;
+                            }
+                        }
+                    }
+                    let mut n = book.acknowledged.len();
+                    let mut state = client_seed;
+                    while running.load(Ordering::Relaxed) {
+                        state ^= state << 13;
+                        state ^= state >> 7;
+                        state ^= state << 17;
+                        let report = Report {
+                            key: format!("c{client}-{n}"),
+                            account: format!("org/agent-{}", state % AGENTS as u64),
+                            tokens: 1 + state % 10_000,
+                        };
+                        n += 1;
+                        match send(&agent, &url, &report) {
+                            Ok(_) => book.acknowledged.push(report),
+                            Err(_) => {
+                                book.in_doubt.push(report);
+                                return;
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        if crash < CRASHES {
+            std::thread::sleep(Duration::from_millis(150 + next() % 600));
+            server.child.kill().unwrap(); // SIGKILL
+            server.child.wait().unwrap();
+        } else {
+            std::thread::sleep(Duration::from_millis(300));
+            running.store(false, Ordering::Relaxed);
+        }
+        for client in clients {
+            client.join().unwrap();
+        }
+        if crash < CRASHES {
+            server = start(data.path());
+        }
+    }
+    // Whatever is still in doubt is retried now, so that every report has its answer.
+    let agent = agent();
+    for book in &books {
+        let mut book = book.lock().unwrap();
+        while let Some(report) = book.in_doubt.pop() {
+            send(&agent, &server.url, &report).unwrap();
+            book.acknowledged.push(report);
+        }
+    }
+    let mut expected_total = 0;
+    let mut expected = vec![0u64; AGENTS];
+    let mut n_reports = 0;
+    for book in &books {
+        for report in &book.lock().unwrap().acknowledged {
+            expected_total += report.tokens;
+            let idx: usize = report.account.rsplit('-').next().unwrap().parse().unwrap();
+            expected[idx] += report.tokens;
+            n_reports += 1;
+        }
+    }
+    assert!(n_reports > 100, "only {n_reports} reports were made");
+    assert_eq!(
+        consumed(&server.url, "org"),
+        expected_total,
+        "CRASH_SEED={seed}"
+    );
+    for (idx, tokens) in expected.iter().enumerate() {
+        assert_eq!(
+            consumed(&server.url, &format!("org/agent-{idx}")),
+            *tokens,
+            "agent-{idx}, CRASH_SEED={seed}"
+        );
+    }
+    println!("{n_reports} reports over {CRASHES} SIGKILLs: totals exact");
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+}
