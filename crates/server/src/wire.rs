@@ -227,6 +227,14 @@ pub struct UsageBatchOut {
 
 /// Parses a JSON body, naming the field at fault.
 pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    // Derived structs would also accept an array, field by field; the API takes objects only.
+    if body.iter().find(|byte| !byte.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::new(
+            400,
+            "invalid_json",
+            "the body must be a JSON object",
+        ));
+    }
     let deserializer = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(deserializer)
         .map_err(|err| json_error(err.path().to_string(), err.inner()))
@@ -240,7 +248,14 @@ pub fn json_error(path: String, inner: &serde_json::Error) -> ApiError {
         None => message,
     };
     let field = if path == "." || path == "?" {
-        String::new()
+        // A missing field is named in the message only: `missing field `account``.
+        match message
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split('`').next())
+        {
+            Some(missing) => missing.to_string(),
+            None => String::new(),
+        }
     } else {
         path
     };
@@ -442,7 +457,8 @@ mod tests {
             Some("tokenz"),
         );
         check_error(r#"{"account":"a""#, "invalid_json", None);
-        check_error(r#"{"usage":{}}"#, "invalid_field", None);
+        check_error(r#"{"usage":{}}"#, "invalid_field", Some("account"));
+        check_error(r#"["acme", {"tokens": 5}]"#, "invalid_json", None);
     }
 
     #[test]

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 #[test]
 fn health_ready_and_openapi_answer() {
+    // Regression: /openapi.json listed `:settle` but not `:void` (one route served both).
     let (server, _dir) = start();
     let (status, body) = server.get("/healthz");
     assert_eq!((status, &body["status"]), (200, &json!("ok")), "{body}");

@@ -92,7 +92,10 @@ fn void_releases_the_hold_and_a_voided_hold_cannot_be_settled() {
     assert_eq!(reserved_tokens(&server, "acme"), 0);
     assert_eq!(server.status("acme")["remaining"]["tokens"], 1000);
 
-    let answer = server.post(&action_path(&hold, "settle"), json!({"usage": {"tokens": 1}}));
+    let answer = server.post(
+        &action_path(&hold, "settle"),
+        json!({"usage": {"tokens": 1}}),
+    );
     assert_error(&answer, 409, "reservation_void", None);
     assert_eq!(server.status("acme")["consumed"]["tokens"], 0);
     // Voiding again is harmless.
@@ -187,10 +190,26 @@ fn bad_reservations_name_the_field() {
     let settle = action_path(&hold, "settle");
     let settle_raw = |body: &str| server.raw("POST", &settle, body.as_bytes().to_vec());
     for (body, code, field) in [
-        (r#"{"usage":{"tokens":-1}}"#, "invalid_amount", "usage.tokens"),
-        (r#"{"usage":{"tokens":2.5}}"#, "invalid_amount", "usage.tokens"),
-        (r#"{"usage":{"tokens":1},"usag":{}}"#, "unknown_field", "usag"),
-        (r#"{"usage":{"tokens":1},"work_units":1.5}"#, "invalid_field", "work_units"),
+        (
+            r#"{"usage":{"tokens":-1}}"#,
+            "invalid_amount",
+            "usage.tokens",
+        ),
+        (
+            r#"{"usage":{"tokens":2.5}}"#,
+            "invalid_amount",
+            "usage.tokens",
+        ),
+        (
+            r#"{"usage":{"tokens":1},"usag":{}}"#,
+            "unknown_field",
+            "usag",
+        ),
+        (
+            r#"{"usage":{"tokens":1},"work_units":1.5}"#,
+            "invalid_field",
+            "work_units",
+        ),
     ] {
         assert_error(&settle_raw(body), 400, code, Some(field));
     }
@@ -208,9 +227,8 @@ fn bad_reservations_name_the_field() {
 fn holds_past_their_ttl_are_released_by_the_server_clock() {
     let (server, _dir) = server_with_accounts();
     let long = server.reserve_ok(json!({"account": "acme/wf", "amount": {"tokens": 7}}));
-    let short = server.reserve_ok(
-        json!({"account": "acme/wf", "amount": {"tokens": 100}, "ttl_ms": 200}),
-    );
+    let short =
+        server.reserve_ok(json!({"account": "acme/wf", "amount": {"tokens": 100}, "ttl_ms": 200}));
     let started = Instant::now();
     // Only the short hold goes: the long one proves the release is selective.
     let released = server.poll_status("acme/wf", |status| status["reserved"]["tokens"] == 7);
@@ -244,9 +262,8 @@ fn holds_past_their_ttl_are_released_by_the_server_clock() {
 #[test]
 fn settling_an_expired_hold_records_the_usage_marked_expired() {
     let (server, _dir) = server_with_accounts();
-    let hold = server.reserve_ok(
-        json!({"account": "acme/wf", "amount": {"tokens": 100}, "ttl_ms": 50}),
-    );
+    let hold =
+        server.reserve_ok(json!({"account": "acme/wf", "amount": {"tokens": 100}, "ttl_ms": 50}));
     let released = server.poll_status("acme/wf", |status| {
         status["reserved"]["tokens"] == 0 && status["open_reservations"] == 0
     });

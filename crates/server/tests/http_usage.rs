@@ -177,6 +177,8 @@ fn an_idempotent_retry_is_counted_once() {
 
 #[test]
 fn one_bad_batch_item_does_not_affect_the_others() {
+    // Regression: an item refused by the ledger named `usage.tokens`, a decoding error
+    // `reports[1].usage.tokens`; both now name the field from the top of the batch.
     let (server, _dir) = server_with_accounts();
     let body = format!(
         r#"{{"reports": [

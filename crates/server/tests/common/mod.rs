@@ -134,12 +134,24 @@ impl TestServer {
         path: &str,
         body: Vec<u8>,
     ) -> (u16, Value) {
+        let authorization = token.map(|token| format!("Bearer {token}"));
+        self.raw_authorized(authorization.as_deref(), method, path, body)
+    }
+
+    /// Sends `body` with `authorization` as the whole `Authorization` header, if any.
+    pub fn raw_authorized(
+        &self,
+        authorization: Option<&str>,
+        method: &str,
+        path: &str,
+        body: Vec<u8>,
+    ) -> (u16, Value) {
         let mut request = ureq::http::Request::builder()
             .method(method)
             .uri(format!("{}{}", self.base, path))
             .header("content-type", "application/json");
-        if let Some(token) = token {
-            request = request.header("authorization", format!("Bearer {token}"));
+        if let Some(authorization) = authorization {
+            request = request.header("authorization", authorization);
         }
         let request = request.body(body).expect("a valid request");
         let mut response = self
