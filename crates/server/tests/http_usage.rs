@@ -140,8 +140,19 @@ fn bad_usage_names_the_field_and_changes_nothing() {
     ] {
         assert_error(&post(body), 400, code, Some(field));
     }
-    assert_error(&post(r#"{"usage":{}}"#), 400, "invalid_field", None);
+    assert_error(
+        &post(r#"{"usage":{}}"#),
+        400,
+        "invalid_field",
+        Some("account"),
+    );
     assert_error(&post("nonsense"), 400, "invalid_json", None);
+    assert_error(
+        &post(r#"["acme", {"tokens": 5}]"#),
+        400,
+        "invalid_json",
+        None,
+    );
     assert_eq!(
         server.status("acme"),
         before,
