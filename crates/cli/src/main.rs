@@ -2,6 +2,7 @@
 
 mod client;
 mod demo;
+mod schedule;
 mod table;
 
 use std::path::PathBuf;
@@ -157,6 +158,33 @@ enum Commands {
         work_units: Option<u64>,
         #[command(flatten)]
         remote: Remote,
+    },
+    /// Plan a workflow (WfFormat JSON or Pegasus DAX) on a platform, in virtual time.
+    Schedule {
+        /// The workflow file (.json: WfFormat; .xml or .dax: Pegasus DAX).
+        #[arg(long)]
+        workflow: PathBuf,
+        /// The platform file (TOML: pools of machines, prices, bandwidth).
+        #[arg(long)]
+        platform: PathBuf,
+        /// purser or heft.
+        #[arg(long, default_value = "purser")]
+        algorithm: String,
+        /// Fixes the simulated spot interruptions.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Write the schedule here instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Objective weights: finish time, cost, fragmentation (default 0.6,0.3,0.1).
+        #[arg(long)]
+        weights: Option<String>,
+        /// Use on-demand capacity only.
+        #[arg(long)]
+        no_spot: bool,
+        /// Simulate no spot interruptions.
+        #[arg(long)]
+        no_interruptions: bool,
     },
     /// Release a reservation without spending.
     Void {
@@ -362,6 +390,25 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 usage_line,
             )
         }
+        Commands::Schedule {
+            workflow,
+            platform,
+            algorithm,
+            seed,
+            out,
+            weights,
+            no_spot,
+            no_interruptions,
+        } => schedule::run(schedule::ScheduleArgs {
+            workflow: &workflow,
+            platform: &platform,
+            algorithm: &algorithm,
+            seed,
+            out: out.as_deref(),
+            no_spot,
+            no_interruptions,
+            weights: weights.as_deref(),
+        }),
         Commands::Void { id, remote } => show(
             &remote,
             "POST",

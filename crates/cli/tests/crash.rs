@@ -223,7 +223,7 @@ fn sigkill_loses_no_acknowledged_usage() {
         }
     }
     let mut expected_total = 0;
-    let mut expected = vec![0u64; AGENTS];
+    let mut expected = [0u64; AGENTS];
     let mut n_reports = 0;
     for book in &books {
         for report in &book.lock().unwrap().acknowledged {

@@ -99,12 +99,18 @@ fn main() {
         TEAMS * AGENTS_PER_TEAM,
         ROUND * ROUNDS
     );
-    println!(
-        "  without idempotency keys: {:>12.0} reports/s",
-        measure(false)
-    );
-    println!(
-        "  with idempotency keys:    {:>12.0} reports/s (keys remembered up to the default bound)",
-        measure(true)
-    );
+    // PURSER_BENCH_KEYS=0 or 1 runs one variant only (for profiling).
+    let only = std::env::var("PURSER_BENCH_KEYS").ok();
+    if only.as_deref() != Some("1") {
+        println!(
+            "  without idempotency keys: {:>12.0} reports/s",
+            measure(false)
+        );
+    }
+    if only.as_deref() != Some("0") {
+        println!(
+            "  with idempotency keys:    {:>12.0} reports/s (keys remembered up to the default bound)",
+            measure(true)
+        );
+    }
 }
