@@ -82,7 +82,7 @@ pub fn micros(us: u32) -> String {
 /// How many snapshots, and the longest.
 fn snapshots(ms: &[u64]) -> String {
     match ms.iter().max() {
-        Some(longest) => format!("{} ({longest} ms)", ms.len()),
+        Some(longest) => format!("{}, longest {longest} ms", ms.len()),
         None => "0".into(),
     }
 }
@@ -171,7 +171,7 @@ pub fn print(header: &str, results: &Results) {
                     "server cores",
                     "engine thread",
                     "generator cores",
-                    "snapshots (longest)",
+                    "snapshots",
                     "samples",
                     "errors",
                 ],
