@@ -78,6 +78,16 @@ async fn read_body(body: Body, max: usize) -> Result<axum::body::Bytes, ApiError
     })
 }
 
+/// The account path of a request that takes no `:method`.
+fn plain_path(rest: &str, verb: &str) -> Result<AccountPath, ApiError> {
+    match split_method(rest)? {
+        (path, None) => Ok(path),
+        (_, Some(method)) => Err(ApiError::not_found(format!(
+            "no method :{method} for {verb} on accounts"
+        ))),
+    }
+}
+
 /// `acme/research:allocate` to the path and the method.
 fn split_method(rest: &str) -> Result<(AccountPath, Option<&str>), ApiError> {
     let (path, method) = match rest.split_once(':') {
@@ -179,12 +189,7 @@ pub async fn get_account(
     Path(rest): Path<String>,
 ) -> Result<Reply, ApiError> {
     let caller = state.tokens.caller(&headers)?;
-    let (path, method) = split_method(&rest)?;
-    if let Some(method) = method {
-        return Err(ApiError::not_found(format!(
-            "no method :{method} for GET on accounts"
-        )));
-    }
+    let path = plain_path(&rest, "GET")?;
     caller.allow(Need::Read, Some(path.as_str()))?;
     Ok(state.engine.call(Op::Status(path)).await)
 }
@@ -198,12 +203,7 @@ pub async fn put_account(
     body: Body,
 ) -> Result<Reply, ApiError> {
     let caller = state.tokens.caller(&headers)?;
-    let (path, method) = split_method(&rest)?;
-    if let Some(method) = method {
-        return Err(ApiError::not_found(format!(
-            "no method :{method} for PUT on accounts"
-        )));
-    }
+    let path = plain_path(&rest, "PUT")?;
     caller.allow(Need::Manage, Some(path.as_str()))?;
     let body = read_body(body, BODY_MAX).await?;
     let input: AccountIn = if body.iter().all(u8::is_ascii_whitespace) {
@@ -226,12 +226,7 @@ pub async fn delete_account(
     Path(rest): Path<String>,
 ) -> Result<Reply, ApiError> {
     let caller = state.tokens.caller(&headers)?;
-    let (path, method) = split_method(&rest)?;
-    if let Some(method) = method {
-        return Err(ApiError::not_found(format!(
-            "no method :{method} for DELETE on accounts"
-        )));
-    }
+    let path = plain_path(&rest, "DELETE")?;
     caller.allow(Need::Manage, Some(path.as_str()))?;
     Ok(state
         .engine

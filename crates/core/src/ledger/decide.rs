@@ -120,6 +120,30 @@ impl Ledger {
         Ok(())
     }
 
+    /// Checks usage to be charged to `account`: names, overflow anywhere on the path, and the
+    /// work units.
+    fn check_spend(
+        &self,
+        account: AccountId,
+        usage: &[(String, u64)],
+        work_units: u64,
+    ) -> Result<Prepared, LedgerError> {
+        let prepared = self.prepare(usage, "usage")?;
+        self.check_charge(account, &prepared.known, "usage")?;
+        if self.accounts[account.0 as usize]
+            .work_units
+            .checked_add(work_units)
+            .is_none()
+        {
+            return Err(LedgerError::invalid(
+                "amount_overflow",
+                "work_units",
+                "work_units would overflow",
+            ));
+        }
+        Ok(prepared)
+    }
+
     fn check_text(value: Option<&str>, field: &str, max: usize) -> Result<(), LedgerError> {
         match value {
             Some(text) if text.is_empty() || text.len() > max => Err(LedgerError::invalid(
@@ -152,19 +176,7 @@ impl Ledger {
                 ..first.clone()
             }));
         }
-        let prepared = self.prepare(&report.usage, "usage")?;
-        self.check_charge(account, &prepared.known, "usage")?;
-        if self.accounts[account.0 as usize]
-            .work_units
-            .checked_add(report.work_units)
-            .is_none()
-        {
-            return Err(LedgerError::invalid(
-                "amount_overflow",
-                "work_units",
-                "work_units would overflow",
-            ));
-        }
+        let prepared = self.check_spend(account, &report.usage, report.work_units)?;
         let usage = self.intern(prepared, events);
         let event = Event::UsageRecorded {
             account,
@@ -293,19 +305,7 @@ impl Ledger {
         }
         let account = hold.account;
         Self::check_text(request.operation.as_deref(), "operation", OPERATION_LEN_MAX)?;
-        let prepared = self.prepare(&request.usage, "usage")?;
-        self.check_charge(account, &prepared.known, "usage")?;
-        if self.accounts[account.0 as usize]
-            .work_units
-            .checked_add(request.work_units)
-            .is_none()
-        {
-            return Err(LedgerError::invalid(
-                "amount_overflow",
-                "work_units",
-                "work_units would overflow",
-            ));
-        }
+        let prepared = self.check_spend(account, &request.usage, request.work_units)?;
         let usage = self.intern(prepared, events);
         let event = Event::ReservationSettled {
             reservation: id,
