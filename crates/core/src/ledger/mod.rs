@@ -4,8 +4,10 @@
 //! is a list of events, and the state changes only by folding those events (`evolve.rs`). Replay
 //! of the journal runs the same fold, so the live state and the replayed one cannot drift apart.
 
+mod accounts;
 mod decide;
-pub use decide::{merge_config, reservation_name};
+pub use accounts::merge_config;
+pub use decide::reservation_name;
 mod evolve;
 mod snapshot;
 mod view;

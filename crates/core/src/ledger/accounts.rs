@@ -1,0 +1,513 @@
+//! Deciding account commands: creating and changing accounts, closing them, and allocating a
+//! parent's budget to its children. Like the rest of deciding, nothing changes until the decided
+//! events are emitted.
+
+use std::sync::Arc;
+
+use super::Ledger;
+use crate::account::{AccountConfig, AccountId};
+use crate::allocate::{self, ChildClaim, Shares};
+use crate::amount::{Amounts, DimId};
+use crate::command::*;
+use crate::error::LedgerError;
+use crate::event::Event;
+use crate::level::{PPM, Thresholds};
+use crate::path::AccountPath;
+
+impl Ledger {
+    pub(crate) fn upsert_account(
+        &mut self,
+        path: &AccountPath,
+        spec: AccountSpec,
+        now_ms: u64,
+        events: &mut Vec<Event>,
+    ) -> Result<Answer, LedgerError> {
+        let existing = self.lookup(path.as_str());
+        let parent = match path.parent() {
+            Some(parent_path) => Some(self.lookup(parent_path.as_str()).ok_or_else(|| {
+                LedgerError::ParentNotFound {
+                    path: path.to_string(),
+                    parent: parent_path.to_string(),
+                }
+            })?),
+            None => None,
+        };
+        if existing.is_none() && self.n_accounts() >= self.limits.accounts_max {
+            return Err(LedgerError::LimitReached {
+                field: "path".into(),
+                message: format!(
+                    "the ledger holds at most {} accounts",
+                    self.limits.accounts_max
+                ),
+            });
+        }
+        let base = existing.map_or_else(
+            || self.defaults.clone(),
+            |id| self.accounts[id.0 as usize].config.clone(),
+        );
+        let config = merge_config(base, &spec)?;
+        let prepared = self.prepare(spec.limits.as_deref().unwrap_or(&[]), "limits")?;
+        self.check_limits(existing, parent, &prepared.known, "limits")?;
+        let limits = self.intern(prepared, events);
+        let event = match existing {
+            Some(account) => Event::AccountUpdated {
+                account,
+                config,
+                limits,
+                at_ms: now_ms,
+            },
+            None => Event::AccountOpened {
+                path: path.clone(),
+                config,
+                limits,
+                at_ms: now_ms,
+            },
+        };
+        self.emit(event, events);
+        let account = self
+            .lookup(path.as_str())
+            .expect("account was just written");
+        Ok(Answer::Account {
+            account,
+            created: existing.is_none(),
+        })
+    }
+
+    /// New limits must fit in the parent's pool beyond its reserve (where they grow) and must
+    /// not fall below what the account's own children hold.
+    fn check_limits(
+        &self,
+        account: Option<AccountId>,
+        parent: Option<AccountId>,
+        limits: &[(DimId, u64)],
+        field: &str,
+    ) -> Result<(), LedgerError> {
+        for (dim, new_limit) in limits {
+            let name = self.dims.name(*dim);
+            let current = account.map(|id| &self.accounts[id.0 as usize]);
+            let old_limit = current.and_then(|acc| acc.limit(*dim)).unwrap_or(0);
+            if let Some(acc) = current {
+                let held_below = acc.slot(*dim).map_or(0, |slot| slot.children_limits);
+                if *new_limit < held_below {
+                    return Err(LedgerError::Conflict {
+                        code: "limit_below_children",
+                        message: format!(
+                            "{field}.{name} of {} would be {new_limit}, its children hold {held_below}",
+                            acc.path
+                        ),
+                    });
+                }
+            }
+            let Some(parent) = parent else { continue };
+            let parent_acc = &self.accounts[parent.0 as usize];
+            let Some(slot) = parent_acc.slot(*dim) else {
+                continue;
+            };
+            let Some(parent_limit) = slot.limit else {
+                continue;
+            };
+            if *new_limit <= old_limit {
+                continue;
+            }
+            let available = pool_beyond_reserve(
+                parent_limit,
+                slot.children_limits - old_limit,
+                parent_acc.config.reserve_ppm,
+            );
+            if *new_limit > available {
+                return Err(LedgerError::InsufficientPool {
+                    account: parent_acc.path.to_string(),
+                    dimension: name.to_string(),
+                    requested: *new_limit,
+                    available,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn close_account(
+        &mut self,
+        path: &AccountPath,
+        now_ms: u64,
+        events: &mut Vec<Event>,
+    ) -> Result<Answer, LedgerError> {
+        let account = self.resolve(path)?;
+        let acc = &self.accounts[account.0 as usize];
+        if !acc.children.is_empty() {
+            return Err(LedgerError::Conflict {
+                code: "has_children",
+                message: format!("account {path} has {} children", acc.children.len()),
+            });
+        }
+        if acc.open_reservations > 0 {
+            return Err(LedgerError::Conflict {
+                code: "open_reservations",
+                message: format!(
+                    "account {path} has {} open reservations",
+                    acc.open_reservations
+                ),
+            });
+        }
+        self.emit(
+            Event::AccountClosed {
+                account,
+                at_ms: now_ms,
+            },
+            events,
+        );
+        Ok(Answer::Closed { account })
+    }
+
+    pub(crate) fn allocate(
+        &mut self,
+        path: &AccountPath,
+        request: AllocateRequest,
+        now_ms: u64,
+        events: &mut Vec<Event>,
+    ) -> Result<Answer, LedgerError> {
+        let parent = self.resolve(path)?;
+        let n_children = request.children.len();
+        if n_children == 0 || n_children > ALLOCATION_CHILDREN_MAX {
+            return Err(LedgerError::invalid(
+                "invalid_field",
+                "children",
+                format!("children must name 1 to {ALLOCATION_CHILDREN_MAX} accounts"),
+            ));
+        }
+        let shares = check_shares(&request, n_children)?;
+        let mut child_paths = Vec::with_capacity(n_children);
+        for (idx, child) in request.children.iter().enumerate() {
+            let child_path = path.child(&child.name).map_err(|message| {
+                LedgerError::invalid("invalid_path", format!("children[{idx}].name"), message)
+            })?;
+            if child_paths.contains(&child_path) {
+                return Err(LedgerError::invalid(
+                    "invalid_field",
+                    format!("children[{idx}].name"),
+                    format!("child {} is named twice", child.name),
+                ));
+            }
+            check_weight_priority(child.weight, child.priority, &format!("children[{idx}]"))?;
+            child_paths.push(child_path);
+        }
+        let n_new = child_paths
+            .iter()
+            .filter(|child_path| self.lookup(child_path.as_str()).is_none())
+            .count();
+        if self.n_accounts() + n_new > self.limits.accounts_max {
+            return Err(LedgerError::LimitReached {
+                field: "children".into(),
+                message: format!(
+                    "the ledger holds at most {} accounts",
+                    self.limits.accounts_max
+                ),
+            });
+        }
+        let existing: Vec<Option<AccountId>> = child_paths
+            .iter()
+            .map(|child_path| self.lookup(child_path.as_str()))
+            .collect();
+        let parent_acc = &self.accounts[parent.0 as usize];
+        // Totals: as asked, or what the parent's pool would hold beyond its reserve if the named
+        // children gave their limits back.
+        let totals: Vec<(DimId, u64)> = match &request.total {
+            Some(named) => {
+                let prepared = self.prepare(named, "total")?;
+                if !prepared.new_names.is_empty() {
+                    let name = &prepared.new_names[0].0;
+                    return Err(LedgerError::invalid(
+                        "invalid_dimension",
+                        format!("total.{name}"),
+                        format!("total.{name}: the parent has no limit in {name}"),
+                    ));
+                }
+                prepared.known
+            }
+            None => parent_acc
+                .slots
+                .iter()
+                .filter(|slot| slot.limit.is_some())
+                .map(|slot| (slot.dim, u64::MAX))
+                .collect(),
+        };
+        let mut checked_totals = Vec::with_capacity(totals.len());
+        for (dim, asked) in totals {
+            let Some(slot) = parent_acc.slot(dim).filter(|slot| slot.limit.is_some()) else {
+                let name = self.dims.name(dim);
+                return Err(LedgerError::invalid(
+                    "invalid_dimension",
+                    format!("total.{name}"),
+                    format!("total.{name}: {path} has no limit in {name}"),
+                ));
+            };
+            let given_back: u64 = existing
+                .iter()
+                .flatten()
+                .map(|id| self.accounts[id.0 as usize].limit(dim).unwrap_or(0))
+                .sum();
+            let available = pool_beyond_reserve(
+                slot.limit.unwrap_or(0),
+                slot.children_limits - given_back,
+                parent_acc.config.reserve_ppm,
+            );
+            if asked != u64::MAX && asked > available {
+                return Err(LedgerError::InsufficientPool {
+                    account: path.to_string(),
+                    dimension: self.dims.name(dim).to_string(),
+                    requested: asked,
+                    available,
+                });
+            }
+            checked_totals.push((dim, asked.min(available)));
+        }
+        let claims = self.claims(&request, &existing, &checked_totals)?;
+        let total_values: Vec<u64> = checked_totals.iter().map(|(_, total)| *total).collect();
+        let amounts = allocate::allocate(request.strategy, &total_values, &claims, shares);
+        // Each child's new limit must still cover what its own children hold.
+        for (idx, id) in existing.iter().enumerate() {
+            let pairs: Vec<(DimId, u64)> = checked_totals
+                .iter()
+                .zip(&amounts[idx])
+                .map(|((dim, _), amount)| (*dim, *amount))
+                .collect();
+            if let Some(id) = id {
+                self.check_limits(Some(*id), None, &pairs, &format!("children[{idx}]"))?;
+            }
+        }
+        let mut allocations = Vec::with_capacity(n_children);
+        for (idx, child) in request.children.iter().enumerate() {
+            let limits = Amounts::from_pairs(
+                checked_totals
+                    .iter()
+                    .zip(&amounts[idx])
+                    .map(|((dim, _), amount)| (*dim, *amount))
+                    .collect(),
+            );
+            let mut config = existing[idx].map_or_else(
+                || self.defaults.clone(),
+                |id| self.accounts[id.0 as usize].config.clone(),
+            );
+            config.weight = child.weight.unwrap_or(config.weight);
+            config.priority = child.priority.unwrap_or(config.priority);
+            let event = match existing[idx] {
+                Some(account) => Event::AccountUpdated {
+                    account,
+                    config,
+                    limits: limits.clone(),
+                    at_ms: now_ms,
+                },
+                None => Event::AccountOpened {
+                    path: child_paths[idx].clone(),
+                    config,
+                    limits: limits.clone(),
+                    at_ms: now_ms,
+                },
+            };
+            self.emit(event, events);
+            allocations.push((
+                self.lookup(child_paths[idx].as_str())
+                    .expect("child was just written"),
+                limits,
+            ));
+        }
+        Ok(Answer::Allocated {
+            parent,
+            allocations,
+        })
+    }
+
+    fn claims(
+        &self,
+        request: &AllocateRequest,
+        existing: &[Option<AccountId>],
+        totals: &[(DimId, u64)],
+    ) -> Result<Vec<ChildClaim>, LedgerError> {
+        let mut claims = Vec::with_capacity(request.children.len());
+        for (idx, child) in request.children.iter().enumerate() {
+            let existing = existing[idx].map(|id| &self.accounts[id.0 as usize].config);
+            let demand = match &child.demand {
+                Some(named) => {
+                    let prepared = self.prepare(named, &format!("children[{idx}].demand"))?;
+                    totals
+                        .iter()
+                        .map(|(dim, _)| {
+                            prepared
+                                .known
+                                .iter()
+                                .find(|(d, _)| d == dim)
+                                .map(|(_, v)| *v)
+                        })
+                        .collect()
+                }
+                None => vec![None; totals.len()],
+            };
+            claims.push(ChildClaim {
+                weight: child
+                    .weight
+                    .unwrap_or(existing.map_or(1.0, |config| config.weight)),
+                priority: child
+                    .priority
+                    .unwrap_or(existing.map_or(0, |config| config.priority)),
+                demand,
+            });
+        }
+        Ok(claims)
+    }
+}
+
+/// What a parent may still hand out: its limit less the children's limits and the reserve.
+pub(crate) fn pool_beyond_reserve(limit: u64, children_limits: u64, reserve_ppm: u32) -> u64 {
+    let reserve = (u128::from(limit) * u128::from(reserve_ppm)).div_ceil(u128::from(PPM)) as u64;
+    limit
+        .saturating_sub(children_limits)
+        .saturating_sub(reserve)
+}
+
+fn to_ppm(value: f64, field: &str, low_open: bool) -> Result<u32, LedgerError> {
+    let ok = value.is_finite() && value <= 1.0 && if low_open { value > 0.0 } else { value >= 0.0 };
+    if !ok {
+        let bound = if low_open { "above 0" } else { "at least 0" };
+        return Err(LedgerError::invalid(
+            "invalid_field",
+            field,
+            format!("{field} must be {bound} and at most 1"),
+        ));
+    }
+    Ok((value * PPM as f64).round() as u32)
+}
+
+fn check_weight_priority(
+    weight: Option<f64>,
+    priority: Option<i32>,
+    field: &str,
+) -> Result<(), LedgerError> {
+    if let Some(weight) = weight
+        && !(weight.is_finite() && weight > 0.0 && weight <= 1e6)
+    {
+        return Err(LedgerError::invalid(
+            "invalid_field",
+            format!("{field}.weight"),
+            format!("{field}.weight must be above 0 and at most 1000000"),
+        ));
+    }
+    if let Some(priority) = priority
+        && !(-16..=16).contains(&priority)
+    {
+        return Err(LedgerError::invalid(
+            "invalid_field",
+            format!("{field}.priority"),
+            format!("{field}.priority must be -16 to 16"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_shares(request: &AllocateRequest, n_children: usize) -> Result<Shares, LedgerError> {
+    let defaults = Shares::default();
+    let min_share = request
+        .min_share
+        .map(|v| to_ppm(v, "min_share", false))
+        .transpose()?
+        .map_or(defaults.min_share, ppm_to_f64);
+    let max_share = request
+        .max_share
+        .map(|v| to_ppm(v, "max_share", true))
+        .transpose()?
+        .map(ppm_to_f64);
+    let initial_share = request
+        .initial_share
+        .map(|v| to_ppm(v, "initial_share", true))
+        .transpose()?
+        .map_or(defaults.initial_share, ppm_to_f64);
+    if let Some(max_share) = max_share
+        && max_share < min_share / n_children as f64
+    {
+        return Err(LedgerError::invalid(
+            "invalid_field",
+            "max_share",
+            "max_share is below the fairness floor (min_share of an equal share)",
+        ));
+    }
+    Ok(Shares {
+        min_share,
+        max_share,
+        initial_share,
+    })
+}
+
+fn ppm_to_f64(ppm: u32) -> f64 {
+    f64::from(ppm) / PPM as f64
+}
+
+/// Applies a partial update to a config, checking every field it sets (the limits are not part
+/// of a config and are ignored).
+pub fn merge_config(
+    mut config: AccountConfig,
+    spec: &AccountSpec,
+) -> Result<AccountConfig, LedgerError> {
+    check_weight_priority(spec.weight, spec.priority, "account").map_err(|err| match err {
+        LedgerError::Invalid {
+            code,
+            field,
+            message,
+        } => LedgerError::Invalid {
+            code,
+            field: field.replace("account.", ""),
+            message: message.replace("account.", ""),
+        },
+        other => other,
+    })?;
+    config.weight = spec.weight.unwrap_or(config.weight);
+    config.priority = spec.priority.unwrap_or(config.priority);
+    if let Some(kind) = &spec.kind {
+        Ledger::check_text(Some(kind), "kind", 64)?;
+        config.kind = Some(Arc::from(kind.as_str()));
+    }
+    if let Some(labels) = &spec.labels {
+        if labels.len() > 64
+            || labels
+                .iter()
+                .any(|(k, v)| k.is_empty() || k.len() > 128 || v.len() > 256)
+        {
+            return Err(LedgerError::invalid(
+                "invalid_field",
+                "labels",
+                "labels must be at most 64, keys 1 to 128 bytes, values at most 256 bytes",
+            ));
+        }
+        config.labels = labels.clone();
+    }
+    let mut thresholds: Thresholds = config.thresholds;
+    if let Some(v) = spec.warn {
+        thresholds.warn_ppm = to_ppm(v, "thresholds.warn", true)?;
+    }
+    if let Some(v) = spec.throttle {
+        thresholds.throttle_ppm = to_ppm(v, "thresholds.throttle", true)?;
+    }
+    if let Some(v) = spec.degrade {
+        thresholds.degrade_ppm = to_ppm(v, "thresholds.degrade", true)?;
+    }
+    if let Some(v) = spec.stop {
+        thresholds.stop_ppm = to_ppm(v, "thresholds.stop", true)?;
+    }
+    thresholds.check().map_err(|(name, message)| {
+        LedgerError::invalid("invalid_field", format!("thresholds.{name}"), message)
+    })?;
+    config.thresholds = thresholds;
+    if let Some(v) = spec.throttle_rate {
+        config.throttle_rate_ppm = to_ppm(v, "throttle_rate", true)?;
+    }
+    if let Some(v) = spec.reserve {
+        let ppm = to_ppm(v, "reserve", false)?;
+        if u64::from(ppm) >= PPM {
+            return Err(LedgerError::invalid(
+                "invalid_field",
+                "reserve",
+                "reserve must be below 1",
+            ));
+        }
+        config.reserve_ppm = ppm;
+    }
+    Ok(config)
+}
