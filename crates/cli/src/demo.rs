@@ -98,6 +98,8 @@ struct Shared {
     log: Mutex<Vec<String>>,
     started: Instant,
     tty: bool,
+    /// Whether a frame is on the screen, to be drawn over.
+    drawn: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -130,6 +132,7 @@ pub fn run(seconds: u64, seed: u64) -> anyhow::Result<ExitCode> {
         log: Mutex::new(Vec::new()),
         started: Instant::now(),
         tty: std::io::stdout().is_terminal(),
+        drawn: std::sync::atomic::AtomicBool::new(false),
     });
     let deadline = Instant::now() + Duration::from_secs(seconds.clamp(5, 600));
     let agents: Vec<_> = (0..PROFILES.len())
@@ -437,11 +440,7 @@ fn operate(client: &Client, shared: &Shared, deadline: Instant) -> anyhow::Resul
         if !raised && views[0].stopped {
             let since = *stopped_since.get_or_insert_with(Instant::now);
             if since.elapsed() > Duration::from_millis(800) {
-                let status = expect(client.call(
-                    "GET",
-                    &format!("{}/{}", "/v1/accounts", "acme/wf-demo/impl-1"),
-                    None,
-                ))?;
+                let status = expect(client.call("GET", "/v1/accounts/acme/wf-demo/impl-1", None))?;
                 let limit = status["limits"]["tokens"].as_u64().unwrap_or(0);
                 let raised_to = limit + 60_000;
                 expect(client.call(
@@ -467,25 +466,36 @@ fn colour(level: &str) -> &'static str {
     }
 }
 
-/// Redraws the bars and the latest events in place on a terminal; elsewhere only the events print.
-fn draw(client: &Client, shared: &Shared, last: bool) -> anyhow::Result<()> {
-    if !shared.tty {
-        return Ok(());
-    }
+/// The server's status of each agent, in the order of `PROFILES`.
+fn agent_statuses(client: &Client) -> anyhow::Result<Vec<Option<Value>>> {
     let listing = expect(client.call(
         "GET",
         &format!("/v1/accounts?prefix={WORKFLOW}&depth=1"),
         None,
     ))?;
     let accounts = listing["accounts"].as_array().cloned().unwrap_or_default();
+    Ok(PROFILES
+        .iter()
+        .map(|profile| {
+            let path = format!("{WORKFLOW}/{}", profile.name);
+            accounts
+                .iter()
+                .find(|account| account["path"] == path.as_str())
+                .cloned()
+        })
+        .collect())
+}
+
+/// Redraws the bars and the latest events in place on a terminal; elsewhere only the events print.
+fn draw(client: &Client, shared: &Shared, last: bool) -> anyhow::Result<()> {
+    if !shared.tty {
+        return Ok(());
+    }
+    let statuses = agent_statuses(client)?;
     let views = shared.views.lock().expect("views lock").clone();
     let mut screen = String::new();
     for (idx, profile) in PROFILES.iter().enumerate() {
-        let Some(status) = accounts.iter().find(|a| {
-            a["path"]
-                .as_str()
-                .is_some_and(|p| p.ends_with(&format!("/{}", profile.name)))
-        }) else {
+        let Some(status) = &statuses[idx] else {
             continue;
         };
         let limit = status["limits"]["tokens"].as_u64().unwrap_or(1).max(1);
@@ -523,8 +533,9 @@ fn draw(client: &Client, shared: &Shared, last: bool) -> anyhow::Result<()> {
     let height = PROFILES.len() + 11;
     let mut out = std::io::stdout().lock();
     // Move back to the top of the previous frame, then draw over it.
-    let up = if shared.started.elapsed() > Duration::from_millis(1)
-        && DRAWN.swap(true, std::sync::atomic::Ordering::Relaxed)
+    let up = if shared
+        .drawn
+        .swap(true, std::sync::atomic::Ordering::Relaxed)
     {
         format!("\x1b[{height}A")
     } else {
@@ -538,15 +549,8 @@ fn draw(client: &Client, shared: &Shared, last: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-static DRAWN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
 fn summary(client: &Client, shared: &Shared) -> anyhow::Result<()> {
-    let listing = expect(client.call(
-        "GET",
-        &format!("/v1/accounts?prefix={WORKFLOW}&depth=1"),
-        None,
-    ))?;
-    let accounts = listing["accounts"].as_array().cloned().unwrap_or_default();
+    let statuses = agent_statuses(client)?;
     let views = shared.views.lock().expect("views lock").clone();
     let mut rows = vec![
         [
@@ -556,11 +560,7 @@ fn summary(client: &Client, shared: &Shared) -> anyhow::Result<()> {
         .to_vec(),
     ];
     for (idx, profile) in PROFILES.iter().enumerate() {
-        let Some(status) = accounts.iter().find(|a| {
-            a["path"]
-                .as_str()
-                .is_some_and(|p| p.ends_with(&format!("/{}", profile.name)))
-        }) else {
+        let Some(status) = &statuses[idx] else {
             continue;
         };
         let spent = status["consumed"]["tokens"].as_u64().unwrap_or(0);

@@ -2,7 +2,6 @@
 //! ledger, appends the batch's events to the journal in one durable commit (group commit), and
 //! only then answers every job of the batch.
 
-use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use purser_core::{
@@ -390,11 +389,4 @@ impl EngineCore {
             started.elapsed().as_millis()
         );
     }
-}
-
-/// Shared read-only facts about the running server.
-#[derive(Clone)]
-pub struct ServerInfo {
-    pub started_ms: u64,
-    pub version: Arc<str>,
 }

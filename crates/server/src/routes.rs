@@ -116,7 +116,7 @@ pub async fn openapi() -> Response {
     Json(crate::openapi::document()).into_response()
 }
 
-fn query_params(raw: Option<String>) -> Result<Vec<(String, String)>, ApiError> {
+fn query_params(raw: Option<String>) -> Vec<(String, String)> {
     let mut params = Vec::new();
     for pair in raw
         .unwrap_or_default()
@@ -127,7 +127,7 @@ fn query_params(raw: Option<String>) -> Result<Vec<(String, String)>, ApiError> 
         let value = value.replace("%2F", "/").replace("%2f", "/");
         params.push((key.to_string(), value));
     }
-    Ok(params)
+    params
 }
 
 #[utoipa::path(get, path = "/v1/accounts",
@@ -142,7 +142,7 @@ pub async fn list_accounts(
     let caller = state.tokens.caller(&headers)?;
     let mut prefix = None;
     let mut depth = 1;
-    for (key, value) in query_params(raw)? {
+    for (key, value) in query_params(raw) {
         match key.as_str() {
             "prefix" if !value.is_empty() => prefix = Some(wire::account_path(&value, "prefix")?),
             "prefix" => {}

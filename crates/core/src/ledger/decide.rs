@@ -170,8 +170,10 @@ impl Ledger {
             IDEMPOTENCY_KEY_LEN_MAX,
         )?;
         Self::check_text(report.operation.as_deref(), "operation", OPERATION_LEN_MAX)?;
-        if let Some(key) = report.idempotency_key.as_deref()
-            && let Some(Remembered::Usage(first)) = self.remembered.get(&(account, Arc::from(key)))
+        // One shared copy of the key serves the lookup, the event and the remembered answer.
+        let key: Option<Arc<str>> = report.idempotency_key.as_deref().map(Arc::from);
+        if let Some(key) = &key
+            && let Some(Remembered::Usage(first)) = self.remembered.get(&(account, key.clone()))
         {
             return Ok(Answer::Usage(UsageAnswer {
                 duplicate: true,
@@ -185,10 +187,16 @@ impl Ledger {
             usage,
             work_units: report.work_units,
             operation: report.operation.map(|text| Arc::from(text.as_str())),
-            idempotency_key: report.idempotency_key.map(|text| Arc::from(text.as_str())),
+            idempotency_key: key.clone(),
             at_ms: now_ms,
         };
         self.emit(event, events);
+        // The fold already computed and remembered the answer of a keyed report.
+        if let Some(key) = key
+            && let Some(Remembered::Usage(answer)) = self.remembered.get(&(account, key))
+        {
+            return Ok(Answer::Usage(answer.clone()));
+        }
         Ok(Answer::Usage(
             self.usage_answer(account, self.last_seq_of_fact(events)),
         ))
@@ -216,9 +224,9 @@ impl Ledger {
             "idempotency_key",
             IDEMPOTENCY_KEY_LEN_MAX,
         )?;
-        if let Some(key) = request.idempotency_key.as_deref()
-            && let Some(Remembered::Reservation(id)) =
-                self.remembered.get(&(account, Arc::from(key)))
+        let key: Option<Arc<str>> = request.idempotency_key.as_deref().map(Arc::from);
+        if let Some(key) = &key
+            && let Some(Remembered::Reservation(id)) = self.remembered.get(&(account, key.clone()))
         {
             let first = &self.holds[id].answer;
             return Ok(Answer::Reserved(ReserveAnswer {
@@ -269,7 +277,7 @@ impl Ledger {
             account,
             amount,
             expires_ms: now_ms.saturating_add(ttl_ms),
-            idempotency_key: request.idempotency_key.map(|text| Arc::from(text.as_str())),
+            idempotency_key: key,
             at_ms: now_ms,
         };
         self.emit(event, events);
