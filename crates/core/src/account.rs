@@ -24,6 +24,12 @@ pub struct AccountConfig {
     pub throttle_rate_ppm: u32,
     /// The part of this account's limit kept back from its children.
     pub reserve_ppm: u32,
+    /// Renews the limits on a calendar period.
+    pub period: Option<PeriodSpec>,
+    /// A deadline for the account's run: the forecast horizon when there is no period.
+    pub deadline_ms: Option<u64>,
+    /// How the optimizer treats this account's children; `None`: the server's policy.
+    pub optimizer: Option<crate::optimize::OptimizerPolicy>,
 }
 
 impl Default for AccountConfig {
@@ -36,6 +42,9 @@ impl Default for AccountConfig {
             thresholds: Thresholds::default(),
             throttle_rate_ppm: 500_000,
             reserve_ppm: 100_000,
+            period: None,
+            deadline_ms: None,
+            optimizer: None,
         }
     }
 }
@@ -52,11 +61,20 @@ pub struct Slot {
     pub reserved: u64,
     /// The sum of the children's limits in this dimension.
     pub children_limits: u64,
+    /// `consumed` when the current budget period began (0 without periods): what was spent
+    /// before stays in `consumed` but no longer counts against the limit.
+    pub period_base: u64,
 }
 
 impl Slot {
+    /// Spent here and below in the current period.
+    pub fn period_consumed(&self) -> u64 {
+        self.consumed.saturating_sub(self.period_base)
+    }
+
+    /// Spent in the period plus held: what counts against the limit.
     pub fn used(&self) -> u64 {
-        self.consumed.saturating_add(self.reserved)
+        self.period_consumed().saturating_add(self.reserved)
     }
 
     /// What is left of the limit; never below zero.
@@ -90,6 +108,79 @@ pub struct Account {
     pub open_reservations: u32,
     pub work_units: u64,
     pub closed: bool,
+    /// When the account was opened.
+    pub opened_ms: u64,
+    /// A forecast alert in force: the level stays at least yellow while it holds.
+    pub alert: Option<Alert>,
+    /// Since when the account has been at its current level.
+    pub level_since_ms: u64,
+    /// Time spent at each level before the current one, indexed by `Level as usize`.
+    pub level_time_ms: [u64; 5],
+    /// When the optimizer last reclaimed part of this account's limit.
+    pub last_reclaim_ms: Option<u64>,
+    /// The budget period in force, if the account renews.
+    pub period: Option<Box<PeriodState>>,
+    /// Consumption moved since the watch last sampled (derived, never kept).
+    #[serde(skip)]
+    pub touched: bool,
+}
+
+/// A forecast alert on an account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Alert {
+    pub dim: DimId,
+    pub exhausts_at_ms: u64,
+    pub raised_ms: u64,
+}
+
+/// How often a budget period renews.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PeriodUnit {
+    Hour,
+    Day,
+    Week,
+    Month,
+}
+
+impl PeriodUnit {
+    pub fn name(self) -> &'static str {
+        match self {
+            PeriodUnit::Hour => "hour",
+            PeriodUnit::Day => "day",
+            PeriodUnit::Week => "week",
+            PeriodUnit::Month => "month",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<PeriodUnit> {
+        match name {
+            "hour" => Some(PeriodUnit::Hour),
+            "day" => Some(PeriodUnit::Day),
+            "week" => Some(PeriodUnit::Week),
+            "month" => Some(PeriodUnit::Month),
+            _ => None,
+        }
+    }
+}
+
+/// A renewing budget: the calendar unit, the time zone it is aligned in (resolved by the shell,
+/// which computes the period bounds), and how much unspent limit rolls over.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeriodSpec {
+    pub every: PeriodUnit,
+    pub timezone: Arc<str>,
+    /// Unspent limit carried into the next period, at most this share of the base limit.
+    pub rollover_max_ppm: u32,
+}
+
+/// The current period of a renewing account.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PeriodState {
+    pub spec: PeriodSpec,
+    pub start_ms: u64,
+    pub end_ms: u64,
+    /// The limits set by operators, before any rollover.
+    pub base_limits: crate::amount::Amounts,
 }
 
 impl Account {
@@ -107,6 +198,13 @@ impl Account {
             open_reservations: 0,
             work_units: 0,
             closed: false,
+            opened_ms: 0,
+            alert: None,
+            level_since_ms: 0,
+            level_time_ms: [0; 5],
+            last_reclaim_ms: None,
+            period: None,
+            touched: false,
         }
     }
 
@@ -168,6 +266,13 @@ impl Account {
                 next_dim = Some(slot.dim);
                 next_fraction = fraction;
             }
+        }
+        // A forecast alert keeps the account at warn or above.
+        if let Some(alert) = self.alert
+            && next < Level::Yellow
+        {
+            next = Level::Yellow;
+            next_dim = Some(alert.dim);
         }
         let changed = next != self.level;
         self.level = next;

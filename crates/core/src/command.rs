@@ -35,6 +35,9 @@ pub struct AccountSpec {
     pub stop: Option<f64>,
     pub throttle_rate: Option<f64>,
     pub reserve: Option<f64>,
+    /// Renew the limits on a calendar period.
+    pub period: Option<crate::account::PeriodSpec>,
+    pub deadline_ms: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -103,6 +106,33 @@ pub enum Command {
     },
     /// Releases every hold whose time has come. The server's clock sends it.
     ExpireDue,
+    /// Raises or clears a forecast alert (the manager decides when).
+    Alert(AlertCommand),
+    /// Applies the optimizer's moves; a move no longer valid is skipped.
+    Reallocate(Vec<crate::optimize::Move>),
+    /// Starts the next budget period of a renewing account; the shell computes its bounds.
+    RenewPeriod {
+        account: AccountId,
+        start_ms: u64,
+        end_ms: u64,
+    },
+}
+
+/// A forecast alert to raise (`raise` set) or clear.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AlertCommand {
+    pub account: AccountId,
+    pub dimension: DimId,
+    pub raise: Option<AlertFigures>,
+}
+
+/// The forecast behind an alert.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AlertFigures {
+    pub method: &'static str,
+    pub projected_total: u64,
+    pub exhausts_at_ms: u64,
+    pub confidence_ppm: u32,
 }
 
 /// Which account and dimension set a level, and how full it was.
@@ -172,5 +202,16 @@ pub enum Answer {
     },
     Expired {
         count: usize,
+    },
+    /// Whether the alert command changed anything.
+    Alerted {
+        changed: bool,
+    },
+    Reallocated {
+        applied: usize,
+        skipped: usize,
+    },
+    Renewed {
+        account: AccountId,
     },
 }

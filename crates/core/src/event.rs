@@ -67,6 +67,44 @@ pub enum Event {
         reservation: u64,
         at_ms: u64,
     },
+    /// A forecast saw the account exhausting `dimension` within the lead time, with confidence:
+    /// the account stays at least at `warn` until the alert is cleared.
+    AlertRaised {
+        account: AccountId,
+        dimension: DimId,
+        /// The forecast behind the alert, kept for the audit log.
+        method: Arc<str>,
+        projected_total: u64,
+        exhausts_at_ms: u64,
+        confidence_ppm: u32,
+        at_ms: u64,
+    },
+    /// The forecast no longer sees the exhaustion coming (or the account was raised).
+    AlertCleared {
+        account: AccountId,
+        dimension: DimId,
+        at_ms: u64,
+    },
+    /// The optimizer moved part of a limit between a child and its parent's pool.
+    Reallocated {
+        account: AccountId,
+        dimension: DimId,
+        from: u64,
+        to: u64,
+        kind: ReallocationKind,
+        /// Why, with the figures behind it, for people.
+        reason: Arc<str>,
+        at_ms: u64,
+    },
+    /// A budget period ended: the account's (and its subtree's) consumption window restarts,
+    /// with the new limits (rollover included).
+    PeriodRenewed {
+        account: AccountId,
+        start_ms: u64,
+        end_ms: u64,
+        limits: Amounts,
+        at_ms: u64,
+    },
     /// An account's own level moved. Derived from the events before it: replay checks it.
     LevelChanged {
         account: AccountId,
@@ -89,7 +127,29 @@ impl Event {
             | Event::ReservationSettled { at_ms, .. }
             | Event::ReservationVoided { at_ms, .. }
             | Event::ReservationExpired { at_ms, .. }
+            | Event::AlertRaised { at_ms, .. }
+            | Event::AlertCleared { at_ms, .. }
+            | Event::Reallocated { at_ms, .. }
+            | Event::PeriodRenewed { at_ms, .. }
             | Event::LevelChanged { at_ms, .. } => Some(*at_ms),
+        }
+    }
+}
+
+/// Which way the optimizer moved budget.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReallocationKind {
+    /// From an idle child back to its parent's pool.
+    Reclaim,
+    /// From the parent's pool to a child forecast to run out.
+    Grant,
+}
+
+impl ReallocationKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ReallocationKind::Reclaim => "reclaim",
+            ReallocationKind::Grant => "grant",
         }
     }
 }

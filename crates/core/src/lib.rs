@@ -17,7 +17,10 @@ pub mod error;
 pub mod event;
 pub mod ledger;
 pub mod level;
+pub mod manage;
+pub mod optimize;
 pub mod path;
+pub mod watch;
 
 pub use account::{AccountConfig, AccountId};
 pub use allocate::Strategy;

@@ -159,5 +159,13 @@ pub fn answer(ledger: &Ledger, answer: Answer) -> Reply {
             state: "void",
         }),
         Answer::Expired { count } => Reply::Expired(count),
+        // The manager's own commands come from the clock, never from a request.
+        Answer::Alerted { .. } | Answer::Reallocated { .. } | Answer::Renewed { .. } => {
+            Reply::Error(ApiError::new(
+                500,
+                "internal",
+                "the manager's commands have no rendering".to_string(),
+            ))
+        }
     }
 }

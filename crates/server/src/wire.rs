@@ -321,6 +321,8 @@ impl AccountIn {
             stop: thresholds.stop,
             throttle_rate: self.throttle_rate,
             reserve: self.reserve,
+            period: None,
+            deadline_ms: None,
         })
     }
 }

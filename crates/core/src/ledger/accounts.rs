@@ -357,7 +357,7 @@ impl Ledger {
 }
 
 /// What a parent may still hand out: its limit less the children's limits and the reserve.
-pub(crate) fn pool_beyond_reserve(limit: u64, children_limits: u64, reserve_ppm: u32) -> u64 {
+pub fn pool_beyond_reserve(limit: u64, children_limits: u64, reserve_ppm: u32) -> u64 {
     let reserve = (u128::from(limit) * u128::from(reserve_ppm)).div_ceil(u128::from(PPM)) as u64;
     limit
         .saturating_sub(children_limits)
@@ -508,6 +508,20 @@ pub fn merge_config(
             ));
         }
         config.reserve_ppm = ppm;
+    }
+    if let Some(period) = &spec.period {
+        Ledger::check_text(Some(&period.timezone), "period.timezone", 64)?;
+        if u64::from(period.rollover_max_ppm) > PPM {
+            return Err(LedgerError::invalid(
+                "invalid_field",
+                "period.rollover_max",
+                "period.rollover_max must be between 0 and 1",
+            ));
+        }
+        config.period = Some(period.clone());
+    }
+    if let Some(deadline_ms) = spec.deadline_ms {
+        config.deadline_ms = Some(deadline_ms);
     }
     Ok(config)
 }

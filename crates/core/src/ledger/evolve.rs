@@ -29,6 +29,8 @@ impl Ledger {
                 let mut account = Account::new(path.clone(), parent, config.clone());
                 account.seq = seq;
                 account.last_activity_ms = Some(*at_ms);
+                account.opened_ms = *at_ms;
+                account.level_since_ms = *at_ms;
                 self.accounts.push(account);
                 let name: Arc<str> = Arc::from(path.name());
                 match parent {
@@ -48,7 +50,19 @@ impl Ledger {
                 limits,
                 at_ms,
             } => {
-                self.accounts[account.0 as usize].config = config.clone();
+                let acc = &mut self.accounts[account.0 as usize];
+                acc.config = config.clone();
+                match (&config.period, acc.period.as_mut()) {
+                    (None, _) => acc.period = None,
+                    (Some(spec), Some(period)) => {
+                        period.spec = spec.clone();
+                        for (dim, limit) in limits.iter() {
+                            period.base_limits.set(dim, limit);
+                        }
+                    }
+                    // The first period starts with its `PeriodRenewed`.
+                    (Some(_), None) => {}
+                }
                 self.set_limits(*account, limits, seq, *at_ms);
             }
             Event::AccountClosed { account, .. } => self.close(*account, seq),
@@ -128,8 +142,104 @@ impl Ledger {
                 self.closed_holds.push_back(*reservation);
                 self.forget_old_holds();
             }
+            Event::AlertRaised {
+                account,
+                dimension,
+                exhausts_at_ms,
+                at_ms,
+                ..
+            } => {
+                let acc = &mut self.accounts[account.0 as usize];
+                acc.alert = Some(crate::account::Alert {
+                    dim: *dimension,
+                    exhausts_at_ms: *exhausts_at_ms,
+                    raised_ms: *at_ms,
+                });
+                acc.seq = seq;
+                self.refresh(*account, *at_ms);
+            }
+            Event::AlertCleared { account, at_ms, .. } => {
+                let acc = &mut self.accounts[account.0 as usize];
+                acc.alert = None;
+                acc.seq = seq;
+                self.refresh(*account, *at_ms);
+            }
+            Event::Reallocated {
+                account,
+                dimension,
+                to,
+                kind,
+                at_ms,
+                ..
+            } => {
+                if *kind == crate::event::ReallocationKind::Reclaim {
+                    self.accounts[account.0 as usize].last_reclaim_ms = Some(*at_ms);
+                }
+                let mut limits = Amounts::new();
+                limits.set(*dimension, *to);
+                self.set_limits(*account, &limits, seq, *at_ms);
+                // A raised limit lifts what was only below in the old: the forecast decides anew.
+            }
+            Event::PeriodRenewed {
+                account,
+                start_ms,
+                end_ms,
+                limits,
+                at_ms,
+            } => self.renew_period(*account, *start_ms, *end_ms, limits, seq, *at_ms),
             Event::LevelChanged { .. } => {}
         }
+    }
+
+    /// Restarts the consumption window of `account` and of every descendant that does not renew
+    /// on its own, then sets the account's limits for the new period.
+    fn renew_period(
+        &mut self,
+        account: AccountId,
+        start_ms: u64,
+        end_ms: u64,
+        limits: &Amounts,
+        seq: u64,
+        at_ms: u64,
+    ) {
+        let mut stack = vec![account];
+        while let Some(id) = stack.pop() {
+            let acc = &mut self.accounts[id.0 as usize];
+            if id != account && acc.period.is_some() {
+                continue;
+            }
+            for slot in &mut acc.slots {
+                slot.period_base = slot.consumed;
+            }
+            acc.seq = seq;
+            stack.extend(acc.children.values().copied());
+            if id != account {
+                self.refresh(id, at_ms);
+            }
+        }
+        let acc = &mut self.accounts[account.0 as usize];
+        match (acc.period.as_mut(), &acc.config.period) {
+            (Some(period), _) => {
+                period.start_ms = start_ms;
+                period.end_ms = end_ms;
+            }
+            (None, Some(spec)) => {
+                let base_limits = Amounts::from_pairs(
+                    acc.slots
+                        .iter()
+                        .filter_map(|slot| slot.limit.map(|limit| (slot.dim, limit)))
+                        .collect(),
+                );
+                acc.period = Some(Box::new(crate::account::PeriodState {
+                    spec: spec.clone(),
+                    start_ms,
+                    end_ms,
+                    base_limits,
+                }));
+            }
+            (None, None) => {}
+        }
+        self.set_limits(account, limits, seq, at_ms);
     }
 
     fn set_limits(&mut self, account: AccountId, limits: &Amounts, seq: u64, at_ms: u64) {
@@ -190,6 +300,10 @@ impl Ledger {
             }
             acc.seq = seq;
             acc.last_activity_ms = Some(at_ms);
+            if !acc.touched {
+                acc.touched = true;
+                self.touched.push(id);
+            }
             next = acc.parent;
             self.refresh(id, at_ms);
         }
@@ -285,6 +399,9 @@ impl Ledger {
         let acc = &mut self.accounts[account.0 as usize];
         let from = acc.level;
         if acc.refresh_level() {
+            acc.level_time_ms[from as usize] = acc.level_time_ms[from as usize]
+                .saturating_add(at_ms.saturating_sub(acc.level_since_ms));
+            acc.level_since_ms = at_ms;
             self.derived.push(Event::LevelChanged {
                 account,
                 from,

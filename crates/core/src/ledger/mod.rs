@@ -6,9 +6,10 @@
 
 mod accounts;
 mod decide;
-pub use accounts::merge_config;
+pub use accounts::{merge_config, pool_beyond_reserve};
 pub use decide::reservation_name;
 mod evolve;
+mod manage;
 mod snapshot;
 mod view;
 
@@ -104,6 +105,8 @@ pub struct Ledger {
     /// Level changes the fold derived, waiting to be journaled (live) or checked (replay).
     pub(crate) derived: Vec<Event>,
     pub(crate) replay_pending: VecDeque<Event>,
+    /// Accounts whose consumption moved since the watch last sampled (derived, not kept).
+    pub(crate) touched: Vec<AccountId>,
 }
 
 impl Default for Ledger {
@@ -130,7 +133,35 @@ impl Ledger {
             last_seq: 0,
             derived: Vec::new(),
             replay_pending: VecDeque::new(),
+            touched: Vec::new(),
         }
+    }
+
+    /// Hands over the accounts whose consumption moved since the last call.
+    pub fn take_touched(&mut self, out: &mut Vec<AccountId>) {
+        for &account in &self.touched {
+            self.accounts[account.0 as usize].touched = false;
+        }
+        out.append(&mut self.touched);
+    }
+
+    /// Marks every open account as touched (a watch starting over after a restart).
+    pub fn touch_all(&mut self) {
+        for (idx, acc) in self.accounts.iter_mut().enumerate() {
+            if !acc.closed && !acc.touched {
+                acc.touched = true;
+                self.touched.push(AccountId(idx as u32));
+            }
+        }
+    }
+
+    /// Accounts under a forecast alert.
+    pub fn alerted_accounts(&self) -> impl Iterator<Item = (AccountId, &Account)> + '_ {
+        self.accounts
+            .iter()
+            .enumerate()
+            .filter(|(_, acc)| acc.alert.is_some() && !acc.closed)
+            .map(|(idx, acc)| (AccountId(idx as u32), acc))
     }
 
     /// Sets the settings new accounts start with. Not journaled: each new account's event
@@ -188,6 +219,13 @@ impl Ledger {
             Command::Settle(request) => self.settle(request, now_ms, events),
             Command::Void { reservation } => self.void(reservation, now_ms, events),
             Command::ExpireDue => Ok(self.expire_due(now_ms, events)),
+            Command::Alert(alert) => self.alert(alert, now_ms, events),
+            Command::Reallocate(moves) => Ok(self.reallocate(moves, now_ms, events)),
+            Command::RenewPeriod {
+                account,
+                start_ms,
+                end_ms,
+            } => self.renew(account, start_ms, end_ms, now_ms, events),
         };
         // Invariant: a refused command emitted nothing (deciding never half-applies).
         debug_assert!(answer.is_ok() || events.len() == first_new);
@@ -262,6 +300,10 @@ impl Ledger {
             Event::AccountOpened { path, .. } => path
                 .parent()
                 .is_none_or(|parent| self.by_path.contains_key(parent.as_str())),
+            Event::AlertRaised { account, .. }
+            | Event::AlertCleared { account, .. }
+            | Event::Reallocated { account, .. }
+            | Event::PeriodRenewed { account, .. } => account_ok(account),
             Event::DimensionAdded { .. } | Event::LevelChanged { .. } => true,
         };
         if ok {

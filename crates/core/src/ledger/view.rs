@@ -45,7 +45,7 @@ impl Ledger {
             .map(|slot| DimFigures {
                 name: self.dims.name(slot.dim).clone(),
                 limit: slot.limit,
-                consumed: slot.consumed,
+                consumed: slot.period_consumed(),
                 reserved: slot.reserved,
                 remaining: slot.remaining(),
                 pool: slot.pool(),

@@ -1,0 +1,273 @@
+//! The optimizer: a pass that moves budget from idle children to their parent's pool and from
+//! the pool to children forecast to run out. It decides only; the moves are applied as a
+//! `Command::Reallocate`, so that every one is an event with its reason.
+//!
+//! The pass is a pure function of the ledger, the forecasts and the time: the same inputs give
+//! the same moves, in the same order (accounts by id, children by name).
+
+use serde::{Deserialize, Serialize};
+
+use crate::account::AccountId;
+use crate::amount::DimId;
+use crate::event::ReallocationKind;
+use crate::ledger::{Ledger, pool_beyond_reserve};
+use crate::level::PPM;
+
+/// How a parent's children are rebalanced. Every figure is configurable per parent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OptimizerPolicy {
+    /// A child is idle below this share of its limit used...
+    pub idle_used_max_ppm: u32,
+    /// ...and with no activity for this long.
+    pub idle_after_ms: u64,
+    /// The share of an idle child's remaining limit given back to the pool.
+    pub reclaim_share_ppm: u32,
+    /// A child above this share used, forecast past its limit, may receive a grant.
+    pub grant_above_ppm: u32,
+    /// The fairness floor: no reclaim takes a child below this share of an equal split.
+    pub min_share_ppm: u32,
+    /// The monopoly cap: no grant takes a child above this share of the parent's limit.
+    pub max_share_ppm: Option<u32>,
+}
+
+impl Default for OptimizerPolicy {
+    fn default() -> Self {
+        OptimizerPolicy {
+            idle_used_max_ppm: 250_000,
+            idle_after_ms: 60_000,
+            reclaim_share_ppm: 500_000,
+            grant_above_ppm: 800_000,
+            min_share_ppm: 50_000,
+            max_share_ppm: None,
+        }
+    }
+}
+
+/// What the optimizer needs of a forecast. Totals count what the limit counts: the current
+/// period's consumption.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Outlook {
+    pub projected_total: u64,
+    pub time_to_exhaustion_s: Option<u64>,
+    pub method: &'static str,
+    pub confidence: f64,
+}
+
+/// One decided move of a limit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Move {
+    pub account: AccountId,
+    pub dimension: DimId,
+    pub from: u64,
+    pub to: u64,
+    pub kind: ReallocationKind,
+    pub reason: String,
+}
+
+/// Most moves one pass decides; the rest wait for the next pass.
+pub const MOVES_PER_PASS_MAX: usize = 10_000;
+
+/// Decides the moves of one pass at `now_ms`. `outlook` forecasts a child's dimension;
+/// `policy_of` gives a parent's policy (its own or the server's default).
+pub fn plan_moves(
+    ledger: &Ledger,
+    now_ms: u64,
+    default_policy: &OptimizerPolicy,
+    outlook: &mut dyn FnMut(AccountId, DimId) -> Option<Outlook>,
+) -> Vec<Move> {
+    let mut moves = Vec::new();
+    for parent in ledger.open_parents() {
+        let parent_acc = ledger.account(parent);
+        let policy = parent_acc.config.optimizer.unwrap_or(*default_policy);
+        for slot in &parent_acc.slots {
+            let Some(parent_limit) = slot.limit else {
+                continue;
+            };
+            if moves.len() >= MOVES_PER_PASS_MAX {
+                return moves;
+            }
+            plan_dimension(
+                ledger,
+                parent,
+                slot.dim,
+                parent_limit,
+                now_ms,
+                &policy,
+                outlook,
+                &mut moves,
+            );
+        }
+    }
+    moves
+}
+
+#[allow(clippy::too_many_arguments)]
+fn plan_dimension(
+    ledger: &Ledger,
+    parent: AccountId,
+    dim: DimId,
+    parent_limit: u64,
+    now_ms: u64,
+    policy: &OptimizerPolicy,
+    outlook: &mut dyn FnMut(AccountId, DimId) -> Option<Outlook>,
+    moves: &mut Vec<Move>,
+) {
+    let parent_acc = ledger.account(parent);
+    let reserve_ppm = parent_acc.config.reserve_ppm;
+    let children: Vec<(AccountId, u64)> = parent_acc
+        .children
+        .values()
+        .filter_map(|child| ledger.account(*child).limit(dim).map(|limit| (*child, limit)))
+        .collect();
+    if children.is_empty() {
+        return;
+    }
+    let dim_name = ledger.dimensions().name(dim).clone();
+    let parent_path = parent_acc.path.as_str();
+    let handed_out = parent_limit - pool_beyond_reserve(parent_limit, 0, reserve_ppm);
+    let equal_share = (parent_limit - handed_out) / children.len() as u64;
+    let floor = mul_ppm(equal_share, policy.min_share_ppm);
+    let mut children_limits = parent_acc
+        .slot(dim)
+        .map_or(0, |slot| slot.children_limits);
+
+    // Reclaims first: what idle leaves give back is what the grants can hand out.
+    for &(child, limit) in &children {
+        let acc = ledger.account(child);
+        let Some(slot) = acc.slot(dim) else { continue };
+        let used = slot.used();
+        let last_activity = acc.last_activity_ms.unwrap_or(acc.opened_ms);
+        let idle_ms = now_ms.saturating_sub(last_activity);
+        let reclaimed_since = acc
+            .last_reclaim_ms
+            .is_some_and(|reclaimed| reclaimed >= last_activity);
+        if !acc.children.is_empty()
+            || acc.open_reservations > 0
+            || reclaimed_since
+            || idle_ms < policy.idle_after_ms
+            || u128::from(used) * u128::from(PPM)
+                >= u128::from(limit) * u128::from(policy.idle_used_max_ppm)
+        {
+            continue;
+        }
+        let give_back = mul_ppm(limit - used.min(limit), policy.reclaim_share_ppm);
+        let to = (limit - give_back).max(floor).max(used).min(limit);
+        if to >= limit {
+            continue;
+        }
+        children_limits -= limit - to;
+        moves.push(Move {
+            account: child,
+            dimension: dim,
+            from: limit,
+            to,
+            kind: ReallocationKind::Reclaim,
+            reason: format!(
+                "{} idle {} s at {}%: reclaimed {} {} to {}",
+                acc.path.name(),
+                idle_ms / 1000,
+                percent(used, limit),
+                group_digits(limit - to),
+                dim_name,
+                parent_path
+            ),
+        });
+    }
+
+    // Grants: children above the grant line whose forecast passes their limit, most urgent
+    // first, from what the pool holds beyond the reserve.
+    let mut wanting: Vec<(u64, AccountId, u64, u64, Outlook)> = Vec::new();
+    for &(child, limit) in &children {
+        let acc = ledger.account(child);
+        let Some(slot) = acc.slot(dim) else { continue };
+        let used = slot.used();
+        if u128::from(used) * u128::from(PPM)
+            <= u128::from(limit) * u128::from(policy.grant_above_ppm)
+        {
+            continue;
+        }
+        let Some(view) = outlook(child, dim) else {
+            continue;
+        };
+        if view.projected_total <= limit {
+            continue;
+        }
+        let urgency = view.time_to_exhaustion_s.unwrap_or(u64::MAX);
+        wanting.push((urgency, child, limit, used, view));
+    }
+    wanting.sort_by_key(|(urgency, child, ..)| (*urgency, *child));
+    for (_, child, limit, used, view) in wanting {
+        let mut available = pool_beyond_reserve(parent_limit, children_limits, reserve_ppm);
+        if let Some(max_share) = policy.max_share_ppm {
+            available = available.min(mul_ppm(parent_limit, max_share).saturating_sub(limit));
+        }
+        let need = view.projected_total.saturating_sub(limit);
+        let grant = need.min(available);
+        if grant == 0 {
+            continue;
+        }
+        children_limits += grant;
+        let acc = ledger.account(child);
+        let when = match view.time_to_exhaustion_s {
+            Some(seconds) => format!("exhausting in {seconds} s"),
+            None => "past its limit by the horizon".to_string(),
+        };
+        moves.push(Move {
+            account: child,
+            dimension: dim,
+            from: limit,
+            to: limit + grant,
+            kind: ReallocationKind::Grant,
+            reason: format!(
+                "{} at {}% {} ({} forecast {} {}, confidence {:.2}): granted {} {} from {}",
+                acc.path.name(),
+                percent(used, limit),
+                when,
+                view.method,
+                group_digits(view.projected_total),
+                dim_name,
+                view.confidence,
+                group_digits(grant),
+                dim_name,
+                parent_path
+            ),
+        });
+    }
+}
+
+fn mul_ppm(value: u64, ppm: u32) -> u64 {
+    (u128::from(value) * u128::from(ppm) / u128::from(PPM)) as u64
+}
+
+fn percent(used: u64, limit: u64) -> u64 {
+    if limit == 0 {
+        return 100;
+    }
+    (u128::from(used) * 100 / u128::from(limit)) as u64
+}
+
+/// `30000` as `30,000`, for people.
+pub fn group_digits(value: u64) -> String {
+    let digits = value.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (idx, ch) in digits.chars().enumerate() {
+        if idx > 0 && (digits.len() - idx) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::group_digits;
+
+    #[test]
+    fn digits_are_grouped_by_three() {
+        for (value, expected) in [(0, "0"), (999, "999"), (1000, "1,000"), (30000, "30,000")] {
+            assert_eq!(group_digits(value), expected);
+        }
+        assert_eq!(group_digits(1_234_567), "1,234,567");
+    }
+}
