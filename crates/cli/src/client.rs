@@ -50,6 +50,35 @@ impl Client {
         path: &str,
         body: Option<&Value>,
     ) -> anyhow::Result<Result<Value, ApiFailure>> {
+        let (status, text) = self.send(method, path, body)?;
+        let value: Value = serde_json::from_str(&text).map_err(|_| {
+            anyhow!("the server answered {status} with a body that is not JSON: {text}")
+        })?;
+        if (200..300).contains(&status) {
+            return Ok(Ok(value));
+        }
+        Ok(Err(failure(status, value)))
+    }
+
+    /// A GET whose success is text (a Markdown or HTML report); errors are JSON as ever.
+    pub fn get_text(&self, path: &str) -> anyhow::Result<Result<String, ApiFailure>> {
+        let (status, text) = self.send("GET", path, None)?;
+        if (200..300).contains(&status) {
+            return Ok(Ok(text));
+        }
+        let value: Value = serde_json::from_str(&text).map_err(|_| {
+            anyhow!("the server answered {status} with a body that is not JSON: {text}")
+        })?;
+        Ok(Err(failure(status, value)))
+    }
+
+    /// Sends a request; answers the status and the body as text.
+    fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> anyhow::Result<(u16, String)> {
         let url = format!("{}{}", self.base, path);
         let mut request = ureq::http::Request::builder()
             .method(method)
@@ -67,20 +96,23 @@ impl Client {
         let status = response.status().as_u16();
         let text = response
             .body_mut()
+            .with_config()
+            .limit(BODY_MAX)
             .read_to_string()
             .context("reading the answer")?;
-        let value: Value = serde_json::from_str(&text).map_err(|_| {
-            anyhow!("the server answered {status} with a body that is not JSON: {text}")
-        })?;
-        if (200..300).contains(&status) {
-            return Ok(Ok(value));
-        }
-        let error = &value["error"];
-        Ok(Err(ApiFailure {
-            status,
-            code: error["code"].as_str().unwrap_or("unknown").to_string(),
-            message: error["message"].as_str().unwrap_or("").to_string(),
-            body: value,
-        }))
+        Ok((status, text))
+    }
+}
+
+/// The largest answer the client reads (a report of many children is large).
+const BODY_MAX: u64 = 64 << 20;
+
+fn failure(status: u16, value: Value) -> ApiFailure {
+    let error = &value["error"];
+    ApiFailure {
+        status,
+        code: error["code"].as_str().unwrap_or("unknown").to_string(),
+        message: error["message"].as_str().unwrap_or("").to_string(),
+        body: value,
     }
 }

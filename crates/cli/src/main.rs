@@ -2,6 +2,8 @@
 
 mod client;
 mod demo;
+mod replay;
+mod report;
 mod schedule;
 mod table;
 
@@ -82,6 +84,19 @@ enum Commands {
         /// Levels below the account to show.
         #[arg(long, default_value_t = 2)]
         depth: usize,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Report on an account and its children: utilization, efficiency, fairness, waste,
+    /// forecasts, time per level and recommendations.
+    Report {
+        path: String,
+        /// markdown, html or json (--json also asks for json).
+        #[arg(long, default_value = "markdown", value_parser = ["markdown", "html", "json"])]
+        format: String,
+        /// Write the report here instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
         #[command(flatten)]
         remote: Remote,
     },
@@ -186,6 +201,38 @@ enum Commands {
         #[arg(long)]
         no_interruptions: bool,
     },
+    /// Replay a usage trace through the ledger in virtual time; JSON lines out.
+    Replay {
+        /// JSON lines in time order: {"at_ms": 0, "account": "acme/wf-1/agent-3", "usage": {"tokens": 1520}}.
+        #[arg(long)]
+        trace: PathBuf,
+        /// purser, or mooncake (the FAST'25 trace: timestamp, input_length, output_length).
+        #[arg(long, default_value = "purser")]
+        trace_format: replay::TraceFormat,
+        /// The account a mooncake trace is charged to.
+        #[arg(long, default_value = "mooncake")]
+        account: String,
+        /// Limits of each account the trace names, as DIM=N,DIM=N.
+        #[arg(long, value_delimiter = ',', value_name = "DIM=N")]
+        limits: Vec<String>,
+        /// `equal`: the limits are each top-level account's, spread equally down the tree.
+        #[arg(long)]
+        allocate: Option<String>,
+        /// The budget period, from the trace's first timestamp.
+        #[arg(long, default_value = "1h")]
+        horizon: humantime::Duration,
+        #[arg(long, default_value = "60s")]
+        forecast_every: humantime::Duration,
+        /// Warn this long before a forecast exhaustion.
+        #[arg(long, default_value = "60s")]
+        lead_time: humantime::Duration,
+        /// How often the optimizer runs (0s: never).
+        #[arg(long, default_value = "10s")]
+        optimizer_every: humantime::Duration,
+        /// Write the lines here instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Release a reservation without spending.
     Void {
         id: String,
@@ -237,6 +284,50 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Commands::Demo { seconds, seed } => demo::run(seconds, seed),
+        Commands::Replay {
+            trace,
+            trace_format,
+            account,
+            limits,
+            allocate,
+            horizon,
+            forecast_every,
+            lead_time,
+            optimizer_every,
+            out,
+        } => {
+            let allocate_equal = match allocate.as_deref() {
+                None => false,
+                Some("equal") => true,
+                Some(other) => bail!("--allocate {other:?}: only `equal` is supported"),
+            };
+            let mut limit_pairs = Vec::new();
+            for (dim, value) in amounts(&limits)?.as_object().into_iter().flatten() {
+                limit_pairs.push((dim.clone(), value.as_u64().unwrap_or(0)));
+            }
+            let mut setup = purser_core::trace::ReplaySetup {
+                limits: limit_pairs,
+                allocate_equal,
+                horizon_ms: horizon.as_millis() as u64,
+                forecast_every_ms: (forecast_every.as_millis() as u64).max(1),
+                ..Default::default()
+            };
+            setup.manager.watch.lead_time_ms = lead_time.as_millis() as u64;
+            setup.manager.optimizer_every_ms = optimizer_every.as_millis() as u64;
+            replay::run(replay::ReplayArgs {
+                trace,
+                format: trace_format,
+                account,
+                setup,
+                out,
+            })
+        }
+        Commands::Report {
+            path,
+            format,
+            out,
+            remote,
+        } => report::run(&remote, &path, &format, out.as_deref()),
         Commands::Status {
             path,
             depth,

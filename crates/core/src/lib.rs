@@ -20,6 +20,8 @@ pub mod level;
 pub mod manage;
 pub mod optimize;
 pub mod path;
+pub mod report;
+pub mod trace;
 pub mod watch;
 
 pub use account::{AccountConfig, AccountId};
@@ -29,5 +31,5 @@ pub use command::*;
 pub use error::LedgerError;
 pub use event::Event;
 pub use ledger::{AccountStatus, DimFigures, Ledger, LedgerLimits, LedgerSnapshot, ReplayError};
-pub use level::{Action, Level, Thresholds};
+pub use level::{Action, Level, Thresholds, action_for};
 pub use path::AccountPath;

@@ -193,7 +193,8 @@ impl Manager {
         self.sample(ledger, now_ms);
         if now_ms >= self.next_alerts_ms {
             self.next_alerts_ms = now_ms + self.config.alerts_every_ms.max(1);
-            (outcome.alerts_raised, outcome.alerts_cleared) = self.check_alerts(ledger, now_ms, events);
+            (outcome.alerts_raised, outcome.alerts_cleared) =
+                self.check_alerts(ledger, now_ms, events);
         }
         if self.config.optimizer_every_ms > 0 && now_ms >= self.next_optimizer_ms {
             if self.next_optimizer_ms == 0 {

@@ -117,7 +117,12 @@ fn plan_dimension(
     let children: Vec<(AccountId, u64)> = parent_acc
         .children
         .values()
-        .filter_map(|child| ledger.account(*child).limit(dim).map(|limit| (*child, limit)))
+        .filter_map(|child| {
+            ledger
+                .account(*child)
+                .limit(dim)
+                .map(|limit| (*child, limit))
+        })
         .collect();
     if children.is_empty() {
         return;
@@ -127,9 +132,7 @@ fn plan_dimension(
     let handed_out = parent_limit - pool_beyond_reserve(parent_limit, 0, reserve_ppm);
     let equal_share = (parent_limit - handed_out) / children.len() as u64;
     let floor = mul_ppm(equal_share, policy.min_share_ppm);
-    let mut children_limits = parent_acc
-        .slot(dim)
-        .map_or(0, |slot| slot.children_limits);
+    let mut children_limits = parent_acc.slot(dim).map_or(0, |slot| slot.children_limits);
 
     // Reclaims first: what idle leaves give back is what the grants can hand out.
     for &(child, limit) in &children {

@@ -93,6 +93,11 @@ impl Watch {
         &self.config
     }
 
+    /// Sets (or clears) the end every forecast runs to.
+    pub fn set_horizon_end(&mut self, horizon_end_ms: Option<u64>) {
+        self.config.horizon_end_ms = horizon_end_ms;
+    }
+
     pub fn n_series(&self) -> usize {
         self.series.len()
     }
@@ -228,14 +233,16 @@ impl Watch {
 
     /// When the series of `account` and `dim` began (its run or period start).
     pub fn series_start_ms(&self, account: AccountId, dim: DimId) -> Option<u64> {
-        self.series.get(&(account, dim)).map(|series| series.start_ms)
+        self.series
+            .get(&(account, dim))
+            .map(|series| series.start_ms)
     }
 
     /// The cumulative consumption of a series at `at_ms`, for charts.
     pub fn cumulative_at(&self, account: AccountId, dim: DimId, at_ms: u64, now_ms: u64) -> f64 {
-        self.series
-            .get(&(account, dim))
-            .map_or(0.0, |series| series.forecaster.history().cumulative_at(at_ms, now_ms))
+        self.series.get(&(account, dim)).map_or(0.0, |series| {
+            series.forecaster.history().cumulative_at(at_ms, now_ms)
+        })
     }
 
     /// Decides the alerts to raise and clear at `now_ms`: series that moved since the last pass,
@@ -260,7 +267,15 @@ impl Watch {
                 continue;
             }
             let alerted = acc.alert.is_some_and(|alert| alert.dim == dim);
-            let Some(forecast) = self.forecast(ledger, account, dim, now_ms) else {
+            let lead_ms = self.config.lead_time_ms.max(1);
+            let limit = acc.limit(dim);
+            // The question is near-term: will the limit be reached within the lead time? So
+            // the forecast ends there, and its confidence is that of predictions that far out.
+            let Some(forecast) = self
+                .series
+                .get_mut(&(account, dim))
+                .map(|series| series.forecaster.forecast(now_ms, now_ms + lead_ms, limit))
+            else {
                 if alerted {
                     commands.push(AlertCommand {
                         account,
@@ -270,12 +285,11 @@ impl Watch {
                 }
                 continue;
             };
-            let within = |lead_ms: u64| {
+            let within = |reach_ms: u64| {
                 forecast
-                    .time_to_exhaustion_s
-                    .is_some_and(|seconds| seconds.saturating_mul(1000) <= lead_ms)
+                    .exhausts_at_ms
+                    .is_some_and(|at_ms| at_ms <= now_ms.saturating_add(reach_ms))
             };
-            let lead_ms = self.config.lead_time_ms;
             let confident = forecast.confidence >= self.config.alert_confidence;
             if !alerted && confident && within(lead_ms) {
                 commands.push(AlertCommand {

@@ -419,3 +419,58 @@ fn list_orders_by_path_and_respects_depth() {
     let listed = names(fx.ledger.list(None, 1, 100));
     assert_eq!(listed, ["acme", "acme/ops", "acme/research"]);
 }
+
+#[test]
+fn foreign_records_share_the_sequence_and_replay_in_place() {
+    // The server journals DAG events between ledger events under one sequence.
+    let mut fx = Fixture::default();
+    fx.put("acme", &[("tokens", 1_000)]).unwrap();
+    let mut records: Vec<(u64, Option<Event>)> = Vec::new();
+    let mut n_taken = 0;
+    let mut take_ledger = |fx: &mut Fixture, records: &mut Vec<(u64, Option<Event>)>| {
+        let first_seq = fx.ledger.last_seq() + 1 - (fx.journal.len() - n_taken) as u64;
+        for (idx, event) in fx.journal[n_taken..].iter().enumerate() {
+            records.push((first_seq + idx as u64, Some(event.clone())));
+        }
+        n_taken = fx.journal.len();
+    };
+    take_ledger(&mut fx, &mut records);
+    let foreign = fx.ledger.take_foreign_seq();
+    assert_eq!(foreign, fx.ledger.last_seq());
+    records.push((foreign, None));
+    // A usage that crosses the warn threshold derives a level change journaled right after it.
+    fx.usage("acme", &[("tokens", 600)], None).unwrap();
+    take_ledger(&mut fx, &mut records);
+    records.push((fx.ledger.take_foreign_seq(), None));
+    let hold = fx.reserve("acme", &[("tokens", 10)], None);
+    take_ledger(&mut fx, &mut records);
+    let Answer::Reserved(hold) = hold else {
+        panic!("reserve answered {hold:?}")
+    };
+    assert!(hold.reservation > foreign, "reservation ids stay seqs");
+
+    let mut replayed = Ledger::default();
+    for (seq, record) in &records {
+        match record {
+            Some(event) => replayed.replay(*seq, event.clone()).unwrap(),
+            None => replayed.replay_foreign(*seq).unwrap(),
+        }
+    }
+    assert_eq!(replayed.to_snapshot(), fx.ledger.to_snapshot());
+
+    // Out of order, or between a command and its derived level change, is refused.
+    let mut early = Ledger::default();
+    assert!(early.replay_foreign(2).is_err());
+    let mut split = Ledger::default();
+    let usage_at = records
+        .iter()
+        .position(|(_, record)| matches!(record, Some(Event::UsageRecorded { .. })))
+        .unwrap();
+    for (seq, record) in &records[..=usage_at] {
+        match record {
+            Some(event) => split.replay(*seq, event.clone()).unwrap(),
+            None => split.replay_foreign(*seq).unwrap(),
+        }
+    }
+    assert!(split.replay_foreign(records[usage_at].0 + 1).is_err());
+}

@@ -19,6 +19,9 @@ pub(crate) struct Machine {
     pub dead: bool,
     /// When the simulated interruption will hit (spot machines only).
     pub interrupt_at: f64,
+    /// When the machine can take its first task: the plan's floor at its opening plus the
+    /// pool's start-up. Work inserted before its first task never starts earlier.
+    pub available_from: f64,
     pub profile: Profile,
     pub first_start: f64,
     pub last_end: f64,
@@ -33,6 +36,7 @@ impl Machine {
             opened: false,
             dead: false,
             interrupt_at: f64::INFINITY,
+            available_from: f64::INFINITY,
             profile: Profile::new(),
             first_start: f64::INFINITY,
             last_end: f64::NEG_INFINITY,
@@ -60,6 +64,8 @@ pub(crate) struct Selection {
     pub finish_weight: f64,
     pub cost_weight: f64,
     pub fragmentation_weight: f64,
+    /// Prototype: multiplicative noise on the finish key.
+    pub noise: f64,
 }
 
 impl Selection {
@@ -69,6 +75,7 @@ impl Selection {
         finish_weight: 1.0,
         cost_weight: 0.0,
         fragmentation_weight: 0.0,
+        noise: 0.0,
     };
 }
 
@@ -253,9 +260,14 @@ impl<'a> Engine<'a> {
         let (start, fragmentation, cost_span) = match machine {
             Some(machine_idx) => {
                 let machine = &self.machines[machine_idx];
-                let start = machine
-                    .profile
-                    .earliest_fit(ready, duration, request, &pool.capacity);
+                // Regression: an opened machine once took a task in the hole before its first
+                // one, earlier than its start-up allows.
+                let start = machine.profile.earliest_fit(
+                    ready.max(machine.available_from),
+                    duration,
+                    request,
+                    &pool.capacity,
+                );
                 let used = machine.profile.usage_at(start).cores + request.cores;
                 let old_span = machine.last_end - machine.first_start;
                 let new_span =
@@ -382,6 +394,11 @@ impl<'a> Engine<'a> {
         // Invariant: Costs::new checked that every task fits some pool, and a pool always keeps
         // one live slot (a dead machine is replaced), so there is a candidate.
         assert!(!candidates.is_empty(), "task {task_idx} has no machine");
+        if selection.noise > 0.0 {
+            for c in candidates.iter_mut() {
+                c.key_finish *= 1.0 + selection.noise * rng.next_f64();
+            }
+        }
         let chosen = &candidates[Self::choose(&candidates, selection)];
         let machine_idx = match chosen.machine {
             Some(machine_idx) => machine_idx,
@@ -411,6 +428,7 @@ impl<'a> Engine<'a> {
         let machine = &mut self.machines[machine_idx];
         machine.opened = true;
         machine.spot = spot;
+        machine.available_from = self.floor + pool.startup_s;
         if spot {
             let boot = start - pool.startup_s;
             machine.interrupt_at = boot + rng.exponential(pool.interruptions_per_hour / 3600.0);

@@ -12,12 +12,14 @@
 //! Money is integer micro-dollars. Dependencies: serde (the `Schedule` wire shape), serde_json,
 //! toml and quick-xml (the three input formats), thiserror ([`SchedError`]).
 
+mod bounds;
 mod costs;
 mod engine;
 mod error;
 mod generate;
 mod interrupt;
 mod limits;
+mod live;
 mod parse_dax;
 mod parse_wfformat;
 mod planner;
@@ -27,14 +29,21 @@ mod quota;
 mod resources;
 mod rng;
 mod schedule;
+mod search;
 mod state;
 mod tick;
 mod verify;
 mod workflow;
 
+pub use bounds::{LowerBound, lower_bound};
 pub use error::SchedError;
 pub use generate::random_layered_workflow;
 pub use limits::{LimitRange, LimitRanges};
+pub use live::{
+    Dag, DagAnswer, DagCommand, DagConfig, DagError, DagEvent, DagLimits, DagSnapshot, DagState,
+    DagStatus, DagSubmitted, LiveTask, MACHINES_MAX, POOLS_MAX, SubmitDag, TaskMove, TaskRef,
+    TaskRequest, TaskSpec,
+};
 pub use parse_dax::parse_dax;
 pub use parse_wfformat::parse_wfformat;
 pub use planner::{Algorithm, PlanOptions, Weights, plan, plan_with};

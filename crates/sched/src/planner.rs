@@ -157,6 +157,7 @@ pub fn plan_with(
         finish_weight: weights.finish,
         cost_weight: weights.cost,
         fragmentation_weight: weights.fragmentation,
+        noise: 0.0,
     };
     let mut variants = vec![
         Variant {
@@ -223,7 +224,33 @@ pub fn plan_with(
             best = Some((variant_idx, schedule));
         }
     }
-    let (best_idx, on_demand) = best.expect("at least one variant");
+    let (best_idx, mut on_demand) = best.expect("at least one variant");
+    let iterations: usize = std::env::var("ITERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    if weights.cost == 0.0 && iterations > 0 {
+        let variant = &variants[best_idx];
+        let rank = match variant.order {
+            Order::UpwardRank => upward.clone(),
+            Order::OctRank => oct_rank.clone(),
+            Order::Perturbed(i) => perturbed[i].clone(),
+        };
+        let (rank, selection, makespan) = crate::search::search(
+            &costs,
+            &oct,
+            rank,
+            variant.selection,
+            on_demand.makespan_s,
+            iterations,
+            &mut rng,
+        );
+        if makespan < on_demand.makespan_s {
+            let mut engine = Engine::new(&costs, selection.lookahead.then_some(oct.as_slice()));
+            engine.place_all(&rank, &selection, None, &mut rng);
+            on_demand = build(&engine, critical_path_s, 0);
+        }
+    }
     let has_spot = platform
         .pools
         .iter()

@@ -14,8 +14,9 @@ const EPSILON_S: f64 = 1e-6;
 
 /// Checks that every task runs, attempts are numbered 1..k and do not overlap, each task's last
 /// attempt starts after its parents' last attempts end plus the transfer between machines, a
-/// single attempt lasts the task's runtime on its pool, no machine ever holds more than its
-/// capacity, and the makespan is the last finish. Returns the first violation found.
+/// single attempt lasts the task's runtime on its pool, nothing runs on a machine before its
+/// pool's start-up has passed, no machine ever holds more than its capacity, and the makespan
+/// is the last finish. Returns the first violation found.
 pub fn verify(workflow: &Workflow, platform: &Platform, schedule: &Schedule) -> Result<(), String> {
     let costs = Costs::new(workflow, platform).map_err(|err: SchedError| err.to_string())?;
     let index: HashMap<&str, usize> = workflow
@@ -33,6 +34,13 @@ pub fn verify(workflow: &Workflow, platform: &Platform, schedule: &Schedule) -> 
             return Err(format!(
                 "task {} has times {}..{}",
                 entry.id, entry.start_s, entry.finish_s
+            ));
+        }
+        let pool = &platform.pools[pool_of(platform, &entry.machine)?];
+        if entry.start_s + EPSILON_S < pool.startup_s {
+            return Err(format!(
+                "task {} starts at {} on {}, before its start-up of {} s",
+                entry.id, entry.start_s, entry.machine, pool.startup_s
             ));
         }
         by_task[task_idx].push(entry);

@@ -30,6 +30,15 @@ pub struct Config {
     pub defaults: DefaultsConfig,
     #[serde(default)]
     pub accounts: Vec<AccountConfigEntry>,
+    /// The scheduler (`config_sched.rs`): lease TTL, weights, pools, quotas, limit ranges.
+    #[serde(default)]
+    pub scheduler: crate::config_sched::SchedulerConfig,
+    #[serde(default)]
+    pub pool: Vec<crate::config_sched::PoolConfig>,
+    #[serde(default)]
+    pub quota: Vec<crate::config_sched::QuotaConfig>,
+    #[serde(default)]
+    pub limit_range: Vec<crate::config_sched::LimitRangeConfig>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -102,6 +111,10 @@ impl Default for Config {
             tokens: Vec::new(),
             defaults: DefaultsConfig::default(),
             accounts: Vec::new(),
+            scheduler: Default::default(),
+            pool: Vec::new(),
+            quota: Vec::new(),
+            limit_range: Vec::new(),
         }
     }
 }
@@ -123,6 +136,7 @@ impl Config {
         if config.snapshot_every_events == 0 {
             return Err("snapshot_every_events must be at least 1".into());
         }
+        crate::config_sched::dag_config(&config)?;
         Ok(config)
     }
 
@@ -171,6 +185,53 @@ stop = 0.95
 throttle_rate = 0.5
 reserve = 0.10
 
+# The scheduler: DAGs of tasks placed on pools of machines; workers pull the tasks placed on
+# their machine (POST /v1/workers/POOL-INDEX:lease) and must renew their lease within the TTL.
+[scheduler]
+lease_ttl_ms = 30000
+# Placement objective: finish time, cost, fragmentation.
+weights = { finish = 0.6, cost = 0.3, fragmentation = 0.1 }
+# DAGs kept (finished ones are forgotten oldest first) and tasks per DAG at most.
+dags_max = 10000
+tasks_per_dag_max = 100000
+
+# Pools of machines, the shape of a `purser schedule` platform file. There is none by default
+# (DAG submissions are refused); this one is the example's. Worker ids are POOL-INDEX: local-0.
+[[pool]]
+name = "local"
+machines = 1
+cores = 8
+speed = 1.0
+#
+# [[pool]]
+# name = "c6i-2xlarge"
+# machines = 4
+# cores = 8
+# memory_bytes = 17179869184
+# speed = 1.4
+# on_demand_per_hour_micros = 340000
+
+# Quotas per tenant, pool and dimension (cores, memory_bytes, gpu), with borrowing and lending
+# limits towards the other tenants (as in Kueue). A task above what its quota can ever admit is
+# refused (409); one that must wait for capacity stays ELIGIBLE.
+# [[quota]]
+# tenant = "acme"
+# pool = "local"
+# dimension = "cores"
+# nominal = 4
+# borrowing_limit = 2
+# lending_limit = 1
+
+# Defaults and bounds of a tenant's task requests on a pool (as a Kubernetes LimitRange):
+# a request outside [min, max] is refused (400); a dimension a task does not request takes the
+# default, or the minimum without one (and at least one core).
+# [[limit_range]]
+# tenant = "acme"
+# pool = "local"
+# default = { cores = 1 }
+# min = { cores = 1 }
+# max = { cores = 4, gpu = 0 }
+
 # Accounts created at start when they do not exist yet (parents first).
 # [[accounts]]
 # path = "acme"
@@ -193,6 +254,43 @@ mod tests {
         assert_eq!(config.listen, default_listen());
         assert_eq!(config.defaults.stop, Some(0.95));
         assert!(config.tokens.is_empty());
+        assert_eq!(config.scheduler.lease_ttl_ms, 30_000);
+        assert_eq!(config.pool.len(), 1);
+    }
+
+    #[test]
+    fn scheduler_sections_are_checked() {
+        let pool = "[[pool]]\nname = \"local\"\nmachines = 1\ncores = 8\n";
+        let check = |text: &str, fragment: &str| {
+            let err = Config::parse(text).unwrap_err();
+            assert!(err.contains(fragment), "{err} lacks {fragment}");
+        };
+        check("[scheduler]\nlease_ttl_ms = 5", "scheduler.lease_ttl_ms");
+        check(
+            &format!(
+                "{pool}[[quota]]\ntenant = \"acme\"\npool = \"gpu\"\ndimension = \"cores\"\nnominal = 1"
+            ),
+            "quota[0].pool",
+        );
+        check(
+            &format!(
+                "{pool}[[quota]]\ntenant = \"acme\"\npool = \"local\"\ndimension = \"disk\"\nnominal = 1"
+            ),
+            "quota[0].dimension",
+        );
+        check(
+            &format!(
+                "{pool}[[limit_range]]\ntenant = \"acme\"\npool = \"local\"\nmin = {{ cores = 4 }}\nmax = {{ cores = 2 }}"
+            ),
+            "limit_range[0].cores",
+        );
+        check(
+            "[[pool]]\nname = \"a b\"\nmachines = 1\ncores = 8",
+            "pool[0].name",
+        );
+        check("[[pool]]\nname = \"a\"\nmachines = 0\ncores = 8", "pool a");
+        let config = Config::parse(&format!("{pool}[[quota]]\ntenant = \"acme\"\npool = \"local\"\ndimension = \"cores\"\nnominal = 4\nborrowing_limit = 2")).unwrap();
+        assert_eq!(config.quota[0].borrowing_limit, Some(2));
     }
 
     #[test]

@@ -7,7 +7,9 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use purser_core::{
     AccountPath, Answer, Command, Event, Ledger, LedgerLimits, LedgerSnapshot, UsageReport,
 };
+use purser_sched::{DagConfig, DagEvent, DagSnapshot, DagState};
 use purser_store::{Batch, Journal, Snapshot};
+use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::auth::Caller;
@@ -24,6 +26,8 @@ pub const QUEUE_MAX: usize = 65_536;
 pub const BATCH_JOBS_MAX: usize = 4_096;
 /// Accounts one list answers at most.
 pub const LIST_MAX: usize = 10_000;
+/// Series the stand-in watch of a report rebuilds at most.
+const REPORT_SERIES_MAX: usize = 2_000;
 
 /// What a request asks of the engine.
 pub enum Op {
@@ -37,8 +41,13 @@ pub enum Op {
         depth: usize,
         caller: Caller,
     },
-    /// The clock's tick: releases expired holds.
+    /// The clock's tick: releases expired holds, returns lapsed task leases, places tasks.
     Tick,
+    /// DAGs, workers and tasks (`dags.rs`).
+    Dag(crate::dags::DagOp),
+    /// The report of an account and its children (`report/`), built here, rendered by the
+    /// request's task.
+    Report(AccountPath),
 }
 
 /// What the engine answers, rendered for the wire (names resolved); the request's task
@@ -53,6 +62,8 @@ pub enum Reply {
     Voided(VoidOut),
     Batch(UsageBatchOut),
     Expired(usize),
+    Dag(crate::dags::DagReply),
+    Report(Box<purser_core::report::Report>),
     Error(ApiError),
 }
 
@@ -101,22 +112,49 @@ pub struct EngineCore {
     /// The previous snapshot: the journal is compacted through it, keeping one fallback.
     pub previous_snapshot_seq: u64,
     pub last_now_ms: u64,
+    /// The live DAGs; their events share the journal and its one sequence with the ledger's.
+    pub dags: DagState,
+    /// DAG events of the job being handled, each with its seq already taken from the ledger.
+    pub dag_events: Vec<DagEvent>,
 }
 
-/// Encodes events into a batch payload: postcard values back to back.
-pub fn encode_events(events: &[Event], payload: &mut Vec<u8>) {
-    for event in events {
+/// One journal record: a ledger event or a DAG event. Both count in the one global sequence
+/// (the ledger's `last_seq`; reservation ids are seqs).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Record {
+    Ledger(Event),
+    Dag(DagEvent),
+}
+
+/// A snapshot's payload: the ledger's state and the DAGs', both as of the snapshot's seq.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StateSnapshot {
+    pub ledger: LedgerSnapshot,
+    pub dags: DagSnapshot,
+}
+
+/// What recovery hands the engine.
+pub struct Recovered {
+    pub ledger: Ledger,
+    pub dags: DagState,
+    pub snapshot_seq: u64,
+    pub n_records: u64,
+}
+
+/// Encodes records into a batch payload: postcard values back to back.
+pub fn encode_records(records: &[Record], payload: &mut Vec<u8>) {
+    for record in records {
         *payload =
-            postcard::to_extend(event, std::mem::take(payload)).expect("events always encode");
+            postcard::to_extend(record, std::mem::take(payload)).expect("records always encode");
     }
 }
 
-/// Decodes a batch payload into its events.
-pub fn decode_events(batch: &Batch) -> Result<Vec<Event>, String> {
+/// Decodes a batch payload into its records.
+pub fn decode_records(batch: &Batch) -> Result<Vec<Record>, String> {
     let mut events = Vec::with_capacity(batch.n_events as usize);
     let mut rest: &[u8] = &batch.payload;
     for idx in 0..batch.n_events {
-        let (event, tail) = postcard::take_from_bytes::<Event>(rest)
+        let (event, tail) = postcard::take_from_bytes::<Record>(rest)
             .map_err(|err| format!("event {} of batch {}: {err}", idx, batch.first_seq))?;
         events.push(event);
         rest = tail;
@@ -135,22 +173,33 @@ pub fn decode_events(batch: &Batch) -> Result<Vec<Event>, String> {
 pub fn recover(
     journal: &mut dyn Journal,
     limits: LedgerLimits,
-) -> Result<(Ledger, u64, u64), String> {
+    dag_config: DagConfig,
+) -> Result<Recovered, String> {
     let started = Instant::now();
     let snapshot = journal.latest_snapshot().map_err(|err| err.to_string())?;
-    let (mut ledger, snapshot_seq) = match snapshot {
+    let (mut ledger, mut dags, snapshot_seq) = match snapshot {
         Some(snapshot) => {
-            let state: LedgerSnapshot = postcard::from_bytes(&snapshot.payload)
+            let state: StateSnapshot = postcard::from_bytes(&snapshot.payload)
                 .map_err(|err| format!("snapshot {}: {err}", snapshot.seq))?;
             // Invariant: a snapshot holds the state as of its seq.
             assert_eq!(
-                state.last_seq, snapshot.seq,
+                state.ledger.last_seq, snapshot.seq,
                 "snapshot {} holds the state of {}",
-                snapshot.seq, state.last_seq
+                snapshot.seq, state.ledger.last_seq
             );
-            (Ledger::from_snapshot(state, limits), snapshot.seq)
+            let dags = DagState::from_snapshot(dag_config, state.dags)
+                .map_err(|err| format!("snapshot {}: {err}", snapshot.seq))?;
+            (
+                Ledger::from_snapshot(state.ledger, limits),
+                dags,
+                snapshot.seq,
+            )
         }
-        None => (Ledger::new(limits), 0),
+        None => (
+            Ledger::new(limits),
+            DagState::new(dag_config).map_err(|err| err.to_string())?,
+            0,
+        ),
     };
     let mut n_events = 0u64;
     let mut failure: Option<String> = None;
@@ -159,15 +208,27 @@ pub fn recover(
             if failure.is_some() {
                 return Ok(());
             }
-            match decode_events(batch) {
-                Ok(events) => {
-                    for (idx, event) in events.into_iter().enumerate() {
+            match decode_records(batch) {
+                Ok(records) => {
+                    for (idx, record) in records.into_iter().enumerate() {
                         let seq = batch.first_seq + idx as u64;
                         if seq <= snapshot_seq {
                             continue;
                         }
-                        if let Err(err) = ledger.replay(seq, event) {
-                            failure = Some(err.to_string());
+                        let replayed = match record {
+                            Record::Ledger(event) => {
+                                ledger.replay(seq, event).map_err(|err| err.to_string())
+                            }
+                            Record::Dag(event) => ledger
+                                .replay_foreign(seq)
+                                .map_err(|err| err.to_string())
+                                .and_then(|()| {
+                                    dags.replay(&event)
+                                        .map_err(|err| format!("event {seq}: {err}"))
+                                }),
+                        };
+                        if let Err(err) = replayed {
+                            failure = Some(err);
                             return Ok(());
                         }
                         n_events += 1;
@@ -185,13 +246,22 @@ pub fn recover(
     if !ledger.replay_settled() {
         return Err("the journal ends before the level changes its last command derived".into());
     }
+    // Invariant: the replayed DAG indexes agree with a rebuild from the DAGs.
+    dags.check_invariants()
+        .map_err(|err| format!("replayed dags: {err}"))?;
     eprintln!(
-        "purser: recovered {} accounts at event {} (snapshot {snapshot_seq}, {n_events} events replayed) in {} ms",
+        "purser: recovered {} accounts and {} dags at event {} (snapshot {snapshot_seq}, {n_events} events replayed) in {} ms",
         ledger.n_accounts(),
+        dags.n_dags(),
         ledger.last_seq(),
         started.elapsed().as_millis()
     );
-    Ok((ledger, snapshot_seq, n_events))
+    Ok(Recovered {
+        ledger,
+        dags,
+        snapshot_seq,
+        n_records: n_events,
+    })
 }
 
 /// Starts the engine thread; it runs until every handle is dropped.
@@ -216,6 +286,7 @@ fn run(mut core: EngineCore, mut jobs: mpsc::Receiver<Job>) {
     let mut replies: Vec<(Option<oneshot::Sender<Reply>>, Reply)> =
         Vec::with_capacity(BATCH_JOBS_MAX);
     let mut events: Vec<Event> = Vec::with_capacity(BATCH_JOBS_MAX * 2);
+    let mut records: Vec<Record> = Vec::with_capacity(BATCH_JOBS_MAX * 2);
     let mut payload: Vec<u8> = Vec::with_capacity(1 << 20);
     while let Some(first) = jobs.blocking_recv() {
         batch.push(first);
@@ -231,12 +302,15 @@ fn run(mut core: EngineCore, mut jobs: mpsc::Receiver<Job>) {
         let first_seq = core.ledger.last_seq() + 1;
         for job in batch.drain(..) {
             let reply = core.handle(job.op, now_ms, &mut events);
+            // A job's ledger events took their seqs before its DAG events did.
+            records.extend(events.drain(..).map(Record::Ledger));
+            records.extend(core.dag_events.drain(..).map(Record::Dag));
             replies.push((job.reply, reply));
         }
-        if !events.is_empty() {
+        if !records.is_empty() {
             payload.clear();
-            encode_events(&events, &mut payload);
-            let n_events = events.len() as u32;
+            encode_records(&records, &mut payload);
+            let n_events = records.len() as u32;
             // Invariant: the batch continues the journal exactly.
             assert_eq!(
                 first_seq + u64::from(n_events) - 1,
@@ -255,7 +329,7 @@ fn run(mut core: EngineCore, mut jobs: mpsc::Receiver<Job>) {
                 std::process::exit(70);
             }
             payload = batch.payload;
-            events.clear();
+            records.clear();
             core.maybe_snapshot();
         }
         for (reply, answer) in replies.drain(..) {
@@ -350,8 +424,37 @@ impl EngineCore {
                     .collect();
                 Reply::Accounts(AccountsOut { accounts })
             }
-            Op::Tick => self.command(Command::ExpireDue, now_ms, events),
+            Op::Tick => {
+                let reply = self.command(Command::ExpireDue, now_ms, events);
+                crate::dags::tick(self, now_ms);
+                reply
+            }
+            Op::Dag(op) => crate::dags::handle(self, op, now_ms),
+            Op::Report(path) => self.report(&path, now_ms),
         }
+    }
+
+    fn report(&mut self, path: &AccountPath, now_ms: u64) -> Reply {
+        let Some(account) = self.ledger.lookup(path.as_str()) else {
+            return Reply::Error(ApiError::new(
+                404,
+                "account_not_found",
+                format!("account {path} not found"),
+            ));
+        };
+        // lead: once the engine holds the manager, sample it (`self.manager.sample(&mut
+        // self.ledger, now_ms)`), pass `&mut self.manager.watch` instead of this watch, and pass
+        // the kept LevelChanged events of `account` (as `LevelPoint`s) instead of `&[]`. This
+        // stand-in watch rebuilds series from the accounts' figures (their consumption spread
+        // evenly since they opened), so forecasts and charts are rough until then.
+        let mut watch = purser_core::watch::Watch::new(purser_core::watch::WatchConfig {
+            series_max: REPORT_SERIES_MAX,
+            ..purser_core::watch::WatchConfig::default()
+        });
+        watch.sample(&mut self.ledger, now_ms);
+        let report =
+            purser_core::report::build_report(&self.ledger, &mut watch, account, now_ms, &[]);
+        Reply::Report(Box::new(report))
     }
 
     fn command(&mut self, command: Command, now_ms: u64, events: &mut Vec<Event>) -> Reply {
@@ -366,7 +469,10 @@ impl EngineCore {
             return;
         }
         let started = Instant::now();
-        let state = self.ledger.to_snapshot();
+        let state = StateSnapshot {
+            ledger: self.ledger.to_snapshot(),
+            dags: self.dags.to_snapshot(),
+        };
         let payload = postcard::to_stdvec(&state).expect("the state always encodes");
         let seq = self.ledger.last_seq();
         if let Err(err) = self.journal.write_snapshot(&Snapshot { seq, payload }) {

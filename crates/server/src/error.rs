@@ -27,6 +27,11 @@ pub struct ErrorDetail {
     pub requested: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub available: Option<u64>,
+    /// Scheduler errors (limit ranges, quotas): the tenant and pool that refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pool: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -48,6 +53,8 @@ impl ApiError {
                 dimension: None,
                 requested: None,
                 available: None,
+                tenant: None,
+                pool: None,
             }),
         }
     }

@@ -6,12 +6,19 @@
 //! wire types ([`wire`]). The ledger itself is `purser-core`; the journal is `purser-store`.
 //! This crate is the only place that reads the clock or knows JSON.
 
+pub mod audit;
 pub mod auth;
 pub mod config;
+pub mod config_sched;
+pub mod dag_routes;
+pub mod dag_wire;
+pub mod dags;
 pub mod engine;
 pub mod error;
 pub mod openapi;
+pub mod periods;
 pub mod render;
+pub mod report;
 pub mod routes;
 pub mod wire;
 
@@ -69,8 +76,10 @@ pub fn open_engine(config: &Config) -> Result<(Engine, std::thread::JoinHandle<(
         idempotency_keys_max: config.idempotency_keys_max,
         ..LedgerLimits::default()
     };
-    let (mut ledger, snapshot_seq, _) =
-        engine::recover(&mut journal, limits).map_err(ServerError::Recovery)?;
+    let dag_config = config_sched::dag_config(config).map_err(ServerError::Config)?;
+    let recovered =
+        engine::recover(&mut journal, limits, dag_config).map_err(ServerError::Recovery)?;
+    let mut ledger = recovered.ledger;
     let defaults = &config.defaults;
     let spec = AccountSpec {
         warn: defaults.warn,
@@ -89,9 +98,11 @@ pub fn open_engine(config: &Config) -> Result<(Engine, std::thread::JoinHandle<(
         ledger,
         journal: Box::new(journal),
         snapshot_every_events: config.snapshot_every_events,
-        last_snapshot_seq: snapshot_seq,
+        last_snapshot_seq: recovered.snapshot_seq,
         previous_snapshot_seq: 0,
         last_now_ms: 0,
+        dags: recovered.dags,
+        dag_events: Vec::new(),
     };
     Ok(engine::start(core))
 }

@@ -2,7 +2,7 @@
 
 use utoipa::OpenApi;
 
-use crate::{error, routes, wire};
+use crate::{dag_routes, dag_wire, error, report, routes, wire};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -16,6 +16,7 @@ use crate::{error, routes, wire};
         routes::openapi,
         routes::list_accounts,
         routes::get_account,
+        report::report,
         routes::put_account,
         routes::delete_account,
         routes::post_account,
@@ -24,6 +25,13 @@ use crate::{error, routes, wire};
         routes::post_reservation,
         routes::settle_reservation,
         routes::void_reservation,
+        dag_routes::post_dag,
+        dag_routes::get_dag,
+        dag_routes::lease,
+        dag_routes::heartbeat_task,
+        dag_routes::checkpoint_task,
+        dag_routes::complete_task,
+        dag_routes::fail_task,
     ),
     components(schemas(
         error::ErrorBody,
@@ -48,6 +56,33 @@ use crate::{error, routes, wire};
         wire::ActionOut,
         wire::FiredOut,
         wire::ThresholdsOut,
+        dag_wire::DagIn,
+        dag_wire::TaskIn,
+        dag_wire::RequestsIn,
+        dag_wire::LeaseIn,
+        dag_wire::TaskOpIn,
+        dag_wire::CheckpointIn,
+        dag_wire::FailIn,
+        dag_wire::DagOut,
+        dag_wire::TaskOut,
+        dag_wire::ResourcesOut,
+        dag_wire::LeaseOut,
+        dag_wire::LeasedTaskOut,
+        dag_wire::TaskStateOut,
+        report::ReportOut,
+        report::ReportAccountOut,
+        report::ReportDimensionOut,
+        report::ReportForecastOut,
+        report::IntervalOut,
+        report::EfficiencyOut,
+        report::LevelTimesOut,
+        report::FairnessOut,
+        report::WasteOut,
+        report::RecommendationOut,
+        report::UtilizationOut,
+        report::ChartOut,
+        report::ChartPointOut,
+        report::LevelSpanOut,
     ))
 )]
 struct ApiDoc;

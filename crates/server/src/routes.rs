@@ -46,6 +46,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/usage:batch", post(post_usage_batch))
         .route("/v1/reservations", post(post_reservation))
         .route("/v1/reservations/{action}", post(post_reservation_action))
+        .merge(crate::dag_routes::routes())
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(state)
@@ -63,12 +64,14 @@ impl IntoResponse for Reply {
             Reply::Voided(out) => Json(out).into_response(),
             Reply::Batch(out) => Json(out).into_response(),
             Reply::Expired(count) => Json(serde_json::json!({ "expired": count })).into_response(),
+            Reply::Dag(out) => out.into_response(),
+            Reply::Report(report) => Json(crate::report::ReportOut::from(&*report)).into_response(),
             Reply::Error(err) => err.into_response(),
         }
     }
 }
 
-async fn read_body(body: Body, max: usize) -> Result<axum::body::Bytes, ApiError> {
+pub(crate) async fn read_body(body: Body, max: usize) -> Result<axum::body::Bytes, ApiError> {
     axum::body::to_bytes(body, max).await.map_err(|_| {
         ApiError::new(
             413,
@@ -187,11 +190,18 @@ pub async fn get_account(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(rest): Path<String>,
-) -> Result<Reply, ApiError> {
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
     let caller = state.tokens.caller(&headers)?;
-    let path = plain_path(&rest, "GET")?;
+    let (path, method) = split_method(&rest)?;
     caller.allow(Need::Read, Some(path.as_str()))?;
-    Ok(state.engine.call(Op::Status(path)).await)
+    match method {
+        None => Ok(state.engine.call(Op::Status(path)).await.into_response()),
+        Some("report") => crate::report::report(&state.engine, path, raw.as_deref()).await,
+        Some(other) => Err(ApiError::not_found(format!(
+            "no method :{other} for GET on accounts"
+        ))),
+    }
 }
 
 #[utoipa::path(put, path = "/v1/accounts/{path}", params(("path" = String, Path, description = "The account path")), request_body = AccountIn,

@@ -44,7 +44,10 @@ impl Ledger {
             .filter(|(_, acc)| {
                 !acc.closed
                     && acc.config.period.is_some()
-                    && acc.period.as_ref().is_none_or(|period| period.end_ms <= now_ms)
+                    && acc
+                        .period
+                        .as_ref()
+                        .is_none_or(|period| period.end_ms <= now_ms)
             })
             .map(|(idx, _)| AccountId(idx as u32))
             .take(max)

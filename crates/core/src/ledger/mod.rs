@@ -282,6 +282,35 @@ impl Ledger {
         self.replay_pending.is_empty()
     }
 
+    /// Takes the next sequence number for a record the ledger does not fold (another state
+    /// machine's event sharing the journal), so the journal keeps one sequence. Live only,
+    /// between commands.
+    pub fn take_foreign_seq(&mut self) -> u64 {
+        // Invariant: a foreign record never splits a command from the level changes it derived.
+        assert!(self.derived.is_empty(), "foreign seq taken mid-command");
+        self.last_seq += 1;
+        self.last_seq
+    }
+
+    /// Replay: accounts for a record the ledger does not fold at `seq`. It must come next, and
+    /// not between a command and the level changes that command derived.
+    pub fn replay_foreign(&mut self, seq: u64) -> Result<(), ReplayError> {
+        if seq != self.last_seq + 1 {
+            return Err(ReplayError {
+                seq,
+                message: format!("expected event {}", self.last_seq + 1),
+            });
+        }
+        if let Some(missing) = self.replay_pending.front() {
+            return Err(ReplayError {
+                seq,
+                message: format!("replay derived {missing:?}, the journal lacks it"),
+            });
+        }
+        self.last_seq = seq;
+        Ok(())
+    }
+
     /// References in a journaled event must point at what exists, or the fold would panic.
     fn check_replayable(&self, seq: u64, event: &Event) -> Result<(), ReplayError> {
         let account_ok =

@@ -282,7 +282,9 @@ pub fn assert_error_body(body: &Value, code: &str, field: Option<&str>) -> Value
                 "account",
                 "dimension",
                 "requested",
-                "available"
+                "available",
+                "tenant",
+                "pool"
             ]
             .contains(&key.as_str()),
             "unexpected key {key} in {body}"

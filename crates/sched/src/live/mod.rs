@@ -1,0 +1,535 @@
+//! The live DAG state a server keeps: submitted DAGs, the state of each task, placements on
+//! machines, leases held by workers.
+//!
+//! As in the ledger, [`DagState::apply`] *decides* a command against the state (`submit.rs`,
+//! `tasks.rs`, `place.rs`; nothing changes on error) and every decided [`DagEvent`] is folded
+//! by [`DagState::evolve`] (`evolve.rs`), the same fold [`DagState::replay`] runs on journaled
+//! events. Time is an argument; there is no clock, no I/O. Tasks move only along the legal
+//! transitions of [`TaskState`].
+//!
+//! One thing is deliberately outside the fold: which workers were seen lately (a worker's
+//! `lease` call marks its machine present for one lease TTL). Placement only uses present
+//! machines; presence is soft state, not journaled, and starts empty after a restart.
+
+mod error;
+mod evolve;
+mod place;
+mod snapshot;
+mod submit;
+mod tasks;
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_replay;
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::limits::LimitRanges;
+use crate::planner::Weights;
+use crate::platform::Pool;
+use crate::quota::Quotas;
+use crate::resources::Resources;
+use crate::state::TaskState;
+
+pub use error::DagError;
+pub use snapshot::DagSnapshot;
+
+/// Bounds on what the live state keeps and accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DagLimits {
+    /// DAGs kept; finished ones are forgotten oldest first to make room.
+    pub dags_max: usize,
+    pub tasks_per_dag_max: usize,
+    /// Tasks kept over all DAGs.
+    pub tasks_max: usize,
+    pub parents_per_task_max: usize,
+    /// Bytes of a task name, a DAG name, a tenant or an idempotency key.
+    pub name_bytes_max: usize,
+    pub checkpoint_bytes_max: usize,
+    pub error_bytes_max: usize,
+    pub attempts_max: u32,
+    /// Leases released by one tick; the rest wait for the next.
+    pub expiries_per_tick_max: usize,
+    /// Eligible tasks one placement pass considers (the best by priority and rank).
+    pub eligible_per_pass_max: usize,
+}
+
+impl Default for DagLimits {
+    fn default() -> Self {
+        DagLimits {
+            dags_max: 10_000,
+            tasks_per_dag_max: 100_000,
+            tasks_max: 1_000_000,
+            parents_per_task_max: 10_000,
+            name_bytes_max: 256,
+            checkpoint_bytes_max: 16 << 10,
+            error_bytes_max: 1 << 10,
+            attempts_max: 100,
+            expiries_per_tick_max: 100_000,
+            eligible_per_pass_max: 10_000,
+        }
+    }
+}
+
+/// Pools at most (a task's usable pools are a 64-bit mask).
+pub const POOLS_MAX: usize = 64;
+/// Machines at most, over all pools.
+pub const MACHINES_MAX: usize = 100_000;
+/// Attempts a task gets when its submission does not say.
+pub const DEFAULT_ATTEMPTS: u32 = 3;
+
+/// What the server's configuration gives the live state. Not journaled: events carry resolved
+/// values (effective requests, pool masks, lease deadlines), so replay does not depend on it,
+/// except for the machines, which must still exist.
+#[derive(Debug, Clone)]
+pub struct DagConfig {
+    pub pools: Vec<Pool>,
+    pub weights: Weights,
+    pub lease_ttl_ms: u64,
+    /// None when no quota is configured (nothing is managed).
+    pub quotas: Option<Quotas>,
+    pub limit_ranges: LimitRanges,
+    pub limits: DagLimits,
+}
+
+/// A task of a DAG: `tsk_{dag}_{task}` on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct TaskRef {
+    pub dag: u64,
+    pub task: u32,
+}
+
+impl fmt::Display for TaskRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "tsk_{}_{}", self.dag, self.task)
+    }
+}
+
+/// A task as submitted, before validation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskRequest {
+    pub name: String,
+    pub runtime_ms: u64,
+    /// Zero dimensions take the limit range's default; no cores at all means one core.
+    pub requests: Resources,
+    pub depends_on: Vec<String>,
+    /// None: the DAG's priority.
+    pub priority: Option<i32>,
+    pub checkpointing: bool,
+    pub max_attempts: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubmitDag {
+    pub name: Option<String>,
+    pub tenant: String,
+    pub priority: i32,
+    pub idempotency_key: Option<String>,
+    pub tasks: Vec<TaskRequest>,
+}
+
+/// What a command asks of the live state.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DagCommand {
+    Submit(SubmitDag),
+    /// A worker asks for the next task placed on its machine.
+    Lease {
+        worker: String,
+    },
+    /// `attempt`, when given, must be the current one: a worker whose lease ran out cannot
+    /// touch the next attempt.
+    Heartbeat {
+        task: TaskRef,
+        attempt: Option<u32>,
+    },
+    Checkpoint {
+        task: TaskRef,
+        attempt: Option<u32>,
+        checkpoint: String,
+    },
+    Complete {
+        task: TaskRef,
+        attempt: Option<u32>,
+    },
+    Fail {
+        task: TaskRef,
+        attempt: Option<u32>,
+        error: String,
+        retryable: bool,
+    },
+    /// The clock: leases and placements past their deadline go back, then placement runs.
+    Tick,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum DagAnswer {
+    Submitted { dag: u64, duplicate: bool },
+    Leased(Option<TaskRef>),
+    Task(TaskRef),
+    Ticked { expired: usize, placed: usize },
+}
+
+/// A task as the event of its DAG's submission fixes it: validated and resolved.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskSpec {
+    pub name: String,
+    pub runtime_ms: u64,
+    /// The effective request (limit-range defaults applied).
+    pub requests: Resources,
+    /// Bit `p` set: the task may run on pool `p`.
+    pub pools: u64,
+    pub parents: Vec<u32>,
+    pub priority: i32,
+    pub checkpointing: bool,
+    pub max_attempts: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DagSubmitted {
+    pub dag: u64,
+    pub name: Option<String>,
+    pub tenant: String,
+    pub priority: i32,
+    pub idempotency_key: Option<String>,
+    pub tasks: Vec<TaskSpec>,
+    pub at_ms: u64,
+}
+
+/// One transition of one task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskMove {
+    pub task: TaskRef,
+    #[serde(with = "state_code")]
+    pub from: TaskState,
+    #[serde(with = "state_code")]
+    pub to: TaskState,
+    /// The machine the task is placed on, runs on, or just left.
+    pub machine: Option<u32>,
+    /// Into SCHEDULED or RUNNING: the deadline of the placement or the lease.
+    pub lease_expires_ms: u64,
+    /// Into FAILED: why.
+    pub error: Option<String>,
+    pub at_ms: u64,
+}
+
+/// The facts the journal keeps about DAGs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum DagEvent {
+    Submitted(Box<DagSubmitted>),
+    Moved(TaskMove),
+    LeaseRenewed {
+        task: TaskRef,
+        lease_expires_ms: u64,
+        at_ms: u64,
+    },
+    Checkpointed {
+        task: TaskRef,
+        checkpoint: String,
+        lease_expires_ms: u64,
+        at_ms: u64,
+    },
+    /// A finished DAG was dropped to make room.
+    Forgotten {
+        dag: u64,
+        at_ms: u64,
+    },
+}
+
+impl DagEvent {
+    /// The task transition this event is, if it is one (what `task` server-sent events show).
+    pub fn task_move(&self) -> Option<&TaskMove> {
+        match self {
+            DagEvent::Moved(moved) => Some(moved),
+            _ => None,
+        }
+    }
+}
+
+/// A task's live state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LiveTask {
+    pub spec: TaskSpec,
+    #[serde(with = "state_code")]
+    pub state: TaskState,
+    /// The machine of the current or last placement.
+    pub machine: Option<u32>,
+    /// Leases taken so far.
+    pub attempts: u32,
+    /// While SCHEDULED or RUNNING: the deadline; 0 otherwise.
+    pub lease_expires_ms: u64,
+    pub checkpoint: Option<String>,
+    pub error: Option<String>,
+    pub updated_ms: u64,
+    /// Derived from the DAG on load, not snapshotted.
+    #[serde(skip)]
+    pub children: Vec<u32>,
+    /// Parents not COMPLETED yet.
+    #[serde(skip)]
+    pub(crate) waiting_on: u32,
+    /// Upward rank: the longest runtime (ms) from this task's start to the DAG's end.
+    #[serde(skip)]
+    pub rank_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Dag {
+    pub id: u64,
+    pub name: Option<String>,
+    pub tenant: String,
+    pub priority: i32,
+    pub idempotency_key: Option<String>,
+    pub submitted_ms: u64,
+    pub tasks: Vec<LiveTask>,
+    /// Tasks not COMPLETED, FAILED or CANCELLED.
+    #[serde(skip)]
+    pub(crate) n_open: u32,
+}
+
+/// Where a DAG stands as a whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DagStatus {
+    Running,
+    Completed,
+    /// Finished with a task FAILED for good (its descendants CANCELLED).
+    Failed,
+}
+
+impl DagStatus {
+    pub fn name(self) -> &'static str {
+        match self {
+            DagStatus::Running => "running",
+            DagStatus::Completed => "completed",
+            DagStatus::Failed => "failed",
+        }
+    }
+}
+
+impl Dag {
+    pub fn status(&self) -> DagStatus {
+        if self.n_open > 0 {
+            DagStatus::Running
+        } else if self
+            .tasks
+            .iter()
+            .all(|task| task.state == TaskState::Completed)
+        {
+            DagStatus::Completed
+        } else {
+            DagStatus::Failed
+        }
+    }
+}
+
+/// A machine: derived figures plus the soft presence of its worker.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Machine {
+    pub pool: u32,
+    pub index: u32,
+    /// What SCHEDULED and RUNNING tasks on it hold.
+    pub used: Resources,
+    /// SCHEDULED tasks waiting for the worker's lease.
+    pub scheduled: BTreeSet<TaskRef>,
+    /// Soft: the worker counts as present until then.
+    pub present_until_ms: u64,
+}
+
+/// An eligible task's place in line: higher priority, then higher rank, then older first.
+pub(crate) type EligibleKey = (std::cmp::Reverse<i32>, std::cmp::Reverse<u64>, TaskRef);
+
+/// Every DAG the server keeps, and the indexes placement and expiry need.
+#[derive(Debug, Clone)]
+pub struct DagState {
+    pub(crate) config: DagConfig,
+    pub(crate) machines: Vec<Machine>,
+    pub(crate) dags: std::collections::BTreeMap<u64, Dag>,
+    pub(crate) next_dag: u64,
+    pub(crate) n_tasks: usize,
+    pub(crate) eligible: BTreeSet<EligibleKey>,
+    /// SCHEDULED and RUNNING tasks by deadline.
+    pub(crate) expiry: BTreeSet<(u64, TaskRef)>,
+    /// DAGs whose every task is closed, oldest first.
+    pub(crate) finished: BTreeSet<u64>,
+    pub(crate) by_key: HashMap<(String, String), u64>,
+    /// Cores each tenant holds now (fair share).
+    pub(crate) tenant_cores: HashMap<String, u64>,
+}
+
+impl DagState {
+    /// An empty state on the configured machines.
+    pub fn new(config: DagConfig) -> Result<DagState, DagError> {
+        if config.pools.len() > POOLS_MAX {
+            return Err(DagError::Config(format!(
+                "{} pools configured, at most {POOLS_MAX}",
+                config.pools.len()
+            )));
+        }
+        let n_machines: u64 = config.pools.iter().map(|pool| pool.machines as u64).sum();
+        if n_machines > MACHINES_MAX as u64 {
+            return Err(DagError::Config(format!(
+                "{n_machines} machines configured, at most {MACHINES_MAX}"
+            )));
+        }
+        if config.lease_ttl_ms == 0 {
+            return Err(DagError::Config("lease_ttl_ms must be at least 1".into()));
+        }
+        let mut machines = Vec::with_capacity(n_machines as usize);
+        for (pool_idx, pool) in config.pools.iter().enumerate() {
+            for index in 0..pool.machines {
+                machines.push(Machine {
+                    pool: pool_idx as u32,
+                    index,
+                    used: Resources::ZERO,
+                    scheduled: BTreeSet::new(),
+                    present_until_ms: 0,
+                });
+            }
+        }
+        Ok(DagState {
+            config,
+            machines,
+            dags: Default::default(),
+            next_dag: 1,
+            n_tasks: 0,
+            eligible: BTreeSet::new(),
+            expiry: BTreeSet::new(),
+            finished: BTreeSet::new(),
+            by_key: HashMap::new(),
+            tenant_cores: HashMap::new(),
+        })
+    }
+
+    /// Decides `command` at `now_ms` and folds what it decided. On error nothing changed.
+    pub fn apply(
+        &mut self,
+        command: DagCommand,
+        now_ms: u64,
+    ) -> Result<(DagAnswer, Vec<DagEvent>), DagError> {
+        let mut events = Vec::new();
+        let answer = match command {
+            DagCommand::Submit(request) => self.submit(request, now_ms, &mut events),
+            DagCommand::Lease { worker } => self.lease(&worker, now_ms, &mut events),
+            DagCommand::Heartbeat { task, attempt } => {
+                self.heartbeat(task, attempt, None, now_ms, &mut events)
+            }
+            DagCommand::Checkpoint {
+                task,
+                attempt,
+                checkpoint,
+            } => self.heartbeat(task, attempt, Some(checkpoint), now_ms, &mut events),
+            DagCommand::Complete { task, attempt } => {
+                self.complete(task, attempt, now_ms, &mut events)
+            }
+            DagCommand::Fail {
+                task,
+                attempt,
+                error,
+                retryable,
+            } => self.fail(task, attempt, error, retryable, now_ms, &mut events),
+            DagCommand::Tick => Ok(self.tick(now_ms, &mut events)),
+        };
+        // Invariant: a refused command emitted nothing (deciding never half-applies).
+        debug_assert!(answer.is_ok() || events.is_empty());
+        answer.map(|answer| (answer, events))
+    }
+
+    /// Folds a decided event in and keeps it for the journal.
+    pub(crate) fn emit(&mut self, event: DagEvent, events: &mut Vec<DagEvent>) {
+        // Invariant: what deciding emits is what replay would accept.
+        debug_assert_eq!(self.check_replayable(&event), Ok(()), "{event:?}");
+        self.evolve(&event);
+        events.push(event);
+    }
+
+    /// Folds one journaled event in, after checking it fits the state.
+    pub fn replay(&mut self, event: &DagEvent) -> Result<(), DagError> {
+        self.check_replayable(event)?;
+        self.evolve(event);
+        Ok(())
+    }
+
+    pub fn dag(&self, dag: u64) -> Option<&Dag> {
+        self.dags.get(&dag)
+    }
+
+    pub fn task(&self, task: TaskRef) -> Option<(&Dag, &LiveTask)> {
+        let dag = self.dags.get(&task.dag)?;
+        Some((dag, dag.tasks.get(task.task as usize)?))
+    }
+
+    pub fn n_dags(&self) -> usize {
+        self.dags.len()
+    }
+
+    pub fn n_tasks(&self) -> usize {
+        self.n_tasks
+    }
+
+    pub fn lease_ttl_ms(&self) -> u64 {
+        self.config.lease_ttl_ms
+    }
+
+    pub fn n_machines(&self) -> usize {
+        self.machines.len()
+    }
+
+    /// `POOL#INDEX`, the name schedules use.
+    pub fn machine_name(&self, machine: u32) -> String {
+        match self.machines.get(machine as usize) {
+            Some(found) => format!(
+                "{}#{}",
+                self.config.pools[found.pool as usize].name, found.index
+            ),
+            None => format!("machine-{machine}"),
+        }
+    }
+
+    /// The machine of a worker id: `POOL#INDEX` or `POOL-INDEX`.
+    pub fn worker_machine(&self, worker: &str) -> Option<u32> {
+        let (pool_name, index) = worker
+            .rsplit_once('#')
+            .or_else(|| worker.rsplit_once('-'))?;
+        if index.is_empty() || !index.bytes().all(|byte| byte.is_ascii_digit()) {
+            return None;
+        }
+        let index: u32 = index.parse().ok()?;
+        let pool_idx = self
+            .config
+            .pools
+            .iter()
+            .position(|pool| pool.name == pool_name)?;
+        if index >= self.config.pools[pool_idx].machines {
+            return None;
+        }
+        let first: u32 = self.config.pools[..pool_idx]
+            .iter()
+            .map(|pool| pool.machines)
+            .sum();
+        Some(first + index)
+    }
+}
+
+/// TaskState as its index in [`TaskState::ALL`]: state.rs has no serde, and a byte is enough.
+mod state_code {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::state::TaskState;
+
+    pub fn serialize<S: Serializer>(state: &TaskState, serializer: S) -> Result<S::Ok, S::Error> {
+        let code = TaskState::ALL
+            .iter()
+            .position(|candidate| candidate == state)
+            .expect("every state is in ALL");
+        serializer.serialize_u8(code as u8)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<TaskState, D::Error> {
+        let code = u8::deserialize(deserializer)?;
+        TaskState::ALL
+            .get(code as usize)
+            .copied()
+            .ok_or_else(|| serde::de::Error::custom(format!("task state code {code} is unknown")))
+    }
+}

@@ -1,0 +1,124 @@
+//! Snapshots: the DAGs as one canonical value (by id, tasks in submitted order). Indexes and
+//! derived figures are rebuilt on load, which also gives the check that the live ones agree.
+
+use serde::{Deserialize, Serialize};
+
+use super::evolve::{derive_dag, holds_machine, topological_order};
+use super::{Dag, DagConfig, DagError, DagState, LiveTask};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DagSnapshot {
+    pub next_dag: u64,
+    pub dags: Vec<Dag>,
+}
+
+impl DagState {
+    /// The canonical value: derived figures are left out (zero), as they are once encoded.
+    pub fn to_snapshot(&self) -> DagSnapshot {
+        let dags = self
+            .dags
+            .values()
+            .map(|dag| Dag {
+                tasks: dag
+                    .tasks
+                    .iter()
+                    .map(|task| LiveTask {
+                        children: Vec::new(),
+                        waiting_on: 0,
+                        rank_ms: 0,
+                        ..task.clone()
+                    })
+                    .collect(),
+                n_open: 0,
+                ..dag.clone()
+            })
+            .collect();
+        DagSnapshot {
+            next_dag: self.next_dag,
+            dags,
+        }
+    }
+
+    /// The state a snapshot holds, on the configured machines; refuses a snapshot that does
+    /// not fit them or is not a valid state.
+    pub fn from_snapshot(config: DagConfig, snapshot: DagSnapshot) -> Result<DagState, DagError> {
+        let mut state = DagState::new(config)?;
+        state.next_dag = snapshot.next_dag;
+        for mut dag in snapshot.dags {
+            state.check_snapshot_dag(&dag)?;
+            derive_dag(&mut dag);
+            state.n_tasks += dag.tasks.len();
+            if let Some(key) = &dag.idempotency_key {
+                state
+                    .by_key
+                    .insert((dag.tenant.clone(), key.clone()), dag.id);
+            }
+            state.index_dag(&dag);
+            state.dags.insert(dag.id, dag);
+        }
+        Ok(state)
+    }
+
+    fn check_snapshot_dag(&self, dag: &Dag) -> Result<(), DagError> {
+        let fail = |reason: &str| {
+            Err(DagError::Replay(format!(
+                "snapshot dag_{}: {reason}",
+                dag.id
+            )))
+        };
+        if dag.id >= self.next_dag || self.dags.contains_key(&dag.id) {
+            return fail("id out of order");
+        }
+        let n_tasks = dag.tasks.len();
+        let parents: Vec<&[u32]> = dag
+            .tasks
+            .iter()
+            .map(|task| task.spec.parents.as_slice())
+            .collect();
+        if n_tasks == 0
+            || parents
+                .iter()
+                .flat_map(|task_parents| task_parents.iter())
+                .any(|&parent| parent as usize >= n_tasks)
+            || topological_order(&parents).is_none()
+        {
+            return fail("not a valid dag");
+        }
+        for task in &dag.tasks {
+            if holds_machine(task.state)
+                && !task
+                    .machine
+                    .is_some_and(|machine| (machine as usize) < self.machines.len())
+            {
+                return fail("a task is placed on a machine the config lacks");
+            }
+        }
+        Ok(())
+    }
+
+    /// Rebuilds every index and derived figure from the DAGs and compares: the live state's
+    /// must be the same. Tests call it after every step; recovery after replay.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        let rebuilt = DagState::from_snapshot(self.config.clone(), self.to_snapshot())
+            .map_err(|err| err.to_string())?;
+        let same_machines = self
+            .machines
+            .iter()
+            .zip(&rebuilt.machines)
+            .all(|(live, fresh)| live.used == fresh.used && live.scheduled == fresh.scheduled);
+        let checks = [
+            ("dags", self.dags == rebuilt.dags),
+            ("machines", same_machines),
+            ("eligible index", self.eligible == rebuilt.eligible),
+            ("expiry index", self.expiry == rebuilt.expiry),
+            ("finished dags", self.finished == rebuilt.finished),
+            ("idempotency keys", self.by_key == rebuilt.by_key),
+            ("tenant usage", self.tenant_cores == rebuilt.tenant_cores),
+            ("task count", self.n_tasks == rebuilt.n_tasks),
+        ];
+        match checks.iter().find(|(_, ok)| !ok) {
+            Some((what, _)) => Err(format!("the live {what} differ from the rebuilt ones")),
+            None => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,708 @@
+//! The rules of the live DAG state, one small case each. Every step also checks the indexes
+//! against a rebuild and that replaying the events so far gives the same state.
+
+use super::*;
+use crate::limits::LimitRange;
+use crate::quota::QuotaLimit;
+use crate::resources::Dimension;
+use crate::state::TaskState::{self, *};
+
+const TTL: u64 = 1_000;
+
+pub(super) fn pool(name: &str, machines: u32, cores: u64) -> Pool {
+    Pool {
+        name: name.into(),
+        machines,
+        capacity: Resources::cores(cores),
+        speed: 1.0,
+        on_demand_per_hour_micros: 0,
+        spot_per_hour_micros: None,
+        startup_s: 0.0,
+        interruptions_per_hour: 0.0,
+    }
+}
+
+pub(super) fn config(pools: Vec<Pool>) -> DagConfig {
+    DagConfig {
+        pools,
+        weights: Weights::default(),
+        lease_ttl_ms: TTL,
+        quotas: None,
+        limit_ranges: LimitRanges::default(),
+        limits: DagLimits::default(),
+    }
+}
+
+pub(super) fn task(name: &str, depends_on: &[&str]) -> TaskRequest {
+    TaskRequest {
+        name: name.into(),
+        runtime_ms: 1_000,
+        requests: Resources::cores(1),
+        depends_on: depends_on.iter().map(|dep| dep.to_string()).collect(),
+        priority: None,
+        checkpointing: false,
+        max_attempts: None,
+    }
+}
+
+pub(super) fn dag(tenant: &str, tasks: Vec<TaskRequest>) -> SubmitDag {
+    SubmitDag {
+        name: None,
+        tenant: tenant.into(),
+        priority: 0,
+        idempotency_key: None,
+        tasks,
+    }
+}
+
+/// A state with its journal: every step is checked against a rebuild and a replay.
+struct Run {
+    state: DagState,
+    journal: Vec<DagEvent>,
+    now: u64,
+}
+
+impl Run {
+    fn new(config: DagConfig) -> Run {
+        Run {
+            state: DagState::new(config).unwrap(),
+            journal: Vec::new(),
+            now: 1_000_000,
+        }
+    }
+
+    fn local(cores: u64) -> Run {
+        Run::new(config(vec![pool("local", 1, cores)]))
+    }
+
+    fn try_apply(&mut self, command: DagCommand) -> Result<(DagAnswer, Vec<DagEvent>), DagError> {
+        let before = self.state.to_snapshot();
+        let outcome = self.state.apply(command, self.now);
+        match &outcome {
+            Ok((_, events)) => {
+                for event in events {
+                    if let Some(moved) = event.task_move() {
+                        assert!(moved.from.can_move_to(moved.to), "{moved:?}");
+                    }
+                }
+                self.journal.extend(events.iter().cloned());
+            }
+            // Invariant: a refused command changes nothing.
+            Err(_) => assert_eq!(self.state.to_snapshot(), before),
+        }
+        self.state.check_invariants().unwrap();
+        let mut replayed = DagState::new(self.state.config.clone()).unwrap();
+        for event in &self.journal {
+            replayed.replay(event).unwrap();
+        }
+        assert_eq!(replayed.to_snapshot(), self.state.to_snapshot());
+        outcome
+    }
+
+    fn apply(&mut self, command: DagCommand) -> (DagAnswer, Vec<DagEvent>) {
+        self.try_apply(command).unwrap()
+    }
+
+    fn submit(&mut self, request: SubmitDag) -> u64 {
+        match self.apply(DagCommand::Submit(request)).0 {
+            DagAnswer::Submitted { dag, .. } => dag,
+            other => panic!("submit answered {other:?}"),
+        }
+    }
+
+    fn lease(&mut self, worker: &str) -> Option<TaskRef> {
+        match self.apply(DagCommand::Lease {
+            worker: worker.into(),
+        }) {
+            (DagAnswer::Leased(task), _) => task,
+            other => panic!("lease answered {other:?}"),
+        }
+    }
+
+    fn complete(&mut self, task: TaskRef) {
+        self.apply(DagCommand::Complete {
+            task,
+            attempt: None,
+        });
+    }
+
+    fn tick_at(&mut self, now: u64) -> (DagAnswer, Vec<DagEvent>) {
+        self.now = now;
+        self.apply(DagCommand::Tick)
+    }
+
+    fn states(&self, dag: u64) -> Vec<TaskState> {
+        let dag = self.state.dag(dag).unwrap();
+        dag.tasks.iter().map(|task| task.state).collect()
+    }
+
+    fn name(&self, task: TaskRef) -> &str {
+        &self.state.task(task).unwrap().1.spec.name
+    }
+}
+
+fn at(dag: u64, task: u32) -> TaskRef {
+    TaskRef { dag, task }
+}
+
+fn moves(events: &[DagEvent]) -> Vec<(TaskState, TaskState)> {
+    events
+        .iter()
+        .filter_map(DagEvent::task_move)
+        .map(|moved| (moved.from, moved.to))
+        .collect()
+}
+
+#[test]
+fn replay_refuses_an_illegal_transition() {
+    let mut run = Run::local(2);
+    let dag = run.submit(dag("acme", vec![task("a", &[]), task("b", &["a"])]));
+    let illegal = |from, to| {
+        DagEvent::Moved(TaskMove {
+            task: at(dag, 1),
+            from,
+            to,
+            machine: Some(0),
+            lease_expires_ms: 0,
+            error: None,
+            at_ms: 0,
+        })
+    };
+    // QUEUED cannot jump to RUNNING, and the journal must say the state the task is in.
+    for event in [illegal(Queued, Running), illegal(Eligible, Scheduled)] {
+        let err = run.state.clone().replay(&event).unwrap_err();
+        assert!(matches!(err, DagError::Replay(_)), "{err}");
+    }
+}
+
+#[test]
+fn complete_makes_children_eligible_once_every_parent_is_done() {
+    let mut run = Run::local(4);
+    let dag = run.submit(dag(
+        "acme",
+        vec![
+            task("a", &[]),
+            task("b", &["a"]),
+            task("c", &["a"]),
+            task("d", &["b", "c"]),
+        ],
+    ));
+    assert_eq!(run.states(dag), [Eligible, Queued, Queued, Queued]);
+    assert_eq!(run.lease("local-0"), Some(at(dag, 0)));
+    assert_eq!(run.lease("local-0"), None);
+    let (_, events) = run.apply(DagCommand::Complete {
+        task: at(dag, 0),
+        attempt: Some(1),
+    });
+    assert_eq!(
+        moves(&events),
+        [(Running, Completed), (Queued, Eligible), (Queued, Eligible)]
+    );
+    let b = run.lease("local-0").unwrap();
+    let c = run.lease("local#0").unwrap();
+    assert_eq!((run.name(b), run.name(c)), ("b", "c"));
+    run.complete(b);
+    assert_eq!(run.states(dag)[3], Queued, "d still waits for c");
+    run.complete(c);
+    let d = run.lease("local-0").unwrap();
+    run.complete(d);
+    assert_eq!(run.state.dag(dag).unwrap().status(), DagStatus::Completed);
+}
+
+#[test]
+fn an_expired_lease_returns_the_task_to_eligible() {
+    let mut run = Run::local(2);
+    let dag = run.submit(dag("acme", vec![task("a", &[])]));
+    run.lease("local-0").unwrap();
+    let (_, events) = run.tick_at(run.now + TTL - 1);
+    assert!(events.is_empty(), "not yet: {events:?}");
+    let (answer, events) = run.tick_at(run.now + 1);
+    assert_eq!(
+        answer,
+        DagAnswer::Ticked {
+            expired: 1,
+            placed: 0
+        }
+    );
+    assert_eq!(
+        moves(&events),
+        [(Running, Preempted), (Preempted, Eligible)]
+    );
+    assert_eq!(run.states(dag), [Eligible]);
+    assert_eq!(run.state.machines[0].used, Resources::ZERO);
+    // The worker is back: the next lease is the second attempt.
+    assert_eq!(run.lease("local-0"), Some(at(dag, 0)));
+    assert_eq!(run.state.task(at(dag, 0)).unwrap().1.attempts, 2);
+}
+
+#[test]
+fn heartbeats_keep_the_lease_and_an_unleased_placement_goes_back() {
+    let mut run = Run::local(2);
+    let dag = run.submit(dag("acme", vec![task("a", &[]), task("b", &[])]));
+    // One lease places both tasks on the machine; the worker takes one.
+    assert_eq!(run.lease("local-0"), Some(at(dag, 0)));
+    assert_eq!(run.states(dag), [Running, Scheduled]);
+    run.now += TTL / 2;
+    run.apply(DagCommand::Heartbeat {
+        task: at(dag, 0),
+        attempt: None,
+    });
+    let (_, events) = run.tick_at(run.now + TTL / 2);
+    assert_eq!(
+        moves(&events),
+        [(Scheduled, Eligible)],
+        "only b's placement ran out"
+    );
+    assert_eq!(run.states(dag), [Running, Eligible]);
+    // The worker was last seen a TTL ago: nothing is placed on its machine.
+    let (_, events) = run.tick_at(run.now + 1);
+    assert!(events.is_empty(), "{events:?}");
+}
+
+#[test]
+fn fail_retries_while_attempts_remain_then_cancels_descendants() {
+    let mut run = Run::local(1);
+    let mut first = task("a", &[]);
+    first.max_attempts = Some(2);
+    let dag = run.submit(dag(
+        "acme",
+        vec![first, task("b", &["a"]), task("c", &["b"]), task("x", &[])],
+    ));
+    let a = run.lease("local-0").unwrap();
+    let fail = |retryable| DagCommand::Fail {
+        task: a,
+        attempt: None,
+        error: "out of memory".into(),
+        retryable,
+    };
+    let (_, events) = run.apply(fail(true));
+    assert_eq!(moves(&events), [(Running, Failed), (Failed, Eligible)]);
+    assert_eq!(run.lease("local-0"), Some(a));
+    let (_, events) = run.apply(fail(true));
+    assert_eq!(
+        moves(&events),
+        [(Running, Failed), (Queued, Cancelled), (Queued, Cancelled)],
+        "attempts are used up"
+    );
+    let (_, live) = run.state.task(a).unwrap();
+    assert_eq!(live.error.as_deref(), Some("out of memory"));
+    assert_eq!(run.state.dag(dag).unwrap().status(), DagStatus::Running);
+    let x = run.lease("local-0").unwrap();
+    run.complete(x);
+    assert_eq!(run.states(dag), [Failed, Cancelled, Cancelled, Completed]);
+    assert_eq!(run.state.dag(dag).unwrap().status(), DagStatus::Failed);
+
+    // A fail that is not retryable ends the task at once, whatever attempts remain.
+    let other = run.submit(dag_named("acme", "second"));
+    let task_ref = run.lease("local-0").unwrap();
+    let (_, events) = run.apply(DagCommand::Fail {
+        task: task_ref,
+        attempt: Some(1),
+        error: "bad input".into(),
+        retryable: false,
+    });
+    assert_eq!(moves(&events), [(Running, Failed)]);
+    assert_eq!(run.state.dag(other).unwrap().status(), DagStatus::Failed);
+}
+
+fn dag_named(tenant: &str, name: &str) -> SubmitDag {
+    SubmitDag {
+        name: Some(name.into()),
+        ..dag(tenant, vec![task("only", &[])])
+    }
+}
+
+#[test]
+fn a_checkpoint_is_kept_when_the_task_is_requeued() {
+    let mut run = Run::local(1);
+    let mut resumable = task("a", &[]);
+    resumable.checkpointing = true;
+    let dag = run.submit(dag("acme", vec![resumable, task("plain", &[])]));
+    let a = run.lease("local-0").unwrap();
+    run.apply(DagCommand::Checkpoint {
+        task: a,
+        attempt: Some(1),
+        checkpoint: "step-3".into(),
+    });
+    run.tick_at(run.now + TTL);
+    assert_eq!(run.states(dag)[0], Eligible);
+    assert_eq!(
+        run.lease("local-0"),
+        Some(a),
+        "equal ranks: the older task first"
+    );
+    let (_, live) = run.state.task(a).unwrap();
+    assert_eq!(
+        (live.checkpoint.as_deref(), live.attempts),
+        (Some("step-3"), 2)
+    );
+    run.complete(a);
+    let plain = run.lease("local-0").unwrap();
+    let err = run
+        .try_apply(DagCommand::Checkpoint {
+            task: plain,
+            attempt: None,
+            checkpoint: "x".into(),
+        })
+        .unwrap_err();
+    assert_eq!(err, DagError::NotCheckpointing { task: plain });
+}
+
+#[test]
+fn only_the_running_attempt_may_report() {
+    let mut run = Run::local(1);
+    let dag = run.submit(dag("acme", vec![task("a", &[]), task("b", &["a"])]));
+    let a = run.lease("local-0").unwrap();
+    run.tick_at(run.now + TTL);
+    assert_eq!(run.lease("local-0"), Some(a));
+    let check = |run: &mut Run, command, expected: DagError| {
+        assert_eq!(run.try_apply(command).unwrap_err(), expected);
+    };
+    let stale = DagError::StaleAttempt {
+        task: a,
+        given: 1,
+        current: 2,
+    };
+    check(
+        &mut run,
+        DagCommand::Complete {
+            task: a,
+            attempt: Some(1),
+        },
+        stale.clone(),
+    );
+    check(
+        &mut run,
+        DagCommand::Heartbeat {
+            task: a,
+            attempt: Some(1),
+        },
+        stale,
+    );
+    let b = at(dag, 1);
+    check(
+        &mut run,
+        DagCommand::Complete {
+            task: b,
+            attempt: None,
+        },
+        DagError::NotRunning {
+            task: b,
+            state: "QUEUED",
+        },
+    );
+    check(
+        &mut run,
+        DagCommand::Heartbeat {
+            task: at(dag, 9),
+            attempt: None,
+        },
+        DagError::TaskNotFound(at(dag, 9)),
+    );
+    check(
+        &mut run,
+        DagCommand::Lease {
+            worker: "local-1".into(),
+        },
+        DagError::WorkerNotFound("local-1".into()),
+    );
+}
+
+#[test]
+fn workers_name_machines_of_configured_pools() {
+    let state =
+        DagState::new(config(vec![pool("local", 1, 8), pool("c6i-2xlarge", 3, 8)])).unwrap();
+    let check = |worker: &str, expected: Option<u32>| {
+        assert_eq!(state.worker_machine(worker), expected, "{worker}");
+    };
+    check("local-0", Some(0));
+    check("local#0", Some(0));
+    check("c6i-2xlarge-0", Some(1));
+    check("c6i-2xlarge#2", Some(3));
+    check("c6i-2xlarge-3", None);
+    check("c6i-2xlarge", None);
+    check("local-", None);
+    check("local-+0", None);
+    check("remote-0", None);
+    assert_eq!(state.machine_name(3), "c6i-2xlarge#2");
+}
+
+#[test]
+fn priority_then_rank_decide_who_is_placed_first() {
+    let mut run = Run::local(1);
+    let mut urgent = task("urgent", &[]);
+    urgent.priority = Some(5);
+    let mut short = task("short", &[]);
+    short.runtime_ms = 10;
+    let mut long = task("long", &[]);
+    long.runtime_ms = 500;
+    // `head` has the highest rank: its own runtime plus its child's.
+    let dag = run.submit(dag(
+        "acme",
+        vec![
+            short,
+            long,
+            task("head", &[]),
+            task("tail", &["head"]),
+            urgent,
+        ],
+    ));
+    let mut order = Vec::new();
+    while let Some(task_ref) = run.lease("local-0") {
+        order.push(run.name(task_ref).to_string());
+        run.complete(task_ref);
+    }
+    assert_eq!(order, ["urgent", "head", "tail", "long", "short"]);
+    assert_eq!(run.state.dag(dag).unwrap().status(), DagStatus::Completed);
+}
+
+#[test]
+fn bad_dags_are_refused_naming_the_field() {
+    let mut run = Run::local(2);
+    let check = |run: &mut Run, tasks: Vec<TaskRequest>, field: &str, fragment: &str| match run
+        .try_apply(DagCommand::Submit(dag("acme", tasks)))
+    {
+        Err(DagError::Invalid {
+            field: got,
+            message,
+        }) => {
+            assert_eq!(got, field, "{message}");
+            assert!(message.contains(fragment), "{message} lacks {fragment}");
+        }
+        other => panic!("expected an invalid field, got {other:?}"),
+    };
+    check(&mut run, vec![], "tasks", "at least one task");
+    check(
+        &mut run,
+        vec![task("a", &["ghost"])],
+        "tasks[0].depends_on[0]",
+        "unknown task ghost",
+    );
+    check(
+        &mut run,
+        vec![task("a", &[]), task("a", &[])],
+        "tasks[1].id",
+        "appears twice",
+    );
+    check(
+        &mut run,
+        vec![task("a", &["a"])],
+        "tasks[0].depends_on[0]",
+        "itself",
+    );
+    check(
+        &mut run,
+        vec![
+            task("root", &[]),
+            task("a", &["root", "c"]),
+            task("b", &["a"]),
+            task("c", &["b"]),
+        ],
+        "tasks[1].depends_on",
+        "cycle",
+    );
+    let mut greedy = task("a", &[]);
+    greedy.max_attempts = Some(0);
+    check(
+        &mut run,
+        vec![greedy],
+        "tasks[0].max_attempts",
+        "max_attempts",
+    );
+    check(&mut run, vec![task("", &[])], "tasks[0].id", "empty");
+}
+
+#[test]
+fn limit_ranges_and_quotas_refuse_naming_tenant_pool_and_dimension() {
+    let mut config = config(vec![pool("small", 1, 4), pool("big", 1, 16)]);
+    let bounded = |max_cores| LimitRange {
+        default: Resources::cores(2),
+        min: Resources::cores(1),
+        max: Resources {
+            cores: max_cores,
+            memory_bytes: u64::MAX,
+            gpu: 0,
+        },
+    };
+    config.limit_ranges.set("acme", "small", bounded(4));
+    config.limit_ranges.set("acme", "big", bounded(2));
+    // acme's quota covers small only; nobody has one on big, which is not managed.
+    let mut quotas = Quotas::default();
+    let quota = QuotaLimit {
+        nominal: 2,
+        borrowing_limit: Some(0),
+        lending_limit: None,
+    };
+    quotas.set("acme", "small", Dimension::Cores, quota);
+    config.quotas = Some(quotas);
+    let mut run = Run::new(config);
+    let submit = |run: &mut Run, tenant: &str, cores: u64| {
+        let mut request = task("t", &[]);
+        request.requests = Resources::cores(cores);
+        run.try_apply(DagCommand::Submit(dag(tenant, vec![request])))
+    };
+    match submit(&mut run, "acme", 6) {
+        Err(DagError::LimitRange {
+            field,
+            tenant,
+            pool,
+            dimension,
+            requested,
+            max,
+            ..
+        }) => {
+            assert_eq!(field, "tasks[0].requests.cores");
+            assert_eq!(
+                (tenant.as_str(), pool.as_str(), dimension),
+                ("acme", "small", "cores")
+            );
+            assert_eq!((requested, max), (6, 4));
+        }
+        other => panic!("expected a limit range error, got {other:?}"),
+    }
+    match submit(&mut run, "acme", 3) {
+        Err(DagError::Quota {
+            tenant,
+            pool,
+            dimension,
+            requested,
+            ..
+        }) => {
+            assert_eq!(
+                (tenant.as_str(), pool.as_str(), dimension),
+                ("acme", "small", "cores")
+            );
+            assert_eq!(requested, 3);
+        }
+        other => panic!("expected a quota error, got {other:?}"),
+    }
+    // beta has no limit range, and only big has machines that large.
+    let beta_dag = match submit(&mut run, "beta", 8).unwrap().0 {
+        DagAnswer::Submitted { dag, .. } => dag,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(run.state.dag(beta_dag).unwrap().tasks[0].spec.pools, 0b10);
+    match submit(&mut run, "beta", 32) {
+        Err(DagError::NoPoolFits {
+            pool, dimension, ..
+        }) => assert_eq!((pool.as_str(), dimension), ("small", "cores")),
+        other => panic!("expected no pool fits, got {other:?}"),
+    }
+    // A task without a request gets the limit range's default.
+    let defaulted = run.submit(dag(
+        "acme",
+        vec![TaskRequest {
+            requests: Resources::ZERO,
+            ..task("defaulted", &[])
+        }],
+    ));
+    assert_eq!(
+        run.state.dag(defaulted).unwrap().tasks[0]
+            .spec
+            .requests
+            .cores,
+        2
+    );
+}
+
+#[test]
+fn a_quota_holds_tasks_back_until_the_tenant_frees_capacity() {
+    let mut config = config(vec![pool("local", 1, 4)]);
+    let mut quotas = Quotas::default();
+    let quota = QuotaLimit {
+        nominal: 1,
+        borrowing_limit: Some(0),
+        lending_limit: None,
+    };
+    quotas.set("acme", "local", Dimension::Cores, quota);
+    config.quotas = Some(quotas);
+    let mut run = Run::new(config);
+    let dag = run.submit(dag("acme", vec![task("a", &[]), task("b", &[])]));
+    let first = run.lease("local-0").unwrap();
+    assert_eq!(
+        run.lease("local-0"),
+        None,
+        "the machine has room, the quota has not"
+    );
+    assert_eq!(run.states(dag)[1], Eligible);
+    run.complete(first);
+    assert!(run.lease("local-0").is_some());
+}
+
+#[test]
+fn finished_dags_are_forgotten_oldest_first_to_make_room() {
+    let mut config = config(vec![pool("local", 1, 1)]);
+    config.limits.dags_max = 2;
+    let mut run = Run::new(config);
+    let first = run.submit(dag_named("acme", "one"));
+    let second = run.submit(dag_named("acme", "two"));
+    let refused = run.try_apply(DagCommand::Submit(dag_named("acme", "three")));
+    assert_eq!(
+        refused.unwrap_err(),
+        DagError::LimitReached {
+            what: "dags",
+            limit: 2
+        }
+    );
+    let task_ref = run.lease("local-0").unwrap();
+    assert_eq!(task_ref.dag, first);
+    run.complete(task_ref);
+    let (_, events) = run.apply(DagCommand::Submit(dag_named("acme", "three")));
+    assert!(matches!(events[0], DagEvent::Forgotten { dag, .. } if dag == first));
+    assert!(run.state.dag(first).is_none());
+    assert!(run.state.dag(second).is_some());
+    assert_eq!(run.state.n_dags(), 2);
+}
+
+#[test]
+fn a_repeated_idempotency_key_answers_the_first_dag() {
+    let mut run = Run::local(1);
+    let keyed = SubmitDag {
+        idempotency_key: Some("build-7".into()),
+        ..dag("acme", vec![task("a", &[])])
+    };
+    let first = run.submit(keyed.clone());
+    let (answer, events) = run.apply(DagCommand::Submit(keyed.clone()));
+    assert_eq!(
+        answer,
+        DagAnswer::Submitted {
+            dag: first,
+            duplicate: true
+        }
+    );
+    assert!(events.is_empty());
+    // The key is per tenant.
+    let other = run.submit(SubmitDag {
+        tenant: "beta".into(),
+        ..keyed
+    });
+    assert_ne!(other, first);
+}
+
+#[test]
+fn a_snapshot_round_trips_and_rebuilds_the_same_state() {
+    let mut run = Run::new(config(vec![pool("local", 2, 2)]));
+    let mut resumable = task("a", &[]);
+    resumable.checkpointing = true;
+    run.submit(dag(
+        "acme",
+        vec![resumable, task("b", &["a"]), task("c", &[])],
+    ));
+    let a = run.lease("local-0").unwrap();
+    run.apply(DagCommand::Checkpoint {
+        task: a,
+        attempt: None,
+        checkpoint: "half".into(),
+    });
+    let snapshot = run.state.to_snapshot();
+    let text = serde_json::to_string(&snapshot).unwrap();
+    let decoded: DagSnapshot = serde_json::from_str(&text).unwrap();
+    assert_eq!(decoded, snapshot);
+    let loaded = DagState::from_snapshot(run.state.config.clone(), decoded).unwrap();
+    loaded.check_invariants().unwrap();
+    assert_eq!(loaded.to_snapshot(), snapshot);
+    assert_eq!(loaded.machines[0].used, run.state.machines[0].used);
+    // A config with fewer machines than the snapshot uses is refused, not half loaded.
+    let err = DagState::from_snapshot(config(vec![]), snapshot);
+    assert!(matches!(err, Err(DagError::Replay(_))), "{err:?}");
+}

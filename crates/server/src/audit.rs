@@ -1,0 +1,359 @@
+//! The audit log and the event stream: notable events (allocations, limit changes, enforcement
+//! changes, alerts, reallocations, periods, expiries, denials, task changes) with who, what, why
+//! and when. The engine thread turns each committed event into an entry, keeps the newest in a
+//! bounded ring (`GET /v1/audit`, and the resume of `GET /v1/events` by `Last-Event-ID`), and
+//! publishes it to the live subscribers of the stream.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use purser_core::event::ReallocationKind;
+use purser_core::{Event, Ledger, Level, action_for};
+use serde::Serialize;
+use serde_json::{Value, json};
+use tokio::sync::broadcast;
+
+use crate::wire::rfc3339;
+
+/// Entries the ring keeps; older ones are only in the journal.
+pub const AUDIT_KEPT_MAX: usize = 50_000;
+/// The most entries one `GET /v1/audit` answers.
+pub const AUDIT_PAGE_MAX: usize = 10_000;
+/// Entries a slow stream subscriber may fall behind before it is told it lost some.
+pub const STREAM_BACKLOG: usize = 4_096;
+
+/// One entry of the audit log; also one server-sent event.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct AuditEntry {
+    /// The sequence number of the journaled event (a denial, which is not journaled, carries
+    /// the last one before it).
+    pub seq: u64,
+    pub at: String,
+    /// `allocation`, `limit_change`, `account_closed`, `enforcement`, `alert`,
+    /// `reallocation`, `period`, `reservation_expired`, `denial` or `task`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub account: Option<String>,
+    /// `api`, `optimizer`, `forecast` or `clock`.
+    pub actor: &'static str,
+    pub reason: String,
+    #[schema(value_type = Object)]
+    pub data: Value,
+    /// False for entries the log keeps but the stream does not carry (denials).
+    #[serde(skip)]
+    pub streamed: bool,
+}
+
+/// The ring and the stream's sender. Owned by the engine thread.
+pub struct AuditLog {
+    entries: VecDeque<Arc<AuditEntry>>,
+    stream: broadcast::Sender<Arc<AuditEntry>>,
+}
+
+impl AuditLog {
+    pub fn new() -> AuditLog {
+        AuditLog {
+            entries: VecDeque::new(),
+            stream: broadcast::channel(STREAM_BACKLOG).0,
+        }
+    }
+
+    /// A handle request tasks subscribe with.
+    pub fn sender(&self) -> broadcast::Sender<Arc<AuditEntry>> {
+        self.stream.clone()
+    }
+
+    pub fn push(&mut self, entry: AuditEntry) {
+        let entry = Arc::new(entry);
+        if entry.streamed {
+            // Nobody listening is not an error.
+            let _ = self.stream.send(entry.clone());
+        }
+        self.entries.push_back(entry);
+        while self.entries.len() > AUDIT_KEPT_MAX {
+            self.entries.pop_front();
+        }
+    }
+
+    /// Entries after `since_seq` under `prefix`, oldest first, at most `limit`.
+    pub fn page(
+        &self,
+        prefix: Option<&str>,
+        since_seq: u64,
+        limit: usize,
+        streamed_only: bool,
+    ) -> Vec<Arc<AuditEntry>> {
+        let start = self.entries.partition_point(|entry| entry.seq <= since_seq);
+        self.entries
+            .range(start..)
+            .filter(|entry| !streamed_only || entry.streamed)
+            .filter(|entry| under(entry.account.as_deref(), prefix))
+            .take(limit.min(AUDIT_PAGE_MAX))
+            .cloned()
+            .collect()
+    }
+
+    /// Turns a committed ledger event into its entry, if it is notable.
+    pub fn note_event(&mut self, ledger: &Ledger, seq: u64, event: &Event) {
+        if let Some(entry) = entry_of(ledger, seq, event) {
+            self.push(entry);
+        }
+    }
+}
+
+impl Default for AuditLog {
+    fn default() -> Self {
+        AuditLog::new()
+    }
+}
+
+/// Whether an account path is `prefix` or below it (no prefix: everything).
+pub fn under(account: Option<&str>, prefix: Option<&str>) -> bool {
+    match (prefix, account) {
+        (None, _) => true,
+        (Some(_), None) => false,
+        (Some(prefix), Some(account)) => {
+            account == prefix
+                || (account.starts_with(prefix)
+                    && account.as_bytes().get(prefix.len()) == Some(&b'/'))
+        }
+    }
+}
+
+fn entry_of(ledger: &Ledger, seq: u64, event: &Event) -> Option<AuditEntry> {
+    let path = |account: purser_core::AccountId| ledger.account(account).path.to_string();
+    let dim = |dim: purser_core::DimId| ledger.dimensions().name(dim).to_string();
+    let amounts = |amounts: &purser_core::Amounts| -> Value {
+        amounts
+            .iter()
+            .map(|(d, value)| (dim(d), json!(value)))
+            .collect::<serde_json::Map<_, _>>()
+            .into()
+    };
+    let entry = |at_ms: u64, kind, account: String, actor, reason: String, data: Value| {
+        Some(AuditEntry {
+            seq,
+            at: rfc3339(at_ms),
+            kind,
+            account: Some(account),
+            actor,
+            reason,
+            data,
+            streamed: true,
+        })
+    };
+    match event {
+        Event::AccountOpened {
+            path: account,
+            limits,
+            at_ms,
+            ..
+        } => entry(
+            *at_ms,
+            "limit_change",
+            account.to_string(),
+            "api",
+            format!("account {account} opened"),
+            json!({"limits": amounts(limits)}),
+        ),
+        Event::AccountUpdated {
+            account,
+            limits,
+            at_ms,
+            ..
+        } => entry(
+            *at_ms,
+            "limit_change",
+            path(*account),
+            "api",
+            format!("account {} updated", path(*account)),
+            json!({"limits": amounts(limits)}),
+        ),
+        Event::AccountClosed { account, at_ms } => entry(
+            *at_ms,
+            "account_closed",
+            path(*account),
+            "api",
+            format!(
+                "account {} closed; its limit went back to its parent",
+                path(*account)
+            ),
+            json!({}),
+        ),
+        Event::LevelChanged {
+            account,
+            from,
+            to,
+            dimension,
+            at_ms,
+        } => {
+            let acc = ledger.account(*account);
+            let action = action_for(*to, acc.config.throttle_rate_ppm);
+            let by_forecast = *to == Level::Yellow
+                && acc.alert.is_some_and(|alert| Some(alert.dim) == *dimension);
+            let dimension = dimension.map(dim);
+            let reason = match &dimension {
+                Some(name) if by_forecast => {
+                    format!(
+                        "{} warned: the forecast sees {name} exhausted soon",
+                        acc.path
+                    )
+                }
+                Some(name) => format!(
+                    "{} moved from {} to {} on {name}",
+                    acc.path,
+                    from.as_str(),
+                    to.as_str()
+                ),
+                None => format!(
+                    "{} moved from {} to {}",
+                    acc.path,
+                    from.as_str(),
+                    to.as_str()
+                ),
+            };
+            entry(
+                *at_ms,
+                "enforcement",
+                acc.path.to_string(),
+                "api",
+                reason,
+                json!({"from": from.as_str(), "level": to.as_str(), "action": action.kind(),
+                       "dimension": dimension}),
+            )
+        }
+        Event::AlertRaised {
+            account,
+            dimension,
+            method,
+            projected_total,
+            exhausts_at_ms,
+            confidence_ppm,
+            at_ms,
+        } => entry(
+            *at_ms,
+            "alert",
+            path(*account),
+            "forecast",
+            format!(
+                "{} forecast to exhaust {} at {} ({method}, confidence {:.2})",
+                path(*account),
+                dim(*dimension),
+                rfc3339(*exhausts_at_ms),
+                f64::from(*confidence_ppm) / 1e6
+            ),
+            json!({"dimension": dim(*dimension), "raised": true, "method": method.as_ref(),
+                   "projected_total": projected_total, "exhausts_at": rfc3339(*exhausts_at_ms),
+                   "confidence": f64::from(*confidence_ppm) / 1e6}),
+        ),
+        Event::AlertCleared {
+            account,
+            dimension,
+            at_ms,
+        } => entry(
+            *at_ms,
+            "alert",
+            path(*account),
+            "forecast",
+            format!(
+                "{} no longer forecast to exhaust {}",
+                path(*account),
+                dim(*dimension)
+            ),
+            json!({"dimension": dim(*dimension), "raised": false}),
+        ),
+        Event::Reallocated {
+            account,
+            dimension,
+            from,
+            to,
+            kind,
+            reason,
+            at_ms,
+        } => entry(
+            *at_ms,
+            "reallocation",
+            path(*account),
+            "optimizer",
+            reason.to_string(),
+            json!({"kind": kind.name(), "dimension": dim(*dimension), "from": from, "to": to,
+                   "delta": match kind { ReallocationKind::Grant => to - from, ReallocationKind::Reclaim => from - to }}),
+        ),
+        Event::PeriodRenewed {
+            account,
+            start_ms,
+            end_ms,
+            limits,
+            at_ms,
+        } => entry(
+            *at_ms,
+            "period",
+            path(*account),
+            "clock",
+            format!("{} began a new budget period", path(*account)),
+            json!({"start": rfc3339(*start_ms), "end": rfc3339(*end_ms), "limits": amounts(limits)}),
+        ),
+        Event::ReservationExpired { reservation, at_ms } => {
+            let account = ledger.reservation_account(*reservation).map(path)?;
+            entry(
+                *at_ms,
+                "reservation_expired",
+                account.clone(),
+                "clock",
+                format!("reservation rsv_{reservation} on {account} expired and was released"),
+                json!({"id": format!("rsv_{reservation}")}),
+            )
+        }
+        _ => None,
+    }
+}
+
+/// The entry of a refused hold: in the log, not journaled and not streamed.
+pub fn denial(
+    seq: u64,
+    at_ms: u64,
+    account: String,
+    dimension: String,
+    requested: u64,
+    available: u64,
+) -> AuditEntry {
+    AuditEntry {
+        seq,
+        at: rfc3339(at_ms),
+        kind: "denial",
+        reason: format!(
+            "hold on {account} refused: {requested} {dimension} requested, {available} available before the stop threshold"
+        ),
+        account: Some(account),
+        actor: "api",
+        data: json!({"dimension": dimension, "requested": requested, "available": available}),
+        streamed: false,
+    }
+}
+
+/// Shown to a stream subscriber that fell behind and lost entries.
+pub fn lagged(n_lost: u64) -> Value {
+    json!({"lost": n_lost, "message": "the stream fell behind; resume with Last-Event-ID from GET /v1/audit"})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::under;
+
+    #[test]
+    fn prefixes_match_whole_segments() {
+        for (account, prefix, expected) in [
+            (Some("acme/research"), Some("acme"), true),
+            (Some("acme"), Some("acme"), true),
+            (Some("acmex"), Some("acme"), false),
+            (None, Some("acme"), false),
+            (None, None, true),
+        ] {
+            assert_eq!(
+                under(account, prefix),
+                expected,
+                "{account:?} under {prefix:?}"
+            );
+        }
+    }
+}

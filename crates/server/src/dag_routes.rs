@@ -1,0 +1,195 @@
+//! The routes of DAGs, workers and tasks: parse, check the caller, call the engine.
+//!
+//! Submitting and reading a DAG need a token whose scope covers the DAG's tenant (an account
+//! path). Workers serve every tenant: leasing and reporting on tasks need a token without a
+//! scope (any role).
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::routing::{get, post};
+use purser_sched::DagCommand;
+
+use crate::auth::Need;
+use crate::dag_wire::{self, CheckpointIn, DagIn, FailIn, TaskOpIn};
+use crate::dags::DagOp;
+use crate::engine::{Op, Reply};
+use crate::error::ApiError;
+use crate::routes::{AppState, BATCH_BODY_MAX, BODY_MAX, read_body};
+use crate::wire;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/dags", post(post_dag))
+        .route("/v1/dags/{id}", get(get_dag))
+        .route("/v1/workers/{action}", post(lease))
+        .route("/v1/tasks/{action}", post(post_task_action))
+}
+
+#[utoipa::path(post, path = "/v1/dags", request_body = DagIn,
+    responses((status = 200, body = dag_wire::DagOut),
+              (status = 400, description = "Invalid, or outside a limit range (names tenant, pool, dimension)", body = crate::error::ErrorBody),
+              (status = 409, description = "Over what a quota can ever admit (names tenant, pool, dimension), or too many dags", body = crate::error::ErrorBody),
+              (status = 413, body = crate::error::ErrorBody)))]
+pub async fn post_dag(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Reply, ApiError> {
+    let caller = state.tokens.caller(&headers)?;
+    // A DAG of 100,000 tasks does not fit the single-request limit; it gets the batch's.
+    let body = read_body(body, BATCH_BODY_MAX).await?;
+    let request = wire::parse::<DagIn>(&body)?.into_request()?;
+    caller.allow(Need::Spend, Some(&request.tenant))?;
+    Ok(state.engine.call(Op::Dag(DagOp::Submit(request))).await)
+}
+
+#[utoipa::path(get, path = "/v1/dags/{id}", params(("id" = String, Path, description = "dag_...")),
+    responses((status = 200, body = dag_wire::DagOut), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn get_dag(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Reply, ApiError> {
+    // The scope is checked against the DAG's tenant on the engine thread.
+    let caller = state.tokens.caller(&headers)?;
+    let dag = dag_wire::dag_id(&id)?;
+    Ok(state.engine.call(Op::Dag(DagOp::Status(dag, caller))).await)
+}
+
+/// Workers serve every tenant: their token has no scope.
+fn worker_caller(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let caller = state.tokens.caller(headers)?;
+    caller.allow(Need::Spend, None).map_err(|_| {
+        ApiError::forbidden("workers need a token without a scope: they serve every tenant")
+    })
+}
+
+#[utoipa::path(post, path = "/v1/workers/{id}:lease",
+    params(("id" = String, Path, description = "The worker's machine, POOL-INDEX (local-0)")),
+    responses((status = 200, description = "The next task placed on the machine, or {\"task\": null}", body = dag_wire::LeaseOut),
+              (status = 404, body = crate::error::ErrorBody)))]
+pub async fn lease(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(action): Path<String>,
+    body: Body,
+) -> Result<Reply, ApiError> {
+    worker_caller(&state, &headers)?;
+    let Some((worker, method)) = action.rsplit_once(':') else {
+        return Err(ApiError::new(
+            405,
+            "method_not_allowed",
+            "POST on a worker needs :lease",
+        ));
+    };
+    if method != "lease" {
+        return Err(ApiError::not_found(format!(
+            "no method :{method} on workers"
+        )));
+    }
+    let body = read_body(body, BODY_MAX).await?;
+    if !body.iter().all(u8::is_ascii_whitespace) {
+        wire::parse::<dag_wire::LeaseIn>(&body)?;
+    }
+    Ok(state
+        .engine
+        .call(Op::Dag(DagOp::Lease(worker.to_string())))
+        .await)
+}
+
+/// `POST /v1/tasks/{id}:heartbeat|checkpoint|complete|fail` share one route; each has its
+/// own function so that all appear in /openapi.json.
+pub async fn post_task_action(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(action): Path<String>,
+    body: Body,
+) -> Result<Reply, ApiError> {
+    worker_caller(&state, &headers)?;
+    let Some((id_text, method)) = action.split_once(':') else {
+        return Err(ApiError::new(
+            405,
+            "method_not_allowed",
+            "POST on a task needs :heartbeat, :checkpoint, :complete or :fail",
+        ));
+    };
+    let task = dag_wire::task_id(id_text)?;
+    let body = read_body(body, BODY_MAX).await?;
+    let empty = body.iter().all(u8::is_ascii_whitespace);
+    let command = match method {
+        "heartbeat" => heartbeat_task(
+            task,
+            if empty {
+                None
+            } else {
+                Some(wire::parse(&body)?)
+            },
+        ),
+        "checkpoint" => checkpoint_task(task, wire::parse(&body)?),
+        "complete" => complete_task(
+            task,
+            if empty {
+                None
+            } else {
+                Some(wire::parse(&body)?)
+            },
+        ),
+        "fail" => fail_task(
+            task,
+            if empty {
+                FailIn::default()
+            } else {
+                wire::parse(&body)?
+            },
+        ),
+        other => {
+            return Err(ApiError::not_found(format!("no method :{other} on tasks")));
+        }
+    };
+    Ok(state.engine.call(Op::Dag(DagOp::Task(command))).await)
+}
+
+#[utoipa::path(post, path = "/v1/tasks/{id}:heartbeat", params(("id" = String, Path, description = "tsk_...")), request_body = Option<TaskOpIn>,
+    responses((status = 200, description = "The lease is renewed for one TTL", body = dag_wire::TaskStateOut),
+              (status = 404, body = crate::error::ErrorBody), (status = 409, description = "Not RUNNING, or a stale attempt", body = crate::error::ErrorBody)))]
+pub fn heartbeat_task(task: purser_sched::TaskRef, input: Option<TaskOpIn>) -> DagCommand {
+    DagCommand::Heartbeat {
+        task,
+        attempt: input.and_then(|input| input.attempt),
+    }
+}
+
+#[utoipa::path(post, path = "/v1/tasks/{id}:checkpoint", params(("id" = String, Path, description = "tsk_...")), request_body = CheckpointIn,
+    responses((status = 200, description = "Kept for the next attempt; the lease is renewed", body = dag_wire::TaskStateOut),
+              (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)))]
+pub fn checkpoint_task(task: purser_sched::TaskRef, input: CheckpointIn) -> DagCommand {
+    DagCommand::Checkpoint {
+        task,
+        attempt: input.attempt,
+        checkpoint: input.checkpoint,
+    }
+}
+
+#[utoipa::path(post, path = "/v1/tasks/{id}:complete", params(("id" = String, Path, description = "tsk_...")), request_body = Option<TaskOpIn>,
+    responses((status = 200, description = "COMPLETED; children whose parents are all done become ELIGIBLE", body = dag_wire::TaskStateOut),
+              (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)))]
+pub fn complete_task(task: purser_sched::TaskRef, input: Option<TaskOpIn>) -> DagCommand {
+    DagCommand::Complete {
+        task,
+        attempt: input.and_then(|input| input.attempt),
+    }
+}
+
+#[utoipa::path(post, path = "/v1/tasks/{id}:fail", params(("id" = String, Path, description = "tsk_...")), request_body = Option<FailIn>,
+    responses((status = 200, description = "ELIGIBLE again while attempts remain (retryable), else FAILED", body = dag_wire::TaskStateOut),
+              (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)))]
+pub fn fail_task(task: purser_sched::TaskRef, input: FailIn) -> DagCommand {
+    DagCommand::Fail {
+        task,
+        attempt: input.attempt,
+        error: input.error,
+        retryable: input.retryable.unwrap_or(true),
+    }
+}

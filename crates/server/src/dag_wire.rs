@@ -1,0 +1,249 @@
+//! Wire types of DAGs, workers and tasks, and their conversion to the scheduler's commands.
+
+use std::collections::BTreeMap;
+
+use purser_sched::{Resources, SubmitDag, TaskRef, TaskRequest};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::error::ApiError;
+
+/// What a task needs of a machine; an absent dimension takes the tenant's default on the pool
+/// (from its limit range), and a task with no cores at all takes one.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequestsIn {
+    pub cores: Option<u64>,
+    pub memory_bytes: Option<u64>,
+    pub gpu: Option<u64>,
+}
+
+/// One task of `POST /v1/dags`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TaskIn {
+    /// Unique within the DAG; `depends_on` names tasks by it.
+    pub id: String,
+    /// The estimated runtime on a machine of speed 1.0.
+    #[serde(default)]
+    pub runtime_ms: u64,
+    #[serde(default)]
+    pub requests: RequestsIn,
+    #[serde(default)]
+    pub depends_on: Vec<String>,
+    /// Higher goes first; default: the DAG's.
+    pub priority: Option<i32>,
+    /// The task saves checkpoints (`:checkpoint`) and resumes from the last one when retried.
+    #[serde(default)]
+    pub checkpointing: bool,
+    /// Leases the task may take, 1 to 100 (default 3).
+    pub max_attempts: Option<u32>,
+}
+
+/// `POST /v1/dags`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DagIn {
+    pub name: Option<String>,
+    /// An account path; tokens scoped to it (or above) may submit and read.
+    pub tenant: String,
+    #[serde(default)]
+    pub priority: i32,
+    /// A repeated key of the same tenant answers the first DAG with `"duplicate": true`.
+    pub idempotency_key: Option<String>,
+    pub tasks: Vec<TaskIn>,
+}
+
+/// `POST /v1/workers/{id}:lease`: an empty body or an empty object.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LeaseIn {}
+
+/// `POST /v1/tasks/{id}:heartbeat` and `:complete`. `attempt`, when given, must be the
+/// current one (a worker whose lease ran out is refused with 409).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TaskOpIn {
+    pub attempt: Option<u32>,
+}
+
+/// `POST /v1/tasks/{id}:checkpoint`: an opaque string the next attempt resumes from.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckpointIn {
+    pub checkpoint: String,
+    pub attempt: Option<u32>,
+}
+
+/// `POST /v1/tasks/{id}:fail`. A retryable failure goes back to ELIGIBLE while attempts
+/// remain; otherwise the task stays FAILED and its descendants are CANCELLED.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FailIn {
+    #[serde(default)]
+    pub error: String,
+    pub retryable: Option<bool>,
+    pub attempt: Option<u32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct ResourcesOut {
+    pub cores: u64,
+    pub memory_bytes: u64,
+    pub gpu: u64,
+}
+
+/// A task in a DAG's status.
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct TaskOut {
+    /// `tsk_{dag}_{index}`: the id of `/v1/tasks/{id}`.
+    pub id: String,
+    /// The id it was submitted with.
+    pub name: String,
+    /// One of QUEUED ELIGIBLE SCHEDULED RUNNING COMPLETED FAILED PREEMPTED CANCELLED ARCHIVED.
+    pub state: &'static str,
+    /// `POOL#INDEX` of the current or last placement.
+    pub machine: Option<String>,
+    pub attempts: u32,
+    pub max_attempts: u32,
+    pub depends_on: Vec<String>,
+    pub runtime_ms: u64,
+    pub requests: ResourcesOut,
+    pub priority: i32,
+    pub checkpointing: bool,
+    pub checkpoint: Option<String>,
+    pub lease_expires_at: Option<String>,
+    pub error: Option<String>,
+    pub updated_at: String,
+}
+
+/// `GET /v1/dags/{id}`, and the answer to a submission.
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct DagOut {
+    pub id: String,
+    pub name: Option<String>,
+    pub tenant: String,
+    pub priority: i32,
+    /// One of `running completed failed`.
+    pub state: &'static str,
+    pub submitted_at: String,
+    /// Tasks per state.
+    pub counts: BTreeMap<String, u32>,
+    pub tasks: Vec<TaskOut>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub duplicate: bool,
+}
+
+/// A leased task: what a worker needs to run it.
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct LeasedTaskOut {
+    pub id: String,
+    pub dag: String,
+    pub name: String,
+    pub tenant: String,
+    /// Pass it back with heartbeats and the outcome.
+    pub attempt: u32,
+    pub machine: String,
+    pub runtime_ms: u64,
+    pub requests: ResourcesOut,
+    /// The last checkpoint of an earlier attempt, to resume from.
+    pub checkpoint: Option<String>,
+    pub lease_expires_at: String,
+    pub lease_ttl_ms: u64,
+}
+
+/// `POST /v1/workers/{id}:lease`: the next task placed on the worker's machine, or null.
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct LeaseOut {
+    pub task: Option<LeasedTaskOut>,
+}
+
+/// The answer to a heartbeat, checkpoint, complete or fail: the task's state now.
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct TaskStateOut {
+    pub id: String,
+    pub dag: String,
+    pub state: &'static str,
+    pub attempts: u32,
+    pub machine: Option<String>,
+    pub lease_expires_at: Option<String>,
+}
+
+impl DagIn {
+    pub fn into_request(self) -> Result<SubmitDag, ApiError> {
+        crate::wire::account_path(&self.tenant, "tenant")?;
+        Ok(SubmitDag {
+            name: self.name,
+            tenant: self.tenant,
+            priority: self.priority,
+            idempotency_key: self.idempotency_key,
+            tasks: self
+                .tasks
+                .into_iter()
+                .map(|task| TaskRequest {
+                    name: task.id,
+                    runtime_ms: task.runtime_ms,
+                    requests: Resources {
+                        cores: task.requests.cores.unwrap_or(0),
+                        memory_bytes: task.requests.memory_bytes.unwrap_or(0),
+                        gpu: task.requests.gpu.unwrap_or(0),
+                    },
+                    depends_on: task.depends_on,
+                    priority: task.priority,
+                    checkpointing: task.checkpointing,
+                    max_attempts: task.max_attempts,
+                })
+                .collect(),
+        })
+    }
+}
+
+pub fn resources(resources: &Resources) -> ResourcesOut {
+    ResourcesOut {
+        cores: resources.cores,
+        memory_bytes: resources.memory_bytes,
+        gpu: resources.gpu,
+    }
+}
+
+/// `dag_12` to 12.
+pub fn dag_id(text: &str) -> Result<u64, ApiError> {
+    text.strip_prefix("dag_")
+        .filter(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|digits| digits.parse().ok())
+        .ok_or_else(|| ApiError::new(404, "dag_not_found", format!("dag {text} not found")))
+}
+
+/// `tsk_12_3` to the task.
+pub fn task_id(text: &str) -> Result<TaskRef, ApiError> {
+    let not_found = || ApiError::new(404, "task_not_found", format!("task {text} not found"));
+    let (dag, task) = text
+        .strip_prefix("tsk_")
+        .and_then(|rest| rest.split_once('_'))
+        .ok_or_else(not_found)?;
+    let digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+    if !digits(dag) || !digits(task) {
+        return Err(not_found());
+    }
+    Ok(TaskRef {
+        dag: dag.parse().map_err(|_| not_found())?,
+        task: task.parse().map_err(|_| not_found())?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_parse_or_are_not_found() {
+        assert_eq!(dag_id("dag_12").unwrap(), 12);
+        assert_eq!(task_id("tsk_12_3").unwrap(), TaskRef { dag: 12, task: 3 });
+        for bad in ["dag_", "dag_x", "12", "dag_+1"] {
+            assert_eq!(dag_id(bad).unwrap_err().status, 404, "{bad}");
+        }
+        for bad in ["tsk_12", "tsk__3", "tsk_1_x", "tsk_1_2_3", "rsv_1"] {
+            assert_eq!(task_id(bad).unwrap_err().status, 404, "{bad}");
+        }
+    }
+}

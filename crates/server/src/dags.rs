@@ -1,0 +1,286 @@
+//! DAGs on the engine thread: commands to the live state (`purser_sched::DagState`), each of
+//! its events journaled under the ledger's one sequence, and answers rendered for the wire.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::response::{IntoResponse, Response};
+use purser_sched::{
+    Dag, DagAnswer, DagCommand, DagError, DagEvent, DagState, LiveTask, SubmitDag, TaskRef,
+    TaskState,
+};
+use serde_json::{Value, json};
+
+use crate::auth::Caller;
+use crate::dag_wire::{DagOut, LeaseOut, LeasedTaskOut, TaskOut, TaskStateOut, resources};
+use crate::engine::{EngineCore, Reply};
+use crate::error::ApiError;
+use crate::wire::rfc3339;
+
+/// What a request asks of the DAGs. Scopes are checked here when they depend on the DAG.
+pub enum DagOp {
+    Submit(SubmitDag),
+    Status(u64, Caller),
+    Lease(String),
+    /// Heartbeat, checkpoint, complete or fail.
+    Task(DagCommand),
+}
+
+/// Rendered answers.
+pub enum DagReply {
+    Dag(Box<DagOut>),
+    Lease(Box<LeaseOut>),
+    Task(TaskStateOut),
+}
+
+impl IntoResponse for DagReply {
+    fn into_response(self) -> Response {
+        match self {
+            DagReply::Dag(out) => Json(out).into_response(),
+            DagReply::Lease(out) => Json(out).into_response(),
+            DagReply::Task(out) => Json(out).into_response(),
+        }
+    }
+}
+
+pub fn handle(core: &mut EngineCore, op: DagOp, now_ms: u64) -> Reply {
+    let outcome = match op {
+        DagOp::Submit(request) => match apply(core, DagCommand::Submit(request), now_ms) {
+            Ok(DagAnswer::Submitted { dag, duplicate }) => {
+                let found = core.dags.dag(dag).expect("a submitted dag exists");
+                let mut out = dag_out(&core.dags, found);
+                out.duplicate = duplicate;
+                Ok(DagReply::Dag(Box::new(out)))
+            }
+            Ok(other) => unreachable!("a submission answered {other:?}"),
+            Err(err) => Err(err),
+        },
+        DagOp::Status(dag, caller) => match core.dags.dag(dag) {
+            Some(found) if !caller.may_touch(&found.tenant) => Err(ApiError::forbidden(&format!(
+                "dag dag_{dag} of tenant {} is outside this token's scope",
+                found.tenant
+            ))),
+            Some(found) => Ok(DagReply::Dag(Box::new(dag_out(&core.dags, found)))),
+            None => Err(DagError::DagNotFound(dag).into()),
+        },
+        DagOp::Lease(worker) => match apply(core, DagCommand::Lease { worker }, now_ms) {
+            Ok(DagAnswer::Leased(task)) => Ok(DagReply::Lease(Box::new(LeaseOut {
+                task: task.map(|task| leased(&core.dags, task)),
+            }))),
+            Ok(other) => unreachable!("a lease answered {other:?}"),
+            Err(err) => Err(err),
+        },
+        DagOp::Task(command) => match apply(core, command, now_ms) {
+            Ok(DagAnswer::Task(task)) => Ok(DagReply::Task(task_state(&core.dags, task))),
+            Ok(other) => unreachable!("a task command answered {other:?}"),
+            Err(err) => Err(err),
+        },
+    };
+    match outcome {
+        Ok(reply) => Reply::Dag(reply),
+        Err(err) => Reply::Error(err),
+    }
+}
+
+/// The clock's part for DAGs: lapsed leases and placements go back, then placement runs.
+pub fn tick(core: &mut EngineCore, now_ms: u64) {
+    if let Err(err) = apply(core, DagCommand::Tick, now_ms) {
+        unreachable!("a tick cannot be refused: {}", err.detail.message);
+    }
+}
+
+/// Applies a command and queues its events for the journal, each with the next global seq.
+fn apply(core: &mut EngineCore, command: DagCommand, now_ms: u64) -> Result<DagAnswer, ApiError> {
+    let (answer, events) = core.dags.apply(command, now_ms)?;
+    for event in events {
+        core.ledger.take_foreign_seq();
+        core.dag_events.push(event);
+    }
+    Ok(answer)
+}
+
+fn task_name(task: TaskRef) -> String {
+    task.to_string()
+}
+
+fn lease_expiry(task: &LiveTask) -> Option<String> {
+    matches!(task.state, TaskState::Scheduled | TaskState::Running)
+        .then(|| rfc3339(task.lease_expires_ms))
+}
+
+pub fn dag_out(state: &DagState, dag: &Dag) -> DagOut {
+    let mut counts: BTreeMap<String, u32> = BTreeMap::new();
+    let tasks = dag
+        .tasks
+        .iter()
+        .enumerate()
+        .map(|(task_idx, task)| {
+            *counts.entry(task.state.name().to_string()).or_insert(0) += 1;
+            TaskOut {
+                id: task_name(TaskRef {
+                    dag: dag.id,
+                    task: task_idx as u32,
+                }),
+                name: task.spec.name.clone(),
+                state: task.state.name(),
+                machine: task.machine.map(|machine| state.machine_name(machine)),
+                attempts: task.attempts,
+                max_attempts: task.spec.max_attempts,
+                depends_on: task
+                    .spec
+                    .parents
+                    .iter()
+                    .map(|&parent| dag.tasks[parent as usize].spec.name.clone())
+                    .collect(),
+                runtime_ms: task.spec.runtime_ms,
+                requests: resources(&task.spec.requests),
+                priority: task.spec.priority,
+                checkpointing: task.spec.checkpointing,
+                checkpoint: task.checkpoint.clone(),
+                lease_expires_at: lease_expiry(task),
+                error: task.error.clone(),
+                updated_at: rfc3339(task.updated_ms),
+            }
+        })
+        .collect();
+    DagOut {
+        id: format!("dag_{}", dag.id),
+        name: dag.name.clone(),
+        tenant: dag.tenant.clone(),
+        priority: dag.priority,
+        state: dag.status().name(),
+        submitted_at: rfc3339(dag.submitted_ms),
+        counts,
+        tasks,
+        duplicate: false,
+    }
+}
+
+fn leased(state: &DagState, task_ref: TaskRef) -> LeasedTaskOut {
+    let (dag, task) = state.task(task_ref).expect("a leased task exists");
+    LeasedTaskOut {
+        id: task_name(task_ref),
+        dag: format!("dag_{}", dag.id),
+        name: task.spec.name.clone(),
+        tenant: dag.tenant.clone(),
+        attempt: task.attempts,
+        machine: state.machine_name(task.machine.expect("a leased task has a machine")),
+        runtime_ms: task.spec.runtime_ms,
+        requests: resources(&task.spec.requests),
+        checkpoint: task.checkpoint.clone(),
+        lease_expires_at: rfc3339(task.lease_expires_ms),
+        lease_ttl_ms: state.lease_ttl_ms(),
+    }
+}
+
+fn task_state(state: &DagState, task_ref: TaskRef) -> TaskStateOut {
+    let (dag, task) = state.task(task_ref).expect("an answered task exists");
+    TaskStateOut {
+        id: task_name(task_ref),
+        dag: format!("dag_{}", dag.id),
+        state: task.state.name(),
+        attempts: task.attempts,
+        machine: task.machine.map(|machine| state.machine_name(machine)),
+        lease_expires_at: lease_expiry(task),
+    }
+}
+
+/// A DAG event as a server-sent event: the name `task` and its JSON data, for task state
+/// changes (`{"dag", "task", "name", "from", "to", "machine", "at"}`); None for the others.
+/// `state` is read for the task's name and the machine's, after the event was applied.
+pub fn render_event(state: &DagState, event: &DagEvent) -> Option<(&'static str, Value)> {
+    let moved = event.task_move()?;
+    let name = state
+        .task(moved.task)
+        .map(|(_, task)| task.spec.name.clone());
+    Some((
+        "task",
+        json!({
+            "dag": format!("dag_{}", moved.task.dag),
+            "task": task_name(moved.task),
+            "name": name,
+            "from": moved.from.name(),
+            "to": moved.to.name(),
+            "machine": moved.machine.map(|machine| state.machine_name(machine)),
+            "error": moved.error,
+            "at": rfc3339(moved.at_ms),
+        }),
+    ))
+}
+
+impl From<DagError> for ApiError {
+    fn from(err: DagError) -> ApiError {
+        let message = err.to_string();
+        let code = err.code();
+        let (status, field, tenant, pool, dimension, requested, available) = match err {
+            DagError::Invalid { field, .. } => (400, Some(field), None, None, None, None, None),
+            DagError::LimitRange {
+                field,
+                tenant,
+                pool,
+                dimension,
+                requested,
+                ..
+            } => (
+                400,
+                Some(field),
+                Some(tenant),
+                Some(pool),
+                Some(dimension),
+                Some(requested),
+                None,
+            ),
+            DagError::NoPoolFits {
+                field,
+                tenant,
+                pool,
+                dimension,
+                requested,
+                available,
+                ..
+            } => (
+                400,
+                Some(field),
+                Some(tenant),
+                Some(pool),
+                Some(dimension),
+                Some(requested),
+                Some(available),
+            ),
+            DagError::Quota {
+                field,
+                tenant,
+                pool,
+                dimension,
+                requested,
+                ..
+            } => (
+                409,
+                Some(field),
+                Some(tenant),
+                Some(pool),
+                Some(dimension),
+                Some(requested),
+                None,
+            ),
+            DagError::NoPools | DagError::LimitReached { .. } => {
+                (409, None, None, None, None, None, None)
+            }
+            DagError::DagNotFound(_) | DagError::TaskNotFound(_) | DagError::WorkerNotFound(_) => {
+                (404, None, None, None, None, None, None)
+            }
+            DagError::NotRunning { .. }
+            | DagError::StaleAttempt { .. }
+            | DagError::NotCheckpointing { .. } => (409, None, None, None, None, None, None),
+            DagError::Replay(_) | DagError::Config(_) => (500, None, None, None, None, None, None),
+        };
+        let mut error = ApiError::new(status, code, message);
+        error.detail.field = field;
+        error.detail.tenant = tenant;
+        error.detail.pool = pool;
+        error.detail.dimension = dimension.map(str::to_string);
+        error.detail.requested = requested;
+        error.detail.available = available;
+        error
+    }
+}
