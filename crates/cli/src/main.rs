@@ -1,6 +1,7 @@
 //! `purser`: serve the API, run the demo, and operate on accounts from the command line.
 
 mod client;
+mod dag;
 mod demo;
 mod replay;
 mod report;
@@ -232,6 +233,11 @@ enum Commands {
         /// Write the lines here instead of standard output.
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// DAGs of tasks on the server's pools: submit one, show one.
+    Dag {
+        #[command(subcommand)]
+        command: dag::DagCommand,
     },
     /// Release a reservation without spending.
     Void {
@@ -500,6 +506,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             no_interruptions,
             weights: weights.as_deref(),
         }),
+        Commands::Dag { command } => dag::run(command),
         Commands::Void { id, remote } => show(
             &remote,
             "POST",

@@ -42,6 +42,9 @@ pub struct AuditEntry {
     /// False for entries the log keeps but the stream does not carry (denials).
     #[serde(skip)]
     pub streamed: bool,
+    /// For enforcement entries: when, and the level reached (the report's level chart).
+    #[serde(skip)]
+    pub level: Option<(u64, Level)>,
 }
 
 /// The ring and the stream's sender. Owned by the engine thread.
@@ -93,6 +96,15 @@ impl AuditLog {
             .collect()
     }
 
+    /// The level changes of `account` the ring still holds, oldest first.
+    pub fn level_changes(&self, account: &str) -> Vec<(u64, Level)> {
+        self.entries
+            .iter()
+            .filter(|entry| entry.account.as_deref() == Some(account))
+            .filter_map(|entry| entry.level)
+            .collect()
+    }
+
     /// Turns a committed ledger event into its entry, if it is notable.
     pub fn note_event(&mut self, ledger: &Ledger, seq: u64, event: &Event) {
         if let Some(entry) = entry_of(ledger, seq, event) {
@@ -140,6 +152,7 @@ fn entry_of(ledger: &Ledger, seq: u64, event: &Event) -> Option<AuditEntry> {
             reason,
             data,
             streamed: true,
+            level: None,
         })
     };
     match event {
@@ -221,6 +234,10 @@ fn entry_of(ledger: &Ledger, seq: u64, event: &Event) -> Option<AuditEntry> {
                 json!({"from": from.as_str(), "level": to.as_str(), "action": action.kind(),
                        "dimension": dimension}),
             )
+            .map(|entry| AuditEntry {
+                level: Some((*at_ms, *to)),
+                ..entry
+            })
         }
         Event::AlertRaised {
             account,
@@ -328,6 +345,7 @@ pub fn denial(
         actor: "api",
         data: json!({"dimension": dimension, "requested": requested, "available": available}),
         streamed: false,
+        level: None,
     }
 }
 

@@ -39,6 +39,9 @@ pub struct Config {
     pub quota: Vec<crate::config_sched::QuotaConfig>,
     #[serde(default)]
     pub limit_range: Vec<crate::config_sched::LimitRangeConfig>,
+    /// Forecasts, alerts and the optimizer (`config_manager.rs`).
+    #[serde(default)]
+    pub manager: crate::config_manager::ManagerSection,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -115,6 +118,7 @@ impl Default for Config {
             pool: Vec::new(),
             quota: Vec::new(),
             limit_range: Vec::new(),
+            manager: crate::config_manager::ManagerSection::default(),
         }
     }
 }
@@ -137,6 +141,7 @@ impl Config {
             return Err("snapshot_every_events must be at least 1".into());
         }
         crate::config_sched::dag_config(&config)?;
+        config.manager.to_config()?;
         Ok(config)
     }
 
@@ -184,6 +189,25 @@ degrade = 0.90
 stop = 0.95
 throttle_rate = 0.5
 reserve = 0.10
+
+# Forecasts, alerts and the optimizer. An account forecast to exhaust a limit within
+# lead_time_ms, with at least alert_confidence, is moved to warn. Every optimizer_every_ms, idle
+# children (below idle_used_max of their limit, inactive idle_after_ms) give reclaim_share of
+# what they have left back to their parent's pool, and children above grant_above whose forecast
+# passes their limit receive grants from the pool (never from the reserve), most urgent first.
+[manager]
+optimizer_every_ms = 10000
+lead_time_ms = 60000
+alert_confidence = 0.85
+alerts_every_ms = 5000
+forecast_series_max = 10000
+horizon_ms = 3600000
+idle_used_max = 0.25
+idle_after_ms = 60000
+reclaim_share = 0.5
+grant_above = 0.80
+min_share = 0.05
+# max_share = 0.5
 
 # The scheduler: DAGs of tasks placed on pools of machines; workers pull the tasks placed on
 # their machine (POST /v1/workers/POOL-INDEX:lease) and must renew their lease within the TTL.

@@ -26,8 +26,6 @@ pub const QUEUE_MAX: usize = 65_536;
 pub const BATCH_JOBS_MAX: usize = 4_096;
 /// Accounts one list answers at most.
 pub const LIST_MAX: usize = 10_000;
-/// Series the stand-in watch of a report rebuilds at most.
-const REPORT_SERIES_MAX: usize = 2_000;
 
 /// What a request asks of the engine.
 pub enum Op {
@@ -48,6 +46,19 @@ pub enum Op {
     /// The report of an account and its children (`report/`), built here, rendered by the
     /// request's task.
     Report(AccountPath),
+    /// `GET /v1/accounts/{path}:forecast?dimension=`.
+    Forecast {
+        path: AccountPath,
+        dimension: String,
+    },
+    /// `POST /v1/optimizer:run`.
+    Optimize {
+        dry_run: bool,
+    },
+    /// `GET /v1/audit`, and the resume of `GET /v1/events`.
+    Audit(crate::engine_manage::AuditQuery),
+    /// A handle on the event stream.
+    Subscribe,
 }
 
 /// What the engine answers, rendered for the wire (names resolved); the request's task
@@ -64,6 +75,10 @@ pub enum Reply {
     Expired(usize),
     Dag(crate::dags::DagReply),
     Report(Box<purser_core::report::Report>),
+    Forecast(Box<crate::wire::ForecastOut>),
+    Optimized(crate::wire::OptimizerOut),
+    Audit(Vec<std::sync::Arc<crate::audit::AuditEntry>>),
+    Stream(tokio::sync::broadcast::Receiver<std::sync::Arc<crate::audit::AuditEntry>>),
     Error(ApiError),
 }
 
@@ -116,6 +131,10 @@ pub struct EngineCore {
     pub dags: DagState,
     /// DAG events of the job being handled, each with its seq already taken from the ledger.
     pub dag_events: Vec<DagEvent>,
+    /// Forecasts, alerts and the optimizer (`purser_core::manage`).
+    pub manager: purser_core::manage::Manager,
+    /// The newest notable events, and the stream's sender (`audit.rs`).
+    pub audit: crate::audit::AuditLog,
 }
 
 /// One journal record: a ledger event or a DAG event. Both count in the one global sequence
@@ -174,6 +193,7 @@ pub fn recover(
     journal: &mut dyn Journal,
     limits: LedgerLimits,
     dag_config: DagConfig,
+    audit: &mut crate::audit::AuditLog,
 ) -> Result<Recovered, String> {
     let started = Instant::now();
     let snapshot = journal.latest_snapshot().map_err(|err| err.to_string())?;
@@ -217,7 +237,13 @@ pub fn recover(
                         }
                         let replayed = match record {
                             Record::Ledger(event) => {
-                                ledger.replay(seq, event).map_err(|err| err.to_string())
+                                let kept = event.clone();
+                                ledger
+                                    .replay(seq, event)
+                                    .map(|()| {
+                                        audit.note_event(&ledger, seq, &kept);
+                                    })
+                                    .map_err(|err| err.to_string())
                             }
                             Record::Dag(event) => ledger
                                 .replay_foreign(seq)
@@ -329,6 +355,12 @@ fn run(mut core: EngineCore, mut jobs: mpsc::Receiver<Job>) {
                 std::process::exit(70);
             }
             payload = batch.payload;
+            for (idx, record) in records.iter().enumerate() {
+                if let Record::Ledger(event) = record {
+                    core.audit
+                        .note_event(&core.ledger, first_seq + idx as u64, event);
+                }
+            }
             records.clear();
             core.maybe_snapshot();
         }
@@ -425,10 +457,14 @@ impl EngineCore {
                 Reply::Accounts(AccountsOut { accounts })
             }
             Op::Tick => {
-                let reply = self.command(Command::ExpireDue, now_ms, events);
+                let reply = self.tick_manager(now_ms, events);
                 crate::dags::tick(self, now_ms);
                 reply
             }
+            Op::Forecast { path, dimension } => self.forecast(&path, &dimension, now_ms),
+            Op::Optimize { dry_run } => self.optimize(dry_run, now_ms, events),
+            Op::Audit(query) => Reply::Audit(self.audit_page(&query)),
+            Op::Subscribe => Reply::Stream(self.audit.sender().subscribe()),
             Op::Dag(op) => crate::dags::handle(self, op, now_ms),
             Op::Report(path) => self.report(&path, now_ms),
         }
@@ -442,24 +478,27 @@ impl EngineCore {
                 format!("account {path} not found"),
             ));
         };
-        // lead: once the engine holds the manager, sample it (`self.manager.sample(&mut
-        // self.ledger, now_ms)`), pass `&mut self.manager.watch` instead of this watch, and pass
-        // the kept LevelChanged events of `account` (as `LevelPoint`s) instead of `&[]`. This
-        // stand-in watch rebuilds series from the accounts' figures (their consumption spread
-        // evenly since they opened), so forecasts and charts are rough until then.
-        let mut watch = purser_core::watch::Watch::new(purser_core::watch::WatchConfig {
-            series_max: REPORT_SERIES_MAX,
-            ..purser_core::watch::WatchConfig::default()
-        });
-        watch.sample(&mut self.ledger, now_ms);
-        let report =
-            purser_core::report::build_report(&self.ledger, &mut watch, account, now_ms, &[]);
+        self.manager.sample(&mut self.ledger, now_ms);
+        let level_changes = self.level_points(path);
+        let report = purser_core::report::build_report(
+            &self.ledger,
+            &mut self.manager.watch,
+            account,
+            now_ms,
+            &level_changes,
+        );
         Reply::Report(Box::new(report))
     }
 
     fn command(&mut self, command: Command, now_ms: u64, events: &mut Vec<Event>) -> Reply {
-        match self.ledger.apply(command, now_ms, events) {
-            Ok(answer) => render::answer(&self.ledger, answer),
+        match self
+            .manager
+            .apply(&mut self.ledger, command, now_ms, events)
+        {
+            Ok(answer) => {
+                self.note_denial(&answer, now_ms);
+                render::answer(&self.ledger, answer)
+            }
             Err(err) => Reply::Error(err.into()),
         }
     }

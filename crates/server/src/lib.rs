@@ -9,17 +9,20 @@
 pub mod audit;
 pub mod auth;
 pub mod config;
+pub mod config_manager;
 pub mod config_sched;
 pub mod dag_routes;
 pub mod dag_wire;
 pub mod dags;
 pub mod engine;
+pub mod engine_manage;
 pub mod error;
 pub mod openapi;
 pub mod periods;
 pub mod render;
 pub mod report;
 pub mod routes;
+pub mod routes_manage;
 pub mod wire;
 
 use std::future::Future;
@@ -77,8 +80,10 @@ pub fn open_engine(config: &Config) -> Result<(Engine, std::thread::JoinHandle<(
         ..LedgerLimits::default()
     };
     let dag_config = config_sched::dag_config(config).map_err(ServerError::Config)?;
-    let recovered =
-        engine::recover(&mut journal, limits, dag_config).map_err(ServerError::Recovery)?;
+    let manager_config = config.manager.to_config().map_err(ServerError::Config)?;
+    let mut audit = audit::AuditLog::new();
+    let recovered = engine::recover(&mut journal, limits, dag_config, &mut audit)
+        .map_err(ServerError::Recovery)?;
     let mut ledger = recovered.ledger;
     let defaults = &config.defaults;
     let spec = AccountSpec {
@@ -103,6 +108,8 @@ pub fn open_engine(config: &Config) -> Result<(Engine, std::thread::JoinHandle<(
         last_now_ms: 0,
         dags: recovered.dags,
         dag_events: Vec::new(),
+        manager: purser_core::manage::Manager::new(manager_config),
+        audit,
     };
     Ok(engine::start(core))
 }
@@ -132,13 +139,19 @@ pub async fn run(
             ticker.try_send(engine::Op::Tick);
         }
     });
+    // Event streams never end on their own: they end when the server begins to shut down.
+    let (closing_tx, closing) = tokio::sync::watch::channel(false);
     let state = routes::AppState {
         engine,
         tokens: Arc::new(auth::Tokens::new(&config.tokens)),
+        closing,
     };
     eprintln!("purser: listening on http://{address}");
     axum::serve(listener, routes::router(state))
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = closing_tx.send(true);
+        })
         .await?;
     tick_task.abort();
     let _ = tick_task.await;

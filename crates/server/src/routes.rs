@@ -27,6 +27,8 @@ pub const LIST_DEPTH_MAX: usize = 8;
 pub struct AppState {
     pub engine: Engine,
     pub tokens: Arc<Tokens>,
+    /// Turns true when the server begins to shut down (event streams end then).
+    pub closing: tokio::sync::watch::Receiver<bool>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -47,6 +49,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/reservations", post(post_reservation))
         .route("/v1/reservations/{action}", post(post_reservation_action))
         .merge(crate::dag_routes::routes())
+        .merge(crate::routes_manage::routes())
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(state)
@@ -66,6 +69,13 @@ impl IntoResponse for Reply {
             Reply::Expired(count) => Json(serde_json::json!({ "expired": count })).into_response(),
             Reply::Dag(out) => out.into_response(),
             Reply::Report(report) => Json(crate::report::ReportOut::from(&*report)).into_response(),
+            Reply::Forecast(out) => Json(out).into_response(),
+            Reply::Optimized(out) => Json(out).into_response(),
+            Reply::Audit(events) => Json(wire::AuditOut { events }).into_response(),
+            Reply::Stream(_) => {
+                ApiError::new(500, "internal", "a stream is not an answer".to_string())
+                    .into_response()
+            }
             Reply::Error(err) => err.into_response(),
         }
     }
@@ -198,6 +208,9 @@ pub async fn get_account(
     match method {
         None => Ok(state.engine.call(Op::Status(path)).await.into_response()),
         Some("report") => crate::report::report(&state.engine, path, raw.as_deref()).await,
+        Some("forecast") => {
+            crate::routes_manage::forecast(&state.engine, path, raw.as_deref()).await
+        }
         Some(other) => Err(ApiError::not_found(format!(
             "no method :{other} for GET on accounts"
         ))),

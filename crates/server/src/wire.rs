@@ -37,9 +37,23 @@ pub struct AccountIn {
     pub thresholds: Option<ThresholdsIn>,
     pub throttle_rate: Option<f64>,
     pub reserve: Option<f64>,
-    /// Budget periods are not supported yet: a request naming one is refused.
-    #[schema(value_type = Option<Object>)]
-    pub period: Option<serde_json::Value>,
+    /// Renew the limits on a calendar period.
+    pub period: Option<PeriodIn>,
+    /// The end of the account's run (RFC 3339): the forecast horizon when it has no period.
+    pub deadline: Option<String>,
+}
+
+/// A budget period: `{"every": "month", "timezone": "Europe/Berlin", "rollover_max": 0.10}`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PeriodIn {
+    /// `hour`, `day`, `week` (from Monday) or `month`.
+    pub every: String,
+    /// An IANA time zone (default `UTC`).
+    pub timezone: Option<String>,
+    /// The unspent part of the limit carried into the next period, at most this share of the
+    /// limit (default 0).
+    pub rollover_max: Option<f64>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -296,13 +310,23 @@ pub fn account_path(text: &str, field: &str) -> Result<AccountPath, ApiError> {
 
 impl AccountIn {
     pub fn into_spec(self) -> Result<AccountSpec, ApiError> {
-        if self.period.is_some() {
-            return Err(ApiError::invalid(
-                "unsupported",
-                "period",
-                "budget periods are not supported yet by this server",
-            ));
-        }
+        let period = self.period.map(PeriodIn::into_spec).transpose()?;
+        let deadline_ms = self
+            .deadline
+            .as_deref()
+            .map(|text| {
+                text.parse::<jiff::Timestamp>()
+                    .ok()
+                    .and_then(|at| u64::try_from(at.as_millisecond()).ok())
+                    .ok_or_else(|| {
+                        ApiError::invalid(
+                            "invalid_field",
+                            "deadline",
+                            format!("deadline must be an RFC 3339 time, not {text:?}"),
+                        )
+                    })
+            })
+            .transpose()?;
         let thresholds = self.thresholds.unwrap_or(ThresholdsIn {
             warn: None,
             throttle: None,
@@ -321,8 +345,8 @@ impl AccountIn {
             stop: thresholds.stop,
             throttle_rate: self.throttle_rate,
             reserve: self.reserve,
-            period: None,
-            deadline_ms: None,
+            period,
+            deadline_ms,
         })
     }
 }
@@ -469,4 +493,90 @@ mod tests {
         assert_eq!(reservation_id("rsv_42").unwrap(), 42);
         assert_eq!(reservation_id("rsv_x").unwrap_err().status, 404);
     }
+}
+
+impl PeriodIn {
+    pub fn into_spec(self) -> Result<purser_core::account::PeriodSpec, ApiError> {
+        let every = purser_core::account::PeriodUnit::parse(&self.every).ok_or_else(|| {
+            ApiError::invalid(
+                "invalid_field",
+                "period.every",
+                format!(
+                    "period.every must be hour, day, week or month, not {:?}",
+                    self.every
+                ),
+            )
+        })?;
+        let timezone = self.timezone.unwrap_or_else(|| "UTC".to_string());
+        crate::periods::check_timezone(&timezone)
+            .map_err(|message| ApiError::invalid("invalid_field", "period.timezone", message))?;
+        let rollover_max = self.rollover_max.unwrap_or(0.0);
+        if !(0.0..=1.0).contains(&rollover_max) {
+            return Err(ApiError::invalid(
+                "invalid_field",
+                "period.rollover_max",
+                format!("period.rollover_max must be between 0 and 1, not {rollover_max}"),
+            ));
+        }
+        Ok(purser_core::account::PeriodSpec {
+            every,
+            timezone: timezone.into(),
+            rollover_max_ppm: (rollover_max * 1e6).round() as u32,
+        })
+    }
+}
+
+/// An 80% prediction interval; `high` is absent while nothing bounds it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IntervalOut {
+    pub low: u64,
+    pub high: Option<u64>,
+}
+
+/// `GET /v1/accounts/{path}:forecast?dimension=tokens`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ForecastOut {
+    pub dimension: String,
+    /// `average_rate`, `linear`, `holt` or `historical`: the one the backtest chose.
+    pub method: &'static str,
+    pub consumed: u64,
+    pub limit: Option<u64>,
+    pub projected_total: u64,
+    pub overage: u64,
+    pub horizon_end: String,
+    pub time_to_exhaustion_s: Option<u64>,
+    pub exhausts_at: Option<String>,
+    pub interval: IntervalOut,
+    /// The share of the method's recent backtested predictions that landed within 10%.
+    pub confidence: f64,
+    /// How many backtested predictions the confidence and the interval rest on.
+    pub n_backtests: u32,
+    /// The plain average-rate extrapolation, for comparison.
+    pub baseline_total: u64,
+}
+
+/// One move of the optimizer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MoveOut {
+    pub account: String,
+    pub dimension: String,
+    /// `reclaim` (to the parent's pool) or `grant` (from it).
+    pub kind: &'static str,
+    pub from: u64,
+    pub to: u64,
+    pub reason: String,
+}
+
+/// `POST /v1/optimizer:run?dry_run=true`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OptimizerOut {
+    pub dry_run: bool,
+    pub moves: Vec<MoveOut>,
+}
+
+/// `GET /v1/audit`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditOut {
+    #[schema(value_type = Vec<crate::audit::AuditEntry>)]
+    pub events: Vec<std::sync::Arc<crate::audit::AuditEntry>>,
 }

@@ -5,8 +5,8 @@
 
 use std::path::PathBuf;
 
+use purser_core::manage::{Manager, ManagerConfig};
 use purser_core::report::{LevelPoint, Report, build_report};
-use purser_core::watch::{Watch, WatchConfig};
 use purser_core::{AccountPath, AccountSpec, Command, Event, Ledger, UsageReport};
 use purser_server::report::{ReportOut, html, markdown};
 
@@ -14,19 +14,25 @@ use purser_server::report::{ReportOut, html, markdown};
 const T0: u64 = 1_795_255_200_000;
 const STEP_MS: u64 = 15_000;
 
+/// The ledger and the manager as the engine drives them: commands, then the clock's tick
+/// (forecast alerts every 5 s; the optimizer is off so that the limits stay as set).
 struct Team {
     ledger: Ledger,
-    watch: Watch,
+    manager: Manager,
     now_ms: u64,
     events: Vec<Event>,
 }
 
 impl Team {
     fn apply(&mut self, command: Command) {
-        self.ledger
-            .apply(command, self.now_ms, &mut self.events)
+        self.manager
+            .apply(&mut self.ledger, command, self.now_ms, &mut self.events)
             .unwrap_or_else(|err| panic!("{err}"));
-        self.watch.sample(&mut self.ledger, self.now_ms);
+    }
+
+    fn tick(&mut self) {
+        self.manager
+            .tick(&mut self.ledger, self.now_ms, &mut self.events);
     }
 
     fn put(&mut self, path: &str, kind: Option<&str>, limits: &[(&str, u64)]) {
@@ -75,22 +81,30 @@ impl Team {
     fn report(&mut self, path: &str) -> Report {
         let account = self.ledger.lookup(path).unwrap();
         let points = self.level_points(path);
-        build_report(&self.ledger, &mut self.watch, account, self.now_ms, &points)
+        self.manager.sample(&mut self.ledger, self.now_ms);
+        build_report(
+            &self.ledger,
+            &mut self.manager.watch,
+            account,
+            self.now_ms,
+            &points,
+        )
     }
 }
 
 /// A workflow with two implementers near their limits, a tester that used little, and a
 /// scout that finished early; twenty minutes of steady work at fixed times.
 fn team(tester_kind: &str) -> Team {
-    let mut ledger = Ledger::default();
-    let mut watch = Watch::new(WatchConfig::default());
-    watch.sample(&mut ledger, T0);
     let mut team = Team {
-        ledger,
-        watch,
+        ledger: Ledger::default(),
+        manager: Manager::new(ManagerConfig {
+            optimizer_every_ms: 0,
+            ..ManagerConfig::default()
+        }),
         now_ms: T0,
         events: Vec::new(),
     };
+    team.tick();
     team.put(
         "acme",
         None,
@@ -133,6 +147,7 @@ fn team(tester_kind: &str) -> Team {
                 path: AccountPath::parse("acme/research/scout").unwrap(),
             });
         }
+        team.tick();
     }
     team
 }

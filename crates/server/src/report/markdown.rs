@@ -348,9 +348,11 @@ fn forecasts(report: &Report) -> Section {
                 digits(forecast.projected_total),
                 format!("{} - {high}", digits(forecast.interval_low)),
                 digits(forecast.overage),
-                forecast
-                    .time_to_exhaustion_s
-                    .map_or("-".to_string(), |seconds| duration(seconds * 1000)),
+                match forecast.time_to_exhaustion_s {
+                    None => "-".to_string(),
+                    Some(0) => "exhausted".to_string(),
+                    Some(seconds) => duration(seconds.saturating_mul(1000)),
+                },
                 format!("{:.2}", forecast.confidence),
                 forecast.n_backtests.to_string(),
             ]);

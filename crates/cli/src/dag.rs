@@ -1,0 +1,308 @@
+//! `purser dag submit|status`: DAGs of tasks on the server's pools. A DAG file is the API's
+//! JSON (`POST /v1/dags`); a WfFormat or DAX workflow is converted through purser-sched's
+//! parsers (task ids, runtimes, cores and dependencies).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::Subcommand;
+use purser_sched::{Workflow, WorkflowFormat};
+use serde_json::{Value, json};
+
+use crate::{Remote, show, table};
+
+#[derive(Subcommand)]
+pub enum DagCommand {
+    /// Submit a DAG: the API's JSON, or a WfFormat (JSON) or Pegasus DAX (XML) workflow.
+    Submit {
+        file: PathBuf,
+        /// dag, wfformat or dax (default: .xml and .dax are dax; JSON with a `workflow` key
+        /// is wfformat; other JSON is dag).
+        #[arg(long)]
+        format: Option<String>,
+        /// The tenant (an account path); required for a workflow, overrides a DAG file's.
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(long)]
+        priority: Option<i32>,
+        /// An idempotency key: submitting again with it answers the first DAG.
+        #[arg(long)]
+        key: Option<String>,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Show a DAG: its state and each task's state, machine and attempts.
+    Status {
+        /// dag_N
+        id: String,
+        /// Tasks shown at most in the table (--json shows all).
+        #[arg(long, default_value_t = 50)]
+        tasks: usize,
+        #[command(flatten)]
+        remote: Remote,
+    },
+}
+
+/// The most a DAG or workflow file may weigh.
+const FILE_BYTES_MAX: u64 = 256 << 20;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Dag,
+    Workflow(WorkflowFormat),
+}
+
+pub fn run(command: DagCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        DagCommand::Submit {
+            file,
+            format,
+            tenant,
+            priority,
+            key,
+            remote,
+        } => {
+            let text = read(&file)?;
+            let format = detect(&file, &text, format.as_deref())?;
+            let body = submission(&text, format, tenant, priority, key)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let rows = 50;
+            show(&remote, "POST", "/v1/dags", Some(body), |dag| {
+                status_table(dag, rows)
+            })
+        }
+        DagCommand::Status { id, tasks, remote } => {
+            show(&remote, "GET", &format!("/v1/dags/{id}"), None, |dag| {
+                status_table(dag, tasks)
+            })
+        }
+    }
+}
+
+fn read(path: &Path) -> anyhow::Result<String> {
+    let size = std::fs::metadata(path)
+        .with_context(|| format!("reading {}", path.display()))?
+        .len();
+    if size > FILE_BYTES_MAX {
+        bail!(
+            "{} is {size} bytes, more than the {FILE_BYTES_MAX} a dag or workflow may have",
+            path.display()
+        );
+    }
+    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+}
+
+fn detect(path: &Path, text: &str, named: Option<&str>) -> anyhow::Result<Format> {
+    match named {
+        Some("dag") => return Ok(Format::Dag),
+        Some(other) => {
+            let format: WorkflowFormat = other
+                .parse()
+                .map_err(|_| anyhow::anyhow!("--format {other:?}: dag, wfformat or dax"))?;
+            return Ok(Format::Workflow(format));
+        }
+        None => {}
+    }
+    if matches!(
+        path.extension().and_then(|ext| ext.to_str()),
+        Some("xml" | "dax")
+    ) {
+        return Ok(Format::Workflow(WorkflowFormat::Dax));
+    }
+    let value: Value =
+        serde_json::from_str(text).context("the file is not JSON (or pass --format)")?;
+    Ok(if value.get("workflow").is_some() {
+        Format::Workflow(WorkflowFormat::WfFormat)
+    } else {
+        Format::Dag
+    })
+}
+
+/// The body of `POST /v1/dags`.
+fn submission(
+    text: &str,
+    format: Format,
+    tenant: Option<String>,
+    priority: Option<i32>,
+    key: Option<String>,
+) -> anyhow::Result<Value> {
+    let mut body = match format {
+        Format::Dag => {
+            let body: Value = serde_json::from_str(text).context("parsing the dag")?;
+            if !body.is_object() {
+                bail!("a dag file is a JSON object with `tenant` and `tasks`");
+            }
+            body
+        }
+        Format::Workflow(format) => {
+            let workflow = purser_sched::parse_workflow(text, format)?;
+            let Some(tenant) = &tenant else {
+                bail!("a workflow names no tenant: pass --tenant");
+            };
+            workflow_dag(&workflow, tenant)
+        }
+    };
+    if let Some(tenant) = tenant {
+        body["tenant"] = json!(tenant);
+    }
+    if let Some(priority) = priority {
+        body["priority"] = json!(priority);
+    }
+    if let Some(key) = key {
+        body["idempotency_key"] = json!(key);
+    }
+    Ok(body)
+}
+
+/// A parsed workflow as a DAG: its ids, runtimes (ms), cores and dependencies.
+fn workflow_dag(workflow: &Workflow, tenant: &str) -> Value {
+    let tasks = workflow.tasks();
+    let entries: Vec<Value> = tasks
+        .iter()
+        .map(|task| {
+            let mut requests = json!({"cores": task.requests.cores});
+            if task.requests.gpu > 0 {
+                requests["gpu"] = json!(task.requests.gpu);
+            }
+            if task.requests.memory_bytes > 0 && task.requests.memory_bytes < u64::MAX {
+                requests["memory_bytes"] = json!(task.requests.memory_bytes);
+            }
+            let depends_on: Vec<&str> = task
+                .parents
+                .iter()
+                .map(|dep| tasks[dep.parent].id.as_str())
+                .collect();
+            json!({
+                "id": task.id,
+                "runtime_ms": (task.runtime_s * 1e3).round() as u64,
+                "requests": requests,
+                "depends_on": depends_on,
+                "checkpointing": task.checkpoint_interval_s.is_some(),
+            })
+        })
+        .collect();
+    json!({"name": workflow.name, "tenant": tenant, "tasks": entries})
+}
+
+/// A DAG for people: one line about it, then a task per row (at most `max_rows`).
+pub fn status_table(dag: &Value, max_rows: usize) -> String {
+    let text = |value: &Value| value.as_str().unwrap_or("-").to_string();
+    let mut out = format!(
+        "{}{}  tenant {}  {}  submitted {}\n",
+        text(&dag["id"]),
+        dag["name"]
+            .as_str()
+            .map(|name| format!(" ({name})"))
+            .unwrap_or_default(),
+        text(&dag["tenant"]),
+        text(&dag["state"]),
+        text(&dag["submitted_at"]),
+    );
+    if dag["duplicate"] == json!(true) {
+        out.push_str("(already submitted with this key)\n");
+    }
+    let counts: Vec<String> = dag["counts"]
+        .as_object()
+        .map(|counts| {
+            counts
+                .iter()
+                .map(|(state, n)| format!("{state} {n}"))
+                .collect()
+        })
+        .unwrap_or_default();
+    out.push_str(&format!("tasks: {}\n", counts.join(", ")));
+    let tasks = dag["tasks"].as_array().map_or(&[][..], |tasks| tasks);
+    let mut rows = vec![
+        ["TASK", "NAME", "STATE", "MACHINE", "ATTEMPTS", "UPDATED"]
+            .map(String::from)
+            .to_vec(),
+    ];
+    for task in tasks.iter().take(max_rows) {
+        let mut state = text(&task["state"]);
+        if let Some(error) = task["error"].as_str() {
+            state = format!("{state} ({error})");
+        }
+        rows.push(vec![
+            text(&task["id"]),
+            text(&task["name"]),
+            state,
+            text(&task["machine"]),
+            format!("{}/{}", task["attempts"], task["max_attempts"]),
+            text(&task["updated_at"]),
+        ]);
+    }
+    out.push_str(&table::render(&rows));
+    if tasks.len() > max_rows {
+        out.push_str(&format!(
+            "... {} more tasks (--tasks N, or --json for all)\n",
+            tasks.len() - max_rows
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WFFORMAT: &str = r#"{"name": "tiny", "workflow": {
+        "specification": {"tasks": [
+            {"id": "a", "parents": [], "children": ["b"]},
+            {"id": "b", "parents": ["a"], "children": []}]},
+        "execution": {"tasks": [{"id": "a", "runtimeInSeconds": 2.5, "coreCount": 4},
+                                {"id": "b", "runtimeInSeconds": 1}]}}}"#;
+
+    #[test]
+    fn a_workflow_becomes_a_dag_with_runtimes_and_dependencies() {
+        let format = detect(Path::new("w.json"), WFFORMAT, None).unwrap();
+        assert_eq!(format, Format::Workflow(WorkflowFormat::WfFormat));
+        let body = submission(WFFORMAT, format, Some("acme".into()), Some(2), None).unwrap();
+        assert_eq!(
+            body,
+            json!({"name": "tiny", "tenant": "acme", "priority": 2, "tasks": [
+                {"id": "a", "runtime_ms": 2500, "requests": {"cores": 4}, "depends_on": [],
+                 "checkpointing": false},
+                {"id": "b", "runtime_ms": 1000, "requests": {"cores": 1}, "depends_on": ["a"],
+                 "checkpointing": false}]})
+        );
+        let err = submission(WFFORMAT, format, None, None, None).unwrap_err();
+        assert!(err.to_string().contains("--tenant"), "{err}");
+    }
+
+    #[test]
+    fn a_dag_file_goes_as_is_with_overrides() {
+        let text = r#"{"tenant": "acme", "tasks": [{"id": "a"}]}"#;
+        let format = detect(Path::new("d.json"), text, None).unwrap();
+        assert_eq!(format, Format::Dag);
+        let body = submission(text, format, None, None, Some("k-1".into())).unwrap();
+        assert_eq!(
+            body,
+            json!({"tenant": "acme", "tasks": [{"id": "a"}], "idempotency_key": "k-1"})
+        );
+        assert_eq!(
+            detect(Path::new("w.dax"), "<adag/>", None).unwrap(),
+            Format::Workflow(WorkflowFormat::Dax)
+        );
+        assert!(detect(Path::new("x"), "{}", Some("yaml")).is_err());
+    }
+
+    #[test]
+    fn status_table_for_people() {
+        let dag = json!({"id": "dag_1", "name": "build", "tenant": "acme", "state": "running",
+            "submitted_at": "2026-11-21T10:30:15.123Z", "counts": {"COMPLETED": 1, "FAILED": 1},
+            "tasks": [
+                {"id": "tsk_1_0", "name": "fetch", "state": "COMPLETED", "machine": "local#0",
+                 "attempts": 1, "max_attempts": 3, "error": null, "updated_at": "2026-11-21T10:30:16.000Z"},
+                {"id": "tsk_1_1", "name": "compile", "state": "FAILED", "machine": "local#0",
+                 "attempts": 3, "max_attempts": 3, "error": "oom", "updated_at": "2026-11-21T10:31:00.000Z"}]});
+        assert_eq!(
+            status_table(&dag, 1),
+            "dag_1 (build)  tenant acme  running  submitted 2026-11-21T10:30:15.123Z\n\
+             tasks: COMPLETED 1, FAILED 1\n\
+             TASK     NAME   STATE      MACHINE  ATTEMPTS  UPDATED\n\
+             tsk_1_0  fetch  COMPLETED  local#0       1/3  2026-11-21T10:30:16.000Z\n\
+             ... 1 more tasks (--tasks N, or --json for all)\n"
+        );
+    }
+}
