@@ -20,6 +20,12 @@ pub fn run(
     let format = if remote.json { "json" } else { format };
     let client = Client::new(&remote.server, remote.token.clone());
     let text = match client.get_text(&format!("/v1/accounts/{path}:report?format={format}"))? {
+        // JSON for people and scripts alike: indented, as the other commands print it.
+        Ok(text) if format == "json" => {
+            let value: serde_json::Value =
+                serde_json::from_str(&text).context("the report is not JSON")?;
+            serde_json::to_string_pretty(&value)?
+        }
         Ok(text) => text,
         Err(failure) => {
             let mut line = format!(

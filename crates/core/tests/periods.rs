@@ -54,10 +54,17 @@ fn a_renewal_restarts_the_window_keeps_the_history_and_rolls_over_up_to_the_cap(
     renew(&mut fx, "acme", start + HOUR_MS).unwrap();
     // 40 unspent, under the cap of 100: the next period has 1,040.
     assert_eq!(fx.figure("acme", "tokens"), (Some(1_040), 0, 0));
-    assert_eq!(fx.figure("acme/agent", "tokens").1, 0, "the child's window restarts too");
+    assert_eq!(
+        fx.figure("acme/agent", "tokens").1,
+        0,
+        "the child's window restarts too"
+    );
     assert_eq!(fx.status("acme").verdict.level, Level::Green);
     let acc = fx.ledger.account(fx.ledger.lookup("acme").unwrap());
-    assert_eq!(acc.slots[0].consumed, 960, "the old period stays in history");
+    assert_eq!(
+        acc.slots[0].consumed, 960,
+        "the old period stays in history"
+    );
 
     // An idle period carries over at most 10% of the base limit, not of the rolled-over one.
     fx.now_ms = start + 2 * HOUR_MS;

@@ -64,8 +64,6 @@ pub(crate) struct Selection {
     pub finish_weight: f64,
     pub cost_weight: f64,
     pub fragmentation_weight: f64,
-    /// Prototype: multiplicative noise on the finish key.
-    pub noise: f64,
 }
 
 impl Selection {
@@ -75,7 +73,6 @@ impl Selection {
         finish_weight: 1.0,
         cost_weight: 0.0,
         fragmentation_weight: 0.0,
-        noise: 0.0,
     };
 }
 
@@ -124,6 +121,7 @@ impl PartialOrd for Ready {
     }
 }
 
+#[derive(Clone)]
 pub(crate) struct Engine<'a> {
     pub costs: &'a Costs<'a>,
     pub machines: Vec<Machine>,
@@ -202,7 +200,7 @@ impl<'a> Engine<'a> {
         }
     }
 
-    fn ready_time(&self, task_idx: usize, machine: Option<usize>) -> f64 {
+    pub(crate) fn ready_time(&self, task_idx: usize, machine: Option<usize>) -> f64 {
         let mut ready = self.floor;
         for dep in &self.costs.workflow.tasks()[task_idx].parents {
             let attempt =
@@ -394,11 +392,6 @@ impl<'a> Engine<'a> {
         // Invariant: Costs::new checked that every task fits some pool, and a pool always keeps
         // one live slot (a dead machine is replaced), so there is a candidate.
         assert!(!candidates.is_empty(), "task {task_idx} has no machine");
-        if selection.noise > 0.0 {
-            for c in candidates.iter_mut() {
-                c.key_finish *= 1.0 + selection.noise * rng.next_f64();
-            }
-        }
         let chosen = &candidates[Self::choose(&candidates, selection)];
         let machine_idx = match chosen.machine {
             Some(machine_idx) => machine_idx,

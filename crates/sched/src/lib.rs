@@ -18,6 +18,7 @@ mod engine;
 mod error;
 mod generate;
 mod interrupt;
+mod justify;
 mod limits;
 mod live;
 mod parse_dax;
@@ -41,8 +42,8 @@ pub use generate::random_layered_workflow;
 pub use limits::{LimitRange, LimitRanges};
 pub use live::{
     Dag, DagAnswer, DagCommand, DagConfig, DagError, DagEvent, DagLimits, DagSnapshot, DagState,
-    DagStatus, DagSubmitted, LiveTask, MACHINES_MAX, POOLS_MAX, SubmitDag, TaskMove, TaskRef,
-    TaskRequest, TaskSpec,
+    DagStatus, DagSubmitted, LiveTask, MACHINES_MAX, POOLS_MAX, Refusal, SubmitDag, TaskMove,
+    TaskRef, TaskRequest, TaskSpec,
 };
 pub use parse_dax::parse_dax;
 pub use parse_wfformat::parse_wfformat;

@@ -8,6 +8,7 @@ use crate::engine::{Engine, Selection, SpotRule};
 use crate::platform::Platform;
 use crate::rng::SplitMix64;
 use crate::schedule::{Schedule, build};
+use crate::search::{self, Candidate};
 use crate::workflow::Workflow;
 
 /// Bound on simulated interruptions per plan; each one kills a machine, so it is never reached
@@ -19,8 +20,8 @@ pub enum Algorithm {
     /// Classic HEFT (Topcuoglu et al. 2002): upward rank, insertion-based earliest finish,
     /// on-demand machines only. The baseline.
     Heft,
-    /// Priority, then rank; placement by weighted objective with PEFT's lookahead; spot where
-    /// slack allows.
+    /// Priority, then rank; placement by weighted objective with PEFT's lookahead; an iterated
+    /// local search over the ranks when costs are ignored; spot where slack allows.
     Purser,
 }
 
@@ -116,24 +117,11 @@ pub fn plan(
     )
 }
 
-/// Seeded perturbations of the upward rank tried when costs are ignored (a GRASP-style search:
-/// each is a complete plan, the best is kept).
-const N_PERTURBED: usize = 12;
-/// Each perturbed rank is the rank times a factor drawn in [1 - spread, 1 + spread].
-const PERTURBATION_SPREAD: f64 = 0.15;
-
-#[derive(Clone, Copy)]
-enum Order {
-    UpwardRank,
-    OctRank,
-    Perturbed(usize),
-}
-
-struct Variant {
-    order: Order,
-    selection: Selection,
-}
-
+/// Plans a workflow. HEFT: one list-scheduling pass. Purser: the best of several passes (PEFT's
+/// and HEFT's orders, with and without PEFT's lookahead, and HEFT itself when costs are
+/// ignored); with costs ignored, then an iterated local search over the priorities (see
+/// `search`); with a cost weight and spot pools, the chosen pass again with spot machines
+/// where slack allows, and simulated interruptions re-planned from the moment they hit.
 pub fn plan_with(
     workflow: &Workflow,
     platform: &Platform,
@@ -157,98 +145,52 @@ pub fn plan_with(
         finish_weight: weights.finish,
         cost_weight: weights.cost,
         fragmentation_weight: weights.fragmentation,
-        noise: 0.0,
     };
-    let mut variants = vec![
-        Variant {
-            order: Order::OctRank,
-            selection: weighted(true),
-        },
-        Variant {
-            order: Order::UpwardRank,
-            selection: weighted(true),
-        },
-        Variant {
-            order: Order::UpwardRank,
-            selection: weighted(false),
-        },
-        Variant {
-            order: Order::OctRank,
-            selection: weighted(false),
-        },
+    let candidate = |rank: &Vec<f64>, selection| Candidate {
+        rank: rank.clone(),
+        selection,
+    };
+    let mut candidates = vec![
+        candidate(&oct_rank, weighted(true)),
+        candidate(&upward, weighted(true)),
+        candidate(&upward, weighted(false)),
+        candidate(&oct_rank, weighted(false)),
     ];
     if weights.cost == 0.0 {
         // Costs ignored: HEFT's own plan is one of the candidates, so purser never does worse
         // than HEFT on makespan (when all priorities are equal, the order is HEFT's).
-        variants.push(Variant {
-            order: Order::UpwardRank,
-            selection: Selection::EARLIEST_FINISH,
-        });
-        for perturbed_idx in 0..N_PERTURBED {
-            let lookahead = perturbed_idx % 2 == 0;
-            variants.push(Variant {
-                order: Order::Perturbed(perturbed_idx),
-                selection: weighted(lookahead),
-            });
-        }
+        candidates.push(candidate(&upward, Selection::EARLIEST_FINISH));
     }
-    let perturbed: Vec<Vec<f64>> = (0..N_PERTURBED)
-        .map(|_| {
-            upward
-                .iter()
-                .map(|rank| rank * (1.0 + PERTURBATION_SPREAD * (2.0 * rng.next_f64() - 1.0)))
-                .collect()
-        })
-        .collect();
-    let run = |variant: &Variant, spot: Option<&SpotRule>, rng: &mut SplitMix64| {
-        let rank = match variant.order {
-            Order::UpwardRank => &upward,
-            Order::OctRank => &oct_rank,
-            Order::Perturbed(perturbed_idx) => &perturbed[perturbed_idx],
-        };
-        let oct_ref = variant.selection.lookahead.then_some(oct.as_slice());
+    let run = |candidate: &Candidate, spot: Option<&SpotRule>, rng: &mut SplitMix64| {
+        let oct_ref = candidate.selection.lookahead.then_some(oct.as_slice());
         let mut engine = Engine::new(&costs, oct_ref);
-        engine.place_all(rank, &variant.selection, spot, rng);
-        (engine, rank)
+        engine.place_all(&candidate.rank, &candidate.selection, spot, rng);
+        engine
     };
-    // Plan every variant on demand and keep the best; each is a complete, feasible plan.
+    // Plan every candidate on demand and keep the best; each is a complete, feasible plan.
     let mut best: Option<(usize, Schedule)> = None;
-    for (variant_idx, variant) in variants.iter().enumerate() {
-        let (engine, _) = run(variant, None, &mut rng);
-        let schedule = build(&engine, critical_path_s, 0);
+    for (candidate_idx, candidate) in candidates.iter().enumerate() {
+        let schedule = build(&run(candidate, None, &mut rng), critical_path_s, 0);
         let better = match &best {
             None => true,
             Some((_, incumbent)) => score(&schedule, &weights) < score(incumbent, &weights),
         };
         if better {
-            best = Some((variant_idx, schedule));
+            best = Some((candidate_idx, schedule));
         }
     }
-    let (best_idx, mut on_demand) = best.expect("at least one variant");
-    let iterations: usize = std::env::var("ITERS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    if weights.cost == 0.0 && iterations > 0 {
-        let variant = &variants[best_idx];
-        let rank = match variant.order {
-            Order::UpwardRank => upward.clone(),
-            Order::OctRank => oct_rank.clone(),
-            Order::Perturbed(i) => perturbed[i].clone(),
-        };
-        let (rank, selection, makespan) = crate::search::search(
-            &costs,
-            &oct,
-            rank,
-            variant.selection,
-            on_demand.makespan_s,
-            iterations,
-            &mut rng,
-        );
-        if makespan < on_demand.makespan_s {
-            let mut engine = Engine::new(&costs, selection.lookahead.then_some(oct.as_slice()));
-            engine.place_all(&rank, &selection, None, &mut rng);
+    let (best_idx, mut on_demand) = best.expect("at least one candidate");
+    let mut chosen = candidates.swap_remove(best_idx);
+    if weights.cost == 0.0 {
+        let n_steps = search::steps_for(&costs);
+        let start = chosen.clone();
+        if let Some((found, _)) =
+            search::improve(&costs, &oct, start, on_demand.makespan_s, n_steps, &mut rng)
+        {
+            let engine = search::plan_justified(&costs, &oct, &found, &mut rng);
             on_demand = build(&engine, critical_path_s, 0);
+            chosen = found;
+        }
         }
     }
     let has_spot = platform
@@ -276,7 +218,7 @@ pub fn plan_with(
         latest_finish: tail.iter().map(|tail_s| deadline - tail_s).collect(),
         restart_wait_s,
     };
-    let (mut engine, rank) = run(&variants[best_idx], Some(&rule), &mut rng);
+    let mut engine = run(&chosen, Some(&rule), &mut rng);
     let mut n_interruptions = 0;
     while options.interruptions && n_interruptions <= MAX_INTERRUPTIONS {
         let Some((time, machine_idx)) = engine.next_interruption() else {
@@ -287,7 +229,7 @@ pub fn plan_with(
             return Err(SchedError::SimulationBound(workflow.name.clone()));
         }
         engine.interrupt(machine_idx, time);
-        engine.place_all(rank, &variants[best_idx].selection, Some(&rule), &mut rng);
+        engine.place_all(&chosen.rank, &chosen.selection, Some(&rule), &mut rng);
     }
     Ok(build(&engine, critical_path_s, n_interruptions))
 }

@@ -11,6 +11,7 @@ use purser_sched::{
 };
 use serde_json::{Value, json};
 
+use crate::audit::AuditEntry;
 use crate::auth::Caller;
 use crate::dag_wire::{DagOut, LeaseOut, LeasedTaskOut, TaskOut, TaskStateOut, resources};
 use crate::engine::{EngineCore, Reply};
@@ -208,79 +209,76 @@ pub fn render_event(state: &DagState, event: &DagEvent) -> Option<(&'static str,
     ))
 }
 
+/// A committed DAG event as an entry of the audit log and the event stream (`audit.rs`): task
+/// changes only, under the DAG's tenant (an account path, so `?prefix=` filters them).
+pub fn audit_entry(state: &DagState, seq: u64, event: &DagEvent) -> Option<AuditEntry> {
+    let moved = event.task_move()?;
+    let (_, data) = render_event(state, event)?;
+    let tenant = state.dag(moved.task.dag).map(|dag| dag.tenant.clone());
+    // The clock's tick places tasks and takes back lapsed leases; workers do the rest.
+    let by_clock = matches!(
+        (moved.from, moved.to),
+        (TaskState::Eligible, TaskState::Scheduled)
+            | (TaskState::Scheduled, TaskState::Eligible)
+            | (TaskState::Running, TaskState::Preempted)
+            | (TaskState::Preempted, TaskState::Eligible)
+    );
+    let machine = match data["machine"].as_str() {
+        Some(machine) => format!(" on {machine}"),
+        None => String::new(),
+    };
+    Some(AuditEntry {
+        seq,
+        at: rfc3339(moved.at_ms),
+        kind: "task",
+        account: tenant,
+        actor: if by_clock { "clock" } else { "api" },
+        reason: format!(
+            "task {} of dag_{} moved from {} to {}{machine}",
+            moved.task,
+            moved.task.dag,
+            moved.from.name(),
+            moved.to.name()
+        ),
+        data,
+        streamed: true,
+        level: None,
+    })
+}
+
 impl From<DagError> for ApiError {
     fn from(err: DagError) -> ApiError {
         let message = err.to_string();
         let code = err.code();
-        let (status, field, tenant, pool, dimension, requested, available) = match err {
-            DagError::Invalid { field, .. } => (400, Some(field), None, None, None, None, None),
-            DagError::LimitRange {
-                field,
-                tenant,
-                pool,
-                dimension,
-                requested,
-                ..
-            } => (
-                400,
-                Some(field),
-                Some(tenant),
-                Some(pool),
-                Some(dimension),
-                Some(requested),
-                None,
-            ),
-            DagError::NoPoolFits {
-                field,
-                tenant,
-                pool,
-                dimension,
-                requested,
-                available,
-                ..
-            } => (
-                400,
-                Some(field),
-                Some(tenant),
-                Some(pool),
-                Some(dimension),
-                Some(requested),
-                Some(available),
-            ),
-            DagError::Quota {
-                field,
-                tenant,
-                pool,
-                dimension,
-                requested,
-                ..
-            } => (
-                409,
-                Some(field),
-                Some(tenant),
-                Some(pool),
-                Some(dimension),
-                Some(requested),
-                None,
-            ),
-            DagError::NoPools | DagError::LimitReached { .. } => {
-                (409, None, None, None, None, None, None)
-            }
+        let status = match &err {
+            DagError::Invalid { .. } | DagError::LimitRange(_) | DagError::NoPoolFits(_) => 400,
             DagError::DagNotFound(_) | DagError::TaskNotFound(_) | DagError::WorkerNotFound(_) => {
-                (404, None, None, None, None, None, None)
+                404
             }
-            DagError::NotRunning { .. }
+            DagError::Quota(_)
+            | DagError::NoPools
+            | DagError::LimitReached { .. }
+            | DagError::NotRunning { .. }
             | DagError::StaleAttempt { .. }
-            | DagError::NotCheckpointing { .. } => (409, None, None, None, None, None, None),
-            DagError::Replay(_) | DagError::Config(_) => (500, None, None, None, None, None, None),
+            | DagError::NotCheckpointing { .. } => 409,
+            DagError::Replay(_) | DagError::Config(_) => 500,
         };
         let mut error = ApiError::new(status, code, message);
-        error.detail.field = field;
-        error.detail.tenant = tenant;
-        error.detail.pool = pool;
-        error.detail.dimension = dimension.map(str::to_string);
-        error.detail.requested = requested;
-        error.detail.available = available;
+        match err {
+            DagError::Invalid { field, .. } => error.detail.field = Some(field),
+            DagError::LimitRange(refusal)
+            | DagError::NoPoolFits(refusal)
+            | DagError::Quota(refusal) => {
+                let detail = &mut error.detail;
+                detail.field = Some(refusal.field);
+                detail.tenant = Some(refusal.tenant);
+                detail.pool = Some(refusal.pool);
+                detail.dimension = Some(refusal.dimension.to_string());
+                detail.requested = Some(refusal.requested);
+                detail.available = refusal.available;
+            }
+            _ => {}
+        }
         error
     }
 }

@@ -251,6 +251,13 @@ pub fn recover(
                                 .and_then(|()| {
                                     dags.replay(&event)
                                         .map_err(|err| format!("event {seq}: {err}"))
+                                })
+                                .map(|()| {
+                                    if let Some(entry) =
+                                        crate::dags::audit_entry(&dags, seq, &event)
+                                    {
+                                        audit.push(entry);
+                                    }
                                 }),
                         };
                         if let Err(err) = replayed {
@@ -356,9 +363,14 @@ fn run(mut core: EngineCore, mut jobs: mpsc::Receiver<Job>) {
             }
             payload = batch.payload;
             for (idx, record) in records.iter().enumerate() {
-                if let Record::Ledger(event) = record {
-                    core.audit
-                        .note_event(&core.ledger, first_seq + idx as u64, event);
+                let seq = first_seq + idx as u64;
+                match record {
+                    Record::Ledger(event) => core.audit.note_event(&core.ledger, seq, event),
+                    Record::Dag(event) => {
+                        if let Some(entry) = crate::dags::audit_entry(&core.dags, seq, event) {
+                            core.audit.push(entry);
+                        }
+                    }
                 }
             }
             records.clear();

@@ -201,10 +201,9 @@ fn read_event(reader: &mut BufReader<TcpStream>, kind: &str) -> (u64, Value) {
         } else if let Some(value) = line
             .strip_prefix("data: ")
             .or_else(|| line.strip_prefix("data:"))
+            && event == kind
         {
-            if event == kind {
-                return (id, serde_json::from_str(value.trim()).unwrap());
-            }
+            return (id, serde_json::from_str(value.trim()).unwrap());
         }
     }
     panic!("no {kind} event within 10 s");

@@ -225,13 +225,14 @@ impl Ledger {
             IDEMPOTENCY_KEY_LEN_MAX,
         )?;
         let key: Option<Arc<str>> = request.idempotency_key.as_deref().map(Arc::from);
+        // A key whose hold was forgotten since (`forget_old_holds`) opens a new hold.
         if let Some(key) = &key
             && let Some(Remembered::Reservation(id)) = self.remembered.get(&(account, key.clone()))
+            && let Some(first) = self.holds.get(id)
         {
-            let first = &self.holds[id].answer;
             return Ok(Answer::Reserved(ReserveAnswer {
                 duplicate: true,
-                ..first.clone()
+                ..first.answer.clone()
             }));
         }
         let ttl_ms = request.ttl_ms.unwrap_or(TTL_MS_DEFAULT);

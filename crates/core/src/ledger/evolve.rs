@@ -365,16 +365,17 @@ impl Ledger {
         self.forget_old_holds();
     }
 
+    /// Forgets the oldest closed holds beyond the bound. A forgotten hold's idempotency key stays
+    /// remembered until the keys' own bound drops it: the remembered answers and their order
+    /// change together, in `remember` only (dropping the answer here alone left its key in the
+    /// order, and `to_snapshot` panicked on it). A retry with that key finds no hold and opens a
+    /// new one (`decide.rs`).
     fn forget_old_holds(&mut self) {
         while self.closed_holds.len() > self.limits.closed_reservations_max {
             let Some(old) = self.closed_holds.pop_front() else {
                 break;
             };
-            if let Some(hold) = self.holds.remove(&old)
-                && let Some(key) = hold.idempotency_key
-            {
-                self.remembered.remove(&(hold.account, key));
-            }
+            self.holds.remove(&old);
         }
     }
 

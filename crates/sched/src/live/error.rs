@@ -2,48 +2,41 @@
 
 use super::TaskRef;
 
+/// A request a pool refused: which task, tenant, pool and dimension, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refusal {
+    /// `tasks[3].requests.cores`.
+    pub field: String,
+    pub task: String,
+    pub tenant: String,
+    pub pool: String,
+    pub dimension: &'static str,
+    pub requested: u64,
+    /// What there is: a machine's size for `NoPoolFits`.
+    pub available: Option<u64>,
+    pub why: String,
+}
+
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum DagError {
     /// Bad input, naming the field (`tasks[3].depends_on[0]`).
     #[error("{message}")]
     Invalid { field: String, message: String },
     #[error(
-        "task {task} of tenant {tenant} requests {requested} {dimension} on pool {pool}, outside [{min}, {max}]"
+        "task {} of tenant {} requests {} {} on pool {}, {}",
+        .0.task, .0.tenant, .0.requested, .0.dimension, .0.pool, .0.why
     )]
-    LimitRange {
-        field: String,
-        task: String,
-        tenant: String,
-        pool: String,
-        dimension: &'static str,
-        requested: u64,
-        min: u64,
-        max: u64,
-    },
+    LimitRange(Box<Refusal>),
     #[error(
-        "task {task} of tenant {tenant} requests {requested} {dimension}, more than a machine offers (pool {pool} has {available})"
+        "task {} of tenant {} requests {} {}, {}",
+        .0.task, .0.tenant, .0.requested, .0.dimension, .0.why
     )]
-    NoPoolFits {
-        field: String,
-        task: String,
-        tenant: String,
-        pool: String,
-        dimension: &'static str,
-        requested: u64,
-        available: u64,
-    },
+    NoPoolFits(Box<Refusal>),
     #[error(
-        "task {task} of tenant {tenant} requests {requested} {dimension} on pool {pool}, more than its quota can ever admit: {reason}"
+        "task {} of tenant {} requests {} {} on pool {}, more than its quota can ever admit: {}",
+        .0.task, .0.tenant, .0.requested, .0.dimension, .0.pool, .0.why
     )]
-    Quota {
-        field: String,
-        task: String,
-        tenant: String,
-        pool: String,
-        dimension: &'static str,
-        requested: u64,
-        reason: &'static str,
-    },
+    Quota(Box<Refusal>),
     #[error("no pool is configured: add [[pool]] sections to the server's config")]
     NoPools,
     #[error("{what} are at their limit of {limit}, and no finished dag can be forgotten")]
@@ -75,9 +68,9 @@ impl DagError {
     pub fn code(&self) -> &'static str {
         match self {
             DagError::Invalid { .. } => "invalid_field",
-            DagError::LimitRange { .. } => "limit_range",
-            DagError::NoPoolFits { .. } => "no_pool_fits",
-            DagError::Quota { .. } => "quota_exceeded",
+            DagError::LimitRange(_) => "limit_range",
+            DagError::NoPoolFits(_) => "no_pool_fits",
+            DagError::Quota(_) => "quota_exceeded",
             DagError::NoPools => "no_pools",
             DagError::LimitReached { .. } => "limit_reached",
             DagError::DagNotFound(_) => "dag_not_found",

@@ -205,10 +205,12 @@ impl DagState {
             .get_mut(&task_ref.dag)
             .expect("a checked dag exists");
         if to == TaskState::Completed {
-            for child_idx in 0..dag.tasks[task_ref.task as usize].children.len() {
-                let child = dag.tasks[task_ref.task as usize].children[child_idx];
+            // Taken out for the loop, which changes other tasks of the same DAG.
+            let children = std::mem::take(&mut dag.tasks[task_ref.task as usize].children);
+            for &child in &children {
                 dag.tasks[child as usize].waiting_on -= 1;
             }
+            dag.tasks[task_ref.task as usize].children = children;
         }
         if is_closed(from) && !is_closed(to) {
             dag.n_open += 1;

@@ -11,7 +11,9 @@
 //! `lease` call marks its machine present for one lease TTL). Placement only uses present
 //! machines; presence is soft state, not journaled, and starts empty after a restart.
 
+mod command;
 mod error;
+mod event;
 mod evolve;
 mod place;
 mod snapshot;
@@ -21,6 +23,8 @@ mod tasks;
 mod tests;
 #[cfg(test)]
 mod tests_replay;
+#[cfg(test)]
+mod tests_submit;
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
@@ -34,7 +38,9 @@ use crate::quota::Quotas;
 use crate::resources::Resources;
 use crate::state::TaskState;
 
-pub use error::DagError;
+pub use command::{DagAnswer, DagCommand, SubmitDag, TaskRequest};
+pub use error::{DagError, Refusal};
+pub use event::{DagEvent, DagSubmitted, TaskMove, TaskSpec};
 pub use snapshot::DagSnapshot;
 
 /// Bounds on what the live state keeps and accepts.
@@ -108,151 +114,11 @@ impl fmt::Display for TaskRef {
     }
 }
 
-/// A task as submitted, before validation.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TaskRequest {
-    pub name: String,
-    pub runtime_ms: u64,
-    /// Zero dimensions take the limit range's default; no cores at all means one core.
-    pub requests: Resources,
-    pub depends_on: Vec<String>,
-    /// None: the DAG's priority.
-    pub priority: Option<i32>,
-    pub checkpointing: bool,
-    pub max_attempts: Option<u32>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct SubmitDag {
-    pub name: Option<String>,
-    pub tenant: String,
-    pub priority: i32,
-    pub idempotency_key: Option<String>,
-    pub tasks: Vec<TaskRequest>,
-}
-
-/// What a command asks of the live state.
-#[derive(Debug, Clone, PartialEq)]
-pub enum DagCommand {
-    Submit(SubmitDag),
-    /// A worker asks for the next task placed on its machine.
-    Lease {
-        worker: String,
-    },
-    /// `attempt`, when given, must be the current one: a worker whose lease ran out cannot
-    /// touch the next attempt.
-    Heartbeat {
-        task: TaskRef,
-        attempt: Option<u32>,
-    },
-    Checkpoint {
-        task: TaskRef,
-        attempt: Option<u32>,
-        checkpoint: String,
-    },
-    Complete {
-        task: TaskRef,
-        attempt: Option<u32>,
-    },
-    Fail {
-        task: TaskRef,
-        attempt: Option<u32>,
-        error: String,
-        retryable: bool,
-    },
-    /// The clock: leases and placements past their deadline go back, then placement runs.
-    Tick,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum DagAnswer {
-    Submitted { dag: u64, duplicate: bool },
-    Leased(Option<TaskRef>),
-    Task(TaskRef),
-    Ticked { expired: usize, placed: usize },
-}
-
-/// A task as the event of its DAG's submission fixes it: validated and resolved.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TaskSpec {
-    pub name: String,
-    pub runtime_ms: u64,
-    /// The effective request (limit-range defaults applied).
-    pub requests: Resources,
-    /// Bit `p` set: the task may run on pool `p`.
-    pub pools: u64,
-    pub parents: Vec<u32>,
-    pub priority: i32,
-    pub checkpointing: bool,
-    pub max_attempts: u32,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DagSubmitted {
-    pub dag: u64,
-    pub name: Option<String>,
-    pub tenant: String,
-    pub priority: i32,
-    pub idempotency_key: Option<String>,
-    pub tasks: Vec<TaskSpec>,
-    pub at_ms: u64,
-}
-
-/// One transition of one task.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TaskMove {
-    pub task: TaskRef,
-    #[serde(with = "state_code")]
-    pub from: TaskState,
-    #[serde(with = "state_code")]
-    pub to: TaskState,
-    /// The machine the task is placed on, runs on, or just left.
-    pub machine: Option<u32>,
-    /// Into SCHEDULED or RUNNING: the deadline of the placement or the lease.
-    pub lease_expires_ms: u64,
-    /// Into FAILED: why.
-    pub error: Option<String>,
-    pub at_ms: u64,
-}
-
-/// The facts the journal keeps about DAGs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum DagEvent {
-    Submitted(Box<DagSubmitted>),
-    Moved(TaskMove),
-    LeaseRenewed {
-        task: TaskRef,
-        lease_expires_ms: u64,
-        at_ms: u64,
-    },
-    Checkpointed {
-        task: TaskRef,
-        checkpoint: String,
-        lease_expires_ms: u64,
-        at_ms: u64,
-    },
-    /// A finished DAG was dropped to make room.
-    Forgotten {
-        dag: u64,
-        at_ms: u64,
-    },
-}
-
-impl DagEvent {
-    /// The task transition this event is, if it is one (what `task` server-sent events show).
-    pub fn task_move(&self) -> Option<&TaskMove> {
-        match self {
-            DagEvent::Moved(moved) => Some(moved),
-            _ => None,
-        }
-    }
-}
-
 /// A task's live state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LiveTask {
     pub spec: TaskSpec,
-    #[serde(with = "state_code")]
+    #[serde(with = "event::state_code")]
     pub state: TaskState,
     /// The machine of the current or last placement.
     pub machine: Option<u32>,
@@ -508,28 +374,5 @@ impl DagState {
             .map(|pool| pool.machines)
             .sum();
         Some(first + index)
-    }
-}
-
-/// TaskState as its index in [`TaskState::ALL`]: state.rs has no serde, and a byte is enough.
-mod state_code {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    use crate::state::TaskState;
-
-    pub fn serialize<S: Serializer>(state: &TaskState, serializer: S) -> Result<S::Ok, S::Error> {
-        let code = TaskState::ALL
-            .iter()
-            .position(|candidate| candidate == state)
-            .expect("every state is in ALL");
-        serializer.serialize_u8(code as u8)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<TaskState, D::Error> {
-        let code = u8::deserialize(deserializer)?;
-        TaskState::ALL
-            .get(code as usize)
-            .copied()
-            .ok_or_else(|| serde::de::Error::custom(format!("task state code {code} is unknown")))
     }
 }

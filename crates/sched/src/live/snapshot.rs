@@ -85,11 +85,10 @@ impl DagState {
             return fail("not a valid dag");
         }
         for task in &dag.tasks {
-            if holds_machine(task.state)
-                && !task
-                    .machine
-                    .is_some_and(|machine| (machine as usize) < self.machines.len())
-            {
+            let machine_ok = task
+                .machine
+                .is_some_and(|machine| (machine as usize) < self.machines.len());
+            if holds_machine(task.state) && !machine_ok {
                 return fail("a task is placed on a machine the config lacks");
             }
         }

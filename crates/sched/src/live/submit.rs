@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use super::error::Refusal;
 use super::evolve::topological_order;
 use super::{
     DEFAULT_ATTEMPTS, DagAnswer, DagError, DagEvent, DagState, DagSubmitted, SubmitDag,
@@ -168,21 +169,29 @@ impl DagState {
                 PoolAnswer::Quota(dimension, reason) => Some((idx, *dimension, *reason)),
                 _ => None,
             });
-        if let Some((pool_idx, dimension, reason)) = quota {
-            let requested = self.effective_request(tenant, pool_idx, task.requests);
-            return Err(DagError::Quota {
+        let refusal = |pool_idx: usize, dimension: Dimension, requested: u64, why: String| {
+            Box::new(Refusal {
                 field: field(dimension.name()),
                 task: task.name.clone(),
                 tenant: tenant.to_string(),
                 pool: named(pool_idx),
                 dimension: dimension.name(),
-                requested: requested.get(dimension),
-                reason,
-            });
+                requested,
+                available: None,
+                why,
+            })
+        };
+        if let Some((pool_idx, dimension, reason)) = quota {
+            let requested = self.effective_request(tenant, pool_idx, task.requests);
+            return Err(DagError::Quota(refusal(
+                pool_idx,
+                dimension,
+                requested.get(dimension),
+                reason.to_string(),
+            )));
         }
-        for answer in &answers {
+        for (pool_idx, answer) in answers.iter().enumerate() {
             if let PoolAnswer::LimitRange(SchedError::LimitRange {
-                pool,
                 dimension,
                 requested,
                 min,
@@ -194,16 +203,10 @@ impl DagState {
                     .into_iter()
                     .find(|candidate| candidate.name() == dimension)
                     .unwrap_or(Dimension::Cores);
-                return Err(DagError::LimitRange {
-                    field: field(dimension.name()),
-                    task: task.name.clone(),
-                    tenant: tenant.to_string(),
-                    pool: pool.clone(),
-                    dimension: dimension.name(),
-                    requested: *requested,
-                    min: *min,
-                    max: *max,
-                });
+                let why = format!("outside [{min}, {max}]");
+                return Err(DagError::LimitRange(refusal(
+                    pool_idx, dimension, *requested, why,
+                )));
             }
         }
         let (pool_idx, dimension, requested) = answers
@@ -214,15 +217,14 @@ impl DagState {
                 _ => None,
             })
             .expect("every pool answered, none admitted");
-        Err(DagError::NoPoolFits {
-            field: field(dimension.name()),
-            task: task.name.clone(),
-            tenant: tenant.to_string(),
-            pool: named(pool_idx),
-            dimension: dimension.name(),
-            requested,
-            available: self.config.pools[pool_idx].capacity.get(dimension),
-        })
+        let available = self.config.pools[pool_idx].capacity.get(dimension);
+        let why = format!(
+            "more than a machine offers (pool {} has {available})",
+            named(pool_idx)
+        );
+        let mut refusal = refusal(pool_idx, dimension, requested, why);
+        refusal.available = Some(available);
+        Err(DagError::NoPoolFits(refusal))
     }
 
     fn effective_request(&self, tenant: &str, pool_idx: usize, request: Resources) -> Resources {

@@ -17,8 +17,13 @@ impl DagState {
         // Soft state: the worker is present for one TTL (see the module docs).
         let ttl_ms = self.config.lease_ttl_ms;
         self.machines[machine as usize].present_until_ms = now_ms.saturating_add(ttl_ms);
-        if self.machines[machine as usize].scheduled.is_empty() {
-            // Nothing waits here: place now rather than at the next tick.
+        let found = &self.machines[machine as usize];
+        let has_room = self.config.pools[found.pool as usize]
+            .capacity
+            .checked_sub(&found.used)
+            .is_some_and(|free| free.cores > 0);
+        if found.scheduled.is_empty() && has_room {
+            // Nothing waits here and there is room: place now rather than at the next tick.
             self.place(now_ms, events);
         }
         let Some(&task) = self.machines[machine as usize].scheduled.first() else {

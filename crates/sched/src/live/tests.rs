@@ -2,12 +2,9 @@
 //! against a rebuild and that replaying the events so far gives the same state.
 
 use super::*;
-use crate::limits::LimitRange;
-use crate::quota::QuotaLimit;
-use crate::resources::Dimension;
 use crate::state::TaskState::{self, *};
 
-const TTL: u64 = 1_000;
+pub(super) const TTL: u64 = 1_000;
 
 pub(super) fn pool(name: &str, machines: u32, cores: u64) -> Pool {
     Pool {
@@ -56,14 +53,14 @@ pub(super) fn dag(tenant: &str, tasks: Vec<TaskRequest>) -> SubmitDag {
 }
 
 /// A state with its journal: every step is checked against a rebuild and a replay.
-struct Run {
-    state: DagState,
+pub(super) struct Run {
+    pub state: DagState,
     journal: Vec<DagEvent>,
-    now: u64,
+    pub now: u64,
 }
 
 impl Run {
-    fn new(config: DagConfig) -> Run {
+    pub(super) fn new(config: DagConfig) -> Run {
         Run {
             state: DagState::new(config).unwrap(),
             journal: Vec::new(),
@@ -71,11 +68,14 @@ impl Run {
         }
     }
 
-    fn local(cores: u64) -> Run {
+    pub(super) fn local(cores: u64) -> Run {
         Run::new(config(vec![pool("local", 1, cores)]))
     }
 
-    fn try_apply(&mut self, command: DagCommand) -> Result<(DagAnswer, Vec<DagEvent>), DagError> {
+    pub(super) fn try_apply(
+        &mut self,
+        command: DagCommand,
+    ) -> Result<(DagAnswer, Vec<DagEvent>), DagError> {
         let before = self.state.to_snapshot();
         let outcome = self.state.apply(command, self.now);
         match &outcome {
@@ -99,18 +99,18 @@ impl Run {
         outcome
     }
 
-    fn apply(&mut self, command: DagCommand) -> (DagAnswer, Vec<DagEvent>) {
+    pub(super) fn apply(&mut self, command: DagCommand) -> (DagAnswer, Vec<DagEvent>) {
         self.try_apply(command).unwrap()
     }
 
-    fn submit(&mut self, request: SubmitDag) -> u64 {
+    pub(super) fn submit(&mut self, request: SubmitDag) -> u64 {
         match self.apply(DagCommand::Submit(request)).0 {
             DagAnswer::Submitted { dag, .. } => dag,
             other => panic!("submit answered {other:?}"),
         }
     }
 
-    fn lease(&mut self, worker: &str) -> Option<TaskRef> {
+    pub(super) fn lease(&mut self, worker: &str) -> Option<TaskRef> {
         match self.apply(DagCommand::Lease {
             worker: worker.into(),
         }) {
@@ -119,29 +119,29 @@ impl Run {
         }
     }
 
-    fn complete(&mut self, task: TaskRef) {
+    pub(super) fn complete(&mut self, task: TaskRef) {
         self.apply(DagCommand::Complete {
             task,
             attempt: None,
         });
     }
 
-    fn tick_at(&mut self, now: u64) -> (DagAnswer, Vec<DagEvent>) {
+    pub(super) fn tick_at(&mut self, now: u64) -> (DagAnswer, Vec<DagEvent>) {
         self.now = now;
         self.apply(DagCommand::Tick)
     }
 
-    fn states(&self, dag: u64) -> Vec<TaskState> {
+    pub(super) fn states(&self, dag: u64) -> Vec<TaskState> {
         let dag = self.state.dag(dag).unwrap();
         dag.tasks.iter().map(|task| task.state).collect()
     }
 
-    fn name(&self, task: TaskRef) -> &str {
+    pub(super) fn name(&self, task: TaskRef) -> &str {
         &self.state.task(task).unwrap().1.spec.name
     }
 }
 
-fn at(dag: u64, task: u32) -> TaskRef {
+pub(super) fn at(dag: u64, task: u32) -> TaskRef {
     TaskRef { dag, task }
 }
 
@@ -305,7 +305,7 @@ fn fail_retries_while_attempts_remain_then_cancels_descendants() {
     assert_eq!(run.state.dag(other).unwrap().status(), DagStatus::Failed);
 }
 
-fn dag_named(tenant: &str, name: &str) -> SubmitDag {
+pub(super) fn dag_named(tenant: &str, name: &str) -> SubmitDag {
     SubmitDag {
         name: Some(name.into()),
         ..dag(tenant, vec![task("only", &[])])
@@ -454,255 +454,4 @@ fn priority_then_rank_decide_who_is_placed_first() {
     }
     assert_eq!(order, ["urgent", "head", "tail", "long", "short"]);
     assert_eq!(run.state.dag(dag).unwrap().status(), DagStatus::Completed);
-}
-
-#[test]
-fn bad_dags_are_refused_naming_the_field() {
-    let mut run = Run::local(2);
-    let check = |run: &mut Run, tasks: Vec<TaskRequest>, field: &str, fragment: &str| match run
-        .try_apply(DagCommand::Submit(dag("acme", tasks)))
-    {
-        Err(DagError::Invalid {
-            field: got,
-            message,
-        }) => {
-            assert_eq!(got, field, "{message}");
-            assert!(message.contains(fragment), "{message} lacks {fragment}");
-        }
-        other => panic!("expected an invalid field, got {other:?}"),
-    };
-    check(&mut run, vec![], "tasks", "at least one task");
-    check(
-        &mut run,
-        vec![task("a", &["ghost"])],
-        "tasks[0].depends_on[0]",
-        "unknown task ghost",
-    );
-    check(
-        &mut run,
-        vec![task("a", &[]), task("a", &[])],
-        "tasks[1].id",
-        "appears twice",
-    );
-    check(
-        &mut run,
-        vec![task("a", &["a"])],
-        "tasks[0].depends_on[0]",
-        "itself",
-    );
-    check(
-        &mut run,
-        vec![
-            task("root", &[]),
-            task("a", &["root", "c"]),
-            task("b", &["a"]),
-            task("c", &["b"]),
-        ],
-        "tasks[1].depends_on",
-        "cycle",
-    );
-    let mut greedy = task("a", &[]);
-    greedy.max_attempts = Some(0);
-    check(
-        &mut run,
-        vec![greedy],
-        "tasks[0].max_attempts",
-        "max_attempts",
-    );
-    check(&mut run, vec![task("", &[])], "tasks[0].id", "empty");
-}
-
-#[test]
-fn limit_ranges_and_quotas_refuse_naming_tenant_pool_and_dimension() {
-    let mut config = config(vec![pool("small", 1, 4), pool("big", 1, 16)]);
-    let bounded = |max_cores| LimitRange {
-        default: Resources::cores(2),
-        min: Resources::cores(1),
-        max: Resources {
-            cores: max_cores,
-            memory_bytes: u64::MAX,
-            gpu: 0,
-        },
-    };
-    config.limit_ranges.set("acme", "small", bounded(4));
-    config.limit_ranges.set("acme", "big", bounded(2));
-    // acme's quota covers small only; nobody has one on big, which is not managed.
-    let mut quotas = Quotas::default();
-    let quota = QuotaLimit {
-        nominal: 2,
-        borrowing_limit: Some(0),
-        lending_limit: None,
-    };
-    quotas.set("acme", "small", Dimension::Cores, quota);
-    config.quotas = Some(quotas);
-    let mut run = Run::new(config);
-    let submit = |run: &mut Run, tenant: &str, cores: u64| {
-        let mut request = task("t", &[]);
-        request.requests = Resources::cores(cores);
-        run.try_apply(DagCommand::Submit(dag(tenant, vec![request])))
-    };
-    match submit(&mut run, "acme", 6) {
-        Err(DagError::LimitRange {
-            field,
-            tenant,
-            pool,
-            dimension,
-            requested,
-            max,
-            ..
-        }) => {
-            assert_eq!(field, "tasks[0].requests.cores");
-            assert_eq!(
-                (tenant.as_str(), pool.as_str(), dimension),
-                ("acme", "small", "cores")
-            );
-            assert_eq!((requested, max), (6, 4));
-        }
-        other => panic!("expected a limit range error, got {other:?}"),
-    }
-    match submit(&mut run, "acme", 3) {
-        Err(DagError::Quota {
-            tenant,
-            pool,
-            dimension,
-            requested,
-            ..
-        }) => {
-            assert_eq!(
-                (tenant.as_str(), pool.as_str(), dimension),
-                ("acme", "small", "cores")
-            );
-            assert_eq!(requested, 3);
-        }
-        other => panic!("expected a quota error, got {other:?}"),
-    }
-    // beta has no limit range, and only big has machines that large.
-    let beta_dag = match submit(&mut run, "beta", 8).unwrap().0 {
-        DagAnswer::Submitted { dag, .. } => dag,
-        other => panic!("{other:?}"),
-    };
-    assert_eq!(run.state.dag(beta_dag).unwrap().tasks[0].spec.pools, 0b10);
-    match submit(&mut run, "beta", 32) {
-        Err(DagError::NoPoolFits {
-            pool, dimension, ..
-        }) => assert_eq!((pool.as_str(), dimension), ("small", "cores")),
-        other => panic!("expected no pool fits, got {other:?}"),
-    }
-    // A task without a request gets the limit range's default.
-    let defaulted = run.submit(dag(
-        "acme",
-        vec![TaskRequest {
-            requests: Resources::ZERO,
-            ..task("defaulted", &[])
-        }],
-    ));
-    assert_eq!(
-        run.state.dag(defaulted).unwrap().tasks[0]
-            .spec
-            .requests
-            .cores,
-        2
-    );
-}
-
-#[test]
-fn a_quota_holds_tasks_back_until_the_tenant_frees_capacity() {
-    let mut config = config(vec![pool("local", 1, 4)]);
-    let mut quotas = Quotas::default();
-    let quota = QuotaLimit {
-        nominal: 1,
-        borrowing_limit: Some(0),
-        lending_limit: None,
-    };
-    quotas.set("acme", "local", Dimension::Cores, quota);
-    config.quotas = Some(quotas);
-    let mut run = Run::new(config);
-    let dag = run.submit(dag("acme", vec![task("a", &[]), task("b", &[])]));
-    let first = run.lease("local-0").unwrap();
-    assert_eq!(
-        run.lease("local-0"),
-        None,
-        "the machine has room, the quota has not"
-    );
-    assert_eq!(run.states(dag)[1], Eligible);
-    run.complete(first);
-    assert!(run.lease("local-0").is_some());
-}
-
-#[test]
-fn finished_dags_are_forgotten_oldest_first_to_make_room() {
-    let mut config = config(vec![pool("local", 1, 1)]);
-    config.limits.dags_max = 2;
-    let mut run = Run::new(config);
-    let first = run.submit(dag_named("acme", "one"));
-    let second = run.submit(dag_named("acme", "two"));
-    let refused = run.try_apply(DagCommand::Submit(dag_named("acme", "three")));
-    assert_eq!(
-        refused.unwrap_err(),
-        DagError::LimitReached {
-            what: "dags",
-            limit: 2
-        }
-    );
-    let task_ref = run.lease("local-0").unwrap();
-    assert_eq!(task_ref.dag, first);
-    run.complete(task_ref);
-    let (_, events) = run.apply(DagCommand::Submit(dag_named("acme", "three")));
-    assert!(matches!(events[0], DagEvent::Forgotten { dag, .. } if dag == first));
-    assert!(run.state.dag(first).is_none());
-    assert!(run.state.dag(second).is_some());
-    assert_eq!(run.state.n_dags(), 2);
-}
-
-#[test]
-fn a_repeated_idempotency_key_answers_the_first_dag() {
-    let mut run = Run::local(1);
-    let keyed = SubmitDag {
-        idempotency_key: Some("build-7".into()),
-        ..dag("acme", vec![task("a", &[])])
-    };
-    let first = run.submit(keyed.clone());
-    let (answer, events) = run.apply(DagCommand::Submit(keyed.clone()));
-    assert_eq!(
-        answer,
-        DagAnswer::Submitted {
-            dag: first,
-            duplicate: true
-        }
-    );
-    assert!(events.is_empty());
-    // The key is per tenant.
-    let other = run.submit(SubmitDag {
-        tenant: "beta".into(),
-        ..keyed
-    });
-    assert_ne!(other, first);
-}
-
-#[test]
-fn a_snapshot_round_trips_and_rebuilds_the_same_state() {
-    let mut run = Run::new(config(vec![pool("local", 2, 2)]));
-    let mut resumable = task("a", &[]);
-    resumable.checkpointing = true;
-    run.submit(dag(
-        "acme",
-        vec![resumable, task("b", &["a"]), task("c", &[])],
-    ));
-    let a = run.lease("local-0").unwrap();
-    run.apply(DagCommand::Checkpoint {
-        task: a,
-        attempt: None,
-        checkpoint: "half".into(),
-    });
-    let snapshot = run.state.to_snapshot();
-    let text = serde_json::to_string(&snapshot).unwrap();
-    let decoded: DagSnapshot = serde_json::from_str(&text).unwrap();
-    assert_eq!(decoded, snapshot);
-    let loaded = DagState::from_snapshot(run.state.config.clone(), decoded).unwrap();
-    loaded.check_invariants().unwrap();
-    assert_eq!(loaded.to_snapshot(), snapshot);
-    assert_eq!(loaded.machines[0].used, run.state.machines[0].used);
-    // A config with fewer machines than the snapshot uses is refused, not half loaded.
-    let err = DagState::from_snapshot(config(vec![]), snapshot);
-    assert!(matches!(err, Err(DagError::Replay(_))), "{err:?}");
 }

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod dags;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;

@@ -1,0 +1,68 @@
+//! Commands to the live state and their answers: what requests ask, before validation.
+
+use super::TaskRef;
+use crate::resources::Resources;
+
+/// A task as submitted, before validation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskRequest {
+    pub name: String,
+    pub runtime_ms: u64,
+    /// Zero dimensions take the limit range's default; no cores at all means one core.
+    pub requests: Resources,
+    pub depends_on: Vec<String>,
+    /// None: the DAG's priority.
+    pub priority: Option<i32>,
+    pub checkpointing: bool,
+    pub max_attempts: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubmitDag {
+    pub name: Option<String>,
+    pub tenant: String,
+    pub priority: i32,
+    pub idempotency_key: Option<String>,
+    pub tasks: Vec<TaskRequest>,
+}
+
+/// What a command asks of the live state.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DagCommand {
+    Submit(SubmitDag),
+    /// A worker asks for the next task placed on its machine.
+    Lease {
+        worker: String,
+    },
+    /// `attempt`, when given, must be the current one: a worker whose lease ran out cannot
+    /// touch the next attempt.
+    Heartbeat {
+        task: TaskRef,
+        attempt: Option<u32>,
+    },
+    Checkpoint {
+        task: TaskRef,
+        attempt: Option<u32>,
+        checkpoint: String,
+    },
+    Complete {
+        task: TaskRef,
+        attempt: Option<u32>,
+    },
+    Fail {
+        task: TaskRef,
+        attempt: Option<u32>,
+        error: String,
+        retryable: bool,
+    },
+    /// The clock: leases and placements past their deadline go back, then placement runs.
+    Tick,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum DagAnswer {
+    Submitted { dag: u64, duplicate: bool },
+    Leased(Option<TaskRef>),
+    Task(TaskRef),
+    Ticked { expired: usize, placed: usize },
+}
