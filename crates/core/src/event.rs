@@ -67,14 +67,15 @@ pub enum Event {
         reservation: u64,
         at_ms: u64,
     },
-    /// A forecast saw the account exhausting `dimension` within the lead time, with confidence:
-    /// the account stays at least at `warn` until the alert is cleared.
+    /// A forecast saw the account reaching its stop threshold in `dimension` within the lead
+    /// time, with confidence: the account stays at least at `warn` until the alert is cleared.
     AlertRaised {
         account: AccountId,
         dimension: DimId,
         /// The forecast behind the alert, kept for the audit log.
         method: Arc<str>,
         projected_total: u64,
+        /// When the stop threshold is forecast to be reached.
         exhausts_at_ms: u64,
         confidence_ppm: u32,
         at_ms: u64,

@@ -159,6 +159,11 @@ impl Thresholds {
         sticky.min(current).max(raw)
     }
 
+    /// The least use of `limit` at the stop threshold: where an agent is stopped.
+    pub fn stop_line(&self, limit: u64) -> u64 {
+        (u128::from(self.stop_ppm) * u128::from(limit)).div_ceil(u128::from(PPM)) as u64
+    }
+
     /// True when a hold of `used` would stay strictly below the stop threshold of `limit`.
     pub fn below_stop(&self, used: u64, limit: u64) -> bool {
         u128::from(used) * u128::from(PPM) < u128::from(self.stop_ppm) * u128::from(limit)
@@ -256,8 +261,14 @@ mod tests {
         assert_eq!(thresholds.headroom_below_stop(949, 1000), 0);
         assert_eq!(thresholds.headroom_below_stop(2000, 1000), 0);
         assert_eq!(thresholds.headroom_below_stop(0, 0), 0);
-        // 95% of 7 is 6.65: totals up to 6 are below it.
+        // 95% of 7 is 6.65: totals up to 6 are below it, 7 is the stop line.
         assert_eq!(thresholds.headroom_below_stop(0, 7), 6);
+        assert_eq!(thresholds.stop_line(7), 7);
+        assert_eq!(thresholds.stop_line(1000), 950);
+        assert_eq!(
+            thresholds.raw_level(thresholds.stop_line(7), 7),
+            Level::Black
+        );
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub struct WatchConfig {
     pub horizon_ms: u64,
     /// When set, every forecast ends here (trace replay: the period's end).
     pub horizon_end_ms: Option<u64>,
-    /// An alert is raised when exhaustion is forecast within this...
+    /// An alert is raised when the stop threshold is forecast to be reached within this...
     pub lead_time_ms: u64,
     /// ...with at least this confidence.
     pub alert_confidence: f64,
@@ -268,14 +268,20 @@ impl Watch {
             }
             let alerted = acc.alert.is_some_and(|alert| alert.dim == dim);
             let lead_ms = self.config.lead_time_ms.max(1);
-            let limit = acc.limit(dim);
-            // The question is near-term: will the limit be reached within the lead time? So
+            // The question is near-term: will the account be stopped within the lead time? So
             // the forecast ends there, and its confidence is that of predictions that far out.
-            let Some(forecast) = self
-                .series
-                .get_mut(&(account, dim))
-                .map(|series| series.forecaster.forecast(now_ms, now_ms + lead_ms, limit))
-            else {
+            // An agent is stopped at its stop threshold, not at the limit: that is the line the
+            // forecast must reach. (Forecasting the limit, the alert came (limit - stop line) /
+            // rate later, less than the lead time before the stop, where the forecast had seen
+            // it coming: the simulation's invariant 4 found it.)
+            let stop_line = acc
+                .limit(dim)
+                .map(|limit| acc.config.thresholds.stop_line(limit));
+            let Some(forecast) = self.series.get_mut(&(account, dim)).map(|series| {
+                series
+                    .forecaster
+                    .forecast(now_ms, now_ms + lead_ms, stop_line)
+            }) else {
                 if alerted {
                     commands.push(AlertCommand {
                         account,

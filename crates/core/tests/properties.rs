@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use common::*;
 use proptest::prelude::*;
 use proptest::strategy::Strategy;
-use purser_core::{Answer, Command, Ledger, LedgerLimits};
+use purser_core::{Answer, Command, Ledger, LedgerLimits, ReserveRequest};
 
 const AGENTS: [&str; 6] = [
     "org/a/w1", "org/a/w2", "org/a/w3", "org/b/w1", "org/b/w2", "org/b",
@@ -213,4 +213,55 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn a_forgotten_keyed_hold_leaves_a_snapshot_and_its_key_usable() {
+    // Regression: forgetting a closed hold dropped its idempotency key from the remembered
+    // answers but not from their order, and `to_snapshot` panicked on the missing answer.
+    let limits = LedgerLimits {
+        closed_reservations_max: 1,
+        ..LedgerLimits::default()
+    };
+    let mut fx = Fixture {
+        ledger: Ledger::new(limits),
+        ..Fixture::default()
+    };
+    fx.put("acme", &[("tokens", 1_000)]).unwrap();
+    let reserve = |fx: &mut Fixture, key: &str| {
+        let request = ReserveRequest {
+            account: path("acme"),
+            amount: named(&[("tokens", 10)]),
+            ttl_ms: None,
+            idempotency_key: Some(key.to_string()),
+        };
+        match fx.apply(Command::Reserve(request)).unwrap() {
+            Answer::Reserved(answer) => answer,
+            other => panic!("reserve answered {other:?}"),
+        }
+    };
+    let first = reserve(&mut fx, "k1");
+    fx.apply(Command::Void {
+        reservation: first.reservation,
+    })
+    .unwrap();
+    let second = reserve(&mut fx, "k2");
+    fx.apply(Command::Void {
+        reservation: second.reservation,
+    })
+    .unwrap();
+    // The first hold is forgotten: the snapshot holds, its key opens a new hold, which a retry
+    // then finds.
+    let _ = fx.ledger.to_snapshot();
+    let again = reserve(&mut fx, "k1");
+    assert!(!again.duplicate && again.reservation != first.reservation);
+    assert_eq!(reserve(&mut fx, "k1").reservation, again.reservation);
+    let mut replayed = Ledger::new(limits);
+    for (idx, event) in fx.journal.iter().enumerate() {
+        replayed.replay(idx as u64 + 1, event.clone()).unwrap();
+    }
+    let restored = Ledger::from_snapshot(fx.ledger.to_snapshot(), limits);
+    let live = postcard::to_stdvec(&fx.ledger.to_snapshot()).unwrap();
+    assert_eq!(postcard::to_stdvec(&replayed.to_snapshot()).unwrap(), live);
+    assert_eq!(postcard::to_stdvec(&restored.to_snapshot()).unwrap(), live);
 }

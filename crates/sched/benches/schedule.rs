@@ -1,14 +1,15 @@
-//! `cargo bench -p purser-sched`: makespan purser/heft on every workflow of the data folder
-//! (no interruptions, cost ignored), spot cost and makespan ratios over several seeds, and
-//! decision times. Reads /work/shared/data; skips what is absent.
+//! `cargo bench -p purser-sched`: on each platform file of `benches/`, makespan purser/heft on
+//! every workflow of the data folder (no interruptions, cost ignored) next to a lower bound that
+//! no plan can beat, then spot cost and makespan ratios over several seeds; last, decision
+//! times. Reads /work/shared/data; skips what is absent.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use purser_sched::{
     Algorithm, EligibleTask, FreeMachine, PlanOptions, Platform, Resources, TickPool, Weights,
-    Workflow, WorkflowFormat, parse_platform, parse_workflow, plan_with, random_layered_workflow,
-    tick, verify,
+    Workflow, WorkflowFormat, lower_bound, parse_platform, parse_workflow, plan_with,
+    random_layered_workflow, tick, verify,
 };
 
 const SEEDS: [u64; 5] = [1, 2, 3, 4, 5];
@@ -57,8 +58,8 @@ fn options(algorithm: Algorithm, seed: u64, weights: Weights, spot: bool) -> Pla
 }
 
 fn makespan_ratios(platform: &Platform, workflows: &[(String, Workflow)]) {
-    println!("== makespan purser / heft (no interruptions, cost ignored)");
-    let mut ratios = Vec::new();
+    println!("== makespan purser / heft (no interruptions, cost ignored), lower bound / heft");
+    let (mut ratios, mut bound_ratios) = (Vec::new(), Vec::new());
     for (name, workflow) in workflows {
         let heft = plan_with(
             workflow,
@@ -74,19 +75,32 @@ fn makespan_ratios(platform: &Platform, workflows: &[(String, Workflow)]) {
         .unwrap();
         verify(workflow, platform, &heft).unwrap();
         verify(workflow, platform, &purser).unwrap();
+        let bound = lower_bound(workflow, platform).unwrap();
+        // Invariant: no plan beats a lower bound.
+        assert!(bound.makespan_s() <= purser.makespan_s.min(heft.makespan_s) + 1e-6);
         let ratio = purser.makespan_s / heft.makespan_s;
+        let bound_ratio = bound.makespan_s() / heft.makespan_s;
         println!(
-            "{name:<48} heft {:>9.1} s  purser {:>9.1} s  ratio {ratio:.4}",
-            heft.makespan_s, purser.makespan_s
+            "{name:<46} bound {:>8.1} s (path {:>8.1} work {:>8.1} prec {:>8.1})  heft {:>8.1} s  purser {:>8.1} s  ratio {ratio:.4}  bound/heft {bound_ratio:.4}",
+            bound.makespan_s(),
+            bound.critical_path_s,
+            bound.work_s,
+            bound.precedence_s,
+            heft.makespan_s,
+            purser.makespan_s
         );
         ratios.push(ratio);
+        bound_ratios.push(bound_ratio);
     }
     if !ratios.is_empty() {
-        let mean = ratios.iter().sum::<f64>() / ratios.len() as f64;
+        let mean = |values: &[f64]| values.iter().sum::<f64>() / values.len() as f64;
         let worst = ratios.iter().copied().fold(0.0, f64::max);
+        let n_heft_optimal = bound_ratios.iter().filter(|&&ratio| ratio >= 0.999).count();
         println!(
-            "average ratio {mean:.4} over {} workflows, worst {worst:.4}",
-            ratios.len()
+            "average ratio {:.4} over {} workflows, worst {worst:.4}; average bound/heft {:.4} (no plan can average lower); heft within 0.1% of the bound on {n_heft_optimal}",
+            mean(&ratios),
+            ratios.len(),
+            mean(&bound_ratios)
         );
     }
 }
@@ -239,21 +253,22 @@ fn decision_times(platform: &Platform) {
 }
 
 fn main() {
-    let platform_path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches/platform.toml");
-    let platform =
-        parse_platform(&std::fs::read_to_string(&platform_path).expect("benches/platform.toml"))
-            .unwrap();
     let workflows = workflows();
-    println!("platform {}", platform_path.display());
-    makespan_ratios(&platform, &workflows);
-    spot_ratios(&platform, &workflows);
-    let contended_path =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches/platform-contended.toml");
-    let contended =
-        parse_platform(&std::fs::read_to_string(&contended_path).expect("platform-contended.toml"))
-            .unwrap();
-    println!("platform {}", contended_path.display());
-    makespan_ratios(&contended, &workflows);
-    spot_ratios(&contended, &workflows);
-    decision_times(&platform);
+    let mut first = None;
+    for file in [
+        "platform.toml",
+        "platform-contended.toml",
+        "platform-wan.toml",
+    ] {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("benches")
+            .join(file);
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{file}: {err}"));
+        let platform = parse_platform(&text).unwrap();
+        println!("platform {}", path.display());
+        makespan_ratios(&platform, &workflows);
+        spot_ratios(&platform, &workflows);
+        first.get_or_insert(platform);
+    }
+    decision_times(&first.expect("a platform"));
 }

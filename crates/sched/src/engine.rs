@@ -121,7 +121,6 @@ impl PartialOrd for Ready {
     }
 }
 
-#[derive(Clone)]
 pub(crate) struct Engine<'a> {
     pub costs: &'a Costs<'a>,
     pub machines: Vec<Machine>,
@@ -200,7 +199,7 @@ impl<'a> Engine<'a> {
         }
     }
 
-    pub(crate) fn ready_time(&self, task_idx: usize, machine: Option<usize>) -> f64 {
+    fn ready_time(&self, task_idx: usize, machine: Option<usize>) -> f64 {
         let mut ready = self.floor;
         for dep in &self.costs.workflow.tasks()[task_idx].parents {
             let attempt =
@@ -427,6 +426,14 @@ impl<'a> Engine<'a> {
             machine.interrupt_at = boot + rng.exponential(pool.interruptions_per_hour / 3600.0);
         }
         machine_idx
+    }
+
+    /// The last finish of the attempts placed so far.
+    pub(crate) fn makespan_s(&self) -> f64 {
+        self.attempts
+            .iter()
+            .map(|attempt| attempt.finish)
+            .fold(0.0, f64::max)
     }
 
     pub(crate) fn book(&mut self, attempt: &Attempt) {

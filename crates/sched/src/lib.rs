@@ -3,8 +3,9 @@
 //!
 //! Main types: [`Workflow`] (parsed by [`parse_workflow`] from WfFormat JSON or Pegasus DAX),
 //! [`Platform`] (from [`parse_platform`]), [`plan`] / [`plan_with`] returning a [`Schedule`]
-//! with one entry per attempt, [`summary`], the live [`tick`] for a server, the task state
-//! machine [`TaskState`], [`LimitRanges`] and [`Quotas`].
+//! with one entry per attempt, [`summary`], [`lower_bound`] (what no plan can beat), the live
+//! [`tick`] for a server, the task state machine [`TaskState`], [`LimitRanges`], [`Quotas`] and
+//! the priority [`preemptions`] that take borrowed quota back.
 //!
 //! By design the crate is pure and synchronous: no clock (time is an `f64` of seconds passed in,
 //! `Schedule::decision_ms` is filled by the caller), no threads, no file or network I/O (parsers
@@ -18,13 +19,13 @@ mod engine;
 mod error;
 mod generate;
 mod interrupt;
-mod justify;
 mod limits;
 mod live;
 mod parse_dax;
 mod parse_wfformat;
 mod planner;
 mod platform;
+mod preempt;
 mod profile;
 mod quota;
 mod resources;
@@ -49,6 +50,7 @@ pub use parse_dax::parse_dax;
 pub use parse_wfformat::parse_wfformat;
 pub use planner::{Algorithm, PlanOptions, Weights, plan, plan_with};
 pub use platform::{Platform, Pool, parse_platform};
+pub use preempt::{QuotaHolder, preemptions};
 pub use quota::{QuotaDenial, QuotaLimit, Quotas};
 pub use resources::{Dimension, Resources};
 pub use rng::SplitMix64;

@@ -184,13 +184,14 @@ pub fn plan_with(
     if weights.cost == 0.0 {
         let n_steps = search::steps_for(&costs);
         let start = chosen.clone();
-        if let Some((found, _)) =
+        if let Some((found, found_makespan_s)) =
             search::improve(&costs, &oct, start, on_demand.makespan_s, n_steps, &mut rng)
         {
-            let engine = search::plan_justified(&costs, &oct, &found, &mut rng);
-            on_demand = build(&engine, critical_path_s, 0);
+            on_demand = build(&run(&found, None, &mut rng), critical_path_s, 0);
+            // Invariant: without spot machines planning draws nothing from the generator, so
+            // the candidate plans again exactly as the search saw it.
+            debug_assert_eq!(on_demand.makespan_s, found_makespan_s);
             chosen = found;
-        }
         }
     }
     let has_spot = platform

@@ -8,8 +8,8 @@
 //! - `usage <= nominal + borrowing_limit` for every tenant;
 //! - `sum over tenants of max(0, usage - guaranteed) <= sum over tenants of lendable`.
 //!
-//! A resource no quota mentions is not managed. Reclaiming lent quota by preemption is left
-//! to the caller: a denial says what blocked.
+//! A resource no quota mentions is not managed. A denial says what blocked; which running work
+//! a higher-priority request may stop to get in is decided by [`crate::preemptions`].
 
 use std::collections::HashMap;
 
@@ -139,6 +139,19 @@ impl Quotas {
                 *usage = usage.saturating_sub(request.get(dimension));
             }
         }
+    }
+
+    /// True when the tenant uses more than its nominal quota of some dimension of the pool: it
+    /// holds capacity the cohort lent it, which priority preemption may take back.
+    pub fn borrowing(&self, tenant: &str, pool: &str) -> bool {
+        let Some(tenant_idx) = self.tenants.iter().position(|name| name == tenant) else {
+            return false;
+        };
+        Dimension::ALL.iter().any(|&dimension| {
+            self.resources
+                .get(&(pool.to_string(), dimension))
+                .is_some_and(|quota| quota.usage[tenant_idx] > quota.limits[tenant_idx].nominal)
+        })
     }
 
     /// Checks both invariants of the module docs; used by tests after every step.

@@ -45,17 +45,8 @@ pub(crate) fn steps_for(costs: &Costs) -> usize {
     (EVALUATION_BUDGET / per_plan).min(MAX_STEPS)
 }
 
-/// The last finish of a planned engine.
-pub(crate) fn makespan_s(engine: &Engine) -> f64 {
-    engine
-        .attempts
-        .iter()
-        .map(|attempt| attempt.finish)
-        .fold(0.0, f64::max)
-}
-
-/// Plans a candidate on demand, then double-justifies the plan when that shortens it.
-pub(crate) fn plan_justified<'a>(
+/// Plans a candidate on demand.
+fn plan_on_demand<'a>(
     costs: &'a Costs<'a>,
     oct: &'a [f64],
     candidate: &Candidate,
@@ -63,16 +54,7 @@ pub(crate) fn plan_justified<'a>(
 ) -> Engine<'a> {
     let mut engine = Engine::new(costs, candidate.selection.lookahead.then_some(oct));
     engine.place_all(&candidate.rank, &candidate.selection, None, rng);
-    if std::env::var("DJ").is_err() {
-        return engine;
-    }
-    let before = makespan_s(&engine);
-    let mut justified = engine.clone();
-    if justified.double_justify() < before {
-        justified
-    } else {
-        engine
-    }
+    engine
 }
 
 /// Plans `start` perturbed `n_steps` times; returns the best candidate found if it beats
@@ -100,8 +82,8 @@ pub(crate) fn improve<'a>(
             selection.lookahead = !selection.lookahead;
         }
         let candidate = Candidate { rank, selection };
-        let engine = plan_justified(costs, oct, &candidate, rng);
-        let makespan = makespan_s(&engine);
+        let engine = plan_on_demand(costs, oct, &candidate, rng);
+        let makespan = engine.makespan_s();
         if makespan <= incumbent_makespan_s {
             improved |= makespan < start_makespan_s;
             incumbent = candidate;

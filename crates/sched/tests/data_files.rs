@@ -1,9 +1,10 @@
-//! Every workflow of the data folder parses and plans feasibly, and purser never loses to HEFT
-//! on makespan when costs are ignored (HEFT's plan is one of its candidates).
+//! Every workflow of the data folder parses and plans feasibly, purser never loses to HEFT on
+//! makespan when costs are ignored (HEFT's plan is one of its candidates), and neither beats
+//! the lower bound.
 
 mod common;
 
-use purser_sched::{Algorithm, PlanOptions, Weights, plan_with, verify};
+use purser_sched::{Algorithm, PlanOptions, Weights, lower_bound, plan_with, verify};
 
 #[test]
 fn data_workflows_plan_feasibly_and_purser_never_loses_to_heft() {
@@ -28,6 +29,8 @@ fn data_workflows_plan_feasibly_and_purser_never_loses_to_heft() {
             purser.makespan_s,
             heft.makespan_s
         );
+        let bound = lower_bound(workflow, &platform).unwrap().makespan_s();
+        assert!(bound <= purser.makespan_s + 1e-6, "{name}: bound {bound}");
         let spot = plan_with(
             workflow,
             &platform,

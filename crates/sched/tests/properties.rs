@@ -1,10 +1,11 @@
 //! Every schedule is feasible: each task once per attempt, after its parents and transfers,
-//! never over a machine's capacity. Random layered DAGs on random small platforms.
+//! never over a machine's capacity, never before its machine is up; no schedule beats the lower
+//! bound; purser never loses to HEFT. Random layered DAGs on random small platforms.
 
 use proptest::prelude::*;
 use purser_sched::{
-    Algorithm, PlanOptions, Platform, Pool, Resources, Weights, plan_with, random_layered_workflow,
-    verify,
+    Algorithm, PlanOptions, Platform, Pool, Resources, Weights, lower_bound, plan_with,
+    random_layered_workflow, verify,
 };
 
 fn platform(pools: &[(u32, u64, f64, bool, f64)]) -> Platform {
@@ -62,5 +63,42 @@ proptest! {
             // Only a task wider than every pool may be refused.
             Err(err) => prop_assert!(err.to_string().contains("fits on no pool"), "{err}"),
         }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+    /// The lower bound holds for every plan (with interruptions too), and purser with costs
+    /// ignored never ends later than HEFT, whose plan is one of its candidates.
+    #[test]
+    fn no_plan_beats_the_lower_bound_and_purser_never_loses_to_heft(
+        n_tasks in 1usize..80,
+        dag_seed in any::<u64>(),
+        plan_seed in any::<u64>(),
+        pools in prop::collection::vec((1u32..4, 1u64..5, 0.5f64..2.0, any::<bool>(), 0.0f64..120.0), 1..4),
+        multi_core in any::<bool>(),
+    ) {
+        let mut workflow = random_layered_workflow(n_tasks, dag_seed);
+        if multi_core {
+            for (idx, task) in workflow.tasks_mut().enumerate() {
+                task.requests = Resources::cores(1 + idx as u64 % 3);
+            }
+        }
+        let platform = platform(&pools);
+        let Ok(bound) = lower_bound(&workflow, &platform) else {
+            // Only a task wider than every pool is refused, by planning as well.
+            prop_assert!(plan_with(&workflow, &platform, &PlanOptions::new(Algorithm::Heft, 0, Weights::MAKESPAN)).is_err());
+            return Ok(());
+        };
+        let plan = |algorithm, weights| {
+            plan_with(&workflow, &platform, &PlanOptions::new(algorithm, plan_seed, weights)).unwrap()
+        };
+        let heft = plan(Algorithm::Heft, Weights::MAKESPAN);
+        let purser = plan(Algorithm::Purser, Weights::MAKESPAN);
+        let spot = plan(Algorithm::Purser, Weights::default());
+        for schedule in [&heft, &purser, &spot] {
+            prop_assert!(bound.makespan_s() <= schedule.makespan_s + 1e-6, "{bound:?} > {}", schedule.makespan_s);
+        }
+        prop_assert!(purser.makespan_s <= heft.makespan_s, "{} > {}", purser.makespan_s, heft.makespan_s);
     }
 }

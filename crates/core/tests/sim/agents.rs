@@ -236,7 +236,7 @@ impl Sim {
             Ok(Answer::Usage(answer)) if !answer.duplicate => {
                 self.stats.reports += 1;
                 self.model.charge(id, amount);
-                self.touch(id);
+                self.touch(id, amount);
                 self.agents[idx].heed(&answer.verdict);
             }
             other => self.fail(format!("a report answered {other:?}")),
@@ -293,7 +293,10 @@ impl Sim {
                 if key.is_some() && self.rng.chance(100) {
                     let first = answer.reservation;
                     self.retry(command, |again| {
-                        matches!(again, Answer::Reserved(a) if a.duplicate && a.reservation == first)
+                        let Answer::Reserved(again) = again else {
+                            return false;
+                        };
+                        again.duplicate && again.reservation == first
                     });
                 }
             }
@@ -371,7 +374,7 @@ impl Sim {
                 }
                 self.model.release(call.hold, HoldState::Done);
                 self.model.charge(id, amount);
-                self.touch(id);
+                self.touch(id, amount);
                 self.agents[idx].heed(&answer.verdict);
             }
             other => self.fail(format!(

@@ -1,6 +1,7 @@
 //! The deterministic simulation: a seeded generator, a manual clock, one org of teams of
 //! workflows of agents driven through the pure core, and the invariants checked after every step.
-//! `world.rs` builds the tree and restarts, `agents.rs` is what agents and operators do.
+//! `world.rs` builds the tree and plays the operator, `agents.rs` the agents; `model.rs` and
+//! `stops.rs` keep what the checks compare the ledger with.
 
 mod agents;
 pub mod model;
@@ -33,6 +34,16 @@ pub struct SimConfig {
     pub restart_every: usize,
     /// Keep every event (to compare two runs).
     pub keep_events: bool,
+}
+
+impl SimConfig {
+    /// The variables that rerun this configuration: `SIM_SEED` first.
+    pub fn reproduce(&self) -> String {
+        format!(
+            "SIM_SEED={} SIM_AGENTS={} SIM_STEPS={} SIM_RESTART_EVERY={}",
+            self.seed, self.agents, self.steps, self.restart_every
+        )
+    }
 }
 
 /// What happened, for the report.
@@ -71,16 +82,18 @@ const LIMITS: LedgerLimits = LedgerLimits {
     closed_reservations_max: 10_000,
     expiries_per_command_max: 100_000,
 };
+/// The virtual clock's start.
+pub const START_MS: u64 = 1_000_000;
 /// Where an agent's next wake-up is kept in the queue; the operator has its own slot.
 const OPERATOR: usize = usize::MAX;
 
 pub struct Sim {
     pub cfg: SimConfig,
-    pub rng: Rng,
+    rng: Rng,
     pub now_ms: u64,
     pub step: usize,
-    pub ledger: Ledger,
-    pub manager: Manager,
+    ledger: Ledger,
+    manager: Manager,
     manager_config: ManagerConfig,
     /// Replays every event from the first, as a restart from an empty journal would.
     replica: Ledger,
@@ -95,9 +108,9 @@ pub struct Sim {
     agents: Vec<Agent>,
     queue: BinaryHeap<Reverse<(u64, usize)>>,
     workflows: Vec<usize>,
-    /// Accounts charged since the last forecast pass.
-    touched: Vec<bool>,
-    touched_list: Vec<usize>,
+    /// Accounts and dimensions charged since the last forecast pass.
+    touched: Vec<[bool; 2]>,
+    touched_list: Vec<(usize, usize)>,
     next_forecast_ms: u64,
     pub stats: Stats,
 }
@@ -108,7 +121,7 @@ impl Sim {
         let mut sim = Sim {
             cfg,
             rng: Rng::new(cfg.seed),
-            now_ms: 1_000_000,
+            now_ms: START_MS,
             step: 0,
             ledger: Ledger::new(LIMITS),
             manager: Manager::new(manager_config),
@@ -118,7 +131,7 @@ impl Sim {
             journal_tail: Vec::new(),
             restart_snapshot: Ledger::new(LIMITS).to_snapshot(),
             all_events: Vec::new(),
-            model: Model::new(manager_config.optimizer.min_share_ppm),
+            model: Model::new(manager_config.optimizer),
             plan: PlanView::default(),
             stops: StopWatch::new(
                 manager_config.watch.lead_time_ms,
@@ -138,10 +151,12 @@ impl Sim {
     }
 
     /// Fails the run with what reproduces it first.
-    pub fn fail(&self, message: impl Display) -> ! {
+    fn fail(&self, message: impl Display) -> ! {
         panic!(
-            "SIM_SEED={} SIM_AGENTS={} SIM_STEPS={}: step {} at {} ms: {message}",
-            self.cfg.seed, self.cfg.agents, self.cfg.steps, self.step, self.now_ms
+            "{}: step {} at {} ms: {message}",
+            self.cfg.reproduce(),
+            self.step,
+            self.now_ms
         );
     }
 
@@ -177,13 +192,13 @@ impl Sim {
         self.record_forecasts();
         self.check_all();
         self.step += 1;
-        if self.step % self.cfg.restart_every == 0 {
+        if self.step.is_multiple_of(self.cfg.restart_every) {
             self.restart();
         }
     }
 
     /// Applies a command now through the manager and folds what it decided into the checks.
-    pub fn apply(&mut self, command: Command) -> Result<Answer, LedgerError> {
+    fn apply(&mut self, command: Command) -> Result<Answer, LedgerError> {
         self.stats.commands += 1;
         let answer = self
             .manager
@@ -242,25 +257,29 @@ impl Sim {
         self.drain_events();
     }
 
-    pub fn touch(&mut self, id: usize) {
+    /// Marks the dimensions `id` and its ancestors consumed in, for the next forecast pass.
+    fn touch(&mut self, id: usize, amount: [u64; 2]) {
         let mut next = Some(id);
         while let Some(at) = next {
             if self.touched.len() <= at {
-                self.touched.resize(at + 1, false);
+                self.touched.resize(at + 1, [false; 2]);
             }
-            if !self.touched[at] {
-                self.touched[at] = true;
-                self.touched_list.push(at);
+            for d in (0..2).filter(|d| amount[*d] > 0) {
+                if !self.touched[at][d] {
+                    self.touched[at][d] = true;
+                    self.touched_list.push((at, d));
+                }
             }
             next = self.model.accounts[at].parent;
         }
     }
 
-    /// Every alert period (in step with the alert pass), the forecast of each account that
-    /// consumed since the last one and is not stopped yet, recorded for invariant 4. The question
-    /// is whether the limit is reached within the lead time, so the forecasts run to now plus the
-    /// lead time, as the alert pass's do: their confidence is that of predictions that far out
-    /// (an hour-long forecast's says little about the next minute).
+    /// Every alert period (in step with the alert pass), the forecast of each limited series that
+    /// moved since the last one (the ones the alert pass looks at) of an account not stopped yet,
+    /// recorded for invariant 4. The question is whether the account is stopped within the lead
+    /// time, so the forecasts run to now plus the lead time, as the alert pass's do: their
+    /// confidence is that of predictions that far out (an hour-long forecast's says little about
+    /// the next minute).
     fn record_forecasts(&mut self) {
         if self.now_ms < self.next_forecast_ms {
             return;
@@ -272,23 +291,23 @@ impl Sim {
             .set_horizon_end(Some(self.now_ms + lead_ms));
         let mut list = std::mem::take(&mut self.touched_list);
         list.sort_unstable();
-        for &id in &list {
-            self.touched[id] = false;
+        for &(id, d) in &list {
+            self.touched[id][d] = false;
             let account = AccountId(id as u32);
-            if self.model.accounts[id].closed || self.ledger.account(account).level == Level::Black
-            {
+            let acc = &self.model.accounts[id];
+            let Some(limit) = acc.limit[d].filter(|_| !acc.closed) else {
+                continue;
+            };
+            if self.ledger.account(account).level == Level::Black {
                 continue;
             }
-            for (d, dim) in DIMS.iter().enumerate() {
-                if self.model.accounts[id].limit[d].is_none() {
-                    continue;
-                }
-                if let Some(forecast) =
-                    self.manager
-                        .forecast(&mut self.ledger, account, *dim, self.now_ms)
-                {
-                    self.stops.record(account, d, self.now_ms, &forecast);
-                }
+            let stop_at = (u128::from(limit) * u128::from(acc.stop_ppm)).div_ceil(1_000_000) as u64;
+            if let Some(forecast) =
+                self.manager
+                    .forecast(&mut self.ledger, account, DIMS[d], self.now_ms)
+            {
+                self.stops
+                    .record(account, d, self.now_ms, &forecast, stop_at);
             }
         }
         self.manager.watch.set_horizon_end(None);
@@ -296,7 +315,8 @@ impl Sim {
         self.touched_list = list;
     }
 
-    pub fn check_path(&self, id: usize) {
+    /// Invariant 1 on the path of `id`, after a command that changed it.
+    fn check_path(&self, id: usize) {
         if let Err(message) = self.model.check_path(&self.ledger, id) {
             self.fail(message);
         }
@@ -314,11 +334,10 @@ impl Sim {
     /// ledgers, and a new manager (its watch is derived state).
     fn restart(&mut self) {
         self.stats.restarts += 1;
-        let limits = LIMITS;
         let snapshot = self.ledger.to_snapshot();
         let live = encode(&snapshot);
-        let from_snapshot = Ledger::from_snapshot(snapshot.clone(), limits);
-        let mut from_journal = Ledger::from_snapshot(self.restart_snapshot.clone(), limits);
+        let from_snapshot = Ledger::from_snapshot(snapshot.clone(), LIMITS);
+        let mut from_journal = Ledger::from_snapshot(self.restart_snapshot.clone(), LIMITS);
         let first_seq = self.restart_snapshot.last_seq + 1;
         for (idx, event) in self.journal_tail.iter().enumerate() {
             if let Err(err) = from_journal.replay(first_seq + idx as u64, event.clone()) {

@@ -5,7 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use purser_core::event::{Event, ReallocationKind};
-use purser_core::{AccountId, DimId, Ledger};
+use purser_core::optimize::OptimizerPolicy;
+use purser_core::{AccountConfig, AccountId, DimId, Ledger};
 
 /// The dimensions the simulation uses: `tokens` and `cost_micros` (well-known ids 0 and 1).
 pub const DIMS: [DimId; 2] = [DimId(0), DimId(1)];
@@ -27,6 +28,8 @@ pub struct Acc {
     pub closed: bool,
     pub reserve_ppm: u32,
     pub stop_ppm: u32,
+    /// How the optimizer treats this account's children.
+    pub policy: OptimizerPolicy,
     pub limit: [Option<u64>; 2],
     /// Charged to this account itself, and held on it by open holds.
     pub direct: Fig,
@@ -66,15 +69,18 @@ pub struct Model {
     by_path: HashMap<String, usize>,
     pub holds: BTreeMap<u64, Hold>,
     expiry: BTreeSet<(u64, u64)>,
-    pub min_share_ppm: u32,
+    default_policy: OptimizerPolicy,
     pub grants: u64,
     pub reclaims: u64,
+    /// Reclaims the fairness floor held up, and ones that what the child used held up.
+    pub reclaims_at_floor: u64,
+    pub reclaims_at_used: u64,
 }
 
 impl Model {
-    pub fn new(min_share_ppm: u32) -> Model {
+    pub fn new(default_policy: OptimizerPolicy) -> Model {
         Model {
-            min_share_ppm,
+            default_policy,
             ..Model::default()
         }
     }
@@ -97,23 +103,19 @@ impl Model {
             .sum()
     }
 
-    /// What `id`'s parent could still hand it in dimension `d` (its limit counted as free), or
-    /// `None` when the parent does not limit `d`.
-    pub fn room_for(&self, id: usize, d: usize) -> Option<u64> {
-        let parent = self.accounts[id].parent?;
+    /// What a child of `parent` may have in `d` with `own` (its present limit) given back: the
+    /// pool beyond the reserve, as the ledger computes it; `None` when `parent` does not limit `d`.
+    pub fn room(&self, parent: usize, d: usize, own: u64) -> Option<u64> {
         let limit = self.accounts[parent].limit[d]?;
-        let taken = self.children_limits(parent, d) - self.accounts[id].limit[d].unwrap_or(0);
+        let taken = self.children_limits(parent, d) - own;
         let reserve = reserve_of(limit, self.accounts[parent].reserve_ppm);
         Some(limit.saturating_sub(taken).saturating_sub(reserve))
     }
 
-    /// What a new child of `parent` could get in `d`.
-    pub fn room_below(&self, parent: usize, d: usize) -> u64 {
-        let limit = self.accounts[parent].limit[d].unwrap_or(0);
-        let reserve = reserve_of(limit, self.accounts[parent].reserve_ppm);
-        limit
-            .saturating_sub(self.children_limits(parent, d))
-            .saturating_sub(reserve)
+    /// What `id` may have in `d` (`None`: no limit above it in `d`).
+    pub fn room_for(&self, id: usize, d: usize) -> Option<u64> {
+        let own = self.accounts[id].limit[d].unwrap_or(0);
+        self.room(self.accounts[id].parent?, d, own)
     }
 
     fn path_ids(&self, id: usize) -> impl Iterator<Item = usize> + '_ {
@@ -125,14 +127,10 @@ impl Model {
     }
 
     pub fn charge(&mut self, id: usize, amount: Fig) {
-        for d in 0..2 {
-            self.accounts[id].direct[d] += amount[d];
-        }
+        shift(&mut self.accounts[id].direct, amount, true);
         let path: Vec<usize> = self.path_ids(id).collect();
         for at in path {
-            for d in 0..2 {
-                self.accounts[at].sub_consumed[d] += amount[d];
-            }
+            shift(&mut self.accounts[at].sub_consumed, amount, true);
         }
     }
 
@@ -150,24 +148,10 @@ impl Model {
     }
 
     fn shift_held(&mut self, id: usize, amount: Fig, add: bool) {
+        shift(&mut self.accounts[id].held, amount, add);
         let path: Vec<usize> = self.path_ids(id).collect();
-        for d in 0..2 {
-            let acc = &mut self.accounts[id];
-            acc.held[d] = if add {
-                acc.held[d] + amount[d]
-            } else {
-                acc.held[d] - amount[d]
-            };
-        }
         for at in path {
-            for d in 0..2 {
-                let acc = &mut self.accounts[at];
-                acc.sub_reserved[d] = if add {
-                    acc.sub_reserved[d] + amount[d]
-                } else {
-                    acc.sub_reserved[d] - amount[d]
-                };
-            }
+            shift(&mut self.accounts[at].sub_reserved, amount, add);
         }
     }
 
@@ -203,9 +187,9 @@ impl Model {
     pub fn below_stop(&self, id: usize, extra: Fig) -> Result<(), (usize, usize)> {
         for at in self.path_ids(id) {
             let acc = &self.accounts[at];
-            for d in 0..2 {
+            for (d, more) in extra.iter().enumerate() {
                 let Some(limit) = acc.limit[d] else { continue };
-                let used = u128::from(self.used(at, d) + extra[d]);
+                let used = u128::from(self.used(at, d) + more);
                 if used * PPM >= u128::from(acc.stop_ppm) * u128::from(limit) {
                     return Err((at, d));
                 }
@@ -239,8 +223,9 @@ impl Model {
                     path: path.to_string(),
                     parent,
                     closed: false,
-                    reserve_ppm: config.reserve_ppm,
-                    stop_ppm: config.thresholds.stop_ppm,
+                    reserve_ppm: 0,
+                    stop_ppm: 0,
+                    policy: self.default_policy,
                     limit: [None; 2],
                     direct: [0; 2],
                     held: [0; 2],
@@ -253,7 +238,8 @@ impl Model {
                     self.accounts[parent].children.push(id);
                 }
                 self.by_path.insert(path.to_string(), id);
-                self.set_limits(id, limits.iter())?;
+                self.configure(id, config);
+                self.set_limits(id, limits.iter(), "an account opened")?;
             }
             Event::AccountUpdated {
                 account,
@@ -262,9 +248,8 @@ impl Model {
                 ..
             } => {
                 let id = account.0 as usize;
-                self.accounts[id].reserve_ppm = config.reserve_ppm;
-                self.accounts[id].stop_ppm = config.thresholds.stop_ppm;
-                self.set_limits(id, limits.iter())?;
+                self.configure(id, config);
+                self.set_limits(id, limits.iter(), "an operator's raise or an allocation")?;
             }
             Event::AccountClosed { account, .. } => {
                 let id = account.0 as usize;
@@ -296,14 +281,23 @@ impl Model {
                 match kind {
                     ReallocationKind::Grant => {
                         self.grants += 1;
-                        self.set_limits(id, [(*dimension, *to)].into_iter())?;
+                        // The monopoly cap, where the parent's policy sets one.
+                        let cap = self.accounts[parent]
+                            .policy
+                            .max_share_ppm
+                            .and_then(|share| {
+                                plan.limits[parent][d].map(|limit| mul_ppm(limit, share))
+                            });
+                        if cap.is_some_and(|cap| *to > cap) {
+                            return Err(format!("a grant to {} passes the cap {cap:?}", acc.path));
+                        }
                         // Invariant 2: the pool keeps the reserve after every grant.
-                        self.check_reserve(parent, d, "a grant")?;
+                        self.set_limits(id, [(*dimension, *to)].into_iter(), "a grant")?;
                     }
                     ReallocationKind::Reclaim => {
                         self.reclaims += 1;
                         self.check_reclaim(id, parent, d, *to, plan)?;
-                        self.set_limits(id, [(*dimension, *to)].into_iter())?;
+                        self.set_limits(id, [(*dimension, *to)].into_iter(), "a reclaim")?;
                     }
                 }
             }
@@ -312,10 +306,20 @@ impl Model {
         Ok(())
     }
 
+    fn configure(&mut self, id: usize, config: &AccountConfig) {
+        let acc = &mut self.accounts[id];
+        acc.reserve_ppm = config.reserve_ppm;
+        acc.stop_ppm = config.thresholds.stop_ppm;
+        acc.policy = config.optimizer.unwrap_or(self.default_policy);
+    }
+
+    /// Sets limits; where one grows, the parent's pool must still hold its reserve (invariant 2,
+    /// for the optimizer's grants as for operators' raises and allocations).
     fn set_limits(
         &mut self,
         id: usize,
         limits: impl Iterator<Item = (DimId, u64)>,
+        what: &str,
     ) -> Result<(), String> {
         for (dim, limit) in limits {
             let d = dim_index(dim)?;
@@ -323,8 +327,7 @@ impl Model {
             if let Some(parent) = self.accounts[id].parent
                 && limit > old.unwrap_or(0)
             {
-                // An operator's raise or an allocation never reaches into the reserve either.
-                self.check_reserve(parent, d, "a limit raised")?;
+                self.check_reserve(parent, d, what)?;
             }
         }
         Ok(())
@@ -340,7 +343,8 @@ impl Model {
         let reserve = reserve_of(limit, acc.reserve_ppm);
         if children > limit || limit - children < reserve {
             return Err(format!(
-                "after {what}, {} dim {d}: limit {limit}, children hold {children}, reserve {reserve}",
+                "after {what}, {} dim {d}: limit {limit}, children hold {children}, reserve \
+                 {reserve}",
                 acc.path
             ));
         }
@@ -350,7 +354,7 @@ impl Model {
     /// Invariant 3: a reclaim keeps the child at or above the fairness floor (`min_share` of an
     /// equal split of the parent's limit less its reserve, as planned) and at or above its use.
     fn check_reclaim(
-        &self,
+        &mut self,
         id: usize,
         parent: usize,
         d: usize,
@@ -365,14 +369,9 @@ impl Model {
             .filter(|child| !plan.closed[**child] && plan.limits[**child][d].is_some())
             .count() as u64;
         let reserve = reserve_of(parent_limit, self.accounts[parent].reserve_ppm);
-        let floor = mul_ppm((parent_limit - reserve) / n.max(1), self.min_share_ppm);
+        let min_share_ppm = self.accounts[parent].policy.min_share_ppm;
+        let floor = mul_ppm((parent_limit - reserve) / n.max(1), min_share_ppm);
         let used = self.used(id, d);
-        {
-            let now_limit = self.accounts[parent].limit[d].unwrap();
-            let now_n = self.open_children(parent).filter(|c| self.accounts[*c].limit[d].is_some()).count() as u64;
-            let now_floor = mul_ppm((now_limit - reserve_of(now_limit, self.accounts[parent].reserve_ppm)) / now_n.max(1), self.min_share_ppm);
-            if to < now_floor { return Err(format!("EVENT-TIME floor {now_floor} > {to}, planned floor {floor}")); }
-        }
         let from = acc.limit[d].unwrap_or(0);
         if to >= from || to < floor || to < used || acc.open_holds > 0 {
             return Err(format!(
@@ -381,6 +380,8 @@ impl Model {
                 acc.path, self.accounts[parent].path, acc.open_holds
             ));
         }
+        self.reclaims_at_floor += u64::from(to == floor);
+        self.reclaims_at_used += u64::from(to == used);
         Ok(())
     }
 
@@ -479,6 +480,16 @@ impl Model {
             }
         }
         Ok(())
+    }
+}
+
+fn shift(figures: &mut Fig, amount: Fig, add: bool) {
+    for (figure, value) in figures.iter_mut().zip(amount) {
+        *figure = if add {
+            *figure + value
+        } else {
+            *figure - value
+        };
     }
 }
 

@@ -4,8 +4,14 @@
 //! green at least `lead_time` before and stayed off green, or when an alert raised at least
 //! `lead_time` before was still in force. Otherwise the forecast must not have seen it coming: no
 //! forecast the simulation recorded between two lead times and one lead time before the stop (the
-//! ones early enough to warn, and recent enough to be about this approach to the limit) had
-//! confidence at or above the alert's while predicting exhaustion within the lead time.
+//! ones early enough to warn, and recent enough to be about this approach to the limit: none from
+//! before the account's last stop or last change of limits) had confidence at or above the
+//! alert's while predicting exhaustion within the lead time.
+//!
+//! Exhaustion is counted where the agent is stopped: at its stop threshold. (A forecast of
+//! reaching the whole limit within the lead time, made a lead time before the stop, would have
+//! to be wrong, since the stop threshold comes first: a check of that never failed, not even with
+//! the alerts turned off. This one failed on the core that alerted on the limit.)
 
 use std::collections::VecDeque;
 
@@ -36,6 +42,7 @@ struct Seen {
     at_ms: u64,
     alarming: bool,
     confidence: f64,
+    projected_total: u64,
     exhausts_at_ms: Option<u64>,
 }
 
@@ -69,13 +76,25 @@ impl StopWatch {
         }
     }
 
-    pub fn record(&mut self, account: AccountId, d: usize, now_ms: u64, forecast: &Forecast) {
+    /// Records a forecast that runs to `now_ms` plus the lead time; `stop_at` is the consumption
+    /// at which the account is stopped.
+    pub fn record(
+        &mut self,
+        account: AccountId,
+        d: usize,
+        now_ms: u64,
+        forecast: &Forecast,
+        stop_at: u64,
+    ) {
         let id = account.0 as usize;
         self.grow(id);
         let confident = forecast.confidence >= self.confidence;
-        let within_lead = forecast
-            .exhausts_at_ms
-            .is_some_and(|at_ms| at_ms <= now_ms + self.lead_ms);
+        // The forecast runs to the lead time: its total there passes the stop line, or the
+        // limit is reached before.
+        let within_lead = forecast.projected_total > stop_at
+            || forecast
+                .exhausts_at_ms
+                .is_some_and(|at_ms| at_ms <= now_ms + self.lead_ms);
         let alarming = confident && within_lead;
         self.counts.forecasts += 1;
         self.counts.confident += u64::from(confident);
@@ -92,12 +111,19 @@ impl StopWatch {
             at_ms: now_ms,
             alarming,
             confidence: forecast.confidence,
+            projected_total: forecast.projected_total,
             exhausts_at_ms: forecast.exhausts_at_ms,
         });
     }
 
     pub fn on_event(&mut self, event: &Event) -> Result<(), String> {
         match event {
+            // Forecasts made against another limit say nothing of the next stop.
+            Event::AccountUpdated { account, .. } | Event::Reallocated { account, .. } => {
+                let id = account.0 as usize;
+                self.grow(id);
+                self.recent[id].iter_mut().for_each(VecDeque::clear);
+            }
             Event::LevelChanged {
                 account,
                 from,
@@ -110,6 +136,8 @@ impl StopWatch {
                 if *to == Level::Black && *from < Level::Black {
                     let d = dim_index(dimension.ok_or("a stop names no dimension")?)?;
                     self.classify(id, d, *at_ms)?;
+                    // The forecasts before a stop were about that stop.
+                    self.recent[id][d].clear();
                 }
                 if *from == Level::Green {
                     self.nongreen_since[id] = Some(*at_ms);
@@ -149,11 +177,12 @@ impl StopWatch {
             return Err(format!(
                 "account #{id} stopped in dim {d} at {at_ms} ms without a warning {lead_ms} ms \
                  before (off green since {:?}, alert since {:?}), yet the forecast at {} ms had \
-                 confidence {:.3} and saw exhaustion at {:?}",
+                 confidence {:.3} and saw {} consumed a lead time later, the limit reached at {:?}",
                 self.nongreen_since[id],
                 self.alert_since[id],
                 seen.at_ms,
                 seen.confidence,
+                seen.projected_total,
                 seen.exhausts_at_ms
             ));
         }

@@ -4,9 +4,10 @@
 
 use std::cmp::Reverse;
 
+use purser_core::optimize::OptimizerPolicy;
 use purser_core::{
-    AccountId, AccountPath, AccountSpec, AllocateRequest, Amounts, Answer, ChildRequest, Command,
-    LedgerError, Strategy, UsageReport,
+    AccountConfig, AccountId, AccountPath, AccountSpec, AllocateRequest, Amounts, Answer,
+    ChildRequest, Command, LedgerError, Strategy, Thresholds, UsageReport,
 };
 
 use super::agents::Agent;
@@ -20,6 +21,40 @@ const WORKFLOWS_PER_TEAM: usize = 10;
 const TOKENS_PER_AGENT: u64 = 120_000;
 const COST_PER_TOKEN: u64 = 9;
 
+/// Thresholds that leave green only at 90%.
+const LATE_WARNINGS: Thresholds = Thresholds {
+    warn_ppm: 900_000,
+    throttle_ppm: 920_000,
+    degrade_ppm: 935_000,
+    stop_ppm: 950_000,
+    margin_ppm: 10_000,
+};
+
+/// The optimizer's policy in a team's workflows: the default, a high fairness floor, reclaims of
+/// all that is unused after a short idleness, and a monopoly cap.
+fn policy(team: usize) -> Option<OptimizerPolicy> {
+    let default = OptimizerPolicy::default();
+    match team % 4 {
+        0 => None,
+        1 => Some(OptimizerPolicy {
+            min_share_ppm: 300_000,
+            reclaim_share_ppm: 800_000,
+            ..default
+        }),
+        2 => Some(OptimizerPolicy {
+            idle_after_ms: 30_000,
+            reclaim_share_ppm: 1_000_000,
+            min_share_ppm: 20_000,
+            ..default
+        }),
+        _ => Some(OptimizerPolicy {
+            grant_above_ppm: 700_000,
+            max_share_ppm: Some(40_000),
+            ..default
+        }),
+    }
+}
+
 fn path(text: &str) -> AccountPath {
     AccountPath::parse(text).expect("a valid path")
 }
@@ -32,7 +67,10 @@ impl Sim {
     pub(super) fn build(&mut self) {
         let n_agents = self.cfg.agents.max(1);
         let n_workflows = (n_agents / AGENTS_PER_WORKFLOW).max(1);
-        let n_teams = n_workflows.div_ceil(WORKFLOWS_PER_TEAM);
+        // At least four teams where there are four workflows: each team has its own policy.
+        let n_teams = n_workflows
+            .div_ceil(WORKFLOWS_PER_TEAM)
+            .max(n_workflows.min(4));
         let org_tokens = n_agents as u64 * TOKENS_PER_AGENT;
         let spec = AccountSpec {
             limits: Some(vec![
@@ -45,12 +83,19 @@ impl Sim {
             path: path("org"),
             spec,
         });
-        assert!(matches!(answer, Ok(Answer::Account { created: true, .. })));
+        if !matches!(answer, Ok(Answer::Account { created: true, .. })) {
+            self.fail(format!("opening the org answered {answer:?}"));
+        }
         let teams: Vec<ChildRequest> = (0..n_teams)
             .map(|team| self.child(format!("t{team}"), 0))
             .collect();
         self.allocate("org", Strategy::Proportional, None, teams);
         for team in 0..n_teams {
+            // Each team's workflows treat their agents by a policy of their own.
+            self.ledger.set_defaults(AccountConfig {
+                optimizer: policy(team),
+                ..AccountConfig::default()
+            });
             let strategy = self.rng.pick(&[
                 Strategy::Equal,
                 Strategy::Proportional,
@@ -64,6 +109,7 @@ impl Sim {
                 .collect();
             self.allocate(&format!("org/t{team}"), strategy, None, workflows);
         }
+        self.ledger.set_defaults(AccountConfig::default());
         for workflow in 0..n_workflows {
             let parent = format!("org/t{}/w{workflow:02}", workflow % n_teams);
             let first = workflow * n_agents / n_workflows;
@@ -77,12 +123,25 @@ impl Sim {
             ]);
             let wf = self.model.lookup(&parent).expect("opened");
             self.workflows.push(wf);
-            let total = self.model.room_below(wf, 0);
+            let total = self.model.room(wf, 0, 0).expect("a limited workflow");
             let share = total / (last - first) as u64;
             let agents: Vec<ChildRequest> = (first..last)
                 .map(|agent| self.child(format!("a{agent:04}"), share))
                 .collect();
-            for (account, limits) in self.allocate(&parent, strategy, Some(total), agents) {
+            // A third of the workflows warn their agents only at 90%: the forecast alerts are
+            // then their only early warning.
+            let thresholds = if workflow % 3 == 1 {
+                LATE_WARNINGS
+            } else {
+                Thresholds::default()
+            };
+            self.ledger.set_defaults(AccountConfig {
+                thresholds,
+                ..AccountConfig::default()
+            });
+            let allocations = self.allocate(&parent, strategy, Some(total), agents);
+            self.ledger.set_defaults(AccountConfig::default());
+            for (account, limits) in allocations {
                 // Agents spend at a pace sized for an equal share, whatever they were given.
                 let limit = limits.get(super::model::DIMS[0]).unwrap_or(0).max(share);
                 self.add_agent(account.0 as usize, limit);
@@ -247,7 +306,7 @@ impl Sim {
     /// does not fit in the workflow's pool beyond the reserve.
     fn spawn(&mut self) {
         let workflow = self.rng.pick(&self.workflows);
-        let room = self.model.room_below(workflow, 0);
+        let room = self.model.room(workflow, 0, 0).unwrap_or(0);
         let limit = if room < 1_000 {
             self.rng.range(1_000, 5_000)
         } else {
