@@ -53,8 +53,12 @@ pub struct Manager {
 
 impl Manager {
     pub fn new(config: ManagerConfig) -> Manager {
+        let watch_config = WatchConfig {
+            pass_every_ms: config.alerts_every_ms,
+            ..config.watch
+        };
         Manager {
-            watch: Watch::new(config.watch),
+            watch: Watch::new(watch_config),
             config,
             next_alerts_ms: 0,
             next_optimizer_ms: 0,

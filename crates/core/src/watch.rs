@@ -37,6 +37,9 @@ pub struct WatchConfig {
     /// Series forecast for alerts in one pass at most.
     pub alerts_per_pass_max: usize,
     pub pseudo_horizon_ms: u64,
+    /// How often the alert pass runs: an alert is raised for a stop seen this much beyond the
+    /// lead time, so that the pass that raises it still comes a whole lead time before.
+    pub pass_every_ms: u64,
 }
 
 impl Default for WatchConfig {
@@ -49,6 +52,7 @@ impl Default for WatchConfig {
             alert_confidence: 0.85,
             alerts_per_pass_max: 2_000,
             pseudo_horizon_ms: ForecastConfig::default().pseudo_horizon_ms,
+            pass_every_ms: 5_000,
         }
     }
 }
@@ -248,14 +252,26 @@ impl Watch {
     /// Decides the alerts to raise and clear at `now_ms`: series that moved since the last pass,
     /// and every account under an alert.
     pub fn alerts(&mut self, ledger: &Ledger, now_ms: u64) -> Vec<AlertCommand> {
-        let mut queue = std::mem::take(&mut self.alert_queue);
-        queue.sort_unstable();
-        queue.dedup();
-        let overflow = queue.len().saturating_sub(self.config.alerts_per_pass_max);
-        let mut rest: Vec<(AccountId, DimId)> = queue.drain(..overflow).collect();
+        // Oldest first: what waited longest is looked at first, and what does not fit waits at
+        // the head of the next pass (a sort here once starved the lowest ids for ever).
+        let pending = std::mem::take(&mut self.alert_queue);
+        let mut seen: rustc_hash::FxHashSet<(AccountId, DimId)> = Default::default();
+        let mut queue = Vec::new();
+        let mut rest = Vec::new();
+        for key in pending {
+            if seen.insert(key) {
+                if queue.len() < self.config.alerts_per_pass_max {
+                    queue.push(key);
+                } else {
+                    rest.push(key);
+                }
+            }
+        }
+        let mut in_queue: rustc_hash::FxHashSet<(AccountId, DimId)> =
+            queue.iter().copied().collect();
         for (idx, acc) in ledger.alerted_accounts() {
             if let Some(alert) = acc.alert
-                && !queue.contains(&(idx, alert.dim))
+                && in_queue.insert((idx, alert.dim))
             {
                 queue.push((idx, alert.dim));
             }
@@ -268,6 +284,9 @@ impl Watch {
             }
             let alerted = acc.alert.is_some_and(|alert| alert.dim == dim);
             let lead_ms = self.config.lead_time_ms.max(1);
+            // Raised when the stop is seen within the lead time plus one pass, so that the pass
+            // that raises it still comes a whole lead time before the stop.
+            let reach_ms = lead_ms.saturating_add(self.config.pass_every_ms);
             // The question is near-term: will the account be stopped within the lead time? So
             // the forecast ends there, and its confidence is that of predictions that far out.
             // An agent is stopped at its stop threshold, not at the limit: that is the line the
@@ -297,7 +316,7 @@ impl Watch {
                     .is_some_and(|at_ms| at_ms <= now_ms.saturating_add(reach_ms))
             };
             let confident = forecast.confidence >= self.config.alert_confidence;
-            if !alerted && confident && within(lead_ms) {
+            if !alerted && confident && within(reach_ms) {
                 commands.push(AlertCommand {
                     account,
                     dimension: dim,

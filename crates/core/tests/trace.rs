@@ -159,3 +159,30 @@ fn records_out_of_time_order_are_refused_with_their_index() {
         "record 1: at_ms 4000 is before the previous record's 5000"
     );
 }
+
+#[test]
+fn a_full_alert_pass_defers_the_rest_oldest_first_and_starves_nobody() {
+    // Regression: the alert queue was sorted, so when a pass overflowed the lowest account ids
+    // were deferred at every pass and never alerted. One series per pass, two accounts
+    // accelerating together: both must be alerted before their stops.
+    let mut records = Vec::new();
+    for second in 0..3600u64 {
+        for agent in ["acme/a", "acme/b"] {
+            records.push(record(second * 1000, agent, 100 + second));
+        }
+    }
+    let mut replay_setup = setup(4_000_000);
+    replay_setup.manager.watch.alerts_per_pass_max = 1;
+    let lines = replay(replay_setup, records);
+    for agent in ["acme/a", "acme/b"] {
+        let alerted = lines.iter().any(|line| {
+            matches!(line, ReplayLine::Alert { account, raised: true, .. } if account == agent)
+        });
+        assert!(alerted, "{agent} was never alerted");
+    }
+    let Some(ReplayLine::Summary(summary)) = lines.last() else {
+        panic!("the last line is the summary")
+    };
+    assert_eq!(summary.n_stops, 2);
+    assert_eq!(summary.n_stops_warned_in_time, 2, "{summary:?}");
+}

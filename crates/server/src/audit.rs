@@ -253,7 +253,7 @@ fn entry_of(ledger: &Ledger, seq: u64, event: &Event) -> Option<AuditEntry> {
             path(*account),
             "forecast",
             format!(
-                "{} forecast to exhaust {} at {} ({method}, confidence {:.2})",
+                "{} forecast to reach its stop threshold in {} at {} ({method}, confidence {:.2})",
                 path(*account),
                 dim(*dimension),
                 rfc3339(*exhausts_at_ms),

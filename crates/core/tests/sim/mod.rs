@@ -302,12 +302,22 @@ impl Sim {
                 continue;
             }
             let stop_at = (u128::from(limit) * u128::from(acc.stop_ppm)).div_ceil(1_000_000) as u64;
-            if let Some(forecast) =
+            let Some(forecast) =
                 self.manager
                     .forecast(&mut self.ledger, account, DIMS[d], self.now_ms)
-            {
-                self.stops
-                    .record(account, d, self.now_ms, &forecast, stop_at);
+            else {
+                continue;
+            };
+            let alarming = self
+                .stops
+                .record(account, d, self.now_ms, &forecast, stop_at);
+            // The alert pass ran at this very time on this very forecast: it must have acted.
+            if alarming && self.ledger.account(account).alert.is_none() {
+                self.fail(format!(
+                    "{} dim {d}: the forecast was confident ({:.3}) of {} consumed within the \
+                     lead time, past the stop line {stop_at}, and no alert is raised",
+                    self.model.accounts[id].path, forecast.confidence, forecast.projected_total
+                ));
             }
         }
         self.manager.watch.set_horizon_end(None);

@@ -8,6 +8,10 @@
 //! before the account's last stop or last change of limits) had confidence at or above the
 //! alert's while predicting exhaustion within the lead time.
 //!
+//! The alerts also follow the forecast at once: after an alert pass, every series whose forecast
+//! (the same forecaster at the same time to the same horizon) is confident of a stop within the
+//! lead time is under an alert (`Sim::record_forecasts`).
+//!
 //! Exhaustion is counted where the agent is stopped: at its stop threshold. (A forecast of
 //! reaching the whole limit within the lead time, made a lead time before the stop, would have
 //! to be wrong, since the stop threshold comes first: a check of that never failed, not even with
@@ -77,7 +81,8 @@ impl StopWatch {
     }
 
     /// Records a forecast that runs to `now_ms` plus the lead time; `stop_at` is the consumption
-    /// at which the account is stopped.
+    /// at which the account is stopped. Answers whether it was confident of a stop within the
+    /// lead time.
     pub fn record(
         &mut self,
         account: AccountId,
@@ -85,7 +90,7 @@ impl StopWatch {
         now_ms: u64,
         forecast: &Forecast,
         stop_at: u64,
-    ) {
+    ) -> bool {
         let id = account.0 as usize;
         self.grow(id);
         let confident = forecast.confidence >= self.confidence;
@@ -114,6 +119,7 @@ impl StopWatch {
             projected_total: forecast.projected_total,
             exhausts_at_ms: forecast.exhausts_at_ms,
         });
+        alarming
     }
 
     pub fn on_event(&mut self, event: &Event) -> Result<(), String> {
