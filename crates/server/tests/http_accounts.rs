@@ -147,7 +147,17 @@ fn put_rejects_bad_input_naming_the_field() {
             "invalid_dimension",
             "limits.Bad-Name",
         ),
-        (r#"{"period":{"every":"month"}}"#, "unsupported", "period"),
+        (
+            r#"{"period":{"every":"fortnight"}}"#,
+            "invalid_field",
+            "period.every",
+        ),
+        (
+            r#"{"period":{"every":"day","tz":"UTC"}}"#,
+            "unknown_field",
+            "period.tz",
+        ),
+        (r#"{"deadline":"tomorrow"}"#, "invalid_field", "deadline"),
     ] {
         assert_error(&put(body), 400, code, Some(field));
     }
