@@ -160,3 +160,35 @@ fn moves_that_would_reach_into_the_reserve_or_below_use_are_skipped() {
     assert_eq!(fx.figure("acme/b", "tokens").0, Some(500));
     fx.check_replay();
 }
+
+#[test]
+fn the_ticks_indexes_come_back_from_a_snapshot() {
+    let mut fx = Fixture::default();
+    with_period(&mut fx, "acme", 1_000, 0.0);
+    fx.put("other", &[("tokens", 10)]).unwrap();
+    let acme = fx.ledger.lookup("acme").unwrap();
+    // Renewing without a period yet: due now.
+    assert_eq!(fx.ledger.periods_due(fx.now_ms, 10), vec![acme]);
+    let now_ms = fx.now_ms;
+    renew(&mut fx, "acme", now_ms).unwrap();
+    assert!(fx.ledger.periods_due(fx.now_ms, 10).is_empty());
+    let tokens = fx.ledger.dimensions().lookup("tokens").unwrap();
+    fx.apply(Command::Alert(AlertCommand {
+        account: acme,
+        dimension: tokens,
+        raise: Some(AlertFigures {
+            method: "linear",
+            projected_total: 2_000,
+            exhausts_at_ms: fx.now_ms + 10_000,
+            confidence_ppm: 950_000,
+        }),
+    }))
+    .unwrap();
+    let restored = Ledger::from_snapshot(fx.ledger.to_snapshot(), LedgerLimits::default());
+    let later = fx.now_ms + HOUR_MS;
+    assert_eq!(restored.periods_due(later, 10), vec![acme]);
+    assert_eq!(fx.ledger.periods_due(later, 10), vec![acme]);
+    let alerted: Vec<AccountId> = restored.alerted_accounts().map(|(id, _)| id).collect();
+    assert_eq!(alerted, vec![acme]);
+    fx.check_replay();
+}

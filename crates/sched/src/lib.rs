@@ -49,7 +49,7 @@ pub use live::{
 pub use parse_dax::parse_dax;
 pub use parse_wfformat::parse_wfformat;
 pub use planner::{Algorithm, PlanOptions, Weights, plan, plan_with};
-pub use platform::{Platform, Pool, parse_platform};
+pub use platform::{Platform, Pool, PoolSpec, parse_platform};
 pub use preempt::{QuotaHolder, preemptions};
 pub use quota::{QuotaDenial, QuotaLimit, Quotas};
 pub use resources::{Dimension, Resources};

@@ -92,27 +92,48 @@ impl Platform {
 struct PlatformFile {
     bandwidth_mbps: f64,
     #[serde(default)]
-    pool: Vec<PoolFile>,
+    pool: Vec<PoolSpec>,
 }
 
-#[derive(Deserialize)]
+/// One `[[pool]]` as written in a platform file or in the server's `purser.toml`.
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PoolFile {
-    name: String,
-    machines: u32,
-    cores: u64,
-    memory_bytes: Option<u64>,
+pub struct PoolSpec {
+    pub name: String,
+    pub machines: u32,
+    pub cores: u64,
+    pub memory_bytes: Option<u64>,
     #[serde(default)]
-    gpu: u64,
+    pub gpu: u64,
     #[serde(default = "one")]
-    speed: f64,
+    pub speed: f64,
     #[serde(default)]
-    on_demand_per_hour_micros: u64,
-    spot_per_hour_micros: Option<u64>,
+    pub on_demand_per_hour_micros: u64,
+    pub spot_per_hour_micros: Option<u64>,
     #[serde(default)]
-    startup_s: f64,
+    pub startup_s: f64,
     #[serde(default)]
-    interruptions_per_hour: f64,
+    pub interruptions_per_hour: f64,
+}
+
+impl PoolSpec {
+    /// The pool it describes (not yet validated: see `Platform::validate`).
+    pub fn to_pool(&self) -> Pool {
+        Pool {
+            name: self.name.clone(),
+            machines: self.machines,
+            capacity: Resources {
+                cores: self.cores,
+                memory_bytes: self.memory_bytes.unwrap_or(u64::MAX),
+                gpu: self.gpu,
+            },
+            speed: self.speed,
+            on_demand_per_hour_micros: self.on_demand_per_hour_micros,
+            spot_per_hour_micros: self.spot_per_hour_micros,
+            startup_s: self.startup_s,
+            interruptions_per_hour: self.interruptions_per_hour,
+        }
+    }
 }
 
 fn one() -> f64 {
@@ -123,24 +144,7 @@ fn one() -> f64 {
 pub fn parse_platform(text: &str) -> Result<Platform, SchedError> {
     let file: PlatformFile =
         toml::from_str(text).map_err(|err| SchedError::PlatformToml(err.to_string()))?;
-    let pools = file
-        .pool
-        .into_iter()
-        .map(|pool| Pool {
-            name: pool.name,
-            machines: pool.machines,
-            capacity: Resources {
-                cores: pool.cores,
-                memory_bytes: pool.memory_bytes.unwrap_or(u64::MAX),
-                gpu: pool.gpu,
-            },
-            speed: pool.speed,
-            on_demand_per_hour_micros: pool.on_demand_per_hour_micros,
-            spot_per_hour_micros: pool.spot_per_hour_micros,
-            startup_s: pool.startup_s,
-            interruptions_per_hour: pool.interruptions_per_hour,
-        })
-        .collect();
+    let pools = file.pool.iter().map(PoolSpec::to_pool).collect();
     let platform = Platform {
         bandwidth_mbps: file.bandwidth_mbps,
         pools,

@@ -62,29 +62,7 @@ pub struct WeightsConfig {
 
 /// A pool, as in a platform file. Live placement uses the on-demand price; the spot fields are
 /// accepted for the planner's sake.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PoolConfig {
-    pub name: String,
-    pub machines: u32,
-    pub cores: u64,
-    pub memory_bytes: Option<u64>,
-    #[serde(default)]
-    pub gpu: u64,
-    #[serde(default = "one")]
-    pub speed: f64,
-    #[serde(default)]
-    pub on_demand_per_hour_micros: u64,
-    pub spot_per_hour_micros: Option<u64>,
-    #[serde(default)]
-    pub startup_s: f64,
-    #[serde(default)]
-    pub interruptions_per_hour: f64,
-}
-
-fn one() -> f64 {
-    1.0
-}
+pub type PoolConfig = purser_sched::PoolSpec;
 
 /// A tenant's quota on one pool and dimension, with Kueue's borrowing and lending limits.
 #[derive(Clone, Debug, Deserialize)]
@@ -253,23 +231,7 @@ pub fn dag_config(config: &crate::Config) -> Result<DagConfig, String> {
 }
 
 fn pools(entries: &[PoolConfig]) -> Result<Vec<Pool>, String> {
-    let pools: Vec<Pool> = entries
-        .iter()
-        .map(|pool| Pool {
-            name: pool.name.clone(),
-            machines: pool.machines,
-            capacity: Resources {
-                cores: pool.cores,
-                memory_bytes: pool.memory_bytes.unwrap_or(u64::MAX),
-                gpu: pool.gpu,
-            },
-            speed: pool.speed,
-            on_demand_per_hour_micros: pool.on_demand_per_hour_micros,
-            spot_per_hour_micros: pool.spot_per_hour_micros,
-            startup_s: pool.startup_s,
-            interruptions_per_hour: pool.interruptions_per_hour,
-        })
-        .collect();
+    let pools: Vec<Pool> = entries.iter().map(PoolConfig::to_pool).collect();
     if pools.is_empty() {
         return Ok(pools);
     }

@@ -129,7 +129,7 @@ pub async fn openapi() -> Response {
     Json(crate::openapi::document()).into_response()
 }
 
-fn query_params(raw: Option<String>) -> Vec<(String, String)> {
+pub(crate) fn query_params(raw: Option<String>) -> Vec<(String, String)> {
     let mut params = Vec::new();
     for pair in raw
         .unwrap_or_default()

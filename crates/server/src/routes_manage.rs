@@ -29,23 +29,20 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/events", get(events))
 }
 
+/// The query's parameters, refusing any not in `allowed` (a typo must not pass silently).
 fn params(raw: Option<&str>, allowed: &[&str]) -> Result<Vec<(String, String)>, ApiError> {
-    let mut out = Vec::new();
-    for pair in raw.unwrap_or("").split('&').filter(|pair| !pair.is_empty()) {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        if !allowed.contains(&key) {
-            return Err(ApiError::invalid(
-                "unknown_field",
-                key,
-                format!("unknown query parameter {key:?}; expected one of {allowed:?}"),
-            ));
-        }
-        out.push((
-            key.to_string(),
-            value.replace("%2F", "/").replace("%2f", "/"),
+    let params = crate::routes::query_params(raw.map(str::to_string));
+    if let Some((key, _)) = params
+        .iter()
+        .find(|(key, _)| !allowed.contains(&key.as_str()))
+    {
+        return Err(ApiError::invalid(
+            "unknown_field",
+            key,
+            format!("unknown query parameter {key:?}; expected one of {allowed:?}"),
         ));
     }
-    Ok(out)
+    Ok(params)
 }
 
 fn number(value: &str, field: &str) -> Result<u64, ApiError> {

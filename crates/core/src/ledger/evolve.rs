@@ -12,6 +12,21 @@ use crate::level::{Level, action_for, fraction};
 
 impl Ledger {
     pub(crate) fn evolve(&mut self, seq: u64, event: &Event) {
+        self.evolve_event(seq, event);
+        // The tick's indexes follow the events that can move an account in or out of them.
+        match event {
+            Event::AccountUpdated { account, .. }
+            | Event::AccountClosed { account, .. }
+            | Event::AlertRaised { account, .. }
+            | Event::AlertCleared { account, .. } => self.reindex(*account),
+            Event::AccountOpened { .. } => {
+                self.reindex(AccountId(self.accounts.len() as u32 - 1));
+            }
+            _ => {}
+        }
+    }
+
+    fn evolve_event(&mut self, seq: u64, event: &Event) {
         match event {
             Event::DimensionAdded { name } => {
                 self.dims.add(name);

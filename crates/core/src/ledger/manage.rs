@@ -38,18 +38,15 @@ impl Ledger {
     /// Open accounts whose budget period ended by `now_ms`, or that renew and have no period
     /// yet, in id order, at most `max`.
     pub fn periods_due(&self, now_ms: u64, max: usize) -> Vec<AccountId> {
-        self.accounts
+        self.renewing
             .iter()
-            .enumerate()
-            .filter(|(_, acc)| {
-                !acc.closed
-                    && acc.config.period.is_some()
-                    && acc
-                        .period
-                        .as_ref()
-                        .is_none_or(|period| period.end_ms <= now_ms)
+            .copied()
+            .filter(|&id| {
+                self.account(id)
+                    .period
+                    .as_ref()
+                    .is_none_or(|period| period.end_ms <= now_ms)
             })
-            .map(|(idx, _)| AccountId(idx as u32))
             .take(max)
             .collect()
     }

@@ -107,6 +107,10 @@ pub struct Ledger {
     pub(crate) replay_pending: VecDeque<Event>,
     /// Accounts whose consumption moved since the watch last sampled (derived, not kept).
     pub(crate) touched: Vec<AccountId>,
+    /// Open accounts that renew on a period, and open accounts under a forecast alert: what the
+    /// clock's tick looks at, without scanning every account (derived from the accounts).
+    pub(crate) renewing: BTreeSet<AccountId>,
+    pub(crate) alerted: BTreeSet<AccountId>,
 }
 
 impl Default for Ledger {
@@ -134,6 +138,8 @@ impl Ledger {
             derived: Vec::new(),
             replay_pending: VecDeque::new(),
             touched: Vec::new(),
+            renewing: BTreeSet::new(),
+            alerted: BTreeSet::new(),
         }
     }
 
@@ -157,11 +163,23 @@ impl Ledger {
 
     /// Accounts under a forecast alert.
     pub fn alerted_accounts(&self) -> impl Iterator<Item = (AccountId, &Account)> + '_ {
-        self.accounts
-            .iter()
-            .enumerate()
-            .filter(|(_, acc)| acc.alert.is_some() && !acc.closed)
-            .map(|(idx, acc)| (AccountId(idx as u32), acc))
+        self.alerted.iter().map(|&id| (id, self.account(id)))
+    }
+
+    /// Puts `account` in the tick's indexes it belongs to, and only those.
+    pub(crate) fn reindex(&mut self, account: AccountId) {
+        let acc = &self.accounts[account.0 as usize];
+        let (renews, alerted) = (
+            !acc.closed && acc.config.period.is_some(),
+            !acc.closed && acc.alert.is_some(),
+        );
+        for (set, member) in [(&mut self.renewing, renews), (&mut self.alerted, alerted)] {
+            if member {
+                set.insert(account);
+            } else {
+                set.remove(&account);
+            }
+        }
     }
 
     /// Sets the settings new accounts start with. Not journaled: each new account's event

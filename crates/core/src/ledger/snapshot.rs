@@ -158,6 +158,9 @@ impl Ledger {
         ledger.remembered = remembered;
         ledger.remembered_order = remembered_order;
         ledger.last_seq = snapshot.last_seq;
+        for idx in 0..ledger.accounts.len() {
+            ledger.reindex(AccountId(idx as u32));
+        }
         ledger
     }
 }
