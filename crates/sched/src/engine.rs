@@ -79,11 +79,13 @@ impl Selection {
 /// When a task may run on a spot machine: its latest finish (deadline minus the optimistic tail)
 /// must leave room for an interruption: the work since the last checkpoint plus the wait for
 /// another machine (the shortest start-up among the pools it fits, as a running machine may
-/// take it at once).
+/// take it at once). Or the interruption is unlikely: the task ends before `safe_until_s` of
+/// its pool, the time by which a machine started at 0 s is interrupted with the accepted risk.
 #[derive(Debug, Clone)]
 pub(crate) struct SpotRule {
     pub latest_finish: Vec<f64>,
     pub restart_wait_s: Vec<f64>,
+    pub safe_until_s: Vec<f64>,
 }
 
 struct Candidate {
@@ -232,6 +234,9 @@ impl<'a> Engine<'a> {
         spot: Option<&SpotRule>,
     ) -> bool {
         let Some(rule) = spot else { return false };
+        if finish <= rule.safe_until_s[pool_idx] {
+            return true;
+        }
         let duration = self.costs.runtime(task_idx, pool_idx) * self.remaining[task_idx];
         let lost_work = match self.costs.workflow.tasks()[task_idx].checkpoint_interval_s {
             Some(interval) => duration.min(interval),

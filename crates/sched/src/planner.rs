@@ -15,6 +15,11 @@ use crate::workflow::Workflow;
 /// with sane rates.
 const MAX_INTERRUPTIONS: u32 = 10_000;
 
+/// Where between the on-demand makespan (0) and the spot deadline (1) the slack rule measures
+/// slack, tried in turn: a later line lets more tasks on spot, an earlier one protects the
+/// deadline when tasks on spot machines crowd out the ones placed after them.
+const SPOT_DEADLINE_SHARES: [f64; 4] = [1.0, 0.5, 0.0, -1.0];
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Algorithm {
     /// Classic HEFT (Topcuoglu et al. 2002): upward rank, insertion-based earliest finish,
@@ -87,6 +92,9 @@ pub struct PlanOptions {
     pub interruptions: bool,
     /// Spot deadline = on-demand makespan x (1 + stretch); slack is measured against it.
     pub deadline_stretch: f64,
+    /// A task without the slack to absorb an interruption may still go on a spot machine when
+    /// the chance that the machine is interrupted before the task ends is at most this.
+    pub spot_risk_max: f64,
 }
 
 impl PlanOptions {
@@ -98,6 +106,7 @@ impl PlanOptions {
             spot: true,
             interruptions: true,
             deadline_stretch: 0.05,
+            spot_risk_max: 0.01,
         }
     }
 }
@@ -203,7 +212,7 @@ pub fn plan_with(
     }
     let deadline = on_demand.makespan_s * (1.0 + options.deadline_stretch.max(0.0));
     let tail = costs.optimistic_tail();
-    let restart_wait_s = (0..workflow.len())
+    let restart_wait_s: Vec<f64> = (0..workflow.len())
         .map(|task_idx| {
             let fitting = platform
                 .pools
@@ -215,11 +224,49 @@ pub fn plan_with(
                 .fold(f64::INFINITY, f64::min)
         })
         .collect();
-    let rule = SpotRule {
-        latest_finish: tail.iter().map(|tail_s| deadline - tail_s).collect(),
-        restart_wait_s,
+    // Interruptions arrive at a pool's rate from the machine's start (at 0 s or later), so by
+    // time t the chance is at most 1 - exp(-rate x t).
+    let risk = options.spot_risk_max.clamp(0.0, 1.0 - f64::EPSILON);
+    let safe_until_s: Vec<f64> = platform
+        .pools
+        .iter()
+        .map(|pool| {
+            let rate_per_s = pool.interruptions_per_hour / 3600.0;
+            if rate_per_s > 0.0 {
+                -(1.0 - risk).ln() / rate_per_s
+            } else {
+                f64::INFINITY
+            }
+        })
+        .collect();
+    let rule_for = |slack_deadline: f64| SpotRule {
+        latest_finish: tail.iter().map(|tail_s| slack_deadline - tail_s).collect(),
+        restart_wait_s: restart_wait_s.clone(),
+        safe_until_s: safe_until_s.clone(),
     };
-    let mut engine = run(&chosen, Some(&rule), &mut rng);
+    // The slack rule judges each task alone, so a spot machine opened for one task can delay the
+    // tasks placed after it past the deadline. Plan the rule against shrinking deadlines, without
+    // interruptions (the choice must not see the draws), and keep the cheapest plan that still
+    // ends by the deadline; if none does, stay on demand. Each plan draws from its own copy of the
+    // generator, and the kept one continues from its copy.
+    let mut spot_plan: Option<(u64, Engine, SpotRule, SplitMix64)> = None;
+    for share in SPOT_DEADLINE_SHARES {
+        let rule = rule_for(on_demand.makespan_s + (deadline - on_demand.makespan_s) * share);
+        let mut variant_rng = rng.clone();
+        let engine = run(&chosen, Some(&rule), &mut variant_rng);
+        let planned = build(&engine, critical_path_s, 0);
+        let cheaper = spot_plan
+            .as_ref()
+            .is_none_or(|(cost, ..)| planned.cost_micros < *cost);
+        if planned.makespan_s <= deadline && planned.cost_micros < on_demand.cost_micros && cheaper
+        {
+            spot_plan = Some((planned.cost_micros, engine, rule, variant_rng));
+        }
+    }
+    let Some((_, mut engine, rule, variant_rng)) = spot_plan else {
+        return Ok(on_demand);
+    };
+    rng = variant_rng;
     let mut n_interruptions = 0;
     while options.interruptions && n_interruptions <= MAX_INTERRUPTIONS {
         let Some((time, machine_idx)) = engine.next_interruption() else {

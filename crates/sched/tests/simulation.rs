@@ -98,3 +98,36 @@ fn checkpoints_shorten_the_retry() {
     }
     assert_eq!(last.attempts as usize, schedule.tasks.len());
 }
+
+/// The guard on spot plans: without interruptions a spot plan never ends after the deadline
+/// (on-demand makespan x 1.05) nor costs more than the on-demand plan, whatever the workflow;
+/// when the slack rule would overrun, a stricter line or no spot at all is chosen.
+#[test]
+fn a_spot_plan_keeps_the_deadline_and_never_costs_more_without_interruptions() {
+    let platform = platform(0.05);
+    let mut n_spot = 0;
+    for (n_tasks, seed) in [(50, 1), (120, 2), (300, 3), (500, 4), (80, 5), (200, 6)] {
+        let workflow = random_layered_workflow(n_tasks, seed);
+        let on_demand_options = PlanOptions {
+            spot: false,
+            interruptions: false,
+            ..PlanOptions::new(Algorithm::Purser, seed, Weights::default())
+        };
+        let on_demand = plan_with(&workflow, &platform, &on_demand_options).unwrap();
+        let spot_options = PlanOptions {
+            spot: true,
+            ..on_demand_options
+        };
+        let spot = plan_with(&workflow, &platform, &spot_options).unwrap();
+        verify(&workflow, &platform, &spot).unwrap();
+        assert!(
+            spot.makespan_s <= on_demand.makespan_s * 1.05 + 1e-6,
+            "{n_tasks} tasks, seed {seed}: {} s against {} s on demand",
+            spot.makespan_s,
+            on_demand.makespan_s
+        );
+        assert!(spot.cost_micros <= on_demand.cost_micros, "{n_tasks} tasks");
+        n_spot += usize::from(spot.tasks.iter().any(|entry| entry.spot));
+    }
+    assert!(n_spot > 0, "some plan must use spot machines");
+}
