@@ -60,8 +60,9 @@ pub struct WeightsConfig {
     pub fragmentation: f64,
 }
 
-/// A pool, as in a platform file. Live placement uses the on-demand price; the spot fields are
-/// accepted for the planner's sake.
+/// A pool, as in a platform file. In the server, a pool with `spot_per_hour_micros` runs spot
+/// machines: placed at the spot price, and only tasks whose slack absorbs an interruption go
+/// there (their workers report interruptions with `POST /v1/workers/{id}:interrupted`).
 pub type PoolConfig = purser_sched::PoolSpec;
 
 /// A tenant's quota on one pool and dimension, with Kueue's borrowing and lending limits.

@@ -6,14 +6,14 @@
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use purser_sched::DagCommand;
 
 use crate::auth::Need;
 use crate::dag_wire::{self, CheckpointIn, DagIn, FailIn, TaskOpIn};
-use crate::dags::DagOp;
+use crate::dags::{DagListQuery, DagOp};
 use crate::engine::{Op, Reply};
 use crate::error::ApiError;
 use crate::routes::{AppState, BATCH_BODY_MAX, BODY_MAX, read_body};
@@ -21,8 +21,8 @@ use crate::wire;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/v1/dags", post(post_dag))
-        .route("/v1/dags/{id}", get(get_dag))
+        .route("/v1/dags", post(post_dag).get(list_dags))
+        .route("/v1/dags/{id}", get(get_dag).post(post_dag_action))
         .route("/v1/workers/{action}", post(lease))
         .route("/v1/tasks/{action}", post(post_task_action))
 }
@@ -58,6 +58,101 @@ pub async fn get_dag(
     Ok(state.engine.call(Op::Dag(DagOp::Status(dag, caller))).await)
 }
 
+/// Page size of `GET /v1/dags` by default and at most.
+const LIST_DEFAULT: usize = 100;
+const LIST_MAX: usize = 1_000;
+
+#[utoipa::path(get, path = "/v1/dags",
+    params(("tenant" = Option<String>, Query, description = "Only DAGs of this account and below"),
+           ("state" = Option<String>, Query, description = "running, completed, failed or cancelled"),
+           ("after" = Option<String>, Query, description = "dag_...: the page after this DAG (see next_after)"),
+           ("limit" = Option<usize>, Query, description = "At most this many (default 100, max 1,000)")),
+    responses((status = 200, body = dag_wire::DagListOut), (status = 400, body = crate::error::ErrorBody)))]
+pub async fn list_dags(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Reply, ApiError> {
+    let caller = state.tokens.caller(&headers)?;
+    let mut query = DagListQuery {
+        caller,
+        tenant: None,
+        state: None,
+        after: 0,
+        limit: LIST_DEFAULT,
+    };
+    let allowed = ["tenant", "state", "after", "limit"];
+    for (key, value) in crate::routes_manage::params(raw.as_deref(), &allowed)? {
+        match key.as_str() {
+            "tenant" => {
+                wire::account_path(&value, "tenant")?;
+                query.tenant = Some(value);
+            }
+            "state" => {
+                if !["running", "completed", "failed", "cancelled"].contains(&value.as_str()) {
+                    return Err(ApiError::invalid(
+                        "invalid_field",
+                        "state",
+                        format!(
+                            "state must be running, completed, failed or cancelled, not {value:?}"
+                        ),
+                    ));
+                }
+                query.state = Some(value);
+            }
+            "after" => query.after = dag_wire::dag_id(&value)?,
+            _ => {
+                let limit = crate::routes_manage::number(&value, "limit")? as usize;
+                query.limit = limit.clamp(1, LIST_MAX);
+            }
+        }
+    }
+    Ok(state.engine.call(Op::Dag(DagOp::List(query))).await)
+}
+
+#[utoipa::path(post, path = "/v1/dags/{id}:cancel", params(("id" = String, Path, description = "dag_...")),
+    request_body = Option<dag_wire::ReasonIn>,
+    responses((status = 200, description = "Every open task CANCELLED; the DAG as GET shows it", body = dag_wire::DagOut),
+              (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn post_dag_action(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(action): Path<String>,
+    body: Body,
+) -> Result<Reply, ApiError> {
+    let caller = state.tokens.caller(&headers)?;
+    let Some((id_text, method)) = action.split_once(':') else {
+        return Err(ApiError::new(
+            405,
+            "method_not_allowed",
+            "POST on a dag needs :cancel",
+        ));
+    };
+    if method != "cancel" {
+        return Err(ApiError::not_found(format!("no method :{method} on dags")));
+    }
+    let dag = dag_wire::dag_id(id_text)?;
+    let reason = reason(body).await?;
+    let reason = reason.unwrap_or_else(|| "cancelled by the API".to_string());
+    Ok(state
+        .engine
+        .call(Op::Dag(DagOp::Cancel {
+            dag,
+            caller,
+            reason,
+        }))
+        .await)
+}
+
+/// An empty body, or `{"reason": "..."}`.
+async fn reason(body: Body) -> Result<Option<String>, ApiError> {
+    let body = read_body(body, BODY_MAX).await?;
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    Ok(wire::parse::<dag_wire::ReasonIn>(&body)?.reason)
+}
+
 /// Workers serve every tenant: their token has no scope.
 fn worker_caller(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     let caller = state.tokens.caller(headers)?;
@@ -81,9 +176,12 @@ pub async fn lease(
         return Err(ApiError::new(
             405,
             "method_not_allowed",
-            "POST on a worker needs :lease",
+            "POST on a worker needs :lease or :interrupted",
         ));
     };
+    if method == "interrupted" {
+        return interrupted(&state, worker, body).await;
+    }
     if method != "lease" {
         return Err(ApiError::not_found(format!(
             "no method :{method} on workers"
@@ -96,6 +194,24 @@ pub async fn lease(
     Ok(state
         .engine
         .call(Op::Dag(DagOp::Lease(worker.to_string())))
+        .await)
+}
+
+#[utoipa::path(post, path = "/v1/workers/{id}:interrupted",
+    params(("id" = String, Path, description = "The worker's machine, POOL-INDEX (spot-0)")),
+    request_body = Option<dag_wire::ReasonIn>,
+    responses((status = 200, description = "What ran or waited there is ELIGIBLE again and resumes from its checkpoint; the machine takes nothing until its worker leases again", body = dag_wire::InterruptedOut),
+              (status = 404, body = crate::error::ErrorBody)))]
+pub async fn interrupted(state: &AppState, worker: &str, body: Body) -> Result<Reply, ApiError> {
+    let reason = reason(body)
+        .await?
+        .unwrap_or_else(|| "reported by its worker".to_string());
+    Ok(state
+        .engine
+        .call(Op::Dag(DagOp::Interrupted {
+            worker: worker.to_string(),
+            reason,
+        }))
         .await)
 }
 

@@ -54,6 +54,43 @@ pub struct DagIn {
     pub tasks: Vec<TaskIn>,
 }
 
+/// `POST /v1/dags/{id}:cancel` and `POST /v1/workers/{id}:interrupted`: an empty body, or why.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReasonIn {
+    /// Kept as the tasks' `error` and in the audit log (at most 1 KiB).
+    pub reason: Option<String>,
+}
+
+/// One DAG of `GET /v1/dags`: its figures without its tasks.
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct DagSummaryOut {
+    pub id: String,
+    pub name: Option<String>,
+    pub tenant: String,
+    pub priority: i32,
+    /// One of `running completed failed cancelled`.
+    pub state: &'static str,
+    pub submitted_at: String,
+    pub n_tasks: usize,
+    /// Tasks per state.
+    pub counts: BTreeMap<String, u32>,
+}
+
+/// `GET /v1/dags`: a page of DAGs, oldest first; pass `next_after` as `after` for the next.
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct DagListOut {
+    pub dags: Vec<DagSummaryOut>,
+    pub next_after: Option<String>,
+}
+
+/// `POST /v1/workers/{id}:interrupted`: how many tasks went back to ELIGIBLE.
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct InterruptedOut {
+    pub machine: String,
+    pub returned: usize,
+}
+
 /// `POST /v1/workers/{id}:lease`: an empty body or an empty object.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -124,7 +161,7 @@ pub struct DagOut {
     pub name: Option<String>,
     pub tenant: String,
     pub priority: i32,
-    /// One of `running completed failed`.
+    /// One of `running completed failed cancelled`.
     pub state: &'static str,
     pub submitted_at: String,
     /// Tasks per state.

@@ -13,7 +13,10 @@ use serde_json::{Value, json};
 
 use crate::audit::AuditEntry;
 use crate::auth::Caller;
-use crate::dag_wire::{DagOut, LeaseOut, LeasedTaskOut, TaskOut, TaskStateOut, resources};
+use crate::dag_wire::{
+    DagListOut, DagOut, DagSummaryOut, InterruptedOut, LeaseOut, LeasedTaskOut, TaskOut,
+    TaskStateOut, resources,
+};
 use crate::engine::{EngineCore, Reply};
 use crate::error::ApiError;
 use crate::wire::rfc3339;
@@ -25,13 +28,38 @@ pub enum DagOp {
     Lease(String),
     /// Heartbeat, checkpoint, complete or fail.
     Task(DagCommand),
+    Cancel {
+        dag: u64,
+        caller: Caller,
+        reason: String,
+    },
+    Interrupted {
+        worker: String,
+        reason: String,
+    },
+    List(DagListQuery),
 }
+
+/// `GET /v1/dags`: the caller sees the DAGs of tenants in its scope.
+pub struct DagListQuery {
+    pub caller: Caller,
+    /// Only this tenant and the accounts below it.
+    pub tenant: Option<String>,
+    pub state: Option<String>,
+    pub after: u64,
+    pub limit: usize,
+}
+
+/// DAGs one listing looks at, matching or not: a bound on its work.
+const LIST_SCAN_MAX: usize = 100_000;
 
 /// Rendered answers.
 pub enum DagReply {
     Dag(Box<DagOut>),
     Lease(Box<LeaseOut>),
     Task(TaskStateOut),
+    List(Box<DagListOut>),
+    Interrupted(InterruptedOut),
 }
 
 impl IntoResponse for DagReply {
@@ -40,6 +68,8 @@ impl IntoResponse for DagReply {
             DagReply::Dag(out) => Json(out).into_response(),
             DagReply::Lease(out) => Json(out).into_response(),
             DagReply::Task(out) => Json(out).into_response(),
+            DagReply::List(out) => Json(out).into_response(),
+            DagReply::Interrupted(out) => Json(out).into_response(),
         }
     }
 }
@@ -76,11 +106,87 @@ pub fn handle(core: &mut EngineCore, op: DagOp, now_ms: u64) -> Reply {
             Ok(other) => unreachable!("a task command answered {other:?}"),
             Err(err) => Err(err),
         },
+        DagOp::Cancel {
+            dag,
+            caller,
+            reason,
+        } => cancel(core, dag, &caller, reason, now_ms),
+        DagOp::Interrupted { worker, reason } => {
+            match apply(core, DagCommand::Interrupted { worker, reason }, now_ms) {
+                Ok(DagAnswer::Interrupted {
+                    machine,
+                    n_returned,
+                }) => Ok(DagReply::Interrupted(InterruptedOut {
+                    machine: core.dags.machine_name(machine),
+                    returned: n_returned,
+                })),
+                Ok(other) => unreachable!("an interruption answered {other:?}"),
+                Err(err) => Err(err),
+            }
+        }
+        DagOp::List(query) => Ok(DagReply::List(Box::new(list(&core.dags, &query)))),
     };
     match outcome {
         Ok(reply) => Reply::Dag(reply),
         Err(err) => Reply::Error(err),
     }
+}
+
+fn cancel(
+    core: &mut EngineCore,
+    dag: u64,
+    caller: &Caller,
+    reason: String,
+    now_ms: u64,
+) -> Result<DagReply, ApiError> {
+    let found = core.dags.dag(dag).ok_or(DagError::DagNotFound(dag))?;
+    caller.allow(crate::auth::Need::Spend, Some(&found.tenant))?;
+    match apply(core, DagCommand::Cancel { dag, reason }, now_ms)? {
+        DagAnswer::Cancelled { .. } => {
+            let found = core.dags.dag(dag).expect("a cancelled dag is kept");
+            Ok(DagReply::Dag(Box::new(dag_out(&core.dags, found))))
+        }
+        other => unreachable!("a cancel answered {other:?}"),
+    }
+}
+
+fn list(state: &DagState, query: &DagListQuery) -> DagListOut {
+    let mut dags = Vec::new();
+    let mut next_after = None;
+    for (n_seen, dag) in state.dags_after(query.after).enumerate() {
+        if n_seen >= LIST_SCAN_MAX || dags.len() >= query.limit {
+            // More may follow: the caller goes on from the last one looked at.
+            next_after = Some(format!("dag_{}", dag.id - 1));
+            break;
+        }
+        let in_tenant = query.tenant.as_deref().is_none_or(|tenant| {
+            dag.tenant == tenant
+                || (dag.tenant.starts_with(tenant)
+                    && dag.tenant.as_bytes().get(tenant.len()) == Some(&b'/'))
+        });
+        let status = dag.status().name();
+        if !query.caller.may_touch(&dag.tenant)
+            || !in_tenant
+            || query.state.as_deref().is_some_and(|state| state != status)
+        {
+            continue;
+        }
+        let mut counts: BTreeMap<String, u32> = BTreeMap::new();
+        for task in &dag.tasks {
+            *counts.entry(task.state.name().to_string()).or_insert(0) += 1;
+        }
+        dags.push(DagSummaryOut {
+            id: format!("dag_{}", dag.id),
+            name: dag.name.clone(),
+            tenant: dag.tenant.clone(),
+            priority: dag.priority,
+            state: status,
+            submitted_at: rfc3339(dag.submitted_ms),
+            n_tasks: dag.tasks.len(),
+            counts,
+        });
+    }
+    DagListOut { dags, next_after }
 }
 
 /// The clock's part for DAGs: lapsed leases and placements go back, then placement runs.
@@ -234,11 +340,16 @@ pub fn audit_entry(state: &DagState, seq: u64, event: &DagEvent) -> Option<Audit
         account: tenant,
         actor: if by_clock { "clock" } else { "api" },
         reason: format!(
-            "task {} of dag_{} moved from {} to {}{machine}",
+            "task {} of dag_{} moved from {} to {}{machine}{}",
             moved.task,
             moved.task.dag,
             moved.from.name(),
-            moved.to.name()
+            moved.to.name(),
+            moved
+                .error
+                .as_ref()
+                .map(|why| format!(": {why}"))
+                .unwrap_or_default()
         ),
         data,
         streamed: true,

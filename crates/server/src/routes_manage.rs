@@ -30,7 +30,10 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// The query's parameters, refusing any not in `allowed` (a typo must not pass silently).
-fn params(raw: Option<&str>, allowed: &[&str]) -> Result<Vec<(String, String)>, ApiError> {
+pub(crate) fn params(
+    raw: Option<&str>,
+    allowed: &[&str],
+) -> Result<Vec<(String, String)>, ApiError> {
     let params = crate::routes::query_params(raw.map(str::to_string));
     if let Some((key, _)) = params
         .iter()
@@ -45,7 +48,7 @@ fn params(raw: Option<&str>, allowed: &[&str]) -> Result<Vec<(String, String)>, 
     Ok(params)
 }
 
-fn number(value: &str, field: &str) -> Result<u64, ApiError> {
+pub(crate) fn number(value: &str, field: &str) -> Result<u64, ApiError> {
     value.parse().map_err(|_| {
         ApiError::invalid(
             "invalid_field",

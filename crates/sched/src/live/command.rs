@@ -57,12 +57,41 @@ pub enum DagCommand {
     },
     /// The clock: leases and placements past their deadline go back, then placement runs.
     Tick,
+    /// Every task of the DAG not closed yet is CANCELLED; a worker running one learns it at
+    /// its next heartbeat.
+    Cancel {
+        dag: u64,
+        reason: String,
+    },
+    /// The machine of `worker` was taken away (a spot interruption, or it went down): what
+    /// runs or waits there goes back to ELIGIBLE, resuming from its checkpoint, and the
+    /// machine takes nothing until its worker leases again.
+    Interrupted {
+        worker: String,
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum DagAnswer {
-    Submitted { dag: u64, duplicate: bool },
+    Submitted {
+        dag: u64,
+        duplicate: bool,
+    },
     Leased(Option<TaskRef>),
     Task(TaskRef),
-    Ticked { expired: usize, placed: usize },
+    Ticked {
+        expired: usize,
+        placed: usize,
+    },
+    /// How many tasks the cancel closed (0 when the DAG had finished).
+    Cancelled {
+        dag: u64,
+        n_cancelled: usize,
+    },
+    /// How many tasks went back to ELIGIBLE.
+    Interrupted {
+        machine: u32,
+        n_returned: usize,
+    },
 }

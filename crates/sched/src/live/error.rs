@@ -47,8 +47,13 @@ pub enum DagError {
     TaskNotFound(TaskRef),
     #[error("worker {0} not found: a worker id is a machine of a configured pool, POOL-INDEX")]
     WorkerNotFound(String),
-    #[error("task {task} is {state}, not RUNNING")]
-    NotRunning { task: TaskRef, state: &'static str },
+    /// `why`: the reason it left RUNNING, when one was given (cancelled, preempted, failed).
+    #[error("task {task} is {state}, not RUNNING{}", .why.as_ref().map(|why| format!(" ({why})")).unwrap_or_default())]
+    NotRunning {
+        task: TaskRef,
+        state: &'static str,
+        why: Option<String>,
+    },
     #[error("task {task}: attempt {given} is over, attempt {current} holds the lease")]
     StaleAttempt {
         task: TaskRef,

@@ -225,6 +225,10 @@ impl DagState {
         let task = &mut dag.tasks[task_ref.task as usize];
         task.state = to;
         task.updated_ms = moved.at_ms;
+        if moved.error.is_some() {
+            // Why it failed, was cancelled or was taken back (kept until the next reason).
+            task.error = moved.error.clone();
+        }
         match to {
             TaskState::Scheduled => {
                 task.machine = moved.machine;

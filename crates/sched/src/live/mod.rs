@@ -12,6 +12,7 @@
 //! machines; presence is soft state, not journaled, and starts empty after a restart.
 
 mod command;
+mod control;
 mod error;
 mod event;
 mod evolve;
@@ -21,6 +22,8 @@ mod submit;
 mod tasks;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_control;
 #[cfg(test)]
 mod tests_replay;
 #[cfg(test)]
@@ -161,6 +164,8 @@ pub enum DagStatus {
     Completed,
     /// Finished with a task FAILED for good (its descendants CANCELLED).
     Failed,
+    /// Finished because it was cancelled: no task FAILED, some CANCELLED.
+    Cancelled,
 }
 
 impl DagStatus {
@@ -169,6 +174,7 @@ impl DagStatus {
             DagStatus::Running => "running",
             DagStatus::Completed => "completed",
             DagStatus::Failed => "failed",
+            DagStatus::Cancelled => "cancelled",
         }
     }
 }
@@ -183,8 +189,14 @@ impl Dag {
             .all(|task| task.state == TaskState::Completed)
         {
             DagStatus::Completed
-        } else {
+        } else if self
+            .tasks
+            .iter()
+            .any(|task| task.state == TaskState::Failed)
+        {
             DagStatus::Failed
+        } else {
+            DagStatus::Cancelled
         }
     }
 }
@@ -295,6 +307,10 @@ impl DagState {
                 retryable,
             } => self.fail(task, attempt, error, retryable, now_ms, &mut events),
             DagCommand::Tick => Ok(self.tick(now_ms, &mut events)),
+            DagCommand::Cancel { dag, reason } => self.cancel(dag, reason, now_ms, &mut events),
+            DagCommand::Interrupted { worker, reason } => {
+                self.interrupted(&worker, reason, now_ms, &mut events)
+            }
         };
         // Invariant: a refused command emitted nothing (deciding never half-applies).
         debug_assert!(answer.is_ok() || events.is_empty());
@@ -314,6 +330,13 @@ impl DagState {
         self.check_replayable(event)?;
         self.evolve(event);
         Ok(())
+    }
+
+    /// The DAGs kept, by id, from the one after `after` on.
+    pub fn dags_after(&self, after: u64) -> impl Iterator<Item = &Dag> {
+        self.dags
+            .range(after.saturating_add(1)..)
+            .map(|(_, dag)| dag)
     }
 
     pub fn dag(&self, dag: u64) -> Option<&Dag> {

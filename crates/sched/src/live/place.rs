@@ -1,16 +1,29 @@
 //! Placement: eligible tasks onto present machines with free capacity, by the live [`tick`]
 //! (priority, rank, fair share, then the objective's weights) under the tenants' quotas.
+//!
+//! Spot: in the server, a pool with a spot price runs spot machines (their workers may be
+//! interrupted, see `control.rs`). A task goes there only if its slack absorbs an interruption:
+//! the longest remaining path of its DAG (the highest rank among the DAG's tasks in line or
+//! holding a machine) minus its own rank must cover a restart (the shortest start-up of its
+//! pools) plus the work it could lose (its runtime, or one lease TTL when it checkpoints). A task
+//! without that slack keeps its on-demand pools, or the spot ones when it has nothing else.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
-use super::{DagEvent, DagState, TaskMove, TaskRef};
+use super::control::{Denied, PREEMPTORS_PER_PASS};
+use super::{DagEvent, DagState, LiveTask, TaskMove, TaskRef};
 use crate::quota::Quotas;
 use crate::state::TaskState;
 use crate::tick::{EligibleTask, FreeMachine, TickPool, tick};
 
 impl DagState {
-    /// Places what fits now; answers how many tasks were placed.
+    /// Places what fits now, preempting borrowed quota for higher priority work when the quotas
+    /// refuse it; answers how many tasks were placed.
     pub(crate) fn place(&mut self, now_ms: u64, events: &mut Vec<DagEvent>) -> usize {
+        self.place_pass(now_ms, events, true)
+    }
+
+    fn place_pass(&mut self, now_ms: u64, events: &mut Vec<DagEvent>, preempt: bool) -> usize {
         if self.eligible.is_empty() {
             return 0;
         }
@@ -30,7 +43,8 @@ impl DagState {
                 })
             })
             .collect();
-        if free.is_empty() {
+        // With quotas, a full platform may still preempt borrowed capacity below.
+        if free.is_empty() && (self.config.quotas.is_none() || !preempt) {
             return 0;
         }
         let mut quotas = self.quotas_in_use();
@@ -40,6 +54,7 @@ impl DagState {
             .take(self.config.limits.eligible_per_pass_max)
             .map(|&(_, _, task)| task)
             .collect();
+        let dag_reach = self.dag_reach(&candidates);
         let mut tenants: Vec<&str> = Vec::new();
         let mut tenant_idx: HashMap<&str, u32> = HashMap::new();
         // Tasks grouped by the pools they may use; most tasks share one mask.
@@ -51,7 +66,7 @@ impl DagState {
                 tenants.len() as u32 - 1
             });
             groups
-                .entry(task.spec.pools)
+                .entry(self.usable_pools(task, dag_reach.get(&task_ref.dag).copied()))
                 .or_default()
                 .push(EligibleTask {
                     id: candidate_idx as u64,
@@ -76,7 +91,9 @@ impl DagState {
             .map(|pool| TickPool {
                 name: pool.name.clone(),
                 speed: pool.speed,
-                price_per_hour_micros: pool.on_demand_per_hour_micros,
+                price_per_hour_micros: pool
+                    .spot_per_hour_micros
+                    .unwrap_or(pool.on_demand_per_hour_micros),
             })
             .collect();
         let mut placements: Vec<(TaskRef, u32)> = Vec::new();
@@ -125,7 +142,96 @@ impl DagState {
             };
             self.emit(DagEvent::Moved(moved), events);
         }
-        placements.len()
+        let mut n_placed = placements.len();
+        if !preempt {
+            return n_placed;
+        }
+        let Some(quotas) = &mut quotas else {
+            return n_placed;
+        };
+        // Tasks left in line that the quotas refuse (machines may be full as well: preemption
+        // frees both), the first in line first.
+        let placed: HashSet<TaskRef> = placements.iter().map(|&(task, _)| task).collect();
+        let mut denied: Vec<Denied> = Vec::new();
+        for &task_ref in candidates.iter().filter(|task| !placed.contains(task)) {
+            if denied.len() >= PREEMPTORS_PER_PASS {
+                break;
+            }
+            let (dag, task) = self.task(task_ref).expect("a candidate exists");
+            let mask = self.usable_pools(task, dag_reach.get(&task_ref.dag).copied());
+            for (pool_idx, pool) in self.config.pools.iter().enumerate() {
+                if mask & (1u64 << pool_idx) != 0
+                    && quotas
+                        .clone()
+                        .try_admit(&dag.tenant, &pool.name, &task.spec.requests)
+                        .is_err()
+                {
+                    denied.push(Denied {
+                        task: task_ref,
+                        pool: pool_idx,
+                    });
+                }
+            }
+        }
+        if !denied.is_empty() && self.preempt_for(&denied, quotas, now_ms, events) > 0 {
+            // The preemptors are first in line for what was freed; one more pass, without
+            // preemption, so that a decision never chains.
+            n_placed += self.place_pass(now_ms, events, false);
+        }
+        n_placed
+    }
+
+    /// Per DAG among the candidates, the longest remaining path: the highest rank among its
+    /// candidates and its tasks holding a machine (ranks fall along edges, so a waiting task
+    /// never has the highest). Empty when no pool is spot: nothing needs it.
+    fn dag_reach(&self, candidates: &[TaskRef]) -> HashMap<u64, u64> {
+        let mut reach: HashMap<u64, u64> = HashMap::new();
+        if !self.config.pools.iter().any(is_spot) {
+            return reach;
+        }
+        let held = self.expiry.iter().map(|&(_, task)| task);
+        for task_ref in candidates.iter().copied().chain(held) {
+            let (_, task) = self.task(task_ref).expect("an indexed task exists");
+            let entry = reach.entry(task_ref.dag).or_insert(0);
+            *entry = (*entry).max(task.rank_ms);
+        }
+        reach
+    }
+
+    /// The pools a task may be placed on now: without the slack to absorb an interruption, not
+    /// the spot ones (unless it fits nothing else).
+    fn usable_pools(&self, task: &LiveTask, reach_ms: Option<u64>) -> u64 {
+        let spot_mask: u64 = self
+            .config
+            .pools
+            .iter()
+            .enumerate()
+            .filter(|(_, pool)| is_spot(pool))
+            .fold(0, |mask, (pool_idx, _)| mask | (1u64 << pool_idx));
+        let mask = task.spec.pools;
+        if mask & spot_mask == 0 || mask & !spot_mask == 0 {
+            return mask;
+        }
+        let restart_ms = self
+            .config
+            .pools
+            .iter()
+            .enumerate()
+            .filter(|(pool_idx, _)| mask & (1u64 << pool_idx) != 0)
+            .map(|(_, pool)| (pool.startup_s * 1e3) as u64)
+            .min()
+            .unwrap_or(0);
+        let lost_ms = if task.spec.checkpointing {
+            task.spec.runtime_ms.min(self.config.lease_ttl_ms)
+        } else {
+            task.spec.runtime_ms
+        };
+        let slack_ms = reach_ms.unwrap_or(0).saturating_sub(task.rank_ms);
+        if slack_ms >= restart_ms.saturating_add(lost_ms) {
+            mask
+        } else {
+            mask & !spot_mask
+        }
     }
 
     /// The configured quotas with what SCHEDULED and RUNNING tasks hold counted in.
@@ -142,4 +248,9 @@ impl DagState {
         }
         Some(quotas)
     }
+}
+
+/// In the server, a pool with a spot price runs spot machines.
+fn is_spot(pool: &crate::platform::Pool) -> bool {
+    pool.spot_per_hour_micros.is_some()
 }

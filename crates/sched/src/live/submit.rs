@@ -97,6 +97,9 @@ impl DagState {
             at_ms: now_ms,
         };
         self.emit(DagEvent::Submitted(Box::new(submitted)), events);
+        // Placed at once where machines are free (or borrowed quota can be taken back), not
+        // at the next tick.
+        self.place(now_ms, events);
         Ok(DagAnswer::Submitted {
             dag,
             duplicate: false,

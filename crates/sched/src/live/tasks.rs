@@ -26,7 +26,16 @@ impl DagState {
             // Nothing waits here and there is room: place now rather than at the next tick.
             self.place(now_ms, events);
         }
-        let Some(&task) = self.machines[machine as usize].scheduled.first() else {
+        // The first in line among what waits here: priority, rank, then the oldest.
+        let Some(task) = self.machines[machine as usize]
+            .scheduled
+            .iter()
+            .copied()
+            .min_by_key(|&task| {
+                let (_, live) = self.task(task).expect("a scheduled task exists");
+                super::evolve::eligible_key(live, task)
+            })
+        else {
             return Ok(DagAnswer::Leased(None));
         };
         let moved = self.move_of(task, TaskState::Running, now_ms);
@@ -230,6 +239,7 @@ impl DagState {
             return Err(DagError::NotRunning {
                 task,
                 state: live.state.name(),
+                why: live.error.clone(),
             });
         }
         match attempt {

@@ -389,6 +389,7 @@ fn only_the_running_attempt_may_report() {
         DagError::NotRunning {
             task: b,
             state: "QUEUED",
+            why: None,
         },
     );
     check(
