@@ -1,4 +1,4 @@
-//! `purser dag submit|status`: DAGs of tasks on the server's pools. A DAG file is the API's
+//! `purser dag submit|status|list|cancel`: DAGs of tasks on the server's pools. A DAG file is the API's
 //! JSON (`POST /v1/dags`); a WfFormat or DAX workflow is converted through purser-sched's
 //! parsers (task ids, runtimes, cores and dependencies).
 
@@ -42,6 +42,33 @@ pub enum DagCommand {
         #[command(flatten)]
         remote: Remote,
     },
+    /// List DAGs, oldest first: state, tenant and task counts.
+    List {
+        /// Only DAGs of this account and below.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// running, completed, failed or cancelled.
+        #[arg(long)]
+        state: Option<String>,
+        /// The page after this DAG (the `next` a previous page printed).
+        #[arg(long)]
+        after: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Cancel a DAG: every task not finished is CANCELLED; running workers learn it at their
+    /// next heartbeat.
+    Cancel {
+        /// dag_N
+        id: String,
+        /// Kept with each task and in the audit log.
+        #[arg(long)]
+        reason: Option<String>,
+        #[command(flatten)]
+        remote: Remote,
+    },
 }
 
 /// The most a DAG or workflow file may weigh.
@@ -77,7 +104,85 @@ pub fn run(command: DagCommand) -> anyhow::Result<ExitCode> {
                 status_table(dag, tasks)
             })
         }
+        DagCommand::List {
+            tenant,
+            state,
+            after,
+            limit,
+            remote,
+        } => {
+            let mut query = vec![format!("limit={limit}")];
+            let named = [("tenant", tenant), ("state", state), ("after", after)];
+            for (key, value) in named {
+                if let Some(value) = value {
+                    query.push(format!("{key}={}", encode(&value)));
+                }
+            }
+            let path = format!("/v1/dags?{}", query.join("&"));
+            show(&remote, "GET", &path, None, list_table)
+        }
+        DagCommand::Cancel { id, reason, remote } => {
+            let body = match reason {
+                Some(reason) => json!({ "reason": reason }),
+                None => json!({}),
+            };
+            let path = format!("/v1/dags/{id}:cancel");
+            show(&remote, "POST", &path, Some(body), |dag| {
+                status_table(dag, 50)
+            })
+        }
     }
+}
+
+/// A string field for a table cell; `-` when absent.
+fn text(value: &Value) -> String {
+    value.as_str().unwrap_or("-").to_string()
+}
+
+/// A query value with everything but unreserved characters and `/` percent-encoded.
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (byte as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+/// `GET /v1/dags` for people: one line per DAG, then where the next page starts.
+fn list_table(page: &Value) -> String {
+    let mut rows = vec![
+        ["DAG", "NAME", "TENANT", "STATE", "TASKS", "SUBMITTED"]
+            .map(String::from)
+            .to_vec(),
+    ];
+    for dag in page["dags"].as_array().map_or(&[][..], |dags| dags) {
+        let counts: Vec<String> = dag["counts"]
+            .as_object()
+            .map(|counts| {
+                counts
+                    .iter()
+                    .map(|(state, n)| format!("{state} {n}"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        rows.push(vec![
+            text(&dag["id"]),
+            text(&dag["name"]),
+            text(&dag["tenant"]),
+            text(&dag["state"]),
+            counts.join(", "),
+            text(&dag["submitted_at"]),
+        ]);
+    }
+    let mut out = table::render(&rows);
+    if let Some(next) = page["next_after"].as_str() {
+        out.push_str(&format!("more: --after {next}\n"));
+    }
+    out
 }
 
 fn read(path: &Path) -> anyhow::Result<String> {
@@ -187,7 +292,6 @@ fn workflow_dag(workflow: &Workflow, tenant: &str) -> Value {
 
 /// A DAG for people: one line about it, then a task per row (at most `max_rows`).
 pub fn status_table(dag: &Value, max_rows: usize) -> String {
-    let text = |value: &Value| value.as_str().unwrap_or("-").to_string();
     let mut out = format!(
         "{}{}  tenant {}  {}  submitted {}\n",
         text(&dag["id"]),
@@ -285,6 +389,21 @@ mod tests {
             Format::Workflow(WorkflowFormat::Dax)
         );
         assert!(detect(Path::new("x"), "{}", Some("yaml")).is_err());
+    }
+
+    #[test]
+    fn list_table_for_people() {
+        let page = json!({"dags": [
+            {"id": "dag_1", "name": "build", "tenant": "acme", "state": "cancelled",
+             "submitted_at": "2026-11-21T10:30:15.123Z", "n_tasks": 2,
+             "counts": {"CANCELLED": 1, "COMPLETED": 1}}],
+            "next_after": "dag_1"});
+        assert_eq!(
+            list_table(&page),
+            "DAG    NAME   TENANT  STATE      TASKS                     SUBMITTED\n\
+             dag_1  build  acme    cancelled  CANCELLED 1, COMPLETED 1  2026-11-21T10:30:15.123Z\n\
+             more: --after dag_1\n"
+        );
     }
 
     #[test]
