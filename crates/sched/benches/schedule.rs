@@ -278,10 +278,7 @@ fn main() {
     for pool in &mut stressed.pools {
         pool.interruptions_per_hour *= STRESS_FACTOR;
     }
-    println!(
-        "platform {} with interruptions x{STRESS_FACTOR}",
-        "platform.toml"
-    );
+    println!("platform platform.toml with interruptions x{STRESS_FACTOR}");
     spot_ratios(&stressed, &workflows, &format!(" x{STRESS_FACTOR}"));
     decision_times(&first);
 }

@@ -163,7 +163,8 @@ fn worker_caller(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> 
 
 #[utoipa::path(post, path = "/v1/workers/{id}:lease",
     params(("id" = String, Path, description = "The worker's machine, POOL-INDEX (local-0)")),
-    responses((status = 200, description = "The next task placed on the machine, or {\"task\": null}", body = dag_wire::LeaseOut),
+    request_body = Option<dag_wire::LeaseIn>,
+    responses((status = 200, description = "The next task placed on the machine, or {\"task\": null}; with max_tasks, up to that many in `tasks`", body = dag_wire::LeaseOut),
               (status = 404, body = crate::error::ErrorBody)))]
 pub async fn lease(
     State(state): State<AppState>,
@@ -188,12 +189,25 @@ pub async fn lease(
         )));
     }
     let body = read_body(body, BODY_MAX).await?;
+    let mut max_tasks = None;
     if !body.iter().all(u8::is_ascii_whitespace) {
-        wire::parse::<dag_wire::LeaseIn>(&body)?;
+        max_tasks = wire::parse::<dag_wire::LeaseIn>(&body)?.max_tasks;
+    }
+    if let Some(max) = max_tasks
+        && !(1..=dag_wire::LEASE_BATCH_MAX).contains(&max)
+    {
+        return Err(ApiError::invalid(
+            "invalid_field",
+            "max_tasks",
+            format!(
+                "max_tasks must be 1 to {}, not {max}",
+                dag_wire::LEASE_BATCH_MAX
+            ),
+        ));
     }
     Ok(state
         .engine
-        .call(Op::Dag(DagOp::Lease(worker.to_string())))
+        .call(Op::Dag(DagOp::Lease(worker.to_string(), max_tasks)))
         .await)
 }
 

@@ -91,10 +91,17 @@ pub struct InterruptedOut {
     pub returned: usize,
 }
 
-/// `POST /v1/workers/{id}:lease`: an empty body or an empty object.
+/// Tasks one lease call may hand out.
+pub const LEASE_BATCH_MAX: u32 = 64;
+
+/// `POST /v1/workers/{id}:lease`: an empty body, an empty object, or how many tasks at most.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct LeaseIn {}
+pub struct LeaseIn {
+    /// Lease up to this many tasks placed on the machine in one call (1 to 64): a worker with
+    /// room for several small tasks takes them in one round trip. The answer then has `tasks`.
+    pub max_tasks: Option<u32>,
+}
 
 /// `POST /v1/tasks/{id}:heartbeat` and `:complete`. `attempt`, when given, must be the
 /// current one (a worker whose lease ran out is refused with 409).
@@ -192,7 +199,11 @@ pub struct LeasedTaskOut {
 /// `POST /v1/workers/{id}:lease`: the next task placed on the worker's machine, or null.
 #[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
 pub struct LeaseOut {
+    /// The first task leased, or null.
     pub task: Option<LeasedTaskOut>,
+    /// With `max_tasks`: every task leased, the first included.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tasks: Option<Vec<LeasedTaskOut>>,
 }
 
 /// The answer to a heartbeat, checkpoint, complete or fail: the task's state now.

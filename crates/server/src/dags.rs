@@ -25,7 +25,8 @@ use crate::wire::rfc3339;
 pub enum DagOp {
     Submit(SubmitDag),
     Status(u64, Caller),
-    Lease(String),
+    /// A worker, and how many tasks at most when it asked for a batch.
+    Lease(String, Option<u32>),
     /// Heartbeat, checkpoint, complete or fail.
     Task(DagCommand),
     Cancel {
@@ -94,13 +95,7 @@ pub fn handle(core: &mut EngineCore, op: DagOp, now_ms: u64) -> Reply {
             Some(found) => Ok(DagReply::Dag(Box::new(dag_out(&core.dags, found)))),
             None => Err(DagError::DagNotFound(dag).into()),
         },
-        DagOp::Lease(worker) => match apply(core, DagCommand::Lease { worker }, now_ms) {
-            Ok(DagAnswer::Leased(task)) => Ok(DagReply::Lease(Box::new(LeaseOut {
-                task: task.map(|task| leased(&core.dags, task)),
-            }))),
-            Ok(other) => unreachable!("a lease answered {other:?}"),
-            Err(err) => Err(err),
-        },
+        DagOp::Lease(worker, max_tasks) => lease(core, worker, max_tasks, now_ms),
         DagOp::Task(command) => match apply(core, command, now_ms) {
             Ok(DagAnswer::Task(task)) => Ok(DagReply::Task(task_state(&core.dags, task))),
             Ok(other) => unreachable!("a task command answered {other:?}"),
@@ -130,6 +125,33 @@ pub fn handle(core: &mut EngineCore, op: DagOp, now_ms: u64) -> Reply {
         Ok(reply) => Reply::Dag(reply),
         Err(err) => Reply::Error(err),
     }
+}
+
+/// One lease, or up to `max_tasks`: each is the same command, so a batch is what that many
+/// calls in a row would give (the machine fills with what fits, the first in line first).
+fn lease(
+    core: &mut EngineCore,
+    worker: String,
+    max_tasks: Option<u32>,
+    now_ms: u64,
+) -> Result<DagReply, ApiError> {
+    let mut tasks = Vec::new();
+    for _ in 0..max_tasks.unwrap_or(1) {
+        let command = DagCommand::Lease {
+            worker: worker.clone(),
+        };
+        match apply(core, command, now_ms) {
+            Ok(DagAnswer::Leased(Some(task))) => tasks.push(leased(&core.dags, task)),
+            Ok(DagAnswer::Leased(None)) => break,
+            Ok(other) => unreachable!("a lease answered {other:?}"),
+            // Only the first call can be refused (an unknown worker); nothing was leased then.
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(DagReply::Lease(Box::new(LeaseOut {
+        task: tasks.first().cloned(),
+        tasks: max_tasks.map(|_| tasks),
+    })))
 }
 
 fn cancel(

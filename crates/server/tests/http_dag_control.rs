@@ -232,3 +232,29 @@ fn urgent_work_preempts_a_tenant_that_borrows() {
     );
     let _ = urgent;
 }
+
+#[test]
+fn a_worker_leases_several_small_tasks_in_one_call() {
+    let (server, _dir) = start_scheduler("[[pool]]\nname = \"local\"\nmachines = 1\ncores = 4\n");
+    let tasks: Vec<_> = (0..6)
+        .map(|idx| json!({"id": format!("t{idx}"), "runtime_ms": 500}))
+        .collect();
+    submit_ok(&server, json!({"tenant": "acme", "tasks": tasks}));
+    let (status, batch) = server.post("/v1/workers/local-0:lease", json!({"max_tasks": 8}));
+    assert_eq!(status, 200, "{batch}");
+    let leased = batch["tasks"].as_array().unwrap();
+    assert_eq!(leased.len(), 4, "four cores, four one-core tasks: {batch}");
+    assert_eq!(batch["task"], leased[0]);
+    let mut names: Vec<&str> = leased.iter().map(|t| t["name"].as_str().unwrap()).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["t0", "t1", "t2", "t3"]);
+    // Without max_tasks the answer keeps its one-task shape.
+    let (_, single) = server.post("/v1/workers/local-0:lease", json!({}));
+    assert_eq!(single, json!({"task": null}));
+    assert_error(
+        &server.post("/v1/workers/local-0:lease", json!({"max_tasks": 0})),
+        400,
+        "invalid_field",
+        Some("max_tasks"),
+    );
+}
