@@ -54,7 +54,8 @@ impl DagState {
             .take(self.config.limits.eligible_per_pass_max)
             .map(|&(_, _, task)| task)
             .collect();
-        let dag_reach = self.dag_reach(&candidates);
+        let spot_mask = self.spot_mask();
+        let dag_reach = self.dag_reach(&candidates, spot_mask);
         let mut tenants: Vec<&str> = Vec::new();
         let mut tenant_idx: HashMap<&str, u32> = HashMap::new();
         // Tasks grouped by the pools they may use; most tasks share one mask.
@@ -66,7 +67,7 @@ impl DagState {
                 tenants.len() as u32 - 1
             });
             groups
-                .entry(self.usable_pools(task, dag_reach.get(&task_ref.dag).copied()))
+                .entry(self.usable_pools(task, dag_reach.get(&task_ref.dag).copied(), spot_mask))
                 .or_default()
                 .push(EligibleTask {
                     id: candidate_idx as u64,
@@ -158,7 +159,7 @@ impl DagState {
                 break;
             }
             let (dag, task) = self.task(task_ref).expect("a candidate exists");
-            let mask = self.usable_pools(task, dag_reach.get(&task_ref.dag).copied());
+            let mask = self.usable_pools(task, dag_reach.get(&task_ref.dag).copied(), spot_mask);
             for (pool_idx, pool) in self.config.pools.iter().enumerate() {
                 if mask & (1u64 << pool_idx) != 0
                     && quotas
@@ -181,12 +182,22 @@ impl DagState {
         n_placed
     }
 
+    /// Bit `p` set: pool `p` runs spot machines (in the server, a pool with a spot price).
+    fn spot_mask(&self) -> u64 {
+        self.config
+            .pools
+            .iter()
+            .enumerate()
+            .filter(|(_, pool)| pool.spot_per_hour_micros.is_some())
+            .fold(0, |mask, (pool_idx, _)| mask | (1u64 << pool_idx))
+    }
+
     /// Per DAG among the candidates, the longest remaining path: the highest rank among its
     /// candidates and its tasks holding a machine (ranks fall along edges, so a waiting task
     /// never has the highest). Empty when no pool is spot: nothing needs it.
-    fn dag_reach(&self, candidates: &[TaskRef]) -> HashMap<u64, u64> {
+    fn dag_reach(&self, candidates: &[TaskRef], spot_mask: u64) -> HashMap<u64, u64> {
         let mut reach: HashMap<u64, u64> = HashMap::new();
-        if !self.config.pools.iter().any(is_spot) {
+        if spot_mask == 0 {
             return reach;
         }
         let held = self.expiry.iter().map(|&(_, task)| task);
@@ -200,14 +211,7 @@ impl DagState {
 
     /// The pools a task may be placed on now: without the slack to absorb an interruption, not
     /// the spot ones (unless it fits nothing else).
-    fn usable_pools(&self, task: &LiveTask, reach_ms: Option<u64>) -> u64 {
-        let spot_mask: u64 = self
-            .config
-            .pools
-            .iter()
-            .enumerate()
-            .filter(|(_, pool)| is_spot(pool))
-            .fold(0, |mask, (pool_idx, _)| mask | (1u64 << pool_idx));
+    fn usable_pools(&self, task: &LiveTask, reach_ms: Option<u64>, spot_mask: u64) -> u64 {
         let mask = task.spec.pools;
         if mask & spot_mask == 0 || mask & !spot_mask == 0 {
             return mask;
@@ -248,9 +252,4 @@ impl DagState {
         }
         Some(quotas)
     }
-}
-
-/// In the server, a pool with a spot price runs spot machines.
-fn is_spot(pool: &crate::platform::Pool) -> bool {
-    pool.spot_per_hour_micros.is_some()
 }
