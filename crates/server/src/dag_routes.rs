@@ -16,7 +16,7 @@ use crate::dag_wire::{self, CheckpointIn, DagIn, FailIn, TaskOpIn};
 use crate::dags::{DagListQuery, DagOp};
 use crate::engine::{Op, Reply};
 use crate::error::ApiError;
-use crate::routes::{AppState, BATCH_BODY_MAX, BODY_MAX, read_body};
+use crate::routes::{AppState, BATCH_BODY_MAX, BODY_MAX, read_body, split_action};
 use crate::wire;
 
 pub fn routes() -> Router<AppState> {
@@ -121,13 +121,7 @@ pub async fn post_dag_action(
     body: Body,
 ) -> Result<Reply, ApiError> {
     let caller = state.tokens.caller(&headers)?;
-    let Some((id_text, method)) = action.split_once(':') else {
-        return Err(ApiError::new(
-            405,
-            "method_not_allowed",
-            "POST on a dag needs :cancel",
-        ));
-    };
+    let (id_text, method) = split_action(&action, "dag", ":cancel")?;
     if method != "cancel" {
         return Err(ApiError::not_found(format!("no method :{method} on dags")));
     }
@@ -173,13 +167,7 @@ pub async fn lease(
     body: Body,
 ) -> Result<Reply, ApiError> {
     worker_caller(&state, &headers)?;
-    let Some((worker, method)) = action.rsplit_once(':') else {
-        return Err(ApiError::new(
-            405,
-            "method_not_allowed",
-            "POST on a worker needs :lease or :interrupted",
-        ));
-    };
+    let (worker, method) = split_action(&action, "worker", ":lease or :interrupted")?;
     if method == "interrupted" {
         return interrupted(&state, worker, body).await;
     }
@@ -238,13 +226,11 @@ pub async fn post_task_action(
     body: Body,
 ) -> Result<Reply, ApiError> {
     worker_caller(&state, &headers)?;
-    let Some((id_text, method)) = action.split_once(':') else {
-        return Err(ApiError::new(
-            405,
-            "method_not_allowed",
-            "POST on a task needs :heartbeat, :checkpoint, :complete or :fail",
-        ));
-    };
+    let (id_text, method) = split_action(
+        &action,
+        "task",
+        ":heartbeat, :checkpoint, :complete or :fail",
+    )?;
     let task = dag_wire::task_id(id_text)?;
     let body = read_body(body, BODY_MAX).await?;
     let empty = body.iter().all(u8::is_ascii_whitespace);

@@ -363,6 +363,22 @@ pub async fn post_reservation(
         .await)
 }
 
+/// `ID:METHOD`, the last segment of a route whose method follows a colon; 405 naming the
+/// methods of `what` when there is no colon.
+pub(crate) fn split_action<'a>(
+    action: &'a str,
+    what: &str,
+    methods: &str,
+) -> Result<(&'a str, &'a str), ApiError> {
+    action.rsplit_once(':').ok_or_else(|| {
+        ApiError::new(
+            405,
+            "method_not_allowed",
+            format!("POST on a {what} needs {methods}"),
+        )
+    })
+}
+
 /// `POST /v1/reservations/{id}:settle` and `:void` share one route (the method follows a colon
 /// inside the last segment); each has its own function so that both appear in /openapi.json.
 pub async fn post_reservation_action(
@@ -372,13 +388,7 @@ pub async fn post_reservation_action(
     body: Body,
 ) -> Result<Reply, ApiError> {
     let caller = state.tokens.caller(&headers)?;
-    let Some((id_text, method)) = action.split_once(':') else {
-        return Err(ApiError::new(
-            405,
-            "method_not_allowed",
-            "POST on a reservation needs :settle or :void",
-        ));
-    };
+    let (id_text, method) = split_action(&action, "reservation", ":settle or :void")?;
     let reservation = wire::reservation_id(id_text)?;
     let body = read_body(body, BODY_MAX).await?;
     let command = match method {
