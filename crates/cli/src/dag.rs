@@ -71,9 +71,6 @@ pub enum DagCommand {
     },
 }
 
-/// The most a DAG or workflow file may weigh.
-const FILE_BYTES_MAX: u64 = 256 << 20;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Format {
     Dag,
@@ -90,7 +87,7 @@ pub fn run(command: DagCommand) -> anyhow::Result<ExitCode> {
             key,
             remote,
         } => {
-            let text = read(&file)?;
+            let text = crate::schedule::read(&file)?;
             let format = detect(&file, &text, format.as_deref())?;
             let body = submission(&text, format, tenant, priority, key)
                 .with_context(|| format!("reading {}", file.display()))?;
@@ -183,19 +180,6 @@ fn list_table(page: &Value) -> String {
         out.push_str(&format!("more: --after {next}\n"));
     }
     out
-}
-
-fn read(path: &Path) -> anyhow::Result<String> {
-    let size = std::fs::metadata(path)
-        .with_context(|| format!("reading {}", path.display()))?
-        .len();
-    if size > FILE_BYTES_MAX {
-        bail!(
-            "{} is {size} bytes, more than the {FILE_BYTES_MAX} a dag or workflow may have",
-            path.display()
-        );
-    }
-    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
 }
 
 fn detect(path: &Path, text: &str, named: Option<&str>) -> anyhow::Result<Format> {

@@ -19,16 +19,17 @@ pub struct ScheduleArgs<'a> {
     pub weights: Option<&'a str>,
 }
 
-/// The most a workflow or platform file may weigh.
+/// The most an input file (workflow, platform, DAG) may weigh.
 const FILE_BYTES_MAX: u64 = 256 << 20;
 
-fn read(path: &Path) -> anyhow::Result<String> {
+/// Reads a whole input file, refusing one over `FILE_BYTES_MAX`.
+pub(crate) fn read(path: &Path) -> anyhow::Result<String> {
     let size = std::fs::metadata(path)
         .with_context(|| format!("reading {}", path.display()))?
         .len();
     if size > FILE_BYTES_MAX {
         bail!(
-            "{} is {size} bytes, more than the {FILE_BYTES_MAX} a workflow or platform may have",
+            "{} is {size} bytes, more than the {FILE_BYTES_MAX} an input file may have",
             path.display()
         );
     }
