@@ -131,6 +131,20 @@ pub fn run(command: DagCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// `{"COMPLETED": 1, "FAILED": 1}` as `COMPLETED 1, FAILED 1`.
+fn counts_line(counts: &Value) -> String {
+    let parts: Vec<String> = counts
+        .as_object()
+        .map(|counts| {
+            counts
+                .iter()
+                .map(|(state, n)| format!("{state} {n}"))
+                .collect()
+        })
+        .unwrap_or_default();
+    parts.join(", ")
+}
+
 /// A string field for a table cell; `-` when absent.
 fn text(value: &Value) -> String {
     value.as_str().unwrap_or("-").to_string()
@@ -157,21 +171,12 @@ fn list_table(page: &Value) -> String {
             .to_vec(),
     ];
     for dag in page["dags"].as_array().map_or(&[][..], |dags| dags) {
-        let counts: Vec<String> = dag["counts"]
-            .as_object()
-            .map(|counts| {
-                counts
-                    .iter()
-                    .map(|(state, n)| format!("{state} {n}"))
-                    .collect()
-            })
-            .unwrap_or_default();
         rows.push(vec![
             text(&dag["id"]),
             text(&dag["name"]),
             text(&dag["tenant"]),
             text(&dag["state"]),
-            counts.join(", "),
+            counts_line(&dag["counts"]),
             text(&dag["submitted_at"]),
         ]);
     }
@@ -290,16 +295,7 @@ pub fn status_table(dag: &Value, max_rows: usize) -> String {
     if dag["duplicate"] == json!(true) {
         out.push_str("(already submitted with this key)\n");
     }
-    let counts: Vec<String> = dag["counts"]
-        .as_object()
-        .map(|counts| {
-            counts
-                .iter()
-                .map(|(state, n)| format!("{state} {n}"))
-                .collect()
-        })
-        .unwrap_or_default();
-    out.push_str(&format!("tasks: {}\n", counts.join(", ")));
+    out.push_str(&format!("tasks: {}\n", counts_line(&dag["counts"])));
     let tasks = dag["tasks"].as_array().map_or(&[][..], |tasks| tasks);
     let mut rows = vec![
         ["TASK", "NAME", "STATE", "MACHINE", "ATTEMPTS", "UPDATED"]

@@ -128,6 +128,22 @@ impl Quotas {
         Ok(())
     }
 
+    /// Whether `try_admit` would admit the request now, without counting it.
+    pub fn admits(&self, tenant: &str, pool: &str, request: &Resources) -> bool {
+        let Some(tenant_idx) = self.tenants.iter().position(|name| name == tenant) else {
+            // A tenant not seen yet: admitting registers it, which only a copy may do here.
+            return self.clone().try_admit(tenant, pool, request).is_ok();
+        };
+        Dimension::ALL.iter().all(|&dimension| {
+            let amount = request.get(dimension);
+            amount == 0
+                || self
+                    .resources
+                    .get(&(pool.to_string(), dimension))
+                    .is_none_or(|quota| quota.refusal(tenant_idx, amount).is_none())
+        })
+    }
+
     /// Gives back what an admitted request held.
     pub fn release(&mut self, tenant: &str, pool: &str, request: &Resources) {
         let tenant_idx = self.tenant_index(tenant);
@@ -232,6 +248,12 @@ mod tests {
         }
         assert_eq!(last, expected_last, "{steps:?}");
         assert!(quotas.invariants_hold());
+        // The read-only check agrees with admitting, for every tenant of the case.
+        for tenant in ["a", "b", "c", "new"] {
+            let request = Resources::cores(2);
+            let admitted = quotas.clone().try_admit(tenant, "p", &request).is_ok();
+            assert_eq!(quotas.admits(tenant, "p", &request), admitted, "{tenant}");
+        }
     }
 
     #[test]

@@ -121,7 +121,8 @@ impl Caller {
     }
 }
 
-fn within(path: &str, scope: &str) -> bool {
+/// `path` is `scope` or an account below it.
+pub(crate) fn within(path: &str, scope: &str) -> bool {
     path == scope || (path.starts_with(scope) && path.as_bytes().get(scope.len()) == Some(&b'/'))
 }
 

@@ -181,21 +181,16 @@ fn list(state: &DagState, query: &DagListQuery) -> DagListOut {
             next_after = Some(format!("dag_{}", dag.id - 1));
             break;
         }
-        let in_tenant = query.tenant.as_deref().is_none_or(|tenant| {
-            dag.tenant == tenant
-                || (dag.tenant.starts_with(tenant)
-                    && dag.tenant.as_bytes().get(tenant.len()) == Some(&b'/'))
-        });
+        let in_tenant = query
+            .tenant
+            .as_deref()
+            .is_none_or(|tenant| crate::auth::within(&dag.tenant, tenant));
         let status = dag.status().name();
         if !query.caller.may_touch(&dag.tenant)
             || !in_tenant
             || query.state.as_deref().is_some_and(|state| state != status)
         {
             continue;
-        }
-        let mut counts: BTreeMap<String, u32> = BTreeMap::new();
-        for task in &dag.tasks {
-            *counts.entry(task.state.name().to_string()).or_insert(0) += 1;
         }
         dags.push(DagSummaryOut {
             id: format!("dag_{}", dag.id),
@@ -205,7 +200,7 @@ fn list(state: &DagState, query: &DagListQuery) -> DagListOut {
             state: status,
             submitted_at: rfc3339(dag.submitted_ms),
             n_tasks: dag.tasks.len(),
-            counts,
+            counts: counts(dag),
         });
     }
     DagListOut { dags, next_after }
@@ -237,39 +232,44 @@ fn lease_expiry(task: &LiveTask) -> Option<String> {
         .then(|| rfc3339(task.lease_expires_ms))
 }
 
-pub fn dag_out(state: &DagState, dag: &Dag) -> DagOut {
+/// Tasks per state, as `counts` on the wire.
+fn counts(dag: &Dag) -> BTreeMap<String, u32> {
     let mut counts: BTreeMap<String, u32> = BTreeMap::new();
+    for task in &dag.tasks {
+        *counts.entry(task.state.name().to_string()).or_insert(0) += 1;
+    }
+    counts
+}
+
+pub fn dag_out(state: &DagState, dag: &Dag) -> DagOut {
     let tasks = dag
         .tasks
         .iter()
         .enumerate()
-        .map(|(task_idx, task)| {
-            *counts.entry(task.state.name().to_string()).or_insert(0) += 1;
-            TaskOut {
-                id: task_name(TaskRef {
-                    dag: dag.id,
-                    task: task_idx as u32,
-                }),
-                name: task.spec.name.clone(),
-                state: task.state.name(),
-                machine: task.machine.map(|machine| state.machine_name(machine)),
-                attempts: task.attempts,
-                max_attempts: task.spec.max_attempts,
-                depends_on: task
-                    .spec
-                    .parents
-                    .iter()
-                    .map(|&parent| dag.tasks[parent as usize].spec.name.clone())
-                    .collect(),
-                runtime_ms: task.spec.runtime_ms,
-                requests: resources(&task.spec.requests),
-                priority: task.spec.priority,
-                checkpointing: task.spec.checkpointing,
-                checkpoint: task.checkpoint.clone(),
-                lease_expires_at: lease_expiry(task),
-                error: task.error.clone(),
-                updated_at: rfc3339(task.updated_ms),
-            }
+        .map(|(task_idx, task)| TaskOut {
+            id: task_name(TaskRef {
+                dag: dag.id,
+                task: task_idx as u32,
+            }),
+            name: task.spec.name.clone(),
+            state: task.state.name(),
+            machine: task.machine.map(|machine| state.machine_name(machine)),
+            attempts: task.attempts,
+            max_attempts: task.spec.max_attempts,
+            depends_on: task
+                .spec
+                .parents
+                .iter()
+                .map(|&parent| dag.tasks[parent as usize].spec.name.clone())
+                .collect(),
+            runtime_ms: task.spec.runtime_ms,
+            requests: resources(&task.spec.requests),
+            priority: task.spec.priority,
+            checkpointing: task.spec.checkpointing,
+            checkpoint: task.checkpoint.clone(),
+            lease_expires_at: lease_expiry(task),
+            error: task.error.clone(),
+            updated_at: rfc3339(task.updated_ms),
         })
         .collect();
     DagOut {
@@ -279,7 +279,7 @@ pub fn dag_out(state: &DagState, dag: &Dag) -> DagOut {
         priority: dag.priority,
         state: dag.status().name(),
         submitted_at: rfc3339(dag.submitted_ms),
-        counts,
+        counts: counts(dag),
         tasks,
         duplicate: false,
     }

@@ -162,10 +162,7 @@ impl DagState {
             let mask = self.usable_pools(task, dag_reach.get(&task_ref.dag).copied(), spot_mask);
             for (pool_idx, pool) in self.config.pools.iter().enumerate() {
                 if mask & (1u64 << pool_idx) != 0
-                    && quotas
-                        .clone()
-                        .try_admit(&dag.tenant, &pool.name, &task.spec.requests)
-                        .is_err()
+                    && !quotas.admits(&dag.tenant, &pool.name, &task.spec.requests)
                 {
                     denied.push(Denied {
                         task: task_ref,
