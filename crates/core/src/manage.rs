@@ -134,6 +134,7 @@ impl Manager {
                     time_to_exhaustion_s: forecast.time_to_exhaustion_s,
                     method: forecast.method.name(),
                     confidence: forecast.confidence,
+                    n_backtests: forecast.n_backtests,
                 })
         })
     }

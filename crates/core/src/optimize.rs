@@ -28,6 +28,15 @@ pub struct OptimizerPolicy {
     pub min_share_ppm: u32,
     /// The monopoly cap: no grant takes a child above this share of the parent's limit.
     pub max_share_ppm: Option<u32>,
+    /// A grant needs a forecast at least this confident (the share of its backtested
+    /// predictions that landed within 10 %)...
+    pub grant_confidence_ppm: u32,
+    /// ...resting on at least this many backtested predictions.
+    pub grant_backtests_min: u32,
+    /// One pass grants at most this share of what a parent's pool holds beyond its reserve.
+    pub grant_pass_share_ppm: u32,
+    /// One grant adds at most this share of the child's limit.
+    pub grant_growth_max_ppm: u32,
 }
 
 impl Default for OptimizerPolicy {
@@ -39,6 +48,10 @@ impl Default for OptimizerPolicy {
             grant_above_ppm: 800_000,
             min_share_ppm: 50_000,
             max_share_ppm: None,
+            grant_confidence_ppm: 850_000,
+            grant_backtests_min: 5,
+            grant_pass_share_ppm: 500_000,
+            grant_growth_max_ppm: 1_000_000,
         }
     }
 }
@@ -51,6 +64,8 @@ pub struct Outlook {
     pub time_to_exhaustion_s: Option<u64>,
     pub method: &'static str,
     pub confidence: f64,
+    /// How many backtested predictions the confidence rests on.
+    pub n_backtests: u32,
 }
 
 /// One decided move of a limit.
@@ -177,8 +192,9 @@ fn plan_dimension(
         });
     }
 
-    // Grants: children above the grant line whose forecast passes their limit, most urgent
-    // first, from what the pool holds beyond the reserve.
+    // Grants: children above the grant line whose confident forecast passes their limit, most
+    // urgent first, from what the pool holds beyond the reserve. A stopped child is left to its
+    // operator: the optimizer acts before the stop, never lifts it.
     let mut wanting: Vec<(u64, AccountId, u64, u64, Outlook)> = Vec::new();
     for &(child, limit) in &children {
         let acc = ledger.account(child);
@@ -186,30 +202,42 @@ fn plan_dimension(
         let used = slot.used();
         if u128::from(used) * u128::from(PPM)
             <= u128::from(limit) * u128::from(policy.grant_above_ppm)
+            || !acc.config.thresholds.below_stop(used, limit)
         {
             continue;
         }
         let Some(view) = outlook(child, dim) else {
             continue;
         };
-        if view.projected_total <= limit {
+        let confident = view.confidence * 1e6 >= f64::from(policy.grant_confidence_ppm)
+            && view.n_backtests >= policy.grant_backtests_min;
+        if !confident || view.projected_total <= limit {
             continue;
         }
         let urgency = view.time_to_exhaustion_s.unwrap_or(u64::MAX);
         wanting.push((urgency, child, limit, used, view));
     }
     wanting.sort_by_key(|(urgency, child, ..)| (*urgency, *child));
+    let mut pass_budget = mul_ppm(
+        pool_beyond_reserve(parent_limit, children_limits, reserve_ppm),
+        policy.grant_pass_share_ppm,
+    );
     for (_, child, limit, used, view) in wanting {
-        let mut available = pool_beyond_reserve(parent_limit, children_limits, reserve_ppm);
+        let mut available =
+            pool_beyond_reserve(parent_limit, children_limits, reserve_ppm).min(pass_budget);
         if let Some(max_share) = policy.max_share_ppm {
             available = available.min(mul_ppm(parent_limit, max_share).saturating_sub(limit));
         }
-        let need = view.projected_total.saturating_sub(limit);
+        let need = view
+            .projected_total
+            .saturating_sub(limit)
+            .min(mul_ppm(limit, policy.grant_growth_max_ppm));
         let grant = need.min(available);
         if grant == 0 {
             continue;
         }
         children_limits += grant;
+        pass_budget -= grant;
         let acc = ledger.account(child);
         let when = match view.time_to_exhaustion_s {
             Some(seconds) => format!("exhausting in {seconds} s"),
@@ -222,7 +250,7 @@ fn plan_dimension(
             to: limit + grant,
             kind: ReallocationKind::Grant,
             reason: format!(
-                "{} at {}% {} ({} forecast {} {}, confidence {:.2}): granted {} {} from {}",
+                "{} at {}% {} ({} forecast {} {}, confidence {:.2} over {} backtests): granted {} {} from {}",
                 acc.path.name(),
                 percent(used, limit),
                 when,
@@ -230,6 +258,7 @@ fn plan_dimension(
                 group_digits(view.projected_total),
                 dim_name,
                 view.confidence,
+                view.n_backtests,
                 group_digits(grant),
                 dim_name,
                 parent_path

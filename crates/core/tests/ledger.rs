@@ -307,7 +307,7 @@ fn bad_input_changes_nothing() {
             "parent_not_found",
             "invalid_dimension",
             "account_not_found",
-            "amount_overflow",
+            "amount_too_large",
             "invalid_field",
             "reservation_not_found"
         ]
@@ -473,4 +473,62 @@ fn foreign_records_share_the_sequence_and_replay_in_place() {
         }
     }
     assert!(split.replay_foreign(records[usage_at].0 + 1).is_err());
+}
+
+#[test]
+fn one_huge_report_never_poisons_the_organisation() {
+    // Regression (hardening #1): a report of 2^64-1 tokens was accepted, then every later
+    // report anywhere under the org answered 400 amount_overflow. Amounts are now capped per
+    // request, and sums saturate instead of refusing.
+    let mut fx = Fixture::default();
+    fx.put("org", &[("tokens", 1_000_000)]).unwrap();
+    fx.put("org/a", &[("tokens", 100_000)]).unwrap();
+    fx.put("org/b", &[("tokens", 100_000)]).unwrap();
+    let refused = fx
+        .usage("org/a", &[("tokens", u64::MAX)], None)
+        .unwrap_err();
+    assert_eq!(refused.code(), "amount_too_large");
+    assert_eq!(refused.field(), Some("usage.tokens"));
+    let amount_max = LedgerLimits::default().amount_max;
+    assert_eq!(
+        fx.usage("org/a", &[("tokens", amount_max + 1)], None)
+            .unwrap_err()
+            .code(),
+        "amount_too_large"
+    );
+    // The largest amount allowed is recorded (the money is gone), and siblings go on.
+    fx.usage("org/a", &[("tokens", amount_max)], None).unwrap();
+    let answer = fx.usage("org/b", &[("tokens", 10)], None).unwrap();
+    assert_eq!(fx.figure("org/b", "tokens").1, 10);
+    assert_eq!(answer.verdict.level, Level::Black, "org is past its limit");
+    fx.reserve("org/b", &[("tokens", 1)], None);
+    fx.check_replay();
+}
+
+#[test]
+fn sums_saturate_at_the_ceiling_and_later_reports_still_count() {
+    // Regression (hardening #1): the ceiling of the figures must never refuse a report. With a
+    // cap of 2^62, four reports reach 2^64 - 1 on the org; reports after it are accepted and
+    // counted where there is room (the sibling's own figures).
+    let limits = LedgerLimits {
+        amount_max: 1 << 62,
+        ..LedgerLimits::default()
+    };
+    let mut fx = Fixture {
+        ledger: Ledger::new(limits),
+        ..Fixture::default()
+    };
+    fx.put("org", &[("tokens", 1_000_000)]).unwrap();
+    fx.put("org/a", &[("tokens", 100_000)]).unwrap();
+    fx.put("org/b", &[("tokens", 100_000)]).unwrap();
+    for _ in 0..5 {
+        fx.usage("org/a", &[("tokens", 1 << 62)], None).unwrap();
+    }
+    assert_eq!(fx.figure("org", "tokens").1, u64::MAX);
+    assert_eq!(fx.figure("org/a", "tokens").1, u64::MAX);
+    fx.usage("org/b", &[("tokens", 7)], None).unwrap();
+    fx.usage("org/b", &[("tokens", 5)], Some("k")).unwrap();
+    assert_eq!(fx.figure("org/b", "tokens").1, 12);
+    assert_eq!(fx.figure("org", "tokens").1, u64::MAX);
+    fx.check_replay();
 }

@@ -117,14 +117,16 @@ fn accelerating_usage_raises_an_alert_before_the_exhaustion() {
 
 #[test]
 fn equal_allocation_spreads_the_limits_and_idle_agents_give_back_to_busy_ones() {
-    // Two agents share a workflow: one spends steadily, the other once and then idles.
+    // Two agents share a workflow: one spends steadily, the other once and then idles. The busy
+    // one nears its stop after 40 minutes of steady history: by then its forecast is confident
+    // enough for a grant (a grant needs the alert confidence, as alerts do).
     let mut records = vec![record(0, "acme/wf/idle", 10)];
-    for second in 0..1800u64 {
-        records.push(record(second * 1000, "acme/wf/busy", 400));
+    for second in 0..3600u64 {
+        records.push(record(second * 1000, "acme/wf/busy", 150));
     }
     let mut replay_setup = setup(1_000_000);
     replay_setup.allocate_equal = true;
-    replay_setup.horizon_ms = 1_800_000;
+    replay_setup.horizon_ms = 3_600_000;
     let lines = replay(replay_setup, records);
     let reclaims: Vec<&ReplayLine> = lines
         .iter()

@@ -34,8 +34,11 @@ pub struct AuditEntry {
     #[serde(rename = "type")]
     pub kind: &'static str,
     pub account: Option<String>,
-    /// `api`, `optimizer`, `forecast` or `clock`.
-    pub actor: &'static str,
+    /// The token's name for an operator's change (`name` in `[[tokens]]`; `anonymous` without
+    /// tokens, `config` for accounts of `purser.toml`), else `api`, `optimizer`, `forecast` or
+    /// `clock`.
+    #[schema(value_type = String)]
+    pub actor: std::borrow::Cow<'static, str>,
     pub reason: String,
     #[schema(value_type = Object)]
     pub data: Value,
@@ -47,10 +50,99 @@ pub struct AuditEntry {
     pub level: Option<(u64, Level)>,
 }
 
+/// Who changed accounts, and what changed: journaled just before the ledger events of an
+/// operator's command (`engine::Record::Note`), so that the audit entries of those events,
+/// then and after a restart, name the token and the settings that moved.
+#[derive(Clone, Debug, PartialEq, serde::Deserialize, Serialize)]
+pub struct Note {
+    /// The token's name (`name` in `[[tokens]]`), `anonymous`, or `config`.
+    pub actor: Arc<str>,
+    pub changes: Vec<Change>,
+}
+
+/// One setting of one account that a command moved, rendered for people.
+#[derive(Clone, Debug, PartialEq, serde::Deserialize, Serialize)]
+pub struct Change {
+    pub account: String,
+    /// `limits.tokens`, `thresholds.stop`, `weight`, `labels.team`, `period.every`, ...
+    pub field: String,
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+/// An account's settings as flat `field -> value` pairs, for diffing.
+pub type Settings = std::collections::BTreeMap<String, String>;
+
+/// The settings an operator controls of `account`, or those of a new account (the defaults,
+/// no limits) when it does not exist.
+pub fn settings(ledger: &Ledger, account: Option<purser_core::AccountId>) -> Settings {
+    let ppm = |value: u32| (f64::from(value) / 1e6).to_string();
+    let (config, limits) = match account {
+        Some(id) => {
+            let acc = ledger.account(id);
+            let limits: Vec<(String, u64)> = acc
+                .slots
+                .iter()
+                .filter_map(|slot| {
+                    slot.limit
+                        .map(|limit| (ledger.dimensions().name(slot.dim).to_string(), limit))
+                })
+                .collect();
+            (acc.config.clone(), limits)
+        }
+        None => (ledger.defaults().clone(), Vec::new()),
+    };
+    let mut out = Settings::new();
+    for (name, limit) in limits {
+        out.insert(format!("limits.{name}"), limit.to_string());
+    }
+    out.insert("weight".into(), config.weight.to_string());
+    out.insert("priority".into(), config.priority.to_string());
+    if let Some(kind) = &config.kind {
+        out.insert("kind".into(), kind.to_string());
+    }
+    for (key, value) in &config.labels {
+        out.insert(format!("labels.{key}"), value.clone());
+    }
+    let thresholds = &config.thresholds;
+    out.insert("thresholds.warn".into(), ppm(thresholds.warn_ppm));
+    out.insert("thresholds.throttle".into(), ppm(thresholds.throttle_ppm));
+    out.insert("thresholds.degrade".into(), ppm(thresholds.degrade_ppm));
+    out.insert("thresholds.stop".into(), ppm(thresholds.stop_ppm));
+    out.insert("throttle_rate".into(), ppm(config.throttle_rate_ppm));
+    out.insert("reserve".into(), ppm(config.reserve_ppm));
+    if let Some(period) = &config.period {
+        out.insert("period.every".into(), period.every.name().to_string());
+        out.insert("period.timezone".into(), period.timezone.to_string());
+        out.insert("period.rollover_max".into(), ppm(period.rollover_max_ppm));
+    }
+    if let Some(deadline_ms) = config.deadline_ms {
+        out.insert("deadline".into(), rfc3339(deadline_ms));
+    }
+    out
+}
+
+/// What moved between two views of one account's settings.
+pub fn diff(account: &str, before: &Settings, after: &Settings) -> Vec<Change> {
+    let fields: std::collections::BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+    fields
+        .into_iter()
+        .filter(|field| before.get(*field) != after.get(*field))
+        .map(|field| Change {
+            account: account.to_string(),
+            field: field.clone(),
+            from: before.get(field).cloned(),
+            to: after.get(field).cloned(),
+        })
+        .collect()
+}
+
 /// The ring and the stream's sender. Owned by the engine thread.
 pub struct AuditLog {
     entries: VecDeque<Arc<AuditEntry>>,
     stream: broadcast::Sender<Arc<AuditEntry>>,
+    /// The note of the command whose events are being noted (until the batch ends).
+    attribution: Option<Note>,
 }
 
 impl AuditLog {
@@ -58,6 +150,7 @@ impl AuditLog {
         AuditLog {
             entries: VecDeque::new(),
             stream: broadcast::channel(STREAM_BACKLOG).0,
+            attribution: None,
         }
     }
 
@@ -108,8 +201,22 @@ impl AuditLog {
     /// Turns a committed ledger event into its entry, if it is notable.
     pub fn note_event(&mut self, ledger: &Ledger, seq: u64, event: &Event) {
         if let Some(entry) = entry_of(ledger, seq, event) {
+            let entry = match &self.attribution {
+                Some(note) => attribute(entry, note),
+                None => entry,
+            };
             self.push(entry);
         }
+    }
+
+    /// The note journaled before an operator's command: its events are attributed to it.
+    pub fn note_actor(&mut self, note: &Note) {
+        self.attribution = Some(note.clone());
+    }
+
+    /// A batch ended: no later event belongs to the last note.
+    pub fn end_batch(&mut self) {
+        self.attribution = None;
     }
 }
 
@@ -117,6 +224,52 @@ impl Default for AuditLog {
     fn default() -> Self {
         AuditLog::new()
     }
+}
+
+/// An entry of an operator's command, with the token's name; a limit change also lists the
+/// settings that moved on its account.
+fn attribute(mut entry: AuditEntry, note: &Note) -> AuditEntry {
+    if entry.actor != "api" {
+        return entry;
+    }
+    entry.actor = std::borrow::Cow::Owned(note.actor.to_string());
+    if entry.kind != "limit_change" {
+        return entry;
+    }
+    let changes: Vec<&Change> = note
+        .changes
+        .iter()
+        .filter(|change| entry.account.as_deref() == Some(change.account.as_str()))
+        .collect();
+    if let Value::Object(data) = &mut entry.data {
+        let listed = changes
+            .iter()
+            .map(|change| json!({"field": change.field, "from": change.from, "to": change.to}))
+            .collect();
+        data.insert("changes".into(), listed);
+    }
+    let described: Vec<String> = changes
+        .iter()
+        .map(|change| {
+            format!(
+                "{} {} -> {}",
+                change.field,
+                change.from.as_deref().unwrap_or("unset"),
+                change.to.as_deref().unwrap_or("unset")
+            )
+        })
+        .collect();
+    entry.reason = if described.is_empty() {
+        format!("{} by {}", entry.reason, note.actor)
+    } else {
+        format!(
+            "{} by {}: {}",
+            entry.reason,
+            note.actor,
+            described.join(", ")
+        )
+    };
+    entry
 }
 
 /// Whether an account path is `prefix` or below it (no prefix: everything).
@@ -148,7 +301,7 @@ fn entry_of(ledger: &Ledger, seq: u64, event: &Event) -> Option<AuditEntry> {
             at: rfc3339(at_ms),
             kind,
             account: Some(account),
-            actor,
+            actor: std::borrow::Cow::Borrowed(actor),
             reason,
             data,
             streamed: true,
@@ -342,7 +495,7 @@ pub fn denial(
             "hold on {account} refused: {requested} {dimension} requested, {available} available before the stop threshold"
         ),
         account: Some(account),
-        actor: "api",
+        actor: std::borrow::Cow::Borrowed("api"),
         data: json!({"dimension": dimension, "requested": requested, "available": available}),
         streamed: false,
         level: None,

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::http::HeaderMap;
+use purser_core::AccountPath;
 use serde::Deserialize;
 
 use crate::config::TokenConfig;
@@ -80,13 +81,12 @@ impl Tokens {
         let header = headers
             .get(axum::http::header::AUTHORIZATION)
             .ok_or_else(|| ApiError::unauthorized("missing Authorization: Bearer token"))?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|text| text.strip_prefix("Bearer "))
-            .ok_or_else(|| ApiError::unauthorized("Authorization must be \"Bearer <token>\""))?;
+        let token =
+            header.to_str().ok().and_then(bearer_token).ok_or_else(|| {
+                ApiError::unauthorized("Authorization must be \"Bearer <token>\"")
+            })?;
         self.by_token
-            .get(token.trim())
+            .get(token)
             .cloned()
             .ok_or_else(|| ApiError::unauthorized("unknown token"))
     }
@@ -116,9 +116,39 @@ impl Caller {
         }
     }
 
+    /// Checks the caller may change `path` itself: its limits come out of its parent's pool
+    /// and its thresholds and period bound what its parent lets it spend, so the parent must
+    /// be in scope too. A top-level account needs a token without a scope.
+    pub fn allow_change(&self, path: &AccountPath) -> Result<(), ApiError> {
+        self.allow(Need::Manage, Some(path.as_str()))?;
+        if self.role == Role::Admin || self.scope.is_empty() {
+            return Ok(());
+        }
+        let parent = path.parent();
+        if parent
+            .as_ref()
+            .is_some_and(|parent| within(parent.as_str(), &self.scope))
+        {
+            return Ok(());
+        }
+        Err(ApiError::forbidden(&format!(
+            "changing {path} takes budget from {}, outside this token's scope {}",
+            parent.as_ref().map_or("the top level", AccountPath::as_str),
+            self.scope
+        )))
+    }
+
     pub fn may_touch(&self, path: &str) -> bool {
         self.role == Role::Admin || self.scope.is_empty() || within(path, &self.scope)
     }
+}
+
+/// The token of an `Authorization` value: the scheme `Bearer` in any case (RFC 7235), one or
+/// more spaces, the token.
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim_start();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 /// `path` is `scope` or an account below it.
@@ -165,5 +195,38 @@ mod tests {
                 .allow(Need::Manage, Some("anything"))
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn an_operator_does_not_change_its_own_scope_root() {
+        // Regression (hardening #4): an operator scoped to acme/research raised acme/research
+        // out of acme's pool and loosened its thresholds.
+        let path = |text: &str| AccountPath::parse(text).unwrap();
+        let operator = caller(Role::Operator, "acme/research");
+        assert!(operator.allow_change(&path("acme/research/wf-1")).is_ok());
+        let err = operator.allow_change(&path("acme/research")).unwrap_err();
+        assert_eq!(err.status, 403);
+        assert!(err.detail.message.contains("acme"), "{err:?}");
+        assert!(operator.allow_change(&path("acme")).is_err());
+        assert!(
+            caller(Role::Operator, "")
+                .allow_change(&path("acme"))
+                .is_ok()
+        );
+        assert!(caller(Role::Admin, "x").allow_change(&path("acme")).is_ok());
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        for (value, token) in [
+            ("Bearer abc", Some("abc")),
+            ("bearer abc", Some("abc")),
+            ("BEARER   abc ", Some("abc")),
+            ("Basic abc", None),
+            ("Bearer", None),
+            ("Bearer ", None),
+        ] {
+            assert_eq!(bearer_token(value), token, "{value:?}");
+        }
     }
 }

@@ -24,6 +24,12 @@ pub struct Config {
     /// Idempotency keys remembered (the oldest are forgotten first).
     #[serde(default = "default_keys")]
     pub idempotency_keys_max: usize,
+    /// The largest amount one report, settlement or hold may carry in one dimension.
+    #[serde(default = "default_amount_max")]
+    pub amount_max: u64,
+    /// Timeouts and connection limits of the HTTP listener.
+    #[serde(default)]
+    pub http: HttpSection,
     #[serde(default)]
     pub tokens: Vec<TokenConfig>,
     #[serde(default)]
@@ -42,6 +48,74 @@ pub struct Config {
     /// Forecasts, alerts and the optimizer (`config_manager.rs`).
     #[serde(default)]
     pub manager: crate::config_manager::ManagerSection,
+}
+
+/// `[http]`: how long clients may take and how many may connect. Every field is optional.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSection {
+    /// From a connection's opening, or its last answer, to a whole request head (so also how
+    /// long a kept-alive connection may idle). Default 10,000.
+    pub header_read_timeout_ms: Option<u64>,
+    /// From a request's head to the end of its body. Default 30,000.
+    pub body_read_timeout_ms: Option<u64>,
+    /// Connections open at once, health-check headroom included. Default 4,096.
+    pub connections_max: Option<usize>,
+    /// Connections kept for `/healthz` when clients hold all others. Default 32.
+    pub health_headroom: Option<usize>,
+    /// Request line and headers at most, in bytes (beyond: 431). Default 65,536.
+    pub header_bytes_max: Option<usize>,
+}
+
+/// The body-read timeout by default.
+pub const BODY_READ_TIMEOUT_MS_DEFAULT: u64 = 30_000;
+
+impl HttpSection {
+    /// The listener's limits, checked.
+    pub fn listen_limits(&self) -> Result<crate::listen::ListenLimits, String> {
+        let defaults = crate::listen::ListenLimits::default();
+        let millis = |value: Option<u64>, name: &str, default: std::time::Duration| match value {
+            None => Ok(default),
+            Some(ms) if (1..=3_600_000).contains(&ms) => Ok(std::time::Duration::from_millis(ms)),
+            Some(ms) => Err(format!("http.{name} must be 1 to 3600000, not {ms}")),
+        };
+        let limits = crate::listen::ListenLimits {
+            header_read_timeout: millis(
+                self.header_read_timeout_ms,
+                "header_read_timeout_ms",
+                defaults.header_read_timeout,
+            )?,
+            connections_max: self.connections_max.unwrap_or(defaults.connections_max),
+            health_headroom: self.health_headroom.unwrap_or(defaults.health_headroom),
+            header_bytes_max: self.header_bytes_max.unwrap_or(defaults.header_bytes_max),
+            headers_max: defaults.headers_max,
+        };
+        if !(2..=1_000_000).contains(&limits.connections_max) {
+            return Err("http.connections_max must be 2 to 1000000".into());
+        }
+        if limits.health_headroom == 0 || limits.health_headroom >= limits.connections_max {
+            return Err(format!(
+                "http.health_headroom must be at least 1 and below connections_max ({})",
+                limits.connections_max
+            ));
+        }
+        if !(1_024..=16 << 20).contains(&limits.header_bytes_max) {
+            return Err("http.header_bytes_max must be 1024 to 16777216".into());
+        }
+        Ok(limits)
+    }
+
+    pub fn body_read_timeout(&self) -> Result<std::time::Duration, String> {
+        match self.body_read_timeout_ms {
+            None => Ok(std::time::Duration::from_millis(
+                BODY_READ_TIMEOUT_MS_DEFAULT,
+            )),
+            Some(ms) if (1..=3_600_000).contains(&ms) => Ok(std::time::Duration::from_millis(ms)),
+            Some(ms) => Err(format!(
+                "http.body_read_timeout_ms must be 1 to 3600000, not {ms}"
+            )),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -103,6 +177,10 @@ fn default_keys() -> usize {
     1_000_000
 }
 
+fn default_amount_max() -> u64 {
+    purser_core::ledger::AMOUNT_MAX_DEFAULT
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -111,6 +189,8 @@ impl Default for Config {
             durability: DurabilityConfig::default(),
             snapshot_every_events: default_snapshot_every(),
             idempotency_keys_max: default_keys(),
+            amount_max: default_amount_max(),
+            http: HttpSection::default(),
             tokens: Vec::new(),
             defaults: DefaultsConfig::default(),
             accounts: Vec::new(),
@@ -140,6 +220,11 @@ impl Config {
         if config.snapshot_every_events == 0 {
             return Err("snapshot_every_events must be at least 1".into());
         }
+        if !(1..=1 << 62).contains(&config.amount_max) {
+            return Err("amount_max must be 1 to 4611686018427387904 (2^62)".into());
+        }
+        config.http.listen_limits()?;
+        config.http.body_read_timeout()?;
         crate::config_sched::dag_config(&config)?;
         config.manager.to_config()?;
         Ok(config)
@@ -169,14 +254,36 @@ snapshot_every_events = 1000000
 # How many idempotency keys are remembered; a retry older than that is counted again.
 idempotency_keys_max = 1000000
 
+# The largest amount one usage report, settlement or hold may carry in one dimension (10^12);
+# larger ones are refused with 400 amount_too_large. Sums never refuse: far beyond any real
+# total they stop growing at 2^64 - 1.
+amount_max = 1000000000000
+
+# The HTTP listener. A client must send a whole request head within header_read_timeout_ms of
+# connecting or of its last answer (so an idle kept-alive connection closes then too), and its
+# body within body_read_timeout_ms. At most connections_max connections are open; the last
+# health_headroom of them only answer /healthz (503 to anything else), so that a probe gets
+# through when clients hold all others.
+[http]
+header_read_timeout_ms = 10000
+body_read_timeout_ms = 30000
+connections_max = 4096
+health_headroom = 32
+header_bytes_max = 65536
+
 # Bearer tokens. Roles: admin (everything), operator (manage and read accounts under the scope),
-# agent (report, reserve, settle and read under the scope; cannot change limits).
+# agent (report, reserve, settle and read under the scope; cannot change limits). An operator
+# creates and changes accounts below its scope; changing the scope's own account takes budget
+# from its parent, so it needs a token whose scope covers the parent. The audit log names the
+# token that made each change by its name.
 # Without any token the server accepts anonymous requests, and only on a loopback address.
 # [[tokens]]
+# name = "platform-admin"
 # token = "change-me-to-a-long-random-string"
 # role = "admin"
 #
 # [[tokens]]
+# name = "research-agents"
 # token = "another-long-random-string-for-agents"
 # role = "agent"
 # scope = "acme/research"
@@ -208,6 +315,14 @@ reclaim_share = 0.5
 grant_above = 0.80
 min_share = 0.05
 # max_share = 0.5
+# A grant needs a forecast at least this confident (default: alert_confidence), resting on at
+# least grant_backtests_min backtested predictions; a child at its stop threshold gets none (an
+# operator lifts a stop). One pass hands out at most grant_pass_share of a pool beyond its
+# reserve, and one grant adds at most grant_growth_max of the child's limit.
+# grant_confidence = 0.85
+grant_backtests_min = 5
+grant_pass_share = 0.5
+grant_growth_max = 1.0
 
 # The scheduler: DAGs of tasks placed on pools of machines; workers pull the tasks placed on
 # their machine (POST /v1/workers/POOL-INDEX:lease) and must renew their lease within the TTL.

@@ -28,6 +28,14 @@ pub struct ManagerSection {
     pub grant_above: Option<f64>,
     pub min_share: Option<f64>,
     pub max_share: Option<f64>,
+    /// A grant needs a forecast at least this confident (default: `alert_confidence`)...
+    pub grant_confidence: Option<f64>,
+    /// ...resting on at least this many backtested predictions.
+    pub grant_backtests_min: Option<u32>,
+    /// One pass grants at most this share of a parent's pool beyond its reserve.
+    pub grant_pass_share: Option<f64>,
+    /// One grant adds at most this share of the child's limit.
+    pub grant_growth_max: Option<f64>,
 }
 
 fn ppm(value: Option<f64>, name: &str, default: u32) -> Result<u32, String> {
@@ -87,6 +95,28 @@ impl ManagerSection {
                 grant_above_ppm: ppm(self.grant_above, "grant_above", policy.grant_above_ppm)?,
                 min_share_ppm: ppm(self.min_share, "min_share", policy.min_share_ppm)?,
                 max_share_ppm: max_share,
+                grant_confidence_ppm: ppm(
+                    self.grant_confidence.or(Some(confidence)),
+                    "grant_confidence",
+                    policy.grant_confidence_ppm,
+                )?,
+                grant_backtests_min: self
+                    .grant_backtests_min
+                    .unwrap_or(policy.grant_backtests_min),
+                grant_pass_share_ppm: ppm(
+                    self.grant_pass_share,
+                    "grant_pass_share",
+                    policy.grant_pass_share_ppm,
+                )?,
+                grant_growth_max_ppm: match self.grant_growth_max {
+                    None => policy.grant_growth_max_ppm,
+                    Some(v) if v > 0.0 && v <= 100.0 => (v * 1e6).round() as u32,
+                    Some(v) => {
+                        return Err(format!(
+                            "manager.grant_growth_max must be above 0 and at most 100, not {v}"
+                        ));
+                    }
+                },
             },
             optimizer_every_ms: self
                 .optimizer_every_ms

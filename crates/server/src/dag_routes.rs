@@ -100,7 +100,15 @@ pub async fn list_dags(
                 }
                 query.state = Some(value);
             }
-            "after" => query.after = dag_wire::dag_id(&value)?,
+            "after" => {
+                query.after = dag_wire::dag_id(&value).map_err(|_| {
+                    ApiError::invalid(
+                        "invalid_field",
+                        "after",
+                        format!("after must be a DAG id such as dag_12, not {value:?}"),
+                    )
+                })?
+            }
             _ => {
                 let limit = crate::routes_manage::number(&value, "limit")? as usize;
                 query.limit = limit.clamp(1, LIST_MAX);

@@ -30,6 +30,8 @@ pub const LIST_MAX: usize = 10_000;
 /// What a request asks of the engine.
 pub enum Op {
     Command(Command),
+    /// An operator's command (accounts, limits, allocations), attributed to the token's name.
+    Manage(Command, std::sync::Arc<str>),
     /// A settle or void: the caller's scope is checked against the reservation's account.
     ByReservation(Command, Caller),
     UsageBatch(Vec<Result<UsageReport, ApiError>>, Caller),
@@ -135,6 +137,8 @@ pub struct EngineCore {
     pub manager: purser_core::manage::Manager,
     /// The newest notable events, and the stream's sender (`audit.rs`).
     pub audit: crate::audit::AuditLog,
+    /// Who ran the job being handled and what it changed, journaled before its events.
+    pub note: Option<crate::audit::Note>,
 }
 
 /// One journal record: a ledger event or a DAG event. Both count in the one global sequence
@@ -143,6 +147,8 @@ pub struct EngineCore {
 pub enum Record {
     Ledger(Event),
     Dag(DagEvent),
+    /// Who ran the operator's command whose events follow, and what it changed.
+    Note(crate::audit::Note),
 }
 
 /// A snapshot's payload: the ledger's state and the DAGs', both as of the snapshot's seq.
@@ -245,6 +251,10 @@ pub fn recover(
                                     })
                                     .map_err(|err| err.to_string())
                             }
+                            Record::Note(note) => ledger
+                                .replay_foreign(seq)
+                                .map(|()| audit.note_actor(&note))
+                                .map_err(|err| err.to_string()),
                             Record::Dag(event) => ledger
                                 .replay_foreign(seq)
                                 .map_err(|err| err.to_string())
@@ -266,6 +276,7 @@ pub fn recover(
                         }
                         n_events += 1;
                     }
+                    audit.end_batch();
                 }
                 Err(err) => failure = Some(err),
             }
@@ -335,7 +346,10 @@ fn run(mut core: EngineCore, mut jobs: mpsc::Receiver<Job>) {
         let first_seq = core.ledger.last_seq() + 1;
         for job in batch.drain(..) {
             let reply = core.handle(job.op, now_ms, &mut events);
-            // A job's ledger events took their seqs before its DAG events did.
+            // A job's note took its seq first, then its ledger events, then its DAG events.
+            if let Some(note) = core.note.take() {
+                records.push(Record::Note(note));
+            }
             records.extend(events.drain(..).map(Record::Ledger));
             records.extend(core.dag_events.drain(..).map(Record::Dag));
             replies.push((job.reply, reply));
@@ -371,8 +385,10 @@ fn run(mut core: EngineCore, mut jobs: mpsc::Receiver<Job>) {
                             core.audit.push(entry);
                         }
                     }
+                    Record::Note(note) => core.audit.note_actor(note),
                 }
             }
+            core.audit.end_batch();
             records.clear();
             core.maybe_snapshot();
         }
@@ -388,6 +404,7 @@ impl EngineCore {
     fn handle(&mut self, op: Op, now_ms: u64, events: &mut Vec<Event>) -> Reply {
         match op {
             Op::Command(command) => self.command(command, now_ms, events),
+            Op::Manage(command, actor) => self.manage(command, actor, now_ms, events),
             Op::ByReservation(command, caller) => {
                 let id = match &command {
                     Command::Settle(request) => request.reservation,
@@ -500,6 +517,49 @@ impl EngineCore {
             &level_changes,
         );
         Reply::Report(Box::new(report))
+    }
+
+    /// An operator's command: a note with the token's name and the settings that moved takes
+    /// the seq before the command's events, so the audit log can say who did what.
+    fn manage(
+        &mut self,
+        command: Command,
+        actor: std::sync::Arc<str>,
+        now_ms: u64,
+        events: &mut Vec<Event>,
+    ) -> Reply {
+        let targets: Vec<AccountPath> = match &command {
+            Command::UpsertAccount { path, .. } => vec![path.clone()],
+            Command::Allocate { path, request } => request
+                .children
+                .iter()
+                .filter_map(|child| path.child(&child.name).ok())
+                .collect(),
+            _ => Vec::new(),
+        };
+        let settings = |ledger: &Ledger, path: &AccountPath| {
+            crate::audit::settings(ledger, ledger.lookup(path.as_str()))
+        };
+        let before: Vec<_> = targets
+            .iter()
+            .map(|path| settings(&self.ledger, path))
+            .collect();
+        let note_seq = self.ledger.take_foreign_seq();
+        let reply = self.command(command, now_ms, events);
+        if events.is_empty() {
+            // Refused, or nothing to change: nothing is journaled, the note neither.
+            self.ledger.give_back_foreign_seq(note_seq);
+            return reply;
+        }
+        let changes = targets
+            .iter()
+            .zip(&before)
+            .flat_map(|(path, before)| {
+                crate::audit::diff(path.as_str(), before, &settings(&self.ledger, path))
+            })
+            .collect();
+        self.note = Some(crate::audit::Note { actor, changes });
+        reply
     }
 
     fn command(&mut self, command: Command, now_ms: u64, events: &mut Vec<Event>) -> Reply {

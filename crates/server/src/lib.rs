@@ -17,6 +17,7 @@ pub mod dags;
 pub mod engine;
 pub mod engine_manage;
 pub mod error;
+pub mod listen;
 pub mod openapi;
 pub mod periods;
 pub mod render;
@@ -77,6 +78,7 @@ pub fn open_engine(config: &Config) -> Result<(Engine, std::thread::JoinHandle<(
     }
     let limits = LedgerLimits {
         idempotency_keys_max: config.idempotency_keys_max,
+        amount_max: config.amount_max,
         ..LedgerLimits::default()
     };
     let dag_config = config_sched::dag_config(config).map_err(ServerError::Config)?;
@@ -110,6 +112,7 @@ pub fn open_engine(config: &Config) -> Result<(Engine, std::thread::JoinHandle<(
         dag_events: Vec::new(),
         manager: purser_core::manage::Manager::new(manager_config),
         audit,
+        note: None,
     };
     Ok(engine::start(core))
 }
@@ -124,6 +127,12 @@ pub async fn run(
     if config.tokens.is_empty() && !address.ip().is_loopback() {
         return Err(ServerError::OpenListener(address));
     }
+    let listen_limits =
+        fit_to_descriptors(config.http.listen_limits().map_err(ServerError::Config)?);
+    let body_read_timeout = config
+        .http
+        .body_read_timeout()
+        .map_err(ServerError::Config)?;
     let (engine, engine_thread) = open_engine(&config)?;
     create_configured_accounts(&engine, &config).await?;
     if config.tokens.is_empty() {
@@ -145,14 +154,14 @@ pub async fn run(
         engine,
         tokens: Arc::new(auth::Tokens::new(&config.tokens)),
         closing,
+        body_read_timeout,
     };
     eprintln!("purser: listening on http://{address}");
-    axum::serve(listener, routes::router(state))
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            let _ = closing_tx.send(true);
-        })
-        .await?;
+    let shutdown = async move {
+        shutdown.await;
+        let _ = closing_tx.send(true);
+    };
+    listen::serve(listener, routes::router(state), &listen_limits, shutdown).await;
     tick_task.abort();
     let _ = tick_task.await;
     // The last handle is gone once the router and the ticker are: the engine drains and stops.
@@ -160,6 +169,31 @@ pub async fn run(
         .await
         .ok();
     Ok(())
+}
+
+/// Raises the soft limit of open files towards the hard one so that `connections_max` fit,
+/// and lowers `connections_max` (saying so) where they cannot.
+fn fit_to_descriptors(mut limits: listen::ListenLimits) -> listen::ListenLimits {
+    // The journal, the snapshot writer and the runtime need a few descriptors of their own.
+    const SPARE: u64 = 64;
+    let wanted = limits.connections_max as u64 + SPARE;
+    let available = match rlimit::increase_nofile_limit(wanted) {
+        Ok(soft) => soft,
+        Err(err) => {
+            eprintln!("purser: cannot read the limit of open files: {err}");
+            return limits;
+        }
+    };
+    if available < wanted {
+        let fitting = available.saturating_sub(SPARE).max(2) as usize;
+        eprintln!(
+            "purser: the limit of open files is {available}: serving {fitting} connections at once, not {}",
+            limits.connections_max
+        );
+        limits.connections_max = fitting;
+        limits.health_headroom = limits.health_headroom.min(fitting / 2).max(1);
+    }
+    limits
 }
 
 /// Creates the accounts of the config that do not exist yet, journaled like any request.
@@ -176,8 +210,9 @@ async fn create_configured_accounts(engine: &Engine, config: &Config) -> Result<
             weight: entry.weight,
             ..AccountSpec::default()
         };
+        let command = Command::UpsertAccount { path, spec };
         match engine
-            .call(engine::Op::Command(Command::UpsertAccount { path, spec }))
+            .call(engine::Op::Manage(command, Arc::from("config")))
             .await
         {
             engine::Reply::Account(_) => {}

@@ -18,6 +18,8 @@ use crate::wire::{self, AccountIn, AllocateIn, ReserveIn, SettleIn, UsageBatchIn
 /// The largest body of a single request, and of a batch.
 pub const BODY_MAX: usize = 1 << 20;
 pub const BATCH_BODY_MAX: usize = 16 << 20;
+/// Beyond a route's limit, a body this much larger is still read (and dropped) before the 413.
+const DISCARD_MAX: usize = 1 << 20;
 /// The most reports one batch may carry.
 pub const BATCH_REPORTS_MAX: usize = 10_000;
 /// The deepest a listing goes below its prefix.
@@ -29,6 +31,8 @@ pub struct AppState {
     pub tokens: Arc<Tokens>,
     /// Turns true when the server begins to shut down (event streams end then).
     pub closing: tokio::sync::watch::Receiver<bool>,
+    /// A request body must arrive within this long of its head.
+    pub body_read_timeout: std::time::Duration,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -51,8 +55,116 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::dag_routes::routes())
         .merge(crate::routes_manage::routes())
         .fallback(|| async { ApiError::not_found("no such endpoint") })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard_body,
+        ))
         .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(state)
+}
+
+/// The largest body `method` on `path` may carry: a batch of reports and a DAG get the batch's.
+fn body_max(method: &axum::http::Method, path: &str) -> usize {
+    let batch =
+        *method == axum::http::Method::POST && (path == "/v1/usage:batch" || path == "/v1/dags");
+    if batch { BATCH_BODY_MAX } else { BODY_MAX }
+}
+
+/// Whether a `Content-Type` names JSON (`application/json`, with parameters or not, or a
+/// `+json` type).
+fn is_json(content_type: Option<&axum::http::HeaderValue>) -> bool {
+    let Some(media_type) = content_type
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .map(str::trim)
+    else {
+        return false;
+    };
+    media_type.eq_ignore_ascii_case("application/json")
+        || (media_type.len() > 5
+            && media_type[..media_type.len() - 5]
+                .to_ascii_lowercase()
+                .starts_with("application/")
+            && media_type[media_type.len() - 5..].eq_ignore_ascii_case("+json"))
+}
+
+/// Every request with a body: it must be JSON and say so, no larger than its route allows
+/// (refused up front when `Content-Length` says so), and arrive within the body-read timeout.
+/// The handler then reads it from memory.
+async fn guard_body(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let max = body_max(&parts.method, parts.uri.path());
+    let declared = parts
+        .headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if let Some(length) = declared.filter(|length| *length > max as u64) {
+        // Refused before the body is read. A client that did not ask `Expect: 100-continue`
+        // is sending it anyway: a little over the limit is read and dropped, so that it can
+        // read the answer; more is not waited for.
+        let expects = parts.headers.contains_key(axum::http::header::EXPECT);
+        if !expects && length <= (max + DISCARD_MAX) as u64 {
+            let discard = axum::body::to_bytes(body, length as usize);
+            let _ = tokio::time::timeout(state.body_read_timeout, discard).await;
+        }
+        return too_large(max).into_response();
+    }
+    let has_body = match declared {
+        Some(length) => length > 0,
+        None => parts
+            .headers
+            .contains_key(axum::http::header::TRANSFER_ENCODING),
+    };
+    if !has_body {
+        return next
+            .run(axum::extract::Request::from_parts(parts, body))
+            .await;
+    }
+    if !is_json(parts.headers.get(axum::http::header::CONTENT_TYPE)) {
+        let given = parts
+            .headers
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("none");
+        return ApiError::new(
+            415,
+            "unsupported_media_type",
+            format!("the body must be JSON with Content-Type: application/json, not {given}"),
+        )
+        .with_field("Content-Type")
+        .into_response();
+    }
+    let read = tokio::time::timeout(state.body_read_timeout, axum::body::to_bytes(body, max));
+    let bytes = match read.await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(_)) => return too_large(max).into_response(),
+        Err(_) => {
+            return ApiError::new(
+                408,
+                "request_timeout",
+                format!(
+                    "the body did not arrive within {} ms",
+                    state.body_read_timeout.as_millis()
+                ),
+            )
+            .into_response();
+        }
+    };
+    next.run(axum::extract::Request::from_parts(parts, Body::from(bytes)))
+        .await
+}
+
+fn too_large(max: usize) -> ApiError {
+    ApiError::new(
+        413,
+        "body_too_large",
+        format!("the body is larger than {max} bytes"),
+    )
 }
 
 impl IntoResponse for Reply {
@@ -81,14 +193,11 @@ impl IntoResponse for Reply {
     }
 }
 
+/// The body of a request, already read and checked by `guard_body`.
 pub(crate) async fn read_body(body: Body, max: usize) -> Result<axum::body::Bytes, ApiError> {
-    axum::body::to_bytes(body, max).await.map_err(|_| {
-        ApiError::new(
-            413,
-            "body_too_large",
-            format!("the body is larger than {max} bytes"),
-        )
-    })
+    axum::body::to_bytes(body, max)
+        .await
+        .map_err(|_| too_large(max))
 }
 
 /// The account path of a request that takes no `:method`.
@@ -107,10 +216,8 @@ fn split_method(rest: &str) -> Result<(AccountPath, Option<&str>), ApiError> {
         Some((path, method)) => (path, Some(method)),
         None => (rest, None),
     };
-    Ok((
-        wire::account_path(path.trim_end_matches('/'), "path")?,
-        method,
-    ))
+    // A trailing slash is refused as it is in a body: `acme/` is not a path.
+    Ok((wire::account_path(path, "path")?, method))
 }
 
 #[utoipa::path(get, path = "/healthz", responses((status = 200, description = "The process is alive")))]
@@ -227,7 +334,7 @@ pub async fn put_account(
 ) -> Result<Reply, ApiError> {
     let caller = state.tokens.caller(&headers)?;
     let path = plain_path(&rest, "PUT")?;
-    caller.allow(Need::Manage, Some(path.as_str()))?;
+    caller.allow_change(&path)?;
     let body = read_body(body, BODY_MAX).await?;
     let input: AccountIn = if body.iter().all(u8::is_ascii_whitespace) {
         AccountIn::default()
@@ -235,10 +342,8 @@ pub async fn put_account(
         wire::parse(&body)?
     };
     let spec = input.into_spec()?;
-    Ok(state
-        .engine
-        .call(Op::Command(Command::UpsertAccount { path, spec }))
-        .await)
+    let command = Command::UpsertAccount { path, spec };
+    Ok(state.engine.call(Op::Manage(command, caller.name)).await)
 }
 
 #[utoipa::path(delete, path = "/v1/accounts/{path}", params(("path" = String, Path, description = "The account path")),
@@ -250,11 +355,9 @@ pub async fn delete_account(
 ) -> Result<Reply, ApiError> {
     let caller = state.tokens.caller(&headers)?;
     let path = plain_path(&rest, "DELETE")?;
-    caller.allow(Need::Manage, Some(path.as_str()))?;
-    Ok(state
-        .engine
-        .call(Op::Command(Command::CloseAccount { path }))
-        .await)
+    caller.allow_change(&path)?;
+    let command = Command::CloseAccount { path };
+    Ok(state.engine.call(Op::Manage(command, caller.name)).await)
 }
 
 #[utoipa::path(post, path = "/v1/accounts/{path}:allocate", params(("path" = String, Path, description = "The parent account path")), request_body = AllocateIn,
@@ -272,10 +375,8 @@ pub async fn post_account(
             caller.allow(Need::Manage, Some(path.as_str()))?;
             let body = read_body(body, BODY_MAX).await?;
             let request = wire::parse::<AllocateIn>(&body)?.into_request()?;
-            Ok(state
-                .engine
-                .call(Op::Command(Command::Allocate { path, request }))
-                .await)
+            let command = Command::Allocate { path, request };
+            Ok(state.engine.call(Op::Manage(command, caller.name)).await)
         }
         Some(other) => Err(ApiError::not_found(format!(
             "no method :{other} on accounts"
@@ -312,11 +413,7 @@ pub async fn post_usage_batch(
     let caller = state.tokens.caller(&headers)?;
     // Every role may spend; each report's account is checked against the scope by the engine.
     let body = read_body(body, BATCH_BODY_MAX).await?;
-    let batch: UsageBatchIn = {
-        let deserializer = &mut serde_json::Deserializer::from_slice(&body);
-        serde_path_to_error::deserialize(deserializer)
-            .map_err(|err| wire::json_error(err.path().to_string(), err.inner()))?
-    };
+    let batch: UsageBatchIn = wire::parse(&body)?;
     if batch.reports.len() > BATCH_REPORTS_MAX {
         return Err(ApiError::invalid(
             "too_many_reports",

@@ -7,7 +7,6 @@ use purser_core::{
     AccountPath, AccountSpec, AllocateRequest, ChildRequest, NamedAmounts, ReserveRequest,
     SettleRequest, Strategy, UsageReport,
 };
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -15,6 +14,41 @@ use crate::error::ApiError;
 
 /// Amounts: dimension name to a non-negative integer.
 pub type AmountMap = BTreeMap<String, u64>;
+
+/// A JSON object read into a map that refuses a key given twice (serde's maps keep the last,
+/// and a typo must not pass silently).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct UniqueMap<V>(pub BTreeMap<String, V>);
+
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for UniqueMap<V> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor<V>(std::marker::PhantomData<V>);
+        impl<'de, V: Deserialize<'de>> serde::de::Visitor<'de> for Visitor<V> {
+            type Value = UniqueMap<V>;
+            fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+                formatter.write_str("an object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut access: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut map = BTreeMap::new();
+                while let Some(key) = access.next_key::<String>()? {
+                    if map.contains_key(&key) {
+                        return Err(serde::de::Error::custom(format!("duplicate key `{key}`")));
+                    }
+                    let value = access.next_value()?;
+                    map.insert(key, value);
+                }
+                Ok(UniqueMap(map))
+            }
+        }
+        deserializer.deserialize_map(Visitor(std::marker::PhantomData))
+    }
+}
+
+/// Amounts as a request carries them.
+pub type AmountsIn = UniqueMap<u64>;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -29,11 +63,13 @@ pub struct ThresholdsIn {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AccountIn {
-    pub limits: Option<AmountMap>,
+    #[schema(value_type = Option<AmountMap>)]
+    pub limits: Option<AmountsIn>,
     pub weight: Option<f64>,
     pub priority: Option<i32>,
     pub kind: Option<String>,
-    pub labels: Option<BTreeMap<String, String>>,
+    #[schema(value_type = Option<BTreeMap<String, String>>)]
+    pub labels: Option<UniqueMap<String>>,
     pub thresholds: Option<ThresholdsIn>,
     pub throttle_rate: Option<f64>,
     pub reserve: Option<f64>,
@@ -63,7 +99,8 @@ pub struct ChildIn {
     pub weight: Option<f64>,
     pub priority: Option<i32>,
     /// For `fair_share`: what this child needs, per dimension.
-    pub demand: Option<AmountMap>,
+    #[schema(value_type = Option<AmountMap>)]
+    pub demand: Option<AmountsIn>,
 }
 
 /// `POST /v1/accounts/{path}:allocate`.
@@ -72,7 +109,8 @@ pub struct ChildIn {
 pub struct AllocateIn {
     /// One of `equal proportional priority pool fair_share`.
     pub strategy: String,
-    pub total: Option<AmountMap>,
+    #[schema(value_type = Option<AmountMap>)]
+    pub total: Option<AmountsIn>,
     pub children: Vec<ChildIn>,
     pub min_share: Option<f64>,
     pub max_share: Option<f64>,
@@ -85,7 +123,8 @@ pub struct AllocateIn {
 #[serde(deny_unknown_fields)]
 pub struct UsageIn {
     pub account: String,
-    pub usage: AmountMap,
+    #[schema(value_type = AmountMap)]
+    pub usage: AmountsIn,
     pub operation: Option<String>,
     pub work_units: Option<u64>,
     pub idempotency_key: Option<String>,
@@ -107,7 +146,8 @@ pub struct UsageBatchIn<'a> {
 #[serde(deny_unknown_fields)]
 pub struct ReserveIn {
     pub account: String,
-    pub amount: AmountMap,
+    #[schema(value_type = AmountMap)]
+    pub amount: AmountsIn,
     pub ttl_ms: Option<u64>,
     pub idempotency_key: Option<String>,
 }
@@ -117,7 +157,8 @@ pub struct ReserveIn {
 #[serde(deny_unknown_fields)]
 pub struct SettleIn {
     #[serde(default)]
-    pub usage: AmountMap,
+    #[schema(value_type = AmountMap)]
+    pub usage: AmountsIn,
     pub operation: Option<String>,
     pub work_units: Option<u64>,
 }
@@ -240,7 +281,7 @@ pub struct UsageBatchOut {
 }
 
 /// Parses a JSON body, naming the field at fault.
-pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+pub fn parse<'de, T: Deserialize<'de>>(body: &'de [u8]) -> Result<T, ApiError> {
     // Derived structs would also accept an array, field by field; the API takes objects only.
     if body.iter().find(|byte| !byte.is_ascii_whitespace()) != Some(&b'{') {
         return Err(ApiError::new(
@@ -249,9 +290,22 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
             "the body must be a JSON object",
         ));
     }
+    parse_whole(body)
+}
+
+/// Deserializes `body`, which must hold one JSON value and nothing after it but whitespace.
+pub fn parse_whole<'de, T: Deserialize<'de>>(body: &'de [u8]) -> Result<T, ApiError> {
     let deserializer = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(deserializer)
-        .map_err(|err| json_error(err.path().to_string(), err.inner()))
+    let value = serde_path_to_error::deserialize(&mut *deserializer)
+        .map_err(|err| json_error(err.path().to_string(), err.inner()))?;
+    deserializer.end().map_err(|_| {
+        ApiError::new(
+            400,
+            "invalid_json",
+            "the body holds more than one JSON value: bytes follow the object",
+        )
+    })?;
+    Ok(value)
 }
 
 /// Maps a serde error at `path` to the API's error: amounts get `invalid_amount`.
@@ -273,6 +327,28 @@ pub fn json_error(path: String, inner: &serde_json::Error) -> ApiError {
     } else {
         path
     };
+    if let Some(key) = message
+        .strip_prefix("duplicate key `")
+        .and_then(|rest| rest.split('`').next())
+    {
+        let field = if field.is_empty() {
+            key.to_string()
+        } else {
+            format!("{field}.{key}")
+        };
+        return ApiError::invalid("duplicate_field", &field, format!("{field} is given twice"));
+    }
+    if let Some(name) = message
+        .strip_prefix("duplicate field `")
+        .and_then(|rest| rest.split('`').next())
+    {
+        let field = if field.is_empty() || field == name {
+            name.to_string()
+        } else {
+            format!("{field}.{name}")
+        };
+        return ApiError::invalid("duplicate_field", &field, format!("{field} is given twice"));
+    }
     let in_amounts = ["usage.", "amount.", "limits.", "total.", ".demand."]
         .iter()
         .any(|part| field.starts_with(part) || field.contains(part));
@@ -300,8 +376,8 @@ pub fn json_error(path: String, inner: &serde_json::Error) -> ApiError {
     }
 }
 
-pub fn named(map: AmountMap) -> NamedAmounts {
-    map.into_iter().collect()
+pub fn named(map: AmountsIn) -> NamedAmounts {
+    map.0.into_iter().collect()
 }
 
 pub fn account_path(text: &str, field: &str) -> Result<AccountPath, ApiError> {
@@ -338,7 +414,7 @@ impl AccountIn {
             weight: self.weight,
             priority: self.priority,
             kind: self.kind,
-            labels: self.labels,
+            labels: self.labels.map(|labels| labels.0),
             warn: thresholds.warn,
             throttle: thresholds.throttle,
             degrade: thresholds.degrade,

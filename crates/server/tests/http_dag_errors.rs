@@ -171,11 +171,17 @@ fn tokens_scope_dags_by_tenant_and_workers_need_no_scope() {
     );
     assert_error(&outside, 403, "forbidden", None);
 
+    // Regression (hardening #6): another tenant's DAG answered 403 naming the tenant, which
+    // confirmed the id exists; it is answered as an unknown one.
     let team_path = format!("/v1/dags/{}", team["id"].as_str().unwrap());
+    let hidden = as_token(Some(AGENT_TOKEN), "GET", &team_path, None);
+    assert_error(&hidden, 404, "dag_not_found", None);
+    assert!(!hidden.1.to_string().contains("acme/"), "{}", hidden.1);
+    let cancel_path = format!("{team_path}:cancel");
     assert_error(
-        &as_token(Some(AGENT_TOKEN), "GET", &team_path, None),
-        403,
-        "forbidden",
+        &as_token(Some(AGENT_TOKEN), "POST", &cancel_path, None),
+        404,
+        "dag_not_found",
         None,
     );
     assert_eq!(

@@ -131,10 +131,10 @@ fn bad_usage_names_the_field_and_changes_nothing() {
             "invalid_field",
             "idempotency_key",
         ),
-        // The largest amount parses, but would overflow the figures already there.
+        // The largest amount parses, but is more than one report may carry.
         (
             r#"{"account":"acme/capped","usage":{"tokens":18446744073709551615}}"#,
-            "amount_overflow",
+            "amount_too_large",
             "usage.tokens",
         ),
     ] {
@@ -214,7 +214,7 @@ fn one_bad_batch_item_does_not_affect_the_others() {
     item(1, "invalid_amount", Some("reports[1].usage.tokens"));
     item(2, "account_not_found", None);
     item(3, "unknown_field", Some("reports[3].extra"));
-    item(6, "amount_overflow", Some("reports[6].usage.tokens"));
+    item(6, "amount_too_large", Some("reports[6].usage.tokens"));
     assert_eq!(results[4]["remaining"]["tokens"], 80, "{}", results[4]);
     assert_eq!(results[5]["duplicate"], true, "{}", results[5]);
     assert_eq!(results[5]["seq"], results[0]["seq"]);

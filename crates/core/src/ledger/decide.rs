@@ -89,57 +89,40 @@ impl Ledger {
         std::iter::successors(Some(account), move |id| self.accounts[id.0 as usize].parent)
     }
 
-    /// Charging `known` to every account on the path must not overflow anywhere: all or nothing.
-    fn check_charge(
-        &self,
-        account: AccountId,
-        known: &[(DimId, u64)],
-        field: &str,
-    ) -> Result<(), LedgerError> {
-        for id in self.path_ids(account) {
-            let acc = &self.accounts[id.0 as usize];
-            for (dim, value) in known {
-                let Some(slot) = acc.slot(*dim) else { continue };
-                let fits = slot
-                    .consumed
-                    .checked_add(*value)
-                    .and_then(|c| c.checked_add(slot.reserved))
-                    .is_some();
-                if !fits {
-                    let name = self.dims.name(*dim);
-                    return Err(LedgerError::invalid(
-                        "amount_overflow",
-                        format!("{field}.{name}"),
-                        format!("{field}.{name} would overflow the figures of {}", acc.path),
-                    ));
-                }
-            }
+    /// Refuses an amount above `LedgerLimits::amount_max`. The sums themselves never refuse:
+    /// the fold saturates them, so an accepted report never makes a later one impossible.
+    fn check_amounts(&self, named: &[(String, u64)], field: &str) -> Result<(), LedgerError> {
+        let amount_max = self.limits.amount_max;
+        match named.iter().find(|(_, value)| *value > amount_max) {
+            Some((name, value)) => Err(LedgerError::invalid(
+                "amount_too_large",
+                format!("{field}.{name}"),
+                format!(
+                    "{field}.{name} is {value}, more than the most one request may carry ({amount_max})"
+                ),
+            )),
+            None => Ok(()),
         }
-        Ok(())
     }
 
-    /// Checks usage to be charged to `account`: names, overflow anywhere on the path, and the
-    /// work units.
+    /// Checks usage to be charged to `account`: sizes, names and the work units.
     fn check_spend(
         &self,
-        account: AccountId,
         usage: &[(String, u64)],
         work_units: u64,
     ) -> Result<Prepared, LedgerError> {
-        let prepared = self.prepare(usage, "usage")?;
-        self.check_charge(account, &prepared.known, "usage")?;
-        if self.accounts[account.0 as usize]
-            .work_units
-            .checked_add(work_units)
-            .is_none()
-        {
+        self.check_amounts(usage, "usage")?;
+        if work_units > self.limits.amount_max {
             return Err(LedgerError::invalid(
-                "amount_overflow",
+                "amount_too_large",
                 "work_units",
-                "work_units would overflow",
+                format!(
+                    "work_units is {work_units}, more than the most one request may carry ({})",
+                    self.limits.amount_max
+                ),
             ));
         }
-        Ok(prepared)
+        self.prepare(usage, "usage")
     }
 
     pub(crate) fn check_text(
@@ -180,7 +163,7 @@ impl Ledger {
                 ..first.clone()
             }));
         }
-        let prepared = self.check_spend(account, &report.usage, report.work_units)?;
+        let prepared = self.check_spend(&report.usage, report.work_units)?;
         let usage = self.intern(prepared, events);
         let event = Event::UsageRecorded {
             account,
@@ -252,8 +235,8 @@ impl Ledger {
                 ),
             });
         }
+        self.check_amounts(&request.amount, "amount")?;
         let prepared = self.prepare(&request.amount, "amount")?;
-        self.check_charge(account, &prepared.known, "amount")?;
         // Invariant: a hold is granted only if every account on the path stays strictly below
         // its stop threshold in every dimension it asks for.
         for id in self.path_ids(account) {
@@ -314,9 +297,8 @@ impl Ledger {
             }
             HoldState::Open | HoldState::Expired => {}
         }
-        let account = hold.account;
         Self::check_text(request.operation.as_deref(), "operation", OPERATION_LEN_MAX)?;
-        let prepared = self.check_spend(account, &request.usage, request.work_units)?;
+        let prepared = self.check_spend(&request.usage, request.work_units)?;
         let usage = self.intern(prepared, events);
         let event = Event::ReservationSettled {
             reservation: id,

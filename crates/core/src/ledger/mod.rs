@@ -38,7 +38,16 @@ pub struct LedgerLimits {
     pub closed_reservations_max: usize,
     /// Holds released by one `ExpireDue`; the rest wait for the next.
     pub expiries_per_command_max: usize,
+    /// The largest amount one report, settlement or hold may carry in one dimension. Far below
+    /// what the `u64` sums can hold, so that no accepted report can make a later one
+    /// impossible: at the default it takes 18 million reports of the maximum on one account
+    /// to reach the ceiling, where the figures stop growing instead of refusing.
+    pub amount_max: u64,
 }
+
+/// The default of [`LedgerLimits::amount_max`]: 10^12 (a trillion tokens, a million dollars in
+/// micros, 31 years in milliseconds, a terabyte).
+pub const AMOUNT_MAX_DEFAULT: u64 = 1_000_000_000_000;
 
 impl Default for LedgerLimits {
     fn default() -> Self {
@@ -48,6 +57,7 @@ impl Default for LedgerLimits {
             idempotency_keys_max: 1_000_000,
             closed_reservations_max: 1_000_000,
             expiries_per_command_max: 100_000,
+            amount_max: AMOUNT_MAX_DEFAULT,
         }
     }
 }
@@ -308,6 +318,14 @@ impl Ledger {
         assert!(self.derived.is_empty(), "foreign seq taken mid-command");
         self.last_seq += 1;
         self.last_seq
+    }
+
+    /// Gives back the seq just taken by [`Ledger::take_foreign_seq`] when its record is not
+    /// written after all (the command it was to precede was refused and wrote nothing).
+    pub fn give_back_foreign_seq(&mut self, seq: u64) {
+        // Invariant: nothing took a seq since.
+        assert_eq!(seq, self.last_seq, "a seq was taken after the foreign one");
+        self.last_seq -= 1;
     }
 
     /// Replay: accounts for a record the ledger does not fold at `seq`. It must come next, and

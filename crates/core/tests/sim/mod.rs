@@ -81,6 +81,7 @@ const LIMITS: LedgerLimits = LedgerLimits {
     idempotency_keys_max: 10_000,
     closed_reservations_max: 10_000,
     expiries_per_command_max: 100_000,
+    amount_max: purser_core::ledger::AMOUNT_MAX_DEFAULT,
 };
 /// The virtual clock's start.
 pub const START_MS: u64 = 1_000_000;
