@@ -6,7 +6,7 @@
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use purser_sched::DagCommand;
@@ -16,7 +16,7 @@ use crate::dag_wire::{self, CheckpointIn, DagIn, FailIn, TaskOpIn};
 use crate::dags::{DagListQuery, DagOp};
 use crate::engine::{Op, Reply};
 use crate::error::ApiError;
-use crate::routes::{AppState, BATCH_BODY_MAX, BODY_MAX, read_body, split_action};
+use crate::routes::{AppState, BATCH_BODY_MAX, BODY_MAX, Target, read_body};
 use crate::wire;
 
 pub fn routes() -> Router<AppState> {
@@ -50,11 +50,15 @@ pub async fn post_dag(
 pub async fn get_dag(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    uri: axum::http::Uri,
 ) -> Result<Reply, ApiError> {
     // The scope is checked against the DAG's tenant on the engine thread.
     let caller = state.tokens.caller(&headers)?;
-    let dag = dag_wire::dag_id(&id)?;
+    let target = Target::of(&uri, "/v1/dags/")?;
+    if let Some(method) = &target.method {
+        return Err(ApiError::not_found(format!("no method :{method} for GET on dags")));
+    }
+    let dag = dag_wire::dag_id(&target.name)?;
     Ok(state.engine.call(Op::Dag(DagOp::Status(dag, caller))).await)
 }
 
@@ -125,11 +129,12 @@ pub async fn list_dags(
 pub async fn post_dag_action(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(action): Path<String>,
+    uri: axum::http::Uri,
     body: Body,
 ) -> Result<Reply, ApiError> {
     let caller = state.tokens.caller(&headers)?;
-    let (id_text, method) = split_action(&action, "dag", ":cancel")?;
+    let target = Target::of(&uri, "/v1/dags/")?;
+    let (id_text, method) = target.action("dag", ":cancel")?;
     if method != "cancel" {
         return Err(ApiError::not_found(format!("no method :{method} on dags")));
     }
@@ -171,11 +176,12 @@ fn worker_caller(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> 
 pub async fn lease(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(action): Path<String>,
+    uri: axum::http::Uri,
     body: Body,
 ) -> Result<Reply, ApiError> {
     worker_caller(&state, &headers)?;
-    let (worker, method) = split_action(&action, "worker", ":lease or :interrupted")?;
+    let target = Target::of(&uri, "/v1/workers/")?;
+    let (worker, method) = target.action("worker", ":lease or :interrupted")?;
     if method == "interrupted" {
         return interrupted(&state, worker, body).await;
     }
@@ -230,12 +236,12 @@ pub async fn interrupted(state: &AppState, worker: &str, body: Body) -> Result<R
 pub async fn post_task_action(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(action): Path<String>,
+    uri: axum::http::Uri,
     body: Body,
 ) -> Result<Reply, ApiError> {
     worker_caller(&state, &headers)?;
-    let (id_text, method) = split_action(
-        &action,
+    let target = Target::of(&uri, "/v1/tasks/")?;
+    let (id_text, method) = target.action(
         "task",
         ":heartbeat, :checkpoint, :complete or :fail",
     )?;

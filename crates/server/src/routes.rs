@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -15,6 +15,8 @@ use crate::engine::{Engine, Op, Reply};
 use crate::error::ApiError;
 use crate::wire::{self, AccountIn, AllocateIn, ReserveIn, SettleIn, UsageBatchIn, UsageIn};
 
+/// The prefix of account routes; the account path and its `:method` follow.
+const ACCOUNTS: &str = "/v1/accounts/";
 /// The largest body of a single request, and of a batch.
 pub const BODY_MAX: usize = 1 << 20;
 pub const BATCH_BODY_MAX: usize = 16 << 20;
@@ -200,24 +202,58 @@ pub(crate) async fn read_body(body: Body, max: usize) -> Result<axum::body::Byte
         .map_err(|_| too_large(max))
 }
 
-/// The account path of a request that takes no `:method`.
-fn plain_path(rest: &str, verb: &str) -> Result<AccountPath, ApiError> {
-    match split_method(rest)? {
-        (path, None) => Ok(path),
-        (_, Some(method)) => Err(ApiError::not_found(format!(
-            "no method :{method} for {verb} on accounts"
-        ))),
-    }
+/// The last part of a request's path after its route's fixed prefix, split at its first
+/// literal colon into a name and a `:method`, each percent-decoded. The split comes first, so
+/// an encoded colon (`%3A`) is part of the name, never a method.
+pub struct Target {
+    pub name: String,
+    pub method: Option<String>,
 }
 
-/// `acme/research:allocate` to the path and the method.
-fn split_method(rest: &str) -> Result<(AccountPath, Option<&str>), ApiError> {
-    let (path, method) = match rest.split_once(':') {
-        Some((path, method)) => (path, Some(method)),
-        None => (rest, None),
-    };
-    // A trailing slash is refused as it is in a body: `acme/` is not a path.
-    Ok((wire::account_path(path, "path")?, method))
+impl Target {
+    /// The target of `uri`, whose path starts with `prefix`.
+    pub(crate) fn of(uri: &axum::http::Uri, prefix: &str) -> Result<Target, ApiError> {
+        let raw = uri.path().strip_prefix(prefix).unwrap_or_default();
+        let decode = |text: &str| {
+            percent_encoding::percent_decode_str(text)
+                .decode_utf8()
+                .map(|decoded| decoded.into_owned())
+                .map_err(|_| ApiError::invalid("invalid_path", "path", "the path is not UTF-8"))
+        };
+        let (name, method) = match raw.split_once(':') {
+            Some((name, method)) => (decode(name)?, Some(decode(method)?)),
+            None => (decode(raw)?, None),
+        };
+        Ok(Target { name, method })
+    }
+
+    /// The account path this target names. A trailing slash is refused as it is in a body:
+    /// `acme/` is not a path.
+    fn account(&self) -> Result<AccountPath, ApiError> {
+        wire::account_path(&self.name, "path")
+    }
+
+    /// The account path of a request that takes no `:method`.
+    fn plain_account(&self, verb: &str) -> Result<AccountPath, ApiError> {
+        if let Some(method) = &self.method {
+            return Err(ApiError::not_found(format!(
+                "no method :{method} for {verb} on accounts"
+            )));
+        }
+        self.account()
+    }
+
+    /// `ID:METHOD`: 405 naming the methods of `what` when there is no method.
+    pub(crate) fn action(&self, what: &str, methods: &str) -> Result<(&str, &str), ApiError> {
+        match &self.method {
+            Some(method) => Ok((&self.name, method)),
+            None => Err(ApiError::new(
+                405,
+                "method_not_allowed",
+                format!("POST on a {what} needs {methods}"),
+            )),
+        }
+    }
 }
 
 #[utoipa::path(get, path = "/healthz", responses((status = 200, description = "The process is alive")))]
@@ -236,18 +272,31 @@ pub async fn openapi() -> Response {
     Json(crate::openapi::document()).into_response()
 }
 
-pub(crate) fn query_params(raw: Option<String>) -> Vec<(String, String)> {
-    let mut params = Vec::new();
-    for pair in raw
-        .unwrap_or_default()
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-    {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let value = value.replace("%2F", "/").replace("%2f", "/");
-        params.push((key.to_string(), value));
+/// The parameters of a query string, decoded, refusing any not in `allowed` and any given
+/// twice (a typo must not pass silently).
+pub(crate) fn query_params(
+    raw: Option<&str>,
+    allowed: &[&str],
+) -> Result<Vec<(String, String)>, ApiError> {
+    let mut params: Vec<(String, String)> = Vec::new();
+    for (key, value) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+        if !allowed.contains(&key.as_ref()) {
+            return Err(ApiError::invalid(
+                "unknown_field",
+                &key,
+                format!("unknown query parameter {key:?}; expected one of {allowed:?}"),
+            ));
+        }
+        if params.iter().any(|(seen, _)| *seen == key) {
+            return Err(ApiError::invalid(
+                "duplicate_field",
+                &key,
+                format!("query parameter {key} is given twice"),
+            ));
+        }
+        params.push((key.into_owned(), value.into_owned()));
     }
-    params
+    Ok(params)
 }
 
 #[utoipa::path(get, path = "/v1/accounts",
@@ -262,7 +311,7 @@ pub async fn list_accounts(
     let caller = state.tokens.caller(&headers)?;
     let mut prefix = None;
     let mut depth = 1;
-    for (key, value) in query_params(raw) {
+    for (key, value) in query_params(raw.as_deref(), &["prefix", "depth"])? {
         match key.as_str() {
             "prefix" if !value.is_empty() => prefix = Some(wire::account_path(&value, "prefix")?),
             "prefix" => {}
@@ -279,13 +328,7 @@ pub async fn list_accounts(
                         )
                     })?;
             }
-            other => {
-                return Err(ApiError::invalid(
-                    "unknown_field",
-                    other,
-                    format!("unknown query parameter {other}"),
-                ));
-            }
+            _ => unreachable!("query_params allows only prefix and depth"),
         }
     }
     if let Some(prefix) = &prefix {
@@ -306,11 +349,12 @@ pub async fn list_accounts(
 pub async fn get_account(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(rest): Path<String>,
+    uri: axum::http::Uri,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let caller = state.tokens.caller(&headers)?;
-    let (path, method) = split_method(&rest)?;
+    let target = Target::of(&uri, ACCOUNTS)?;
+    let (path, method) = (target.account()?, target.method.as_deref());
     caller.allow(Need::Read, Some(path.as_str()))?;
     match method {
         None => Ok(state.engine.call(Op::Status(path)).await.into_response()),
@@ -329,11 +373,11 @@ pub async fn get_account(
 pub async fn put_account(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(rest): Path<String>,
+    uri: axum::http::Uri,
     body: Body,
 ) -> Result<Reply, ApiError> {
     let caller = state.tokens.caller(&headers)?;
-    let path = plain_path(&rest, "PUT")?;
+    let path = Target::of(&uri, ACCOUNTS)?.plain_account("PUT")?;
     caller.allow_change(&path)?;
     let body = read_body(body, BODY_MAX).await?;
     let input: AccountIn = if body.iter().all(u8::is_ascii_whitespace) {
@@ -351,10 +395,10 @@ pub async fn put_account(
 pub async fn delete_account(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(rest): Path<String>,
+    uri: axum::http::Uri,
 ) -> Result<Reply, ApiError> {
     let caller = state.tokens.caller(&headers)?;
-    let path = plain_path(&rest, "DELETE")?;
+    let path = Target::of(&uri, ACCOUNTS)?.plain_account("DELETE")?;
     caller.allow_change(&path)?;
     let command = Command::CloseAccount { path };
     Ok(state.engine.call(Op::Manage(command, caller.name)).await)
@@ -365,11 +409,12 @@ pub async fn delete_account(
 pub async fn post_account(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(rest): Path<String>,
+    uri: axum::http::Uri,
     body: Body,
 ) -> Result<Reply, ApiError> {
     let caller = state.tokens.caller(&headers)?;
-    let (path, method) = split_method(&rest)?;
+    let target = Target::of(&uri, ACCOUNTS)?;
+    let (path, method) = (target.account()?, target.method.as_deref());
     match method {
         Some("allocate") => {
             caller.allow(Need::Manage, Some(path.as_str()))?;
@@ -460,32 +505,17 @@ pub async fn post_reservation(
         .await)
 }
 
-/// `ID:METHOD`, the last segment of a route whose method follows a colon; 405 naming the
-/// methods of `what` when there is no colon.
-pub(crate) fn split_action<'a>(
-    action: &'a str,
-    what: &str,
-    methods: &str,
-) -> Result<(&'a str, &'a str), ApiError> {
-    action.rsplit_once(':').ok_or_else(|| {
-        ApiError::new(
-            405,
-            "method_not_allowed",
-            format!("POST on a {what} needs {methods}"),
-        )
-    })
-}
-
 /// `POST /v1/reservations/{id}:settle` and `:void` share one route (the method follows a colon
 /// inside the last segment); each has its own function so that both appear in /openapi.json.
 pub async fn post_reservation_action(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(action): Path<String>,
+    uri: axum::http::Uri,
     body: Body,
 ) -> Result<Reply, ApiError> {
     let caller = state.tokens.caller(&headers)?;
-    let (id_text, method) = split_action(&action, "reservation", ":settle or :void")?;
+    let target = Target::of(&uri, "/v1/reservations/")?;
+    let (id_text, method) = target.action("reservation", ":settle or :void")?;
     let reservation = wire::reservation_id(id_text)?;
     let body = read_body(body, BODY_MAX).await?;
     let command = match method {
