@@ -56,7 +56,9 @@ pub async fn get_dag(
     let caller = state.tokens.caller(&headers)?;
     let target = Target::of(&uri, "/v1/dags/")?;
     if let Some(method) = &target.method {
-        return Err(ApiError::not_found(format!("no method :{method} for GET on dags")));
+        return Err(ApiError::not_found(format!(
+            "no method :{method} for GET on dags"
+        )));
     }
     let dag = dag_wire::dag_id(&target.name)?;
     Ok(state.engine.call(Op::Dag(DagOp::Status(dag, caller))).await)
@@ -241,10 +243,7 @@ pub async fn post_task_action(
 ) -> Result<Reply, ApiError> {
     worker_caller(&state, &headers)?;
     let target = Target::of(&uri, "/v1/tasks/")?;
-    let (id_text, method) = target.action(
-        "task",
-        ":heartbeat, :checkpoint, :complete or :fail",
-    )?;
+    let (id_text, method) = target.action("task", ":heartbeat, :checkpoint, :complete or :fail")?;
     let task = dag_wire::task_id(id_text)?;
     let body = read_body(body, BODY_MAX).await?;
     let empty = body.iter().all(u8::is_ascii_whitespace);

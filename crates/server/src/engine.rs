@@ -194,6 +194,30 @@ pub fn decode_records(batch: &Batch) -> Result<Vec<Record>, String> {
     Ok(events)
 }
 
+/// Decodes a snapshot's payload.
+pub fn decode_snapshot(payload: &[u8]) -> Result<StateSnapshot, String> {
+    postcard::from_bytes(payload).map_err(|err| err.to_string())
+}
+
+/// The ledger and the DAGs of a snapshot taken at `seq`.
+pub fn state_from_snapshot(
+    payload: &[u8],
+    seq: u64,
+    limits: LedgerLimits,
+    dag_config: DagConfig,
+) -> Result<(Ledger, DagState), String> {
+    let state = decode_snapshot(payload)?;
+    // Invariant: a snapshot holds the state as of its seq.
+    if state.ledger.last_seq != seq {
+        return Err(format!(
+            "it holds the state of event {}",
+            state.ledger.last_seq
+        ));
+    }
+    let dags = DagState::from_snapshot(dag_config, state.dags).map_err(|err| err.to_string())?;
+    Ok((Ledger::try_from_snapshot(state.ledger, limits)?, dags))
+}
+
 /// Opens the state: the newest snapshot, then the journal after it.
 pub fn recover(
     journal: &mut dyn Journal,
@@ -205,21 +229,10 @@ pub fn recover(
     let snapshot = journal.latest_snapshot().map_err(|err| err.to_string())?;
     let (mut ledger, mut dags, snapshot_seq) = match snapshot {
         Some(snapshot) => {
-            let state: StateSnapshot = postcard::from_bytes(&snapshot.payload)
-                .map_err(|err| format!("snapshot {}: {err}", snapshot.seq))?;
-            // Invariant: a snapshot holds the state as of its seq.
-            assert_eq!(
-                state.ledger.last_seq, snapshot.seq,
-                "snapshot {} holds the state of {}",
-                snapshot.seq, state.ledger.last_seq
-            );
-            let dags = DagState::from_snapshot(dag_config, state.dags)
-                .map_err(|err| format!("snapshot {}: {err}", snapshot.seq))?;
-            (
-                Ledger::from_snapshot(state.ledger, limits),
-                dags,
-                snapshot.seq,
-            )
+            let (ledger, dags) =
+                state_from_snapshot(&snapshot.payload, snapshot.seq, limits, dag_config)
+                    .map_err(|err| format!("snapshot {}: {err}", snapshot.seq))?;
+            (ledger, dags, snapshot.seq)
         }
         None => (
             Ledger::new(limits),

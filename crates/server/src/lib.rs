@@ -24,6 +24,7 @@ pub mod render;
 pub mod report;
 pub mod routes;
 pub mod routes_manage;
+pub mod schemas;
 pub mod wire;
 
 use std::future::Future;
@@ -155,6 +156,7 @@ pub async fn run(
         tokens: Arc::new(auth::Tokens::new(&config.tokens)),
         closing,
         body_read_timeout,
+        openapi: Arc::new(openapi::document(config.amount_max)),
     };
     eprintln!("purser: listening on http://{address}");
     let shutdown = async move {

@@ -1,8 +1,11 @@
-//! The OpenAPI 3.1 document, generated from the handlers and wire types.
+//! The OpenAPI 3.1 document, generated from the handlers and wire types, then completed by
+//! rules that hold for every operation: the bearer scheme, the error answers each kind of
+//! operation can give, unsigned integers as such, and the patterns of path parameters.
 
+use serde_json::{Map, Value, json};
 use utoipa::OpenApi;
 
-use crate::{dag_routes, dag_wire, error, report, routes, wire};
+use crate::{dag_routes, dag_wire, error, report, routes, routes_manage, wire};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -17,6 +20,7 @@ use crate::{dag_routes, dag_wire, error, report, routes, wire};
         routes::list_accounts,
         routes::get_account,
         report::report,
+        routes_manage::forecast,
         routes::put_account,
         routes::delete_account,
         routes::post_account,
@@ -25,6 +29,9 @@ use crate::{dag_routes, dag_wire, error, report, routes, wire};
         routes::post_reservation,
         routes::settle_reservation,
         routes::void_reservation,
+        routes_manage::run_optimizer,
+        routes_manage::audit,
+        routes_manage::events,
         dag_routes::post_dag,
         dag_routes::get_dag,
         dag_routes::list_dags,
@@ -41,6 +48,7 @@ use crate::{dag_routes, dag_wire, error, report, routes, wire};
         error::ErrorDetail,
         wire::AccountIn,
         wire::ThresholdsIn,
+        wire::PeriodIn,
         wire::AllocateIn,
         wire::ChildIn,
         wire::UsageIn,
@@ -59,6 +67,12 @@ use crate::{dag_routes, dag_wire, error, report, routes, wire};
         wire::ActionOut,
         wire::FiredOut,
         wire::ThresholdsOut,
+        wire::ForecastOut,
+        wire::IntervalOut,
+        wire::OptimizerOut,
+        wire::MoveOut,
+        wire::AuditOut,
+        crate::audit::AuditEntry,
         dag_wire::DagIn,
         dag_wire::TaskIn,
         dag_wire::RequestsIn,
@@ -94,8 +108,172 @@ use crate::{dag_routes, dag_wire, error, report, routes, wire};
 )]
 struct ApiDoc;
 
-pub fn document() -> utoipa::openapi::OpenApi {
+/// Operations anyone may call, without a token.
+const PUBLIC: [&str; 3] = ["/healthz", "/readyz", "/openapi.json"];
+
+/// The pattern of an account path: segments of `[a-z0-9][a-z0-9._-]{0,63}`, depth 1 to 8.
+pub const ACCOUNT_PATH_PATTERN: &str =
+    "^[a-z0-9][a-z0-9._-]{0,63}(/[a-z0-9][a-z0-9._-]{0,63}){0,7}$";
+
+/// The document a server with the given `amount_max` serves.
+pub fn document(amount_max: u64) -> Value {
     let mut doc = ApiDoc::openapi();
     doc.info.version = env!("CARGO_PKG_VERSION").to_string();
+    let mut doc = serde_json::to_value(doc).expect("the document encodes");
+    doc["components"]["securitySchemes"] = json!({
+        "bearer": {"type": "http", "scheme": "bearer",
+                   "description": "A token of purser.toml's [[tokens]]: role admin, operator or agent, scoped to an account path prefix. A server without tokens accepts anonymous requests on loopback only."}
+    });
+    doc["security"] = json!([{"bearer": []}]);
+    doc["components"]["schemas"]["SpendIn"]["additionalProperties"]["maximum"] = json!(amount_max);
+    let paths = doc["paths"].as_object_mut().expect("paths");
+    for (path, item) in paths.iter_mut() {
+        for (method, operation) in item.as_object_mut().expect("a path item") {
+            complete_operation(path, method, operation);
+        }
+    }
+    unsigned_integers(&mut doc);
     doc
+}
+
+/// Adds what every operation of its kind has: security, error answers, parameter patterns.
+fn complete_operation(path: &str, method: &str, operation: &mut Value) {
+    let public = PUBLIC.contains(&path);
+    let has_body = operation.get("requestBody").is_some();
+    let mut has_query = false;
+    let mut has_path_param = false;
+    let parameters = operation
+        .get_mut("parameters")
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten();
+    for parameter in parameters {
+        match parameter["in"].as_str() {
+            Some("query") => {
+                has_query = true;
+                let name = parameter["name"].as_str().unwrap_or("").to_string();
+                for (key, value) in query_schema(&name) {
+                    parameter["schema"][key] = value;
+                }
+            }
+            Some("path") => {
+                has_path_param = true;
+                let (pattern, example) = id_pattern(path, parameter["name"].as_str().unwrap_or(""));
+                parameter["schema"]["pattern"] = json!(pattern);
+                parameter["example"] = json!(example);
+            }
+            _ => {}
+        }
+    }
+    if public {
+        operation["security"] = json!([]);
+    }
+    let mut errors: Vec<(&str, &str)> = Vec::new();
+    if !public {
+        errors.push(("400", "Invalid input: the field at fault is named"));
+        errors.push(("401", "No token, or an unknown one"));
+        errors.push(("403", "Outside the token's scope, or beyond its role"));
+        errors.push((
+            "503",
+            "The server is at its connection limit or stopping; retry",
+        ));
+    }
+    if has_query || has_path_param {
+        errors.push(("400", "Invalid input: the field at fault is named"));
+    }
+    if has_path_param {
+        errors.push(("404", "Unknown, or no such method"));
+    }
+    if has_body {
+        errors.push((
+            "408",
+            "The body did not arrive within the body-read timeout",
+        ));
+        errors.push(("413", "The body is larger than the route allows"));
+        errors.push(("415", "The body is not declared as JSON"));
+    }
+    if method == "post" && has_path_param && path.contains(':') {
+        errors.push(("405", "The method after the colon is missing"));
+    }
+    let responses = operation["responses"]
+        .as_object_mut()
+        .expect("an operation has responses");
+    for (status, description) in errors {
+        responses
+            .entry(status.to_string())
+            .or_insert_with(|| error_response(description));
+    }
+}
+
+fn error_response(description: &str) -> Value {
+    json!({
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+    })
+}
+
+/// The pattern and an example of the path parameter `name` of `path`.
+fn id_pattern(path: &str, name: &str) -> (&'static str, &'static str) {
+    match (path, name) {
+        (_, "path") => (ACCOUNT_PATH_PATTERN, "acme/research/wf-42"),
+        (path, _) if path.starts_with("/v1/dags/") => ("^dag_[0-9]{1,19}$", "dag_1"),
+        (path, _) if path.starts_with("/v1/tasks/") => ("^tsk_[0-9]{1,19}_[0-9]{1,10}$", "tsk_1_0"),
+        (path, _) if path.starts_with("/v1/reservations/") => ("^rsv_[0-9]{1,19}$", "rsv_1"),
+        (path, _) if path.starts_with("/v1/workers/") => {
+            ("^[A-Za-z0-9._-]+-[0-9]{1,10}$", "local-0")
+        }
+        _ => ("^.+$", "x"),
+    }
+}
+
+/// What a query parameter accepts beyond its type.
+fn query_schema(name: &str) -> Vec<(&'static str, Value)> {
+    match name {
+        "prefix" | "tenant" => vec![("pattern", json!(ACCOUNT_PATH_PATTERN))],
+        "dimension" => vec![("pattern", json!(crate::schemas::DIMENSION_PATTERN))],
+        "format" => vec![("enum", json!(["json", "markdown", "html"]))],
+        "state" => vec![(
+            "enum",
+            json!(["running", "completed", "failed", "cancelled"]),
+        )],
+        "after" => vec![("pattern", json!("^dag_[0-9]{1,19}$"))],
+        "depth" => vec![("maximum", json!(crate::routes::LIST_DEPTH_MAX))],
+        _ => Vec::new(),
+    }
+}
+
+/// utoipa writes `u64` and `u32` as signed formats with a minimum of 0: say what they are.
+fn unsigned_integers(value: &mut Value) {
+    match value {
+        Value::Object(object) => {
+            mark_unsigned(object);
+            for child in object.values_mut() {
+                unsigned_integers(child);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(unsigned_integers),
+        _ => {}
+    }
+}
+
+fn mark_unsigned(object: &mut Map<String, Value>) {
+    let is_integer = match object.get("type") {
+        Some(Value::String(kind)) => kind == "integer",
+        Some(Value::Array(kinds)) => kinds.iter().any(|kind| kind == "integer"),
+        _ => false,
+    };
+    if !is_integer || object.get("minimum") != Some(&json!(0)) {
+        return;
+    }
+    match object.get("format").and_then(Value::as_str) {
+        Some("int64") => {
+            object.insert("format".into(), json!("uint64"));
+            object.entry("maximum").or_insert_with(|| json!(u64::MAX));
+        }
+        Some("int32") => {
+            object.insert("format".into(), json!("uint32"));
+            object.entry("maximum").or_insert_with(|| json!(u32::MAX));
+        }
+        _ => {}
+    }
 }

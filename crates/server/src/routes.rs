@@ -35,6 +35,8 @@ pub struct AppState {
     pub closing: tokio::sync::watch::Receiver<bool>,
     /// A request body must arrive within this long of its head.
     pub body_read_timeout: std::time::Duration,
+    /// `GET /openapi.json`, built at start for the server's configuration.
+    pub openapi: Arc<serde_json::Value>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -72,6 +74,21 @@ fn body_max(method: &axum::http::Method, path: &str) -> usize {
     if batch { BATCH_BODY_MAX } else { BODY_MAX }
 }
 
+/// Whether `method` on `path` reads a query string; the others refuse one, so that a typo
+/// (`POST /v1/usage?dry_run=true`) does not pass silently.
+fn takes_query(method: &axum::http::Method, path: &str) -> bool {
+    use axum::http::Method;
+    match *method {
+        Method::GET => {
+            ["/v1/accounts", "/v1/dags", "/v1/audit", "/v1/events"].contains(&path)
+                || (path.starts_with(ACCOUNTS)
+                    && (path.ends_with(":report") || path.ends_with(":forecast")))
+        }
+        Method::POST => path == "/v1/optimizer:run",
+        _ => false,
+    }
+}
+
 /// Whether a `Content-Type` names JSON (`application/json`, with parameters or not, or a
 /// `+json` type).
 fn is_json(content_type: Option<&axum::http::HeaderValue>) -> bool {
@@ -99,6 +116,22 @@ async fn guard_body(
     next: axum::middleware::Next,
 ) -> Response {
     let (parts, body) = request.into_parts();
+    if parts.uri.query().is_some_and(|query| !query.is_empty())
+        && !takes_query(&parts.method, parts.uri.path())
+    {
+        let query = parts.uri.query().unwrap_or_default();
+        let key = query.split(['=', '&']).next().unwrap_or_default();
+        return ApiError::invalid(
+            "unknown_field",
+            key,
+            format!(
+                "{} {} takes no query parameters, not {query:?}",
+                parts.method,
+                parts.uri.path()
+            ),
+        )
+        .into_response();
+    }
     let max = body_max(&parts.method, parts.uri.path());
     let declared = parts
         .headers
@@ -268,13 +301,13 @@ pub async fn readyz() -> Json<serde_json::Value> {
 }
 
 #[utoipa::path(get, path = "/openapi.json", responses((status = 200, description = "This document")))]
-pub async fn openapi() -> Response {
-    Json(crate::openapi::document()).into_response()
+pub async fn openapi(State(state): State<AppState>) -> Response {
+    Json(state.openapi.as_ref()).into_response()
 }
 
 /// The parameters of a query string, decoded, refusing any not in `allowed` and any given
 /// twice (a typo must not pass silently).
-pub(crate) fn query_params(
+pub fn query_params(
     raw: Option<&str>,
     allowed: &[&str],
 ) -> Result<Vec<(String, String)>, ApiError> {
@@ -489,7 +522,9 @@ pub async fn post_usage_batch(
 }
 
 #[utoipa::path(post, path = "/v1/reservations", request_body = ReserveIn,
-    responses((status = 201, body = wire::ReservationOut), (status = 409, body = crate::error::ErrorBody)))]
+    responses((status = 201, body = wire::ReservationOut),
+              (status = 404, description = "No such account", body = crate::error::ErrorBody),
+              (status = 409, description = "The hold would take an account on its path to its stop threshold", body = crate::error::ErrorBody)))]
 pub async fn post_reservation(
     State(state): State<AppState>,
     headers: HeaderMap,

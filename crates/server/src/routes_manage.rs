@@ -48,6 +48,12 @@ pub(crate) fn number(value: &str, field: &str) -> Result<u64, ApiError> {
 }
 
 /// `GET /v1/accounts/{path}:forecast?dimension=tokens` (dispatched by `routes::get_account`).
+#[utoipa::path(get, path = "/v1/accounts/{path}:forecast",
+    params(("path" = String, Path, description = "The account path"),
+           ("dimension" = String, Query, description = "A dimension the account limits, e.g. tokens")),
+    responses((status = 200, body = wire::ForecastOut),
+              (status = 404, description = "No such account, or a dimension counted nowhere", body = crate::error::ErrorBody),
+              (status = 409, description = "The account has no limit in the dimension, or no forecast yet", body = crate::error::ErrorBody)))]
 pub async fn forecast(
     engine: &Engine,
     path: AccountPath,

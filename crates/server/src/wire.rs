@@ -63,12 +63,12 @@ pub struct ThresholdsIn {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AccountIn {
-    #[schema(value_type = Option<AmountMap>)]
+    #[schema(value_type = Option<crate::schemas::AmountsIn>)]
     pub limits: Option<AmountsIn>,
     pub weight: Option<f64>,
     pub priority: Option<i32>,
     pub kind: Option<String>,
-    #[schema(value_type = Option<BTreeMap<String, String>>)]
+    #[schema(value_type = Option<crate::schemas::Labels>)]
     pub labels: Option<UniqueMap<String>>,
     pub thresholds: Option<ThresholdsIn>,
     pub throttle_rate: Option<f64>,
@@ -99,7 +99,7 @@ pub struct ChildIn {
     pub weight: Option<f64>,
     pub priority: Option<i32>,
     /// For `fair_share`: what this child needs, per dimension.
-    #[schema(value_type = Option<AmountMap>)]
+    #[schema(value_type = Option<crate::schemas::AmountsIn>)]
     pub demand: Option<AmountsIn>,
 }
 
@@ -109,7 +109,7 @@ pub struct ChildIn {
 pub struct AllocateIn {
     /// One of `equal proportional priority pool fair_share`.
     pub strategy: String,
-    #[schema(value_type = Option<AmountMap>)]
+    #[schema(value_type = Option<crate::schemas::AmountsIn>)]
     pub total: Option<AmountsIn>,
     pub children: Vec<ChildIn>,
     pub min_share: Option<f64>,
@@ -123,7 +123,7 @@ pub struct AllocateIn {
 #[serde(deny_unknown_fields)]
 pub struct UsageIn {
     pub account: String,
-    #[schema(value_type = AmountMap)]
+    #[schema(value_type = crate::schemas::SpendIn)]
     pub usage: AmountsIn,
     pub operation: Option<String>,
     pub work_units: Option<u64>,
@@ -146,7 +146,7 @@ pub struct UsageBatchIn<'a> {
 #[serde(deny_unknown_fields)]
 pub struct ReserveIn {
     pub account: String,
-    #[schema(value_type = AmountMap)]
+    #[schema(value_type = crate::schemas::SpendIn)]
     pub amount: AmountsIn,
     pub ttl_ms: Option<u64>,
     pub idempotency_key: Option<String>,
@@ -157,7 +157,7 @@ pub struct ReserveIn {
 #[serde(deny_unknown_fields)]
 pub struct SettleIn {
     #[serde(default)]
-    #[schema(value_type = AmountMap)]
+    #[schema(value_type = crate::schemas::SpendIn)]
     pub usage: AmountsIn,
     pub operation: Option<String>,
     pub work_units: Option<u64>,
@@ -191,10 +191,15 @@ pub struct ThresholdsOut {
 pub struct AccountOut {
     pub path: String,
     pub kind: Option<String>,
+    #[schema(value_type = crate::schemas::Amounts)]
     pub limits: AmountMap,
+    #[schema(value_type = crate::schemas::Amounts)]
     pub consumed: AmountMap,
+    #[schema(value_type = crate::schemas::Amounts)]
     pub reserved: AmountMap,
+    #[schema(value_type = crate::schemas::Amounts)]
     pub remaining: AmountMap,
+    #[schema(value_type = crate::schemas::Amounts)]
     pub pool: AmountMap,
     pub fraction: f64,
     /// One of `green yellow orange red black`.
@@ -206,6 +211,7 @@ pub struct AccountOut {
     pub seq: u64,
     pub weight: f64,
     pub priority: i32,
+    #[schema(value_type = crate::schemas::Labels)]
     pub labels: BTreeMap<String, String>,
     pub thresholds: ThresholdsOut,
     pub throttle_rate: f64,
@@ -229,12 +235,14 @@ pub struct ClosedOut {
 #[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
 pub struct AllocationOut {
     pub path: String,
+    #[schema(value_type = crate::schemas::Amounts)]
     pub limits: AmountMap,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
 pub struct AllocateOut {
     pub allocations: Vec<AllocationOut>,
+    #[schema(value_type = crate::schemas::Amounts)]
     pub pool: AmountMap,
 }
 
@@ -246,6 +254,7 @@ pub struct UsageOut {
     pub level: &'static str,
     pub action: ActionOut,
     pub fired: Option<FiredOut>,
+    #[schema(value_type = crate::schemas::Amounts)]
     pub remaining: AmountMap,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub expired: bool,
@@ -517,7 +526,11 @@ pub fn reservation_id(text: &str) -> Result<u64, ApiError> {
 
 /// Milliseconds since the epoch as RFC 3339 in UTC with milliseconds.
 pub fn rfc3339(at_ms: u64) -> String {
-    humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(at_ms)).to_string()
+    // RFC 3339 ends with the year 9999; a later time (only a damaged journal holds one) is
+    // shown as its last millisecond.
+    const LAST_MS: u64 = 253_402_300_799_999;
+    humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(at_ms.min(LAST_MS)))
+        .to_string()
 }
 
 #[cfg(test)]
@@ -566,6 +579,8 @@ mod tests {
     #[test]
     fn times_and_ids() {
         assert_eq!(rfc3339(1_795_084_215_123), "2026-11-19T10:30:15.123Z");
+        // Found by fuzzing the journal: a time past the year 9999 panicked in formatting.
+        assert_eq!(rfc3339(u64::MAX), "9999-12-31T23:59:59.999Z");
         assert_eq!(reservation_id("rsv_42").unwrap(), 42);
         assert_eq!(reservation_id("rsv_x").unwrap_err().status, 404);
     }

@@ -26,7 +26,12 @@ fn named_tokens(data_dir: &std::path::Path) -> purser_server::Config {
         tokens: vec![
             token("platform-admin", ADMIN_TOKEN, Role::Admin, ""),
             token("research-ops", OPS_TOKEN, Role::Operator, "acme/research"),
-            token("wf-1-agents", AGENT_TOKEN, Role::Agent, "acme/research/wf-1"),
+            token(
+                "wf-1-agents",
+                AGENT_TOKEN,
+                Role::Agent,
+                "acme/research/wf-1",
+            ),
         ],
         ..config(data_dir)
     }
@@ -140,7 +145,12 @@ fn an_operator_neither_grows_nor_loosens_its_own_scope_root_and_the_audit_names_
         assert_error(&answer, 403, "forbidden", None);
     }
     assert_error(
-        &server.call_as(Some(OPS_TOKEN), "DELETE", "/v1/accounts/acme/research", None),
+        &server.call_as(
+            Some(OPS_TOKEN),
+            "DELETE",
+            "/v1/accounts/acme/research",
+            None,
+        ),
         403,
         "forbidden",
         None,
@@ -198,8 +208,9 @@ fn an_operator_neither_grows_nor_loosens_its_own_scope_root_and_the_audit_names_
         );
         let reason = entries
             .iter()
-            .filter(|entry| entry["account"] == "acme/research" && entry["actor"] == "platform-admin")
-            .last()
+            .rfind(|entry| {
+                entry["account"] == "acme/research" && entry["actor"] == "platform-admin"
+            })
             .map(|entry| entry["reason"].as_str().unwrap().to_string())
             .unwrap();
         assert!(
@@ -291,10 +302,20 @@ fn the_protocols_own_refusals_have_the_error_shape() {
         "GET /healthz HTTP/1.1\r\nhost: x\r\nx-big: {}\r\n\r\n",
         "a".repeat(70_000)
     );
-    assert_error(&raw_http(server.addr, big.as_bytes()), 431, "headers_too_large", None);
+    assert_error(
+        &raw_http(server.addr, big.as_bytes()),
+        431,
+        "headers_too_large",
+        None,
+    );
     let many: String = (0..150).map(|idx| format!("x-h{idx}: v\r\n")).collect();
     let many = format!("GET /healthz HTTP/1.1\r\nhost: x\r\n{many}\r\n");
-    assert_error(&raw_http(server.addr, many.as_bytes()), 431, "headers_too_large", None);
+    assert_error(
+        &raw_http(server.addr, many.as_bytes()),
+        431,
+        "headers_too_large",
+        None,
+    );
     let twice = b"POST /v1/usage HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 2\r\ncontent-length: 3\r\n\r\n{}x";
     assert_error(&raw_http(server.addr, twice), 400, "bad_request", None);
     let nonsense = b"G@T /healthz HTTP/1.1\r\n\r\n";

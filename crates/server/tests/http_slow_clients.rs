@@ -30,7 +30,10 @@ fn read_until_closed(stream: &mut TcpStream) -> (String, Duration) {
         Err(err) if err.kind() == ErrorKind::ConnectionReset => {}
         Err(err) => panic!("the server kept the connection open: {err}"),
     }
-    (String::from_utf8_lossy(&answer).into_owned(), started.elapsed())
+    (
+        String::from_utf8_lossy(&answer).into_owned(),
+        started.elapsed(),
+    )
 }
 
 fn body_of(answer: &str) -> Value {
@@ -63,7 +66,9 @@ fn hundreds_of_idle_and_slow_connections_do_not_slow_other_clients() {
     let mut held: Vec<TcpStream> = (0..400).map(|_| connect(server.addr)).collect();
     for _ in 0..100 {
         let mut stream = connect(server.addr);
-        stream.write_all(b"GET /v1/accounts HTTP/1.1\r\nhost: x\r\nx-slow: ").unwrap();
+        stream
+            .write_all(b"GET /v1/accounts HTTP/1.1\r\nhost: x\r\nx-slow: ")
+            .unwrap();
         held.push(stream);
     }
     for _ in 0..100 {
@@ -120,7 +125,10 @@ fn idle_and_slow_connections_are_closed_after_their_timeouts() {
     let mut trickle = connect(server.addr);
     let started = Instant::now();
     let mut closed = false;
-    for byte in b"GET /healthz HTTP/1.1\r\nhost: x\r\nx-slow: ".iter().cycle() {
+    for byte in b"GET /healthz HTTP/1.1\r\nhost: x\r\nx-slow: "
+        .iter()
+        .cycle()
+    {
         if trickle.write_all(&[*byte]).is_err() {
             closed = true;
             break;
@@ -131,7 +139,11 @@ fn idle_and_slow_connections_are_closed_after_their_timeouts() {
         // A client that slow is what this test is about.
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert!(closed, "a trickling head was served for {:?}", started.elapsed());
+    assert!(
+        closed,
+        "a trickling head was served for {:?}",
+        started.elapsed()
+    );
     // A body that stops half way is answered 408 in the API's shape.
     let mut half = connect(server.addr);
     half.write_all(b"POST /v1/usage HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"acc")
@@ -166,7 +178,10 @@ fn a_full_server_still_answers_health_checks() {
     assert!(health.starts_with("HTTP/1.1 200"), "{health:?}");
     let busy = ask("/v1/accounts/acme");
     assert!(busy.starts_with("HTTP/1.1 503"), "{busy:?}");
-    assert!(busy.to_ascii_lowercase().contains("retry-after: 1"), "{busy:?}");
+    assert!(
+        busy.to_ascii_lowercase().contains("retry-after: 1"),
+        "{busy:?}"
+    );
     assert_eq!(body_of(&busy)["error"]["code"], "overloaded");
     // With the headroom taken too, a new connection is closed at once rather than left waiting.
     held.extend((0..8).map(|_| connect(server.addr)));

@@ -5,6 +5,7 @@
 //! of the journal runs the same fold, so the live state and the replayed one cannot drift apart.
 
 mod accounts;
+mod check;
 mod decide;
 pub use accounts::{merge_config, pool_beyond_reserve};
 pub use decide::reservation_name;
@@ -345,39 +346,5 @@ impl Ledger {
         }
         self.last_seq = seq;
         Ok(())
-    }
-
-    /// References in a journaled event must point at what exists, or the fold would panic.
-    fn check_replayable(&self, seq: u64, event: &Event) -> Result<(), ReplayError> {
-        let account_ok =
-            |account: &crate::account::AccountId| (account.0 as usize) < self.accounts.len();
-        let hold_ok = |id: &u64| self.holds.contains_key(id);
-        let ok = match event {
-            Event::AccountUpdated { account, .. } | Event::AccountClosed { account, .. } => {
-                account_ok(account)
-            }
-            Event::UsageRecorded { account, .. } | Event::ReservationOpened { account, .. } => {
-                account_ok(account)
-            }
-            Event::ReservationSettled { reservation, .. }
-            | Event::ReservationVoided { reservation, .. }
-            | Event::ReservationExpired { reservation, .. } => hold_ok(reservation),
-            Event::AccountOpened { path, .. } => path
-                .parent()
-                .is_none_or(|parent| self.by_path.contains_key(parent.as_str())),
-            Event::AlertRaised { account, .. }
-            | Event::AlertCleared { account, .. }
-            | Event::Reallocated { account, .. }
-            | Event::PeriodRenewed { account, .. } => account_ok(account),
-            Event::DimensionAdded { .. } | Event::LevelChanged { .. } => true,
-        };
-        if ok {
-            Ok(())
-        } else {
-            Err(ReplayError {
-                seq,
-                message: format!("{event:?} names what does not exist"),
-            })
-        }
     }
 }

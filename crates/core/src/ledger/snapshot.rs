@@ -13,7 +13,7 @@ use crate::amount::{Amounts, Dimensions};
 use crate::command::{ReserveAnswer, UsageAnswer};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-enum HoldStateRecord {
+pub(crate) enum HoldStateRecord {
     Open,
     Voided,
     Expired,
@@ -21,18 +21,18 @@ enum HoldStateRecord {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-struct HoldRecord {
-    id: u64,
-    account: AccountId,
-    amount: Amounts,
-    expires_ms: u64,
-    idempotency_key: Option<Arc<str>>,
-    answer: ReserveAnswer,
-    state: HoldStateRecord,
+pub(crate) struct HoldRecord {
+    pub(crate) id: u64,
+    pub(crate) account: AccountId,
+    pub(crate) amount: Amounts,
+    pub(crate) expires_ms: u64,
+    pub(crate) idempotency_key: Option<Arc<str>>,
+    pub(crate) answer: ReserveAnswer,
+    pub(crate) state: HoldStateRecord,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-enum RememberedRecord {
+pub(crate) enum RememberedRecord {
     Usage(UsageAnswer),
     Reservation(u64),
 }
@@ -41,11 +41,11 @@ enum RememberedRecord {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LedgerSnapshot {
     pub last_seq: u64,
-    custom_dimensions: Vec<Arc<str>>,
-    accounts: Vec<Account>,
-    holds: Vec<HoldRecord>,
-    closed_holds: Vec<u64>,
-    remembered: Vec<(AccountId, Arc<str>, RememberedRecord)>,
+    pub(crate) custom_dimensions: Vec<Arc<str>>,
+    pub(crate) accounts: Vec<Account>,
+    pub(crate) holds: Vec<HoldRecord>,
+    pub(crate) closed_holds: Vec<u64>,
+    pub(crate) remembered: Vec<(AccountId, Arc<str>, RememberedRecord)>,
 }
 
 impl Ledger {
@@ -93,6 +93,15 @@ impl Ledger {
             closed_holds: self.closed_holds.iter().copied().collect(),
             remembered,
         }
+    }
+
+    /// The ledger of a snapshot read from storage: checked first (`LedgerSnapshot::check`).
+    pub fn try_from_snapshot(
+        snapshot: LedgerSnapshot,
+        limits: LedgerLimits,
+    ) -> Result<Ledger, String> {
+        snapshot.check()?;
+        Ok(Ledger::from_snapshot(snapshot, limits))
     }
 
     pub fn from_snapshot(snapshot: LedgerSnapshot, limits: LedgerLimits) -> Ledger {

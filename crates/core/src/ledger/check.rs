@@ -1,0 +1,229 @@
+//! What a journal or a snapshot must hold before the ledger folds it. The checksum of a batch
+//! proves it was written whole, not that it makes sense: a bug, a foreign writer or a tool that
+//! edited the file could leave references to accounts, holds or dimensions that do not exist.
+//! Replay and restore refuse those with an error naming the event, instead of panicking.
+
+use std::collections::HashSet;
+
+use super::{HoldState, Ledger, LedgerSnapshot, ReplayError};
+use crate::account::{Account, AccountId};
+use crate::amount::{Amounts, DIMENSIONS_MAX, DimId, check_dimension_name};
+use crate::command::Verdict;
+use crate::event::Event;
+
+impl Amounts {
+    /// Sorted by dimension, each once, each dimension one of the first `n_dims`.
+    pub(crate) fn well_formed(&self, n_dims: usize) -> bool {
+        let mut previous: Option<DimId> = None;
+        self.iter().all(|(dim, _)| {
+            let ordered = previous.is_none_or(|before| before < dim);
+            previous = Some(dim);
+            ordered && (dim.0 as usize) < n_dims
+        })
+    }
+}
+
+impl Ledger {
+    /// References in a journaled event must point at what exists, in the state the fold
+    /// expects, or the fold would panic.
+    pub(crate) fn check_replayable(&self, seq: u64, event: &Event) -> Result<(), ReplayError> {
+        let n_dims = self.dims.len();
+        let open = |account: &AccountId| {
+            self.accounts
+                .get(account.0 as usize)
+                .is_some_and(|acc| !acc.closed)
+        };
+        let exists = |account: &AccountId| (account.0 as usize) < self.accounts.len();
+        let dim_ok = |dim: &DimId| (dim.0 as usize) < n_dims;
+        let hold_in = |id: &u64, states: &[&str]| {
+            self.holds.get(id).is_some_and(|hold| {
+                let state = match hold.state {
+                    HoldState::Open => "open",
+                    HoldState::Voided => "void",
+                    HoldState::Expired => "expired",
+                    HoldState::Settled(_) => "settled",
+                };
+                states.contains(&state)
+            })
+        };
+        let ok = match event {
+            Event::DimensionAdded { name } => {
+                check_dimension_name(name).is_ok()
+                    && self.dims.lookup(name).is_none()
+                    && n_dims < DIMENSIONS_MAX
+            }
+            Event::AccountOpened { path, limits, .. } => {
+                !self.by_path.contains_key(path.as_str())
+                    && self.accounts.len() < u32::MAX as usize
+                    && limits.well_formed(n_dims)
+                    && path
+                        .parent()
+                        .is_none_or(|parent| self.by_path.contains_key(parent.as_str()))
+            }
+            Event::AccountUpdated {
+                account, limits, ..
+            }
+            | Event::PeriodRenewed {
+                account, limits, ..
+            } => exists(account) && limits.well_formed(n_dims),
+            Event::AccountClosed { account, .. } => {
+                open(account) && {
+                    let acc = &self.accounts[account.0 as usize];
+                    acc.children.is_empty() && acc.open_reservations == 0
+                }
+            }
+            Event::UsageRecorded { account, usage, .. } => {
+                open(account) && usage.well_formed(n_dims)
+            }
+            Event::ReservationOpened {
+                account, amount, ..
+            } => open(account) && amount.well_formed(n_dims) && !self.holds.contains_key(&seq),
+            Event::ReservationSettled {
+                reservation, usage, ..
+            } => hold_in(reservation, &["open", "expired"]) && usage.well_formed(n_dims),
+            Event::ReservationVoided { reservation, .. }
+            | Event::ReservationExpired { reservation, .. } => hold_in(reservation, &["open"]),
+            Event::AlertRaised {
+                account, dimension, ..
+            }
+            | Event::AlertCleared {
+                account, dimension, ..
+            }
+            | Event::Reallocated {
+                account, dimension, ..
+            } => exists(account) && dim_ok(dimension),
+            Event::LevelChanged { .. } => true,
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(ReplayError {
+                seq,
+                message: format!("{event:?} names what does not exist or cannot change"),
+            })
+        }
+    }
+}
+
+impl LedgerSnapshot {
+    /// Checks every reference inside the snapshot: parents and children, dimensions, holds,
+    /// remembered answers. Answers what is wrong first.
+    pub fn check(&self) -> Result<(), String> {
+        let n_dims = crate::amount::Dimensions::default().len() + self.custom_dimensions.len();
+        if n_dims > DIMENSIONS_MAX {
+            return Err(format!("{n_dims} dimensions, at most {DIMENSIONS_MAX}"));
+        }
+        let mut names = HashSet::new();
+        for name in &self.custom_dimensions {
+            if check_dimension_name(name).is_err()
+                || crate::amount::Dimensions::default().lookup(name).is_some()
+                || !names.insert(name.clone())
+            {
+                return Err(format!("custom dimension {name:?} is invalid or repeated"));
+            }
+        }
+        let n_accounts = self.accounts.len();
+        if n_accounts > u32::MAX as usize {
+            return Err("too many accounts".into());
+        }
+        let mut open_paths = HashSet::new();
+        for (idx, account) in self.accounts.iter().enumerate() {
+            check_account(&self.accounts, idx, account, n_dims)?;
+            if !account.closed && !open_paths.insert(account.path.as_str()) {
+                return Err(format!("account {} is open twice", account.path));
+            }
+        }
+        let verdict_ok = |verdict: &Verdict| {
+            verdict.fired.is_none_or(|fired| {
+                (fired.account.0 as usize) < n_accounts && (fired.dimension.0 as usize) < n_dims
+            })
+        };
+        let mut hold_ids = HashSet::new();
+        for hold in &self.holds {
+            let answer_ok = match &hold.state {
+                super::snapshot::HoldStateRecord::Settled(answer) => {
+                    verdict_ok(&answer.verdict) && answer.remaining.well_formed(n_dims)
+                }
+                _ => true,
+            };
+            if (hold.account.0 as usize) >= n_accounts
+                || !hold.amount.well_formed(n_dims)
+                || hold.id > self.last_seq
+                || !hold_ids.insert(hold.id)
+                || !verdict_ok(&hold.answer.verdict)
+                || !answer_ok
+            {
+                return Err(format!("hold rsv_{} is inconsistent", hold.id));
+            }
+        }
+        for id in &self.closed_holds {
+            let closed = self
+                .holds
+                .iter()
+                .any(|hold| hold.id == *id && hold.state != super::snapshot::HoldStateRecord::Open);
+            if !closed {
+                return Err(format!("closed hold rsv_{id} is not a closed hold"));
+            }
+        }
+        let mut keys = HashSet::new();
+        for (account, key, record) in &self.remembered {
+            let answer_ok = match record {
+                super::snapshot::RememberedRecord::Usage(answer) => {
+                    verdict_ok(&answer.verdict) && answer.remaining.well_formed(n_dims)
+                }
+                super::snapshot::RememberedRecord::Reservation(_) => true,
+            };
+            if (account.0 as usize) >= n_accounts || !answer_ok || !keys.insert((*account, key)) {
+                return Err(format!("the remembered key {key:?} is inconsistent"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An account's references: its parent (opened before it, its path's parent), its children
+/// (opened after it, naming it as their parent), its dimensions.
+fn check_account(
+    accounts: &[Account],
+    idx: usize,
+    account: &Account,
+    n_dims: usize,
+) -> Result<(), String> {
+    let path = &account.path;
+    let parent_ok = match (account.parent, path.parent()) {
+        (None, None) => true,
+        (Some(parent), Some(parent_path)) => {
+            (parent.0 as usize) < idx && accounts[parent.0 as usize].path == parent_path
+        }
+        _ => false,
+    };
+    let children_ok = account.children.iter().all(|(name, child)| {
+        accounts.get(child.0 as usize).is_some_and(|child_acc| {
+            child.0 as usize > idx
+                && child_acc.parent == Some(AccountId(idx as u32))
+                && child_acc.path.name() == &**name
+                && !child_acc.closed
+        })
+    });
+    let mut previous: Option<DimId> = None;
+    let slots_ok = account.slots.iter().all(|slot| {
+        let ordered = previous.is_none_or(|before| before < slot.dim);
+        previous = Some(slot.dim);
+        ordered && (slot.dim.0 as usize) < n_dims
+    });
+    let dims_ok = account
+        .level_dim
+        .is_none_or(|dim| (dim.0 as usize) < n_dims)
+        && account
+            .alert
+            .is_none_or(|alert| (alert.dim.0 as usize) < n_dims)
+        && account
+            .period
+            .as_ref()
+            .is_none_or(|period| period.base_limits.well_formed(n_dims));
+    if parent_ok && children_ok && slots_ok && dims_ok {
+        Ok(())
+    } else {
+        Err(format!("account {path} is inconsistent"))
+    }
+}

@@ -1,0 +1,222 @@
+//! The journal's format does not change by accident: a batch of every kind of record and a
+//! snapshot, made from fixed commands at fixed times, encode to the bytes committed in
+//! `fuzz/corpus/journal/` (where they also seed the journal fuzz target), and those bytes
+//! decode and recover. `UPDATE_SNAPSHOTS=1` rewrites them after a deliberate change.
+
+use std::path::PathBuf;
+
+use purser_core::{
+    AccountPath, AccountSpec, Command, Event, Ledger, LedgerLimits, ReserveRequest, SettleRequest,
+    UsageReport,
+};
+use purser_sched::{DagCommand, DagState, Resources, SubmitDag, TaskRequest};
+use purser_server::audit::{AuditLog, Change, Note};
+use purser_server::engine::{self, Record, StateSnapshot};
+use purser_store::{Batch, Journal, MemJournal, MemStorage, Snapshot};
+
+const NOW_MS: u64 = 1_795_084_215_123;
+
+fn path(text: &str) -> AccountPath {
+    AccountPath::parse(text).unwrap()
+}
+
+fn dag_config() -> purser_sched::DagConfig {
+    let text = "[[pool]]\nname = \"local\"\nmachines = 2\ncores = 8\n";
+    let config = purser_server::Config::parse(text).unwrap();
+    purser_server::config_sched::dag_config(&config).unwrap()
+}
+
+/// Records of every kind, in journal order, and the state they leave.
+fn records() -> (Vec<Record>, Ledger, DagState) {
+    let mut ledger = Ledger::new(LedgerLimits::default());
+    let mut dags = DagState::new(dag_config()).unwrap();
+    let mut records = Vec::new();
+    let apply = |ledger: &mut Ledger, records: &mut Vec<Record>, command: Command| {
+        let mut events: Vec<Event> = Vec::new();
+        ledger.apply(command, NOW_MS, &mut events).unwrap();
+        records.extend(events.into_iter().map(Record::Ledger));
+    };
+    let limits = |pairs: &[(&str, u64)]| {
+        Some(
+            pairs
+                .iter()
+                .map(|(name, value)| (name.to_string(), *value))
+                .collect(),
+        )
+    };
+    ledger.take_foreign_seq();
+    records.push(Record::Note(Note {
+        actor: "platform-admin".into(),
+        changes: vec![Change {
+            account: "acme".into(),
+            field: "limits.tokens".into(),
+            from: None,
+            to: Some("1000000".into()),
+        }],
+    }));
+    let spec = AccountSpec {
+        limits: limits(&[("tokens", 1_000_000), ("cost_micros", 50_000_000)]),
+        ..AccountSpec::default()
+    };
+    apply(
+        &mut ledger,
+        &mut records,
+        Command::UpsertAccount {
+            path: path("acme"),
+            spec,
+        },
+    );
+    let spec = AccountSpec {
+        limits: limits(&[("tokens", 100_000)]),
+        ..AccountSpec::default()
+    };
+    apply(
+        &mut ledger,
+        &mut records,
+        Command::UpsertAccount {
+            path: path("acme/wf"),
+            spec,
+        },
+    );
+    let report = UsageReport {
+        account: path("acme/wf"),
+        usage: vec![("tokens".into(), 80_000), ("gpu_seconds".into(), 3)],
+        operation: Some("llm_call".into()),
+        work_units: 2,
+        idempotency_key: Some("call-1".into()),
+    };
+    apply(&mut ledger, &mut records, Command::Usage(report));
+    let hold = ReserveRequest {
+        account: path("acme/wf"),
+        amount: vec![("tokens".into(), 1_000)],
+        ttl_ms: Some(60_000),
+        idempotency_key: None,
+    };
+    apply(&mut ledger, &mut records, Command::Reserve(hold));
+    let reservation = ledger.last_seq();
+    let settle = SettleRequest {
+        reservation,
+        usage: vec![("tokens".into(), 900)],
+        operation: None,
+        work_units: 1,
+    };
+    apply(&mut ledger, &mut records, Command::Settle(settle));
+    let submit = SubmitDag {
+        name: Some("build".into()),
+        tenant: "acme".into(),
+        priority: 0,
+        idempotency_key: None,
+        tasks: vec![TaskRequest {
+            name: "compile".into(),
+            runtime_ms: 60_000,
+            requests: Resources::default(),
+            depends_on: Vec::new(),
+            priority: None,
+            checkpointing: true,
+            max_attempts: None,
+        }],
+    };
+    for command in [
+        DagCommand::Submit(submit),
+        DagCommand::Tick,
+        DagCommand::Lease {
+            worker: "local-0".into(),
+        },
+    ] {
+        let (_, events) = dags.apply(command, NOW_MS).unwrap();
+        for event in events {
+            ledger.take_foreign_seq();
+            records.push(Record::Dag(event));
+        }
+    }
+    assert!(
+        records
+            .iter()
+            .any(|record| matches!(record, Record::Dag(_)))
+    );
+    (records, ledger, dags)
+}
+
+fn corpus(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fuzz/corpus/journal")
+        .join(name)
+}
+
+/// Compares `bytes` with the committed file, or rewrites it under `UPDATE_SNAPSHOTS=1`.
+fn check_fixture(name: &str, bytes: &[u8]) -> Vec<u8> {
+    let file = corpus(name);
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some_and(|value| value == "1") {
+        std::fs::write(&file, bytes).unwrap();
+    }
+    let committed = std::fs::read(&file).unwrap_or_else(|err| {
+        panic!(
+            "cannot read {}: {err}; UPDATE_SNAPSHOTS=1 writes it",
+            file.display()
+        )
+    });
+    assert!(
+        committed == bytes,
+        "{} changed: the journal format moved. If deliberate, old data directories will not \
+         open: say so, and rerun with UPDATE_SNAPSHOTS=1",
+        file.display()
+    );
+    committed
+}
+
+#[test]
+fn batches_and_snapshots_keep_their_bytes_and_recover() {
+    let (records, ledger, dags) = records();
+    let mut payload = Vec::new();
+    engine::encode_records(&records, &mut payload);
+    // The fuzz target's framing: an even first byte for a batch, then its number of records.
+    let mut framed = vec![0, records.len() as u8];
+    framed.extend_from_slice(&payload);
+    let committed = check_fixture("seed-batch", &framed);
+    let batch = Batch {
+        first_seq: 1,
+        n_events: u32::from(committed[1]),
+        payload: committed[2..].to_vec(),
+    };
+    assert_eq!(engine::decode_records(&batch).unwrap(), records);
+
+    let state = StateSnapshot {
+        ledger: ledger.to_snapshot(),
+        dags: dags.to_snapshot(),
+    };
+    let encoded = postcard::to_stdvec(&state).unwrap();
+    let mut framed = vec![1];
+    framed.extend_from_slice(&encoded);
+    let committed = check_fixture("seed-snapshot", &framed);
+    let decoded = engine::decode_snapshot(&committed[1..]).unwrap();
+    assert_eq!(postcard::to_stdvec(&decoded).unwrap(), encoded);
+
+    // Both recover: the journal of the records, and the snapshot alone.
+    let storage = MemStorage::new();
+    let (mut journal, _) = MemJournal::open(&storage).unwrap();
+    journal.append(&[batch]).unwrap();
+    let recovered = engine::recover(
+        &mut journal,
+        LedgerLimits::default(),
+        dag_config(),
+        &mut AuditLog::new(),
+    )
+    .unwrap();
+    // Compared as encoded, as snapshots are: derived flags are not part of the state.
+    let bytes = |value: &purser_core::LedgerSnapshot| postcard::to_stdvec(value).unwrap();
+    assert_eq!(bytes(&recovered.ledger.to_snapshot()), bytes(&state.ledger));
+    journal
+        .write_snapshot(&Snapshot {
+            seq: ledger.last_seq(),
+            payload: encoded,
+        })
+        .unwrap();
+    let recovered = engine::recover(
+        &mut journal,
+        LedgerLimits::default(),
+        dag_config(),
+        &mut AuditLog::new(),
+    )
+    .unwrap();
+    assert_eq!(recovered.dags.to_snapshot(), state.dags);
+}
