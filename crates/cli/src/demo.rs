@@ -3,6 +3,7 @@
 //! after), live progress per agent, the enforcement ladder with its reasons, an operator raising a
 //! stopped agent's budget, and a closing summary.
 
+use purser_core::amount::group_digits;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
@@ -246,12 +247,12 @@ fn setup(client: &Client) -> anyhow::Result<()> {
             allocation["path"].as_str().unwrap_or(""),
             profile.role,
             profile.weight,
-            table::thousands(allocation["limits"]["tokens"].as_u64().unwrap_or(0))
+            group_digits(allocation["limits"]["tokens"].as_u64().unwrap_or(0))
         );
     }
     println!(
         "  pool {} tokens (of which 100,000 is the reserve, never handed out)\n",
-        table::thousands(answer["pool"]["tokens"].as_u64().unwrap_or(0))
+        group_digits(answer["pool"]["tokens"].as_u64().unwrap_or(0))
     );
     Ok(())
 }
@@ -311,10 +312,10 @@ fn agent(
                 shared.say(format!(
                     "{:<7} STOP: a hold of {} {} denied: {} would reach its stop threshold ({} available)",
                     profile.name,
-                    table::thousands(error["requested"].as_u64().unwrap_or(0)),
+                    group_digits(error["requested"].as_u64().unwrap_or(0)),
                     error["dimension"].as_str().unwrap_or(""),
                     error["account"].as_str().unwrap_or(""),
-                    table::thousands(error["available"].as_u64().unwrap_or(0)),
+                    group_digits(error["available"].as_u64().unwrap_or(0)),
                 ));
                 if !wait_for_budget(client, shared, idx, &account, deadline)? {
                     return Ok(());
@@ -448,7 +449,7 @@ fn operate(client: &Client, shared: &Shared, deadline: Instant) -> anyhow::Resul
                     "/v1/accounts/acme/wf-demo/impl-1",
                     Some(&json!({"limits": {"tokens": raised_to}})),
                 ))?;
-                shared.say(format!("operator raises acme/wf-demo/impl-1 from {} to {} tokens out of the workflow's pool", table::thousands(limit), table::thousands(raised_to)));
+                shared.say(format!("operator raises acme/wf-demo/impl-1 from {} to {} tokens out of the workflow's pool", group_digits(limit), group_digits(raised_to)));
                 raised = true;
             }
         }
@@ -513,8 +514,8 @@ fn draw(client: &Client, shared: &Shared, last: bool) -> anyhow::Result<()> {
             "█".repeat(filled),
             "░".repeat(30 - filled),
             spent as f64 * 100.0 / limit as f64,
-            table::thousands(spent),
-            table::thousands(limit),
+            group_digits(spent),
+            group_digits(limit),
             cost as f64 / 1e6,
             level,
             if views[idx].stopped { "stop".to_string() } else { action_text(status) },
@@ -569,8 +570,8 @@ fn summary(client: &Client, shared: &Shared) -> anyhow::Result<()> {
             profile.name.to_string(),
             profile.role.to_string(),
             views[idx].calls.to_string(),
-            table::thousands(spent),
-            table::thousands(limit),
+            group_digits(spent),
+            group_digits(limit),
             format!("{:.1}%", spent as f64 * 100.0 / limit.max(1) as f64),
             format!(
                 "${:.2}",

@@ -1,5 +1,6 @@
 //! Tables for people: account statuses as aligned columns.
 
+use purser_core::amount::group_digits;
 use serde_json::Value;
 
 /// Renders rows as columns, the first row being the header; numbers align right.
@@ -34,19 +35,6 @@ pub fn render(rows: &[Vec<String>]) -> String {
     out
 }
 
-/// 1234567 as 1,234,567.
-pub fn thousands(value: u64) -> String {
-    let digits = value.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (idx, ch) in digits.chars().enumerate() {
-        if idx > 0 && (digits.len() - idx).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
-}
-
 fn amounts(map: &Value) -> String {
     match map.as_object() {
         Some(object) if !object.is_empty() => object
@@ -55,7 +43,7 @@ fn amounts(map: &Value) -> String {
                 format!(
                     "{}={}",
                     short_dim(dim),
-                    thousands(value.as_u64().unwrap_or(0))
+                    group_digits(value.as_u64().unwrap_or(0))
                 )
             })
             .collect::<Vec<_>>()
@@ -119,14 +107,6 @@ pub fn accounts(accounts: &[Value]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn thousands_separators() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(1000), "1,000");
-        assert_eq!(thousands(1234567), "1,234,567");
-    }
 
     #[test]
     fn account_table() {

@@ -29,7 +29,7 @@ pub struct AccountConfig {
     /// A deadline for the account's run: the forecast horizon when there is no period.
     pub deadline_ms: Option<u64>,
     /// How the optimizer treats this account's children; `None`: the server's policy.
-    pub optimizer: Option<crate::optimize::OptimizerPolicy>,
+    pub optimizer: Option<OptimizerPolicy>,
 }
 
 impl Default for AccountConfig {
@@ -45,6 +45,49 @@ impl Default for AccountConfig {
             period: None,
             deadline_ms: None,
             optimizer: None,
+        }
+    }
+}
+
+/// How a parent's children are rebalanced. Every figure is configurable per parent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OptimizerPolicy {
+    /// A child is idle below this share of its limit used...
+    pub idle_used_max_ppm: u32,
+    /// ...and with no activity for this long.
+    pub idle_after_ms: u64,
+    /// The share of an idle child's remaining limit given back to the pool.
+    pub reclaim_share_ppm: u32,
+    /// A child above this share used, forecast past its limit, may receive a grant.
+    pub grant_above_ppm: u32,
+    /// The fairness floor: no reclaim takes a child below this share of an equal split.
+    pub min_share_ppm: u32,
+    /// The monopoly cap: no grant takes a child above this share of the parent's limit.
+    pub max_share_ppm: Option<u32>,
+    /// A grant needs a forecast at least this confident (the share of its backtested
+    /// predictions that landed within 10 %)...
+    pub grant_confidence_ppm: u32,
+    /// ...resting on at least this many backtested predictions.
+    pub grant_backtests_min: u32,
+    /// One pass grants at most this share of what a parent's pool holds beyond its reserve.
+    pub grant_pass_share_ppm: u32,
+    /// One grant adds at most this share of the child's limit.
+    pub grant_growth_max_ppm: u32,
+}
+
+impl Default for OptimizerPolicy {
+    fn default() -> Self {
+        OptimizerPolicy {
+            idle_used_max_ppm: 250_000,
+            idle_after_ms: 60_000,
+            reclaim_share_ppm: 500_000,
+            grant_above_ppm: 800_000,
+            min_share_ppm: 50_000,
+            max_share_ppm: None,
+            grant_confidence_ppm: 850_000,
+            grant_backtests_min: 5,
+            grant_pass_share_ppm: 500_000,
+            grant_growth_max_ppm: 1_000_000,
         }
     }
 }

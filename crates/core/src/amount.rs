@@ -161,6 +161,19 @@ impl Amounts {
 /// non-negative integers (the wire layer rejects the rest).
 pub type NamedAmounts = Vec<(String, u64)>;
 
+/// `30000` as `30,000`, for people.
+pub fn group_digits(value: u64) -> String {
+    let digits = value.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (idx, ch) in digits.chars().enumerate() {
+        if idx > 0 && (digits.len() - idx).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,5 +216,13 @@ mod tests {
         amounts.set(DimId(1), 2);
         assert_eq!(amounts.get(DimId(1)), Some(2));
         assert_eq!(amounts.len(), 3);
+    }
+
+    #[test]
+    fn digits_are_grouped_by_three() {
+        for (value, expected) in [(0, "0"), (999, "999"), (1000, "1,000"), (30000, "30,000")] {
+            assert_eq!(group_digits(value), expected);
+        }
+        assert_eq!(group_digits(1_234_567), "1,234,567");
     }
 }

@@ -109,7 +109,7 @@ pub enum Command {
     /// Raises or clears a forecast alert (the manager decides when).
     Alert(AlertCommand),
     /// Applies the optimizer's moves; a move no longer valid is skipped.
-    Reallocate(Vec<crate::optimize::Move>),
+    Reallocate(Vec<Move>),
     /// Starts the next budget period of a renewing account; the shell computes its bounds.
     RenewPeriod {
         account: AccountId,
@@ -214,4 +214,15 @@ pub enum Answer {
     Renewed {
         account: AccountId,
     },
+}
+
+/// One decided move of a limit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Move {
+    pub account: AccountId,
+    pub dimension: DimId,
+    pub from: u64,
+    pub to: u64,
+    pub kind: crate::event::ReallocationKind,
+    pub reason: String,
 }

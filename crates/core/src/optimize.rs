@@ -5,56 +5,12 @@
 //! The pass is a pure function of the ledger, the forecasts and the time: the same inputs give
 //! the same moves, in the same order (accounts by id, children by name).
 
-use serde::{Deserialize, Serialize};
-
-use crate::account::AccountId;
-use crate::amount::DimId;
+use crate::account::{AccountId, OptimizerPolicy};
+use crate::amount::{DimId, group_digits};
+use crate::command::Move;
 use crate::event::ReallocationKind;
 use crate::ledger::{Ledger, pool_beyond_reserve};
 use crate::level::PPM;
-
-/// How a parent's children are rebalanced. Every figure is configurable per parent.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OptimizerPolicy {
-    /// A child is idle below this share of its limit used...
-    pub idle_used_max_ppm: u32,
-    /// ...and with no activity for this long.
-    pub idle_after_ms: u64,
-    /// The share of an idle child's remaining limit given back to the pool.
-    pub reclaim_share_ppm: u32,
-    /// A child above this share used, forecast past its limit, may receive a grant.
-    pub grant_above_ppm: u32,
-    /// The fairness floor: no reclaim takes a child below this share of an equal split.
-    pub min_share_ppm: u32,
-    /// The monopoly cap: no grant takes a child above this share of the parent's limit.
-    pub max_share_ppm: Option<u32>,
-    /// A grant needs a forecast at least this confident (the share of its backtested
-    /// predictions that landed within 10 %)...
-    pub grant_confidence_ppm: u32,
-    /// ...resting on at least this many backtested predictions.
-    pub grant_backtests_min: u32,
-    /// One pass grants at most this share of what a parent's pool holds beyond its reserve.
-    pub grant_pass_share_ppm: u32,
-    /// One grant adds at most this share of the child's limit.
-    pub grant_growth_max_ppm: u32,
-}
-
-impl Default for OptimizerPolicy {
-    fn default() -> Self {
-        OptimizerPolicy {
-            idle_used_max_ppm: 250_000,
-            idle_after_ms: 60_000,
-            reclaim_share_ppm: 500_000,
-            grant_above_ppm: 800_000,
-            min_share_ppm: 50_000,
-            max_share_ppm: None,
-            grant_confidence_ppm: 850_000,
-            grant_backtests_min: 5,
-            grant_pass_share_ppm: 500_000,
-            grant_growth_max_ppm: 1_000_000,
-        }
-    }
-}
 
 /// What the optimizer needs of a forecast. Totals count what the limit counts: the current
 /// period's consumption.
@@ -66,17 +22,6 @@ pub struct Outlook {
     pub confidence: f64,
     /// How many backtested predictions the confidence rests on.
     pub n_backtests: u32,
-}
-
-/// One decided move of a limit.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Move {
-    pub account: AccountId,
-    pub dimension: DimId,
-    pub from: u64,
-    pub to: u64,
-    pub kind: ReallocationKind,
-    pub reason: String,
 }
 
 /// Most moves one pass decides; the rest wait for the next pass.
@@ -276,30 +221,4 @@ fn percent(used: u64, limit: u64) -> u64 {
         return 100;
     }
     (u128::from(used) * 100 / u128::from(limit)) as u64
-}
-
-/// `30000` as `30,000`, for people.
-pub fn group_digits(value: u64) -> String {
-    let digits = value.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (idx, ch) in digits.chars().enumerate() {
-        if idx > 0 && (digits.len() - idx).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::group_digits;
-
-    #[test]
-    fn digits_are_grouped_by_three() {
-        for (value, expected) in [(0, "0"), (999, "999"), (1000, "1,000"), (30000, "30,000")] {
-            assert_eq!(group_digits(value), expected);
-        }
-        assert_eq!(group_digits(1_234_567), "1,234,567");
-    }
 }

@@ -4,7 +4,9 @@
 mod common;
 
 use common::*;
-use purser_core::optimize::{Move, OptimizerPolicy, Outlook, plan_moves};
+use purser_core::account::OptimizerPolicy;
+use purser_core::command::Move;
+use purser_core::optimize::{Outlook, plan_moves};
 use purser_core::*;
 
 /// An org of 1,000,000 tokens with children `a` and `b` of 100,000 each; `a` has used `used`.

@@ -5,8 +5,8 @@ mod common;
 
 use common::{Fixture, path};
 use purser_core::account::{PeriodSpec, PeriodUnit};
+use purser_core::command::Move;
 use purser_core::event::ReallocationKind;
-use purser_core::optimize::Move;
 use purser_core::*;
 
 const HOUR_MS: u64 = 3_600_000;

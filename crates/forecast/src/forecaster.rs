@@ -3,8 +3,9 @@
 use crate::backtest::Backtest;
 use crate::evidence::{self, Evidence, interval_errors};
 use crate::history::{Curve, History};
-use crate::methods::{self, Method, Model, Resampled};
+use crate::methods::{self, Method, Model};
 use crate::profile::RunProfile;
+use crate::resample::Resampled;
 
 /// Settings of a forecaster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

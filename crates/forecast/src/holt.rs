@@ -7,7 +7,7 @@
 //! history it was seen on: an undamped trend fitted on minutes of noise would otherwise explode
 //! over an hour's horizon.
 
-use crate::methods::{N_STEPS, Resampled};
+use crate::resample::{N_STEPS, Resampled};
 
 const LEVEL_WEIGHTS: [f64; 4] = [0.1, 0.2, 0.4, 0.7];
 const TREND_WEIGHTS: [f64; 3] = [0.05, 0.15, 0.3];

@@ -26,11 +26,13 @@ mod history;
 mod holt;
 mod methods;
 mod profile;
+mod resample;
 
 pub use backtest::{ERRORS_KEPT, N_SCALES};
 pub use evaluation::{CONFIDENT, EvaluationSetup, Figures, evaluate};
 pub use evidence::{MIN_SAMPLES, MIN_SCALES_TO_SWITCH, SWITCH_MARGIN, TOLERANCE};
 pub use forecaster::{Forecast, ForecastConfig, Forecaster, Interval};
 pub use history::{History, INITIAL_BUCKET_WIDTH_MS, N_BUCKETS};
-pub use methods::{Method, N_STEPS};
+pub use methods::Method;
 pub use profile::{MAX_KINDS, MAX_RUNS_PER_KIND, PROFILE_POINTS, ProfileLibrary, RunProfile};
+pub use resample::N_STEPS;

@@ -5,12 +5,9 @@
 //! consumed at `now_ms`. Models are fitted once per forecast and then read at several targets
 //! (the horizon end, the backtest targets, the exhaustion search).
 
-use crate::history::Curve;
 use crate::holt::HoltModel;
 use crate::profile::{HistoricalModel, RunProfile};
-
-/// The history is resampled into this many equal steps from the start of the run to now.
-pub const N_STEPS: usize = 32;
+use crate::resample::{N_STEPS, Resampled};
 
 /// A forecasting method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -51,40 +48,6 @@ impl Method {
             Method::Holt => 2,
             Method::Historical => 3,
         }
-    }
-}
-
-/// Cumulative consumption at `N_STEPS + 1` equally spaced times from the start to now.
-#[derive(Debug, Clone)]
-pub(crate) struct Resampled {
-    pub(crate) start_ms: u64,
-    pub(crate) now_ms: u64,
-    pub(crate) step_ms: f64,
-    pub(crate) cumulative: [f64; N_STEPS + 1],
-}
-
-impl Resampled {
-    /// `None` until some time has elapsed since the start.
-    pub(crate) fn new(curve: &Curve<'_>, start_ms: u64, now_ms: u64) -> Option<Self> {
-        if now_ms <= start_ms {
-            return None;
-        }
-        let step_ms = (now_ms - start_ms) as f64 / N_STEPS as f64;
-        let mut cumulative = [0.0; N_STEPS + 1];
-        for (step_idx, value) in cumulative.iter_mut().enumerate() {
-            let at_ms = start_ms + (step_ms * step_idx as f64).round() as u64;
-            *value = curve.cumulative_at(at_ms);
-        }
-        Some(Self {
-            start_ms,
-            now_ms,
-            step_ms,
-            cumulative,
-        })
-    }
-
-    pub(crate) fn consumed(&self) -> f64 {
-        self.cumulative[N_STEPS]
     }
 }
 
@@ -196,7 +159,7 @@ fn fit_linear(resampled: &Resampled) -> Model<'static> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::History;
+    use crate::history::{Curve, History};
 
     /// Feeds one observation per second from `rate(second)`, fits `method` at `now_s` and checks
     /// the predicted cumulative at `target_s` against `expected` within `tolerance` (relative).

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 
 use crate::history::{Curve, History};
-use crate::methods::{N_STEPS, Resampled};
+use crate::resample::{N_STEPS, Resampled};
 
 /// Number of points of a profile (its fractions are `i / (PROFILE_POINTS - 1)`).
 pub const PROFILE_POINTS: usize = N_STEPS + 1;

@@ -1,10 +1,10 @@
-//! Simulated spot interruptions on a planned [`Engine`]: cut the running attempts, drop what
+//! Simulated spot interruptions on a planned [`ListScheduler`]: cut the running attempts, drop what
 //! has not started, replace the machine, and let the caller re-plan from that moment.
 
-use crate::engine::{Attempt, Engine, Machine};
+use crate::list_scheduler::{Attempt, ListScheduler, PlanMachine};
 use crate::profile::Profile;
 
-impl Engine<'_> {
+impl ListScheduler<'_> {
     /// The earliest interruption that cuts planned work, if any: (time, machine).
     pub(crate) fn next_interruption(&self) -> Option<(f64, usize)> {
         self.machines
@@ -81,7 +81,7 @@ impl Engine<'_> {
             .max()
             .unwrap_or(0);
         self.machines[machine_idx].dead = true;
-        self.machines.push(Machine::new(pool_idx, next_index));
+        self.machines.push(PlanMachine::new(pool_idx, next_index));
     }
 
     fn rebuild_machines(&mut self) {

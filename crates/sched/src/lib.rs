@@ -15,11 +15,11 @@
 
 mod bounds;
 mod costs;
-mod engine;
 mod error;
 mod generate;
 mod interrupt;
 mod limits;
+mod list_scheduler;
 mod live;
 mod parse_dax;
 mod parse_wfformat;

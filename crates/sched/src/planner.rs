@@ -4,7 +4,7 @@ use std::str::FromStr;
 
 use crate::SchedError;
 use crate::costs::Costs;
-use crate::engine::{Engine, Selection, SpotRule};
+use crate::list_scheduler::{ListScheduler, Selection, SpotRule};
 use crate::platform::Platform;
 use crate::rng::SplitMix64;
 use crate::schedule::{Schedule, build};
@@ -142,7 +142,7 @@ pub fn plan_with(
     let upward = costs.upward_rank();
     let mut rng = SplitMix64::new(options.seed);
     if options.algorithm == Algorithm::Heft {
-        let mut engine = Engine::new(&costs, None);
+        let mut engine = ListScheduler::new(&costs, None);
         engine.place_all(&upward, &Selection::EARLIEST_FINISH, None, &mut rng);
         return Ok(build(&engine, critical_path_s, 0));
     }
@@ -172,7 +172,7 @@ pub fn plan_with(
     }
     let run = |candidate: &Candidate, spot: Option<&SpotRule>, rng: &mut SplitMix64| {
         let oct_ref = candidate.selection.lookahead.then_some(oct.as_slice());
-        let mut engine = Engine::new(&costs, oct_ref);
+        let mut engine = ListScheduler::new(&costs, oct_ref);
         engine.place_all(&candidate.rank, &candidate.selection, spot, rng);
         engine
     };
@@ -249,7 +249,7 @@ pub fn plan_with(
     // interruptions (the choice must not see the draws), and keep the cheapest plan that still
     // ends by the deadline; if none does, stay on demand. Each plan draws from its own copy of the
     // generator, and the kept one continues from its copy.
-    let mut spot_plan: Option<(u64, Engine, SpotRule, SplitMix64)> = None;
+    let mut spot_plan: Option<(u64, ListScheduler, SpotRule, SplitMix64)> = None;
     for share in SPOT_DEADLINE_SHARES {
         let rule = rule_for(on_demand.makespan_s + (deadline - on_demand.makespan_s) * share);
         let mut variant_rng = rng.clone();

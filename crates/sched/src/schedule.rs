@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::Engine;
+use crate::list_scheduler::ListScheduler;
 
 /// One attempt of one task. Serialized with exactly these field names.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -48,7 +48,7 @@ pub struct Schedule {
     pub stats: Option<PlanStats>,
 }
 
-pub(crate) fn build(engine: &Engine, critical_path_s: f64, interruptions: u32) -> Schedule {
+pub(crate) fn build(engine: &ListScheduler, critical_path_s: f64, interruptions: u32) -> Schedule {
     let costs = engine.costs;
     let pools = &costs.platform.pools;
     let tasks = costs.workflow.tasks();

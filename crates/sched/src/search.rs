@@ -12,7 +12,7 @@
 //! small workflows. The search draws from the caller's seeded generator: same seed, same plan.
 
 use crate::costs::Costs;
-use crate::engine::{Engine, Selection};
+use crate::list_scheduler::{ListScheduler, Selection};
 use crate::rng::SplitMix64;
 
 /// Placement evaluations (tasks x machine slots per plan) the search may spend.
@@ -51,8 +51,8 @@ fn plan_on_demand<'a>(
     oct: &'a [f64],
     candidate: &Candidate,
     rng: &mut SplitMix64,
-) -> Engine<'a> {
-    let mut engine = Engine::new(costs, candidate.selection.lookahead.then_some(oct));
+) -> ListScheduler<'a> {
+    let mut engine = ListScheduler::new(costs, candidate.selection.lookahead.then_some(oct));
     engine.place_all(&candidate.rank, &candidate.selection, None, rng);
     engine
 }

@@ -1,7 +1,7 @@
 //! The `[manager]` section of `purser.toml`: forecasts, alerts and the optimizer.
 
-use purser_core::manage::ManagerConfig;
-use purser_core::optimize::OptimizerPolicy;
+use purser_core::account::OptimizerPolicy;
+use purser_core::foresight::ForesightConfig;
 use purser_core::watch::WatchConfig;
 use serde::Deserialize;
 
@@ -47,8 +47,8 @@ fn ppm(value: Option<f64>, name: &str, default: u32) -> Result<u32, String> {
 }
 
 impl ManagerSection {
-    pub fn to_config(&self) -> Result<ManagerConfig, String> {
-        let defaults = ManagerConfig::default();
+    pub fn to_config(&self) -> Result<ForesightConfig, String> {
+        let defaults = ForesightConfig::default();
         let policy = OptimizerPolicy::default();
         let confidence = self
             .alert_confidence
@@ -72,7 +72,7 @@ impl ManagerSection {
             None => policy.max_share_ppm,
             Some(v) => Some(ppm(Some(v), "max_share", 0)?),
         };
-        Ok(ManagerConfig {
+        Ok(ForesightConfig {
             watch: WatchConfig {
                 series_max,
                 horizon_ms,
@@ -137,7 +137,7 @@ mod tests {
     fn an_empty_section_gives_the_documented_defaults() {
         assert_eq!(
             ManagerSection::default().to_config().unwrap(),
-            ManagerConfig::default()
+            ForesightConfig::default()
         );
     }
 

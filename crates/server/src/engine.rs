@@ -134,7 +134,7 @@ pub struct EngineCore {
     /// DAG events of the job being handled, each with its seq already taken from the ledger.
     pub dag_events: Vec<DagEvent>,
     /// Forecasts, alerts and the optimizer (`purser_core::manage`).
-    pub manager: purser_core::manage::Manager,
+    pub manager: purser_core::foresight::Foresight,
     /// The newest notable events, and the stream's sender (`audit.rs`).
     pub audit: crate::audit::AuditLog,
     /// Who ran the job being handled and what it changed, journaled before its events.

@@ -111,7 +111,7 @@ pub fn open_engine(config: &Config) -> Result<(Engine, std::thread::JoinHandle<(
         last_now_ms: 0,
         dags: recovered.dags,
         dag_events: Vec::new(),
-        manager: purser_core::manage::Manager::new(manager_config),
+        manager: purser_core::foresight::Foresight::new(manager_config),
         audit,
         note: None,
     };

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use purser_core::manage::{Manager, ManagerConfig};
+use purser_core::foresight::{Foresight, ForesightConfig};
 use purser_core::report::{LevelPoint, Report, build_report};
 use purser_core::{AccountPath, AccountSpec, Command, Event, Ledger, UsageReport};
 use purser_server::report::{ReportOut, html, markdown};
@@ -18,7 +18,7 @@ const STEP_MS: u64 = 15_000;
 /// (forecast alerts every 5 s; the optimizer is off so that the limits stay as set).
 struct Team {
     ledger: Ledger,
-    manager: Manager,
+    manager: Foresight,
     now_ms: u64,
     events: Vec<Event>,
 }
@@ -97,9 +97,9 @@ impl Team {
 fn team(tester_kind: &str) -> Team {
     let mut team = Team {
         ledger: Ledger::default(),
-        manager: Manager::new(ManagerConfig {
+        manager: Foresight::new(ForesightConfig {
             optimizer_every_ms: 0,
-            ..ManagerConfig::default()
+            ..ForesightConfig::default()
         }),
         now_ms: T0,
         events: Vec::new(),

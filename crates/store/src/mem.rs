@@ -184,13 +184,7 @@ impl Journal for MemJournal {
     }
 
     fn write_snapshot(&mut self, snapshot: &Snapshot) -> Result<(), StoreError> {
-        if snapshot.seq > self.last_seq {
-            return Err(StoreError::SnapshotAhead {
-                snapshot_seq: snapshot.seq,
-                last_seq: self.last_seq,
-            });
-        }
-        let crc32 = verify::snapshot_crc(snapshot.seq, &snapshot.payload);
+        let crc32 = verify::check_snapshot(snapshot, self.last_seq)?;
         let mut state = self.storage.lock();
         state
             .snapshots

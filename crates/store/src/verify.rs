@@ -16,6 +16,18 @@ pub(crate) fn batch_crc(first_seq: u64, n_events: u32, payload: &[u8]) -> u32 {
     hasher.finalize()
 }
 
+/// Checks a snapshot may be written after `last_seq` (it never holds events the journal does
+/// not) and answers its checksum.
+pub(crate) fn check_snapshot(snapshot: &crate::Snapshot, last_seq: u64) -> Result<u32, StoreError> {
+    if snapshot.seq > last_seq {
+        return Err(StoreError::SnapshotAhead {
+            snapshot_seq: snapshot.seq,
+            last_seq,
+        });
+    }
+    Ok(snapshot_crc(snapshot.seq, &snapshot.payload))
+}
+
 /// CRC32 over a snapshot's seq (little-endian) and payload.
 pub(crate) fn snapshot_crc(seq: u64, payload: &[u8]) -> u32 {
     let mut hasher = crc32fast::Hasher::new();

@@ -167,6 +167,75 @@ impl Ledger {
         events: &mut Vec<Event>,
     ) -> Result<Answer, LedgerError> {
         let parent = self.resolve(path)?;
+        let (child_paths, shares) = self.allocation_children(path, &request)?;
+        let existing: Vec<Option<AccountId>> = child_paths
+            .iter()
+            .map(|child_path| self.lookup(child_path.as_str()))
+            .collect();
+        let totals = self.allocation_totals(parent, path, &request, &existing)?;
+        let claims = self.claims(&request, &existing, &totals)?;
+        let total_values: Vec<u64> = totals.iter().map(|(_, total)| *total).collect();
+        let amounts = allocate::allocate(request.strategy, &total_values, &claims, shares);
+        let limits_of = |idx: usize| -> Vec<(DimId, u64)> {
+            totals
+                .iter()
+                .zip(&amounts[idx])
+                .map(|((dim, _), amount)| (*dim, *amount))
+                .collect()
+        };
+        // Each child's new limit must still cover what its own children hold.
+        for (idx, id) in existing.iter().enumerate() {
+            if let Some(id) = id {
+                self.check_limits(
+                    Some(*id),
+                    None,
+                    &limits_of(idx),
+                    &format!("children[{idx}]"),
+                )?;
+            }
+        }
+        let mut allocations = Vec::with_capacity(child_paths.len());
+        for (idx, child) in request.children.iter().enumerate() {
+            let limits = Amounts::from_pairs(limits_of(idx));
+            let mut config = existing[idx].map_or_else(
+                || self.defaults.clone(),
+                |id| self.accounts[id.0 as usize].config.clone(),
+            );
+            config.weight = child.weight.unwrap_or(config.weight);
+            config.priority = child.priority.unwrap_or(config.priority);
+            let event = match existing[idx] {
+                Some(account) => Event::AccountUpdated {
+                    account,
+                    config,
+                    limits: limits.clone(),
+                    at_ms: now_ms,
+                },
+                None => Event::AccountOpened {
+                    path: child_paths[idx].clone(),
+                    config,
+                    limits: limits.clone(),
+                    at_ms: now_ms,
+                },
+            };
+            self.emit(event, events);
+            let id = self
+                .lookup(child_paths[idx].as_str())
+                .expect("child was just written");
+            allocations.push((id, limits));
+        }
+        Ok(Answer::Allocated {
+            parent,
+            allocations,
+        })
+    }
+
+    /// The paths of the children an allocation names (valid, each once, within the ledger's
+    /// bound on accounts) and its shares.
+    fn allocation_children(
+        &self,
+        path: &AccountPath,
+        request: &AllocateRequest,
+    ) -> Result<(Vec<AccountPath>, Shares), LedgerError> {
         let n_children = request.children.len();
         if n_children == 0 || n_children > ALLOCATION_CHILDREN_MAX {
             return Err(LedgerError::invalid(
@@ -175,7 +244,7 @@ impl Ledger {
                 format!("children must name 1 to {ALLOCATION_CHILDREN_MAX} accounts"),
             ));
         }
-        let shares = check_shares(&request, n_children)?;
+        let shares = check_shares(request, n_children)?;
         let mut child_paths = Vec::with_capacity(n_children);
         for (idx, child) in request.children.iter().enumerate() {
             let child_path = path.child(&child.name).map_err(|message| {
@@ -204,18 +273,23 @@ impl Ledger {
                 ),
             });
         }
-        let existing: Vec<Option<AccountId>> = child_paths
-            .iter()
-            .map(|child_path| self.lookup(child_path.as_str()))
-            .collect();
+        Ok((child_paths, shares))
+    }
+
+    /// What an allocation hands out per dimension: as asked, or what the parent's pool would
+    /// hold beyond its reserve if the named children gave their limits back; never more.
+    fn allocation_totals(
+        &self,
+        parent: AccountId,
+        path: &AccountPath,
+        request: &AllocateRequest,
+        existing: &[Option<AccountId>],
+    ) -> Result<Vec<(DimId, u64)>, LedgerError> {
         let parent_acc = &self.accounts[parent.0 as usize];
-        // Totals: as asked, or what the parent's pool would hold beyond its reserve if the named
-        // children gave their limits back.
         let totals: Vec<(DimId, u64)> = match &request.total {
             Some(named) => {
                 let prepared = self.prepare(named, "total")?;
-                if !prepared.new_names.is_empty() {
-                    let name = &prepared.new_names[0].0;
+                if let Some((name, _)) = prepared.new_names.first() {
                     return Err(LedgerError::invalid(
                         "invalid_dimension",
                         format!("total.{name}"),
@@ -231,7 +305,7 @@ impl Ledger {
                 .map(|slot| (slot.dim, u64::MAX))
                 .collect(),
         };
-        let mut checked_totals = Vec::with_capacity(totals.len());
+        let mut checked = Vec::with_capacity(totals.len());
         for (dim, asked) in totals {
             let Some(slot) = parent_acc.slot(dim).filter(|slot| slot.limit.is_some()) else {
                 let name = self.dims.name(dim);
@@ -248,7 +322,7 @@ impl Ledger {
                 .sum();
             let available = pool_beyond_reserve(
                 slot.limit.unwrap_or(0),
-                slot.children_limits - given_back,
+                slot.children_limits.saturating_sub(given_back),
                 parent_acc.config.reserve_ppm,
             );
             if asked != u64::MAX && asked > available {
@@ -259,62 +333,9 @@ impl Ledger {
                     available,
                 });
             }
-            checked_totals.push((dim, asked.min(available)));
+            checked.push((dim, asked.min(available)));
         }
-        let claims = self.claims(&request, &existing, &checked_totals)?;
-        let total_values: Vec<u64> = checked_totals.iter().map(|(_, total)| *total).collect();
-        let amounts = allocate::allocate(request.strategy, &total_values, &claims, shares);
-        // Each child's new limit must still cover what its own children hold.
-        for (idx, id) in existing.iter().enumerate() {
-            let pairs: Vec<(DimId, u64)> = checked_totals
-                .iter()
-                .zip(&amounts[idx])
-                .map(|((dim, _), amount)| (*dim, *amount))
-                .collect();
-            if let Some(id) = id {
-                self.check_limits(Some(*id), None, &pairs, &format!("children[{idx}]"))?;
-            }
-        }
-        let mut allocations = Vec::with_capacity(n_children);
-        for (idx, child) in request.children.iter().enumerate() {
-            let limits = Amounts::from_pairs(
-                checked_totals
-                    .iter()
-                    .zip(&amounts[idx])
-                    .map(|((dim, _), amount)| (*dim, *amount))
-                    .collect(),
-            );
-            let mut config = existing[idx].map_or_else(
-                || self.defaults.clone(),
-                |id| self.accounts[id.0 as usize].config.clone(),
-            );
-            config.weight = child.weight.unwrap_or(config.weight);
-            config.priority = child.priority.unwrap_or(config.priority);
-            let event = match existing[idx] {
-                Some(account) => Event::AccountUpdated {
-                    account,
-                    config,
-                    limits: limits.clone(),
-                    at_ms: now_ms,
-                },
-                None => Event::AccountOpened {
-                    path: child_paths[idx].clone(),
-                    config,
-                    limits: limits.clone(),
-                    at_ms: now_ms,
-                },
-            };
-            self.emit(event, events);
-            allocations.push((
-                self.lookup(child_paths[idx].as_str())
-                    .expect("child was just written"),
-                limits,
-            ));
-        }
-        Ok(Answer::Allocated {
-            parent,
-            allocations,
-        })
+        Ok(checked)
     }
 
     fn claims(

@@ -4,11 +4,12 @@
 use std::sync::Arc;
 
 use super::{Hold, HoldState, Ledger, Remembered};
-use crate::account::{Account, AccountId};
+use crate::account::{Account, AccountConfig, AccountId};
 use crate::amount::Amounts;
 use crate::command::{Fired, ReserveAnswer, UsageAnswer, Verdict};
 use crate::event::Event;
 use crate::level::{Level, action_for, fraction};
+use crate::path::AccountPath;
 
 impl Ledger {
     pub(crate) fn evolve(&mut self, seq: u64, event: &Event) {
@@ -36,50 +37,13 @@ impl Ledger {
                 config,
                 limits,
                 at_ms,
-            } => {
-                let id = AccountId(self.accounts.len() as u32);
-                let parent = path
-                    .parent()
-                    .and_then(|parent| self.lookup(parent.as_str()));
-                let mut account = Account::new(path.clone(), parent, config.clone());
-                account.seq = seq;
-                account.last_activity_ms = Some(*at_ms);
-                account.opened_ms = *at_ms;
-                account.level_since_ms = *at_ms;
-                self.accounts.push(account);
-                let name: Arc<str> = Arc::from(path.name());
-                match parent {
-                    Some(parent) => {
-                        self.accounts[parent.0 as usize].children.insert(name, id);
-                    }
-                    None => {
-                        self.roots.insert(name, id);
-                    }
-                }
-                self.by_path.insert(path.shared(), id);
-                self.set_limits(id, limits, seq, *at_ms);
-            }
+            } => self.fold_account_opened(seq, path, config, limits, *at_ms),
             Event::AccountUpdated {
                 account,
                 config,
                 limits,
                 at_ms,
-            } => {
-                let acc = &mut self.accounts[account.0 as usize];
-                acc.config = config.clone();
-                match (&config.period, acc.period.as_mut()) {
-                    (None, _) => acc.period = None,
-                    (Some(spec), Some(period)) => {
-                        period.spec = spec.clone();
-                        for (dim, limit) in limits.iter() {
-                            period.base_limits.set(dim, limit);
-                        }
-                    }
-                    // The first period starts with its `PeriodRenewed`.
-                    (Some(_), None) => {}
-                }
-                self.set_limits(*account, limits, seq, *at_ms);
-            }
+            } => self.fold_account_updated(seq, *account, config, limits, *at_ms),
             Event::AccountClosed { account, .. } => self.close(*account, seq),
             Event::UsageRecorded {
                 account,
@@ -103,45 +67,14 @@ impl Ledger {
                 expires_ms,
                 idempotency_key,
                 at_ms,
-            } => {
-                self.hold(*account, amount, seq, *at_ms);
-                self.accounts[account.0 as usize].open_reservations += 1;
-                self.n_open_holds += 1;
-                self.expiry.insert((*expires_ms, seq));
-                let answer = ReserveAnswer {
-                    reservation: seq,
-                    expires_ms: *expires_ms,
-                    verdict: self.verdict(*account),
-                    duplicate: false,
-                };
-                let hold = Hold {
-                    account: *account,
-                    amount: amount.clone(),
-                    expires_ms: *expires_ms,
-                    idempotency_key: idempotency_key.clone(),
-                    answer,
-                    state: HoldState::Open,
-                };
-                self.holds.insert(seq, hold);
-                if let Some(key) = idempotency_key {
-                    self.remember(*account, key.clone(), Remembered::Reservation(seq));
-                }
-            }
+            } => self.fold_hold_opened(seq, *account, amount, *expires_ms, idempotency_key, *at_ms),
             Event::ReservationSettled {
                 reservation,
                 usage,
                 work_units,
                 at_ms,
                 ..
-            } => {
-                let (account, was_expired) = self.release(*reservation, seq, *at_ms);
-                self.charge(account, usage, seq, *at_ms);
-                let acc = &mut self.accounts[account.0 as usize];
-                acc.work_units = acc.work_units.saturating_add(*work_units);
-                let mut answer = self.usage_answer(account, seq);
-                answer.expired = was_expired;
-                self.close_hold(*reservation, HoldState::Settled(answer));
-            }
+            } => self.fold_hold_settled(seq, *reservation, usage, *work_units, *at_ms),
             Event::ReservationVoided { reservation, at_ms } => {
                 self.release(*reservation, seq, *at_ms);
                 self.close_hold(*reservation, HoldState::Voided);
@@ -204,6 +137,111 @@ impl Ledger {
             } => self.renew_period(*account, *start_ms, *end_ms, limits, seq, *at_ms),
             Event::LevelChanged { .. } => {}
         }
+    }
+
+    fn fold_account_opened(
+        &mut self,
+        seq: u64,
+        path: &AccountPath,
+        config: &AccountConfig,
+        limits: &Amounts,
+        at_ms: u64,
+    ) {
+        let id = AccountId(self.accounts.len() as u32);
+        let parent = path
+            .parent()
+            .and_then(|parent| self.lookup(parent.as_str()));
+        let mut account = Account::new(path.clone(), parent, config.clone());
+        account.seq = seq;
+        account.last_activity_ms = Some(at_ms);
+        account.opened_ms = at_ms;
+        account.level_since_ms = at_ms;
+        self.accounts.push(account);
+        let name: Arc<str> = Arc::from(path.name());
+        match parent {
+            Some(parent) => {
+                self.accounts[parent.0 as usize].children.insert(name, id);
+            }
+            None => {
+                self.roots.insert(name, id);
+            }
+        }
+        self.by_path.insert(path.shared(), id);
+        self.set_limits(id, limits, seq, at_ms);
+    }
+
+    fn fold_account_updated(
+        &mut self,
+        seq: u64,
+        account: AccountId,
+        config: &AccountConfig,
+        limits: &Amounts,
+        at_ms: u64,
+    ) {
+        let acc = &mut self.accounts[account.0 as usize];
+        acc.config = config.clone();
+        match (&config.period, acc.period.as_mut()) {
+            (None, _) => acc.period = None,
+            (Some(spec), Some(period)) => {
+                period.spec = spec.clone();
+                for (dim, limit) in limits.iter() {
+                    period.base_limits.set(dim, limit);
+                }
+            }
+            // The first period starts with its `PeriodRenewed`.
+            (Some(_), None) => {}
+        }
+        self.set_limits(account, limits, seq, at_ms);
+    }
+
+    fn fold_hold_opened(
+        &mut self,
+        seq: u64,
+        account: AccountId,
+        amount: &Amounts,
+        expires_ms: u64,
+        idempotency_key: &Option<Arc<str>>,
+        at_ms: u64,
+    ) {
+        self.hold(account, amount, seq, at_ms);
+        self.accounts[account.0 as usize].open_reservations += 1;
+        self.n_open_holds += 1;
+        self.expiry.insert((expires_ms, seq));
+        let answer = ReserveAnswer {
+            reservation: seq,
+            expires_ms,
+            verdict: self.verdict(account),
+            duplicate: false,
+        };
+        let hold = Hold {
+            account,
+            amount: amount.clone(),
+            expires_ms,
+            idempotency_key: idempotency_key.clone(),
+            answer,
+            state: HoldState::Open,
+        };
+        self.holds.insert(seq, hold);
+        if let Some(key) = idempotency_key {
+            self.remember(account, key.clone(), Remembered::Reservation(seq));
+        }
+    }
+
+    fn fold_hold_settled(
+        &mut self,
+        seq: u64,
+        reservation: u64,
+        usage: &Amounts,
+        work_units: u64,
+        at_ms: u64,
+    ) {
+        let (account, was_expired) = self.release(reservation, seq, at_ms);
+        self.charge(account, usage, seq, at_ms);
+        let acc = &mut self.accounts[account.0 as usize];
+        acc.work_units = acc.work_units.saturating_add(work_units);
+        let mut answer = self.usage_answer(account, seq);
+        answer.expired = was_expired;
+        self.close_hold(reservation, HoldState::Settled(answer));
     }
 
     /// Restarts the consumption window of `account` and of every descendant that does not renew

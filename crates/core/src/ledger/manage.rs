@@ -7,11 +7,11 @@ use super::Ledger;
 use super::accounts::pool_beyond_reserve;
 use crate::account::AccountId;
 use crate::amount::Amounts;
+use crate::command::Move;
 use crate::command::{AlertCommand, Answer};
 use crate::error::LedgerError;
 use crate::event::{Event, ReallocationKind};
 use crate::level::PPM;
-use crate::optimize::Move;
 
 /// The longest reason a move keeps.
 const REASON_LEN_MAX: usize = 512;

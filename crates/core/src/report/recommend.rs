@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use super::{AccountRow, DimRow, Role, by_dimension};
+use crate::amount::group_digits;
 use crate::level::PPM;
-use crate::optimize::group_digits;
 
 /// A sibling at or above this share of its limit needs more...
 pub const HIGH_UTILIZATION: f64 = 0.90;

@@ -19,9 +19,9 @@ use crate::allocate::Strategy;
 use crate::amount::NamedAmounts;
 use crate::command::{AccountSpec, AllocateRequest, ChildRequest, Command, UsageReport};
 use crate::event::{Event, ReallocationKind};
+use crate::foresight::{Foresight, ForesightConfig};
 use crate::ledger::Ledger;
 use crate::level::action_for;
-use crate::manage::{Manager, ManagerConfig};
 use crate::path::AccountPath;
 
 pub use tally::{AccountSummary, Summary};
@@ -50,7 +50,7 @@ pub struct ReplaySetup {
     pub tick_ms: u64,
     /// Forecasts from this share of the horizon on count in the summary's accuracy.
     pub first_scored_fraction: f64,
-    pub manager: ManagerConfig,
+    pub manager: ForesightConfig,
 }
 
 impl Default for ReplaySetup {
@@ -62,7 +62,7 @@ impl Default for ReplaySetup {
             forecast_every_ms: 60_000,
             tick_ms: 1_000,
             first_scored_fraction: 0.1,
-            manager: ManagerConfig::default(),
+            manager: ForesightConfig::default(),
         }
     }
 }
@@ -121,7 +121,7 @@ pub enum ReplayLine {
 
 /// Why a trace cannot be replayed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum ReplayError {
+pub enum TraceError {
     #[error("record {index}: at_ms {at_ms} is before the previous record's {previous_ms}")]
     OutOfOrder {
         index: u64,
@@ -136,7 +136,7 @@ pub enum ReplayError {
 pub struct TraceReplay {
     setup: ReplaySetup,
     ledger: Ledger,
-    manager: Manager,
+    manager: Foresight,
     start_ms: Option<u64>,
     now_ms: u64,
     next_tick_ms: u64,
@@ -156,7 +156,7 @@ impl TraceReplay {
     /// `accounts`: every account the trace names, when known in advance (needed for
     /// `allocate_equal`, which spreads the limits over the whole tree at the start).
     pub fn new(setup: ReplaySetup, accounts: Vec<AccountPath>) -> TraceReplay {
-        let manager = Manager::new(setup.manager);
+        let manager = Foresight::new(setup.manager);
         TraceReplay {
             ledger: Ledger::default(),
             manager,
@@ -184,13 +184,13 @@ impl TraceReplay {
         &mut self,
         record: TraceRecord,
         out: &mut Vec<ReplayLine>,
-    ) -> Result<(), ReplayError> {
+    ) -> Result<(), TraceError> {
         let index = self.n_records;
         self.n_records += 1;
         if self.start_ms.is_none() {
             self.begin(record.at_ms, out)?;
         } else if record.at_ms < self.now_ms {
-            return Err(ReplayError::OutOfOrder {
+            return Err(TraceError::OutOfOrder {
                 index,
                 at_ms: record.at_ms,
                 previous_ms: self.now_ms,
@@ -218,7 +218,7 @@ impl TraceReplay {
                 record.at_ms,
                 &mut self.events,
             )
-            .map_err(|err| ReplayError::Rejected {
+            .map_err(|err| TraceError::Rejected {
                 index,
                 message: err.to_string(),
             })?;
@@ -244,7 +244,7 @@ impl TraceReplay {
         summary
     }
 
-    fn begin(&mut self, start_ms: u64, out: &mut Vec<ReplayLine>) -> Result<(), ReplayError> {
+    fn begin(&mut self, start_ms: u64, out: &mut Vec<ReplayLine>) -> Result<(), TraceError> {
         self.start_ms = Some(start_ms);
         self.now_ms = start_ms;
         self.next_tick_ms = start_ms + self.setup.tick_ms.max(1);
@@ -268,7 +268,7 @@ impl TraceReplay {
             parents.sort_by_key(|path| path.depth());
             for parent in parents {
                 self.allocate_equal(&parent, start_ms)
-                    .map_err(|err| ReplayError::Rejected {
+                    .map_err(|err| TraceError::Rejected {
                         index: 0,
                         message: err.to_string(),
                     })?;
@@ -361,8 +361,8 @@ impl TraceReplay {
         out: &mut Vec<ReplayLine>,
         index: u64,
         named: bool,
-    ) -> Result<AccountId, ReplayError> {
-        let rejected = |err: crate::LedgerError| ReplayError::Rejected {
+    ) -> Result<AccountId, TraceError> {
+        let rejected = |err: crate::LedgerError| TraceError::Rejected {
             index,
             message: err.to_string(),
         };

@@ -13,7 +13,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::fmt::Display;
 
-use purser_core::manage::{Manager, ManagerConfig};
+use purser_core::foresight::{Foresight, ForesightConfig};
 use purser_core::{
     AccountId, Answer, Command, Event, Ledger, LedgerError, LedgerLimits, LedgerSnapshot, Level,
 };
@@ -94,8 +94,8 @@ pub struct Sim {
     pub now_ms: u64,
     pub step: usize,
     ledger: Ledger,
-    manager: Manager,
-    manager_config: ManagerConfig,
+    manager: Foresight,
+    manager_config: ForesightConfig,
     /// Replays every event from the first, as a restart from an empty journal would.
     replica: Ledger,
     events: Vec<Event>,
@@ -118,14 +118,14 @@ pub struct Sim {
 
 impl Sim {
     pub fn new(cfg: SimConfig) -> Sim {
-        let manager_config = ManagerConfig::default();
+        let manager_config = ForesightConfig::default();
         let mut sim = Sim {
             cfg,
             rng: Rng::new(cfg.seed),
             now_ms: START_MS,
             step: 0,
             ledger: Ledger::new(LIMITS),
-            manager: Manager::new(manager_config),
+            manager: Foresight::new(manager_config),
             manager_config,
             replica: Ledger::new(LIMITS),
             events: Vec::new(),
@@ -375,7 +375,7 @@ impl Sim {
             1 => from_journal,
             _ => self.replica.clone(),
         };
-        self.manager = Manager::new(self.manager_config);
+        self.manager = Foresight::new(self.manager_config);
         self.next_forecast_ms = 0;
         self.restart_snapshot = snapshot;
         self.journal_tail.clear();

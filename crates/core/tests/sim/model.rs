@@ -4,8 +4,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use purser_core::account::OptimizerPolicy;
 use purser_core::event::{Event, ReallocationKind};
-use purser_core::optimize::OptimizerPolicy;
 use purser_core::{AccountConfig, AccountId, DimId, Ledger};
 
 /// The dimensions the simulation uses: `tokens` and `cost_micros` (well-known ids 0 and 1).

@@ -4,7 +4,7 @@
 
 use std::cmp::Reverse;
 
-use purser_core::optimize::OptimizerPolicy;
+use purser_core::account::OptimizerPolicy;
 use purser_core::{
     AccountConfig, AccountId, AccountPath, AccountSpec, AllocateRequest, Amounts, Answer,
     ChildRequest, Command, LedgerError, Strategy, Thresholds, UsageReport,

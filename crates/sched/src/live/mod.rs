@@ -203,7 +203,7 @@ impl Dag {
 
 /// A machine: derived figures plus the soft presence of its worker.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Machine {
+pub(crate) struct LiveMachine {
     pub pool: u32,
     pub index: u32,
     /// What SCHEDULED and RUNNING tasks on it hold.
@@ -221,7 +221,7 @@ pub(crate) type EligibleKey = (std::cmp::Reverse<i32>, std::cmp::Reverse<u64>, T
 #[derive(Debug, Clone)]
 pub struct DagState {
     pub(crate) config: DagConfig,
-    pub(crate) machines: Vec<Machine>,
+    pub(crate) machines: Vec<LiveMachine>,
     pub(crate) dags: std::collections::BTreeMap<u64, Dag>,
     pub(crate) next_dag: u64,
     pub(crate) n_tasks: usize,
@@ -256,7 +256,7 @@ impl DagState {
         let mut machines = Vec::with_capacity(n_machines as usize);
         for (pool_idx, pool) in config.pools.iter().enumerate() {
             for index in 0..pool.machines {
-                machines.push(Machine {
+                machines.push(LiveMachine {
                     pool: pool_idx as u32,
                     index,
                     used: Resources::ZERO,

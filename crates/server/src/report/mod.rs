@@ -115,7 +115,7 @@ pub async fn report(
 
 /// `1234567` as `1,234,567`.
 pub fn digits(value: u64) -> String {
-    purser_core::optimize::group_digits(value)
+    purser_core::amount::group_digits(value)
 }
 
 /// A duration for people: `45s`, `12m 05s`, `3h 02m`, `2d 04h`.

@@ -149,13 +149,7 @@ impl Journal for SqliteJournal {
     }
 
     fn write_snapshot(&mut self, snapshot: &Snapshot) -> Result<(), StoreError> {
-        if snapshot.seq > self.last_seq {
-            return Err(StoreError::SnapshotAhead {
-                snapshot_seq: snapshot.seq,
-                last_seq: self.last_seq,
-            });
-        }
-        let crc32 = verify::snapshot_crc(snapshot.seq, &snapshot.payload);
+        let crc32 = verify::check_snapshot(snapshot, self.last_seq)?;
         let transaction = self
             .connection
             .transaction_with_behavior(TransactionBehavior::Immediate)?;

@@ -1,19 +1,21 @@
-//! The manager: the ledger with its watch (forecasts and alerts) and its optimizer, driven by
+//! Foresight: the ledger with its watch (forecasts and alerts) and its optimizer, driven by
 //! commands and by the clock's ticks. Pure like the ledger: time comes in as a value, and the
 //! same commands and ticks at the same times give the same events.
 
 use crate::account::AccountId;
+use crate::account::OptimizerPolicy;
 use crate::amount::DimId;
+use crate::command::Move;
 use crate::command::{Answer, Command};
 use crate::error::LedgerError;
 use crate::event::Event;
 use crate::ledger::{Ledger, ReplayError};
-use crate::optimize::{Move, OptimizerPolicy, Outlook, plan_moves};
+use crate::optimize::{Outlook, plan_moves};
 use crate::watch::{Forecast, Watch, WatchConfig};
 
-/// How often the manager looks ahead and rebalances.
+/// How often foresight looks ahead and rebalances.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct ManagerConfig {
+pub struct ForesightConfig {
     pub watch: WatchConfig,
     pub optimizer: OptimizerPolicy,
     /// The optimizer's pass runs this often; 0 turns it off.
@@ -22,9 +24,9 @@ pub struct ManagerConfig {
     pub alerts_every_ms: u64,
 }
 
-impl Default for ManagerConfig {
+impl Default for ForesightConfig {
     fn default() -> Self {
-        ManagerConfig {
+        ForesightConfig {
             watch: WatchConfig::default(),
             optimizer: OptimizerPolicy::default(),
             optimizer_every_ms: 10_000,
@@ -44,20 +46,20 @@ pub struct TickOutcome {
 }
 
 /// The watch and the optimizer's timing; the ledger is passed in, so that its owner keeps it.
-pub struct Manager {
+pub struct Foresight {
     pub watch: Watch,
-    config: ManagerConfig,
+    config: ForesightConfig,
     next_alerts_ms: u64,
     next_optimizer_ms: u64,
 }
 
-impl Manager {
-    pub fn new(config: ManagerConfig) -> Manager {
+impl Foresight {
+    pub fn new(config: ForesightConfig) -> Foresight {
         let watch_config = WatchConfig {
             pass_every_ms: config.alerts_every_ms,
             ..config.watch
         };
-        Manager {
+        Foresight {
             watch: Watch::new(watch_config),
             config,
             next_alerts_ms: 0,
@@ -65,7 +67,7 @@ impl Manager {
         }
     }
 
-    pub fn config(&self) -> &ManagerConfig {
+    pub fn config(&self) -> &ForesightConfig {
         &self.config
     }
 
@@ -125,7 +127,7 @@ impl Manager {
     pub fn plan_moves(&mut self, ledger: &mut Ledger, now_ms: u64) -> Vec<Move> {
         self.sample(ledger, now_ms);
         let ledger: &Ledger = ledger;
-        let Manager { watch, config, .. } = self;
+        let Foresight { watch, config, .. } = self;
         plan_moves(ledger, now_ms, &config.optimizer, &mut |account, dim| {
             watch
                 .forecast(ledger, account, dim, now_ms)

@@ -10,7 +10,7 @@ use crate::rng::SplitMix64;
 
 /// A machine slot of a pool. Unopened slots are machines the plan may still start.
 #[derive(Debug, Clone)]
-pub(crate) struct Machine {
+pub(crate) struct PlanMachine {
     pub pool: usize,
     pub index: u32,
     pub spot: bool,
@@ -27,9 +27,9 @@ pub(crate) struct Machine {
     pub last_end: f64,
 }
 
-impl Machine {
+impl PlanMachine {
     pub(crate) fn new(pool: usize, index: u32) -> Self {
-        Machine {
+        PlanMachine {
             pool,
             index,
             spot: false,
@@ -123,9 +123,9 @@ impl PartialOrd for Ready {
     }
 }
 
-pub(crate) struct Engine<'a> {
+pub(crate) struct ListScheduler<'a> {
     pub costs: &'a Costs<'a>,
-    pub machines: Vec<Machine>,
+    pub machines: Vec<PlanMachine>,
     pub attempts: Vec<Attempt>,
     /// Attempt index of each task's current (last) attempt, if placed.
     pub placed: Vec<Option<usize>>,
@@ -137,14 +137,14 @@ pub(crate) struct Engine<'a> {
     oct: Option<&'a [f64]>,
 }
 
-impl<'a> Engine<'a> {
+impl<'a> ListScheduler<'a> {
     pub(crate) fn new(costs: &'a Costs<'a>, oct: Option<&'a [f64]>) -> Self {
         let mut machines = Vec::new();
         for (pool_idx, pool) in costs.platform.pools.iter().enumerate() {
-            machines.extend((0..pool.machines).map(|index| Machine::new(pool_idx, index)));
+            machines.extend((0..pool.machines).map(|index| PlanMachine::new(pool_idx, index)));
         }
         let n_tasks = costs.workflow.len();
-        Engine {
+        ListScheduler {
             costs,
             machines,
             attempts: Vec::with_capacity(n_tasks),
