@@ -64,13 +64,19 @@ impl AccountPath {
 
     /// True when `self` is `prefix` or lies below it.
     pub fn is_within(&self, prefix: &str) -> bool {
-        let path = self.as_str();
-        prefix.is_empty()
-            || path == prefix
-            || (path.len() > prefix.len()
-                && path.starts_with(prefix)
-                && path.as_bytes()[prefix.len()] == b'/')
+        is_within(self.as_str(), prefix)
     }
+}
+
+/// True when the path `path` is `prefix` or lies below it, by whole segments (`acme/research`
+/// is within `acme`, `acmex` is not); every path is within the empty prefix. The one prefix
+/// rule of Purser: scopes, listings, audit filters and tenants all use it.
+pub fn is_within(path: &str, prefix: &str) -> bool {
+    prefix.is_empty()
+        || path == prefix
+        || (path.len() > prefix.len()
+            && path.starts_with(prefix)
+            && path.as_bytes()[prefix.len()] == b'/')
 }
 
 /// Checks one segment of a path; the message names what is wrong.

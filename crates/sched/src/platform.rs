@@ -24,6 +24,23 @@ pub struct Pool {
     pub interruptions_per_hour: f64,
 }
 
+impl Pool {
+    /// `machines` free machines of `cores` cores at speed 1, started at once: the local
+    /// machine's kind of pool.
+    pub fn local(name: &str, machines: u32, cores: u64) -> Pool {
+        Pool {
+            name: name.into(),
+            machines,
+            capacity: Resources::cores(cores),
+            speed: 1.0,
+            on_demand_per_hour_micros: 0,
+            spot_per_hour_micros: None,
+            startup_s: 0.0,
+            interruptions_per_hour: 0.0,
+        }
+    }
+}
+
 /// The machines a workflow may run on.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Platform {

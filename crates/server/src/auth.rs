@@ -5,10 +5,25 @@ use std::sync::Arc;
 
 use axum::http::HeaderMap;
 use purser_core::AccountPath;
+use purser_core::path::is_within;
+use purser_engine::Scope;
 use serde::Deserialize;
 
-use crate::config::TokenConfig;
 use crate::error::ApiError;
+
+/// A token of `purser.toml`'s `[[tokens]]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenConfig {
+    pub token: String,
+    pub role: Role,
+    /// An account path prefix; empty or absent for every account.
+    #[serde(default)]
+    pub scope: String,
+    /// A name for the audit log.
+    #[serde(default)]
+    pub name: Option<String>,
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -104,7 +119,7 @@ impl Caller {
             return Ok(());
         }
         match path {
-            Some(path) if within(path, &self.scope) => Ok(()),
+            Some(path) if is_within(path, &self.scope) => Ok(()),
             Some(path) => Err(ApiError::forbidden(&format!(
                 "account {path} is outside this token's scope {}",
                 self.scope
@@ -127,7 +142,7 @@ impl Caller {
         let parent = path.parent();
         if parent
             .as_ref()
-            .is_some_and(|parent| within(parent.as_str(), &self.scope))
+            .is_some_and(|parent| is_within(parent.as_str(), &self.scope))
         {
             return Ok(());
         }
@@ -138,8 +153,13 @@ impl Caller {
         )))
     }
 
-    pub fn may_touch(&self, path: &str) -> bool {
-        self.role == Role::Admin || self.scope.is_empty() || within(path, &self.scope)
+    /// What the engine may let this caller touch where only the engine knows the account.
+    pub fn scope(&self) -> Scope {
+        if self.role == Role::Admin {
+            Scope::everything()
+        } else {
+            Scope::under(&self.scope)
+        }
     }
 }
 
@@ -149,11 +169,6 @@ fn bearer_token(value: &str) -> Option<&str> {
     let (scheme, token) = value.trim().split_once(' ')?;
     let token = token.trim_start();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
-}
-
-/// `path` is `scope` or an account below it.
-pub(crate) fn within(path: &str, scope: &str) -> bool {
-    path == scope || (path.starts_with(scope) && path.as_bytes().get(scope.len()) == Some(&b'/'))
 }
 
 #[cfg(test)]

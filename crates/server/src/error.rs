@@ -1,38 +1,14 @@
-//! The error shape of the API: `{"error": {"code", "message", "field", ...}}` with its status.
+//! Answers that are errors: the one place where the engine's errors, the wire's refusals and
+//! the routes' own checks become a status code and the error shape of API.md.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use purser_core::LedgerError;
-use serde::Serialize;
-use utoipa::ToSchema;
+use purser_engine::EngineError;
+use purser_engine::view::account::DenialView;
+use purser_sched::DagError;
 
-/// The body of every error answer.
-#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
-pub struct ErrorBody {
-    pub error: ErrorDetail,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
-pub struct ErrorDetail {
-    pub code: String,
-    pub message: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub field: Option<String>,
-    /// Budget errors: the account and dimension that refused, and the figures.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub account: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub dimension: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub requested: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub available: Option<u64>,
-    /// Scheduler errors (limit ranges, quotas): the tenant and pool that refused.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tenant: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pool: Option<String>,
-}
+use crate::wire::{ErrorBody, ErrorDetail, Refusal, WireError};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct ApiError {
@@ -45,17 +21,7 @@ impl ApiError {
     pub fn new(status: u16, code: &str, message: impl Into<String>) -> ApiError {
         ApiError {
             status,
-            detail: Box::new(ErrorDetail {
-                code: code.into(),
-                message: message.into(),
-                field: None,
-                account: None,
-                dimension: None,
-                requested: None,
-                available: None,
-                tenant: None,
-                pool: None,
-            }),
+            detail: Box::new(ErrorDetail::new(code, message)),
         }
     }
 
@@ -80,23 +46,17 @@ impl ApiError {
         ApiError::new(404, "not_found", message)
     }
 
-    pub fn unavailable(message: &str) -> ApiError {
-        ApiError::new(503, "unavailable", message)
-    }
-
-    pub fn budget(
-        code: &str,
-        message: String,
-        account: String,
-        dimension: String,
-        requested: u64,
-        available: u64,
-    ) -> ApiError {
-        let mut error = ApiError::new(409, code, message);
-        error.detail.account = Some(account);
-        error.detail.dimension = Some(dimension);
-        error.detail.requested = Some(requested);
-        error.detail.available = Some(available);
+    /// A hold refused: 409 naming the account and dimension that would reach their stop.
+    pub fn denied(denial: DenialView) -> ApiError {
+        let message = format!(
+            "{} would reach its stop threshold in {}: {} requested, {} available",
+            denial.account, denial.dimension, denial.requested, denial.available
+        );
+        let mut error = ApiError::new(409, "budget_exhausted", message);
+        error.detail.account = Some(denial.account);
+        error.detail.dimension = Some(denial.dimension);
+        error.detail.requested = Some(denial.requested);
+        error.detail.available = Some(denial.available);
         error
     }
 
@@ -107,15 +67,45 @@ impl ApiError {
     }
 }
 
+impl From<WireError> for ApiError {
+    fn from(err: WireError) -> ApiError {
+        let status = match err.refusal {
+            Refusal::Invalid => 400,
+            Refusal::NotFound => 404,
+        };
+        ApiError {
+            status,
+            detail: err.detail,
+        }
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(err: EngineError) -> ApiError {
+        let message = err.to_string();
+        let code = err.code();
+        match err {
+            EngineError::Ledger(err) => err.into(),
+            EngineError::Dag(err) => err.into(),
+            EngineError::OutOfScope { .. } => ApiError::new(403, code, message),
+            EngineError::UnknownDimension { .. } => {
+                ApiError::new(404, code, message).with_field("dimension")
+            }
+            EngineError::NotLimited { .. } => {
+                ApiError::new(409, code, message).with_field("dimension")
+            }
+            EngineError::NoForecast { .. } => ApiError::new(409, code, message),
+            EngineError::Stopped => ApiError::new(503, code, message),
+        }
+    }
+}
+
 impl From<LedgerError> for ApiError {
     fn from(err: LedgerError) -> ApiError {
         let message = err.to_string();
         let code = err.code();
         match err {
-            LedgerError::Invalid { field, .. } => {
-                ApiError::new(400, code, message).with_field(field)
-            }
-            LedgerError::LimitReached { field, .. } => {
+            LedgerError::Invalid { field, .. } | LedgerError::LimitReached { field, .. } => {
                 ApiError::new(400, code, message).with_field(field)
             }
             LedgerError::AccountNotFound { .. }
@@ -126,9 +116,53 @@ impl From<LedgerError> for ApiError {
                 dimension,
                 requested,
                 available,
-            } => ApiError::budget(code, message, account, dimension, requested, available),
+            } => {
+                let mut error = ApiError::new(409, code, message);
+                error.detail.account = Some(account);
+                error.detail.dimension = Some(dimension);
+                error.detail.requested = Some(requested);
+                error.detail.available = Some(available);
+                error
+            }
             LedgerError::Conflict { .. } => ApiError::new(409, code, message),
         }
+    }
+}
+
+impl From<DagError> for ApiError {
+    fn from(err: DagError) -> ApiError {
+        let message = err.to_string();
+        let code = err.code();
+        let status = match &err {
+            DagError::Invalid { .. } | DagError::LimitRange(_) | DagError::NoPoolFits(_) => 400,
+            DagError::DagNotFound(_) | DagError::TaskNotFound(_) | DagError::WorkerNotFound(_) => {
+                404
+            }
+            DagError::Quota(_)
+            | DagError::NoPools
+            | DagError::LimitReached { .. }
+            | DagError::NotRunning { .. }
+            | DagError::StaleAttempt { .. }
+            | DagError::NotCheckpointing { .. } => 409,
+            DagError::Replay(_) | DagError::Config(_) => 500,
+        };
+        let mut error = ApiError::new(status, code, message);
+        match err {
+            DagError::Invalid { field, .. } => error.detail.field = Some(field),
+            DagError::LimitRange(refusal)
+            | DagError::NoPoolFits(refusal)
+            | DagError::Quota(refusal) => {
+                let detail = &mut error.detail;
+                detail.field = Some(refusal.field);
+                detail.tenant = Some(refusal.tenant);
+                detail.pool = Some(refusal.pool);
+                detail.dimension = Some(refusal.dimension.to_string());
+                detail.requested = Some(refusal.requested);
+                detail.available = refusal.available;
+            }
+            _ => {}
+        }
+        error
     }
 }
 

@@ -1,43 +1,32 @@
-//! The Purser service: the HTTP API, auth, the engine thread and group commit.
+//! The Purser service: HTTP only. The router and one handler module per resource
+//! ([`routes`]), the wire types ([`wire`]: what requests read and answers write), bearer tokens
+//! ([`auth`]), the one place engine errors become status codes ([`error`]), the listener with
+//! its timeouts and connection limit ([`listen`]), the OpenAPI document ([`openapi`]), report
+//! rendering ([`report`]) and `purser.toml` ([`config`]).
 //!
-//! Main pieces: [`run`] (open the store, recover, serve until shutdown), [`Config`]
-//! (`purser.toml`), the engine thread ([`engine`]: one writer, batches, durable commit before
-//! any answer), the routes ([`routes`]: parse, check the caller, call the engine, render) and the
-//! wire types ([`wire`]). The ledger itself is `purser-core`; the journal is `purser-store`.
-//! This crate is the only place that reads the clock or knows JSON.
+//! The writer, its journal and its clock are `purser-engine`'s: [`run`] opens a SQLite journal
+//! in the data directory, hands it and the wall clock to the engine, and serves until shutdown.
 
-pub mod audit;
 pub mod auth;
 pub mod config;
-pub mod config_manager;
-pub mod config_sched;
-pub mod dag_routes;
-pub mod dag_wire;
-pub mod dags;
-pub mod engine;
-pub mod engine_manage;
 pub mod error;
 pub mod listen;
 pub mod openapi;
-pub mod periods;
-pub mod render;
 pub mod report;
 pub mod routes;
-pub mod routes_manage;
-pub mod schemas;
 pub mod wire;
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use purser_core::{AccountSpec, Command, LedgerLimits};
+use purser_core::{AccountSpec, Command};
+use purser_engine::{Clock, Engine, EngineConfig, EngineError, WallClock};
 use purser_store::{Durability, SqliteJournal};
 
 pub use config::Config;
-pub use engine::Engine;
 
-/// How often the clock releases expired holds.
+/// How often the clock's tick runs (expired holds are released within it).
 pub const TICK_MS: u64 = 200;
 
 /// Everything that can stop the server from starting or running.
@@ -62,32 +51,13 @@ pub enum ServerError {
     Http(#[from] std::io::Error),
 }
 
-/// Opens the data directory, recovers the ledger and starts the engine thread.
-pub fn open_engine(config: &Config) -> Result<(Engine, std::thread::JoinHandle<()>), ServerError> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|source| ServerError::DataDir {
-        path: config.data_dir.display().to_string(),
-        source,
-    })?;
-    let durability = match config.durability {
-        config::DurabilityConfig::Fsync => Durability::Fsync,
-        config::DurabilityConfig::Os => Durability::Os,
-    };
-    let (mut journal, report) =
-        SqliteJournal::open(config.data_dir.join("journal.sqlite"), durability)?;
-    if !report.is_clean() {
-        eprintln!("purser: repaired the journal on open: {report:?}");
-    }
-    let limits = LedgerLimits {
+/// What the engine runs with, from the config.
+pub fn engine_config(config: &Config) -> Result<EngineConfig, ServerError> {
+    let limits = purser_core::LedgerLimits {
         idempotency_keys_max: config.idempotency_keys_max,
         amount_max: config.amount_max,
-        ..LedgerLimits::default()
+        ..purser_core::LedgerLimits::default()
     };
-    let dag_config = config_sched::dag_config(config).map_err(ServerError::Config)?;
-    let manager_config = config.manager.to_config().map_err(ServerError::Config)?;
-    let mut audit = audit::AuditLog::new();
-    let recovered = engine::recover(&mut journal, limits, dag_config, &mut audit)
-        .map_err(ServerError::Recovery)?;
-    let mut ledger = recovered.ledger;
     let defaults = &config.defaults;
     let spec = AccountSpec {
         warn: defaults.warn,
@@ -98,24 +68,48 @@ pub fn open_engine(config: &Config) -> Result<(Engine, std::thread::JoinHandle<(
         reserve: defaults.reserve,
         ..AccountSpec::default()
     };
-    let base = purser_core::AccountConfig::default();
-    let defaults = purser_core::ledger::merge_config(base, &spec)
+    let defaults = purser_core::ledger::merge_config(purser_core::AccountConfig::default(), &spec)
         .map_err(|err| ServerError::Config(format!("defaults: {err}")))?;
-    ledger.set_defaults(defaults);
-    let core = engine::EngineCore {
-        ledger,
-        journal: Box::new(journal),
+    Ok(EngineConfig {
+        limits,
+        defaults,
+        dags: config::sched::dag_config(config).map_err(ServerError::Config)?,
+        foresight: config.manager.to_config().map_err(ServerError::Config)?,
         snapshot_every_events: config.snapshot_every_events,
-        last_snapshot_seq: recovered.snapshot_seq,
-        previous_snapshot_seq: 0,
-        last_now_ms: 0,
-        dags: recovered.dags,
-        dag_events: Vec::new(),
-        manager: purser_core::foresight::Foresight::new(manager_config),
-        audit,
-        note: None,
+    })
+}
+
+/// Opens the journal in the data directory, recovers and starts the engine with `clock`.
+pub fn open_engine(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+) -> Result<(Engine, std::thread::JoinHandle<()>), ServerError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|source| ServerError::DataDir {
+        path: config.data_dir.display().to_string(),
+        source,
+    })?;
+    let durability = match config.durability {
+        config::DurabilityConfig::Fsync => Durability::Fsync,
+        config::DurabilityConfig::Os => Durability::Os,
     };
-    Ok(engine::start(core))
+    let (journal, repair) =
+        SqliteJournal::open(config.data_dir.join("journal.sqlite"), durability)?;
+    if !repair.is_clean() {
+        eprintln!("purser: repaired the journal on open: {repair:?}");
+    }
+    let engine_config = engine_config(config)?;
+    let (engine, thread, recovered) = purser_engine::open(Box::new(journal), clock, &engine_config)
+        .map_err(ServerError::Recovery)?;
+    eprintln!(
+        "purser: recovered {} accounts and {} dags at event {} (snapshot {}, {} events replayed) in {} ms",
+        recovered.n_accounts,
+        recovered.n_dags,
+        recovered.last_seq,
+        recovered.snapshot_seq,
+        recovered.n_records,
+        recovered.elapsed_ms
+    );
+    Ok((engine, thread))
 }
 
 /// Serves the API on `listener` until `shutdown` resolves, then drains the engine.
@@ -123,6 +117,16 @@ pub async fn run(
     config: Config,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    run_with_clock(config, listener, shutdown, Arc::new(WallClock)).await
+}
+
+/// [`run`] on another clock: tests hand in a manual one and move time themselves.
+pub async fn run_with_clock(
+    config: Config,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    clock: Arc<dyn Clock>,
 ) -> Result<(), ServerError> {
     let address = listener.local_addr()?;
     if config.tokens.is_empty() && !address.ip().is_loopback() {
@@ -134,21 +138,14 @@ pub async fn run(
         .http
         .body_read_timeout()
         .map_err(ServerError::Config)?;
-    let (engine, engine_thread) = open_engine(&config)?;
+    let (engine, engine_thread) = open_engine(&config, clock)?;
     create_configured_accounts(&engine, &config).await?;
     if config.tokens.is_empty() {
         eprintln!(
             "purser: no tokens configured: accepting anonymous requests on loopback {address} only"
         );
     }
-    let ticker = engine.clone();
-    let tick_task = tokio::spawn(async move {
-        let mut interval = tokio::time::interval(Duration::from_millis(TICK_MS));
-        loop {
-            interval.tick().await;
-            ticker.try_send(engine::Op::Tick);
-        }
-    });
+    let tick_task = tokio::spawn(engine.clone().run_ticker(Duration::from_millis(TICK_MS)));
     // Event streams never end on their own: they end when the server begins to shut down.
     let (closing_tx, closing) = tokio::sync::watch::channel(false);
     let state = routes::AppState {
@@ -203,7 +200,7 @@ async fn create_configured_accounts(engine: &Engine, config: &Config) -> Result<
     for (idx, entry) in config.accounts.iter().enumerate() {
         let path = purser_core::AccountPath::parse(&entry.path)
             .map_err(|err| ServerError::Config(format!("accounts[{idx}].path: {err}")))?;
-        if let engine::Reply::Account(_) = engine.call(engine::Op::Status(path.clone())).await {
+        if engine.account(path.clone()).await.is_ok() {
             continue;
         }
         let spec = AccountSpec {
@@ -213,18 +210,15 @@ async fn create_configured_accounts(engine: &Engine, config: &Config) -> Result<
             ..AccountSpec::default()
         };
         let command = Command::UpsertAccount { path, spec };
-        match engine
-            .call(engine::Op::Manage(command, Arc::from("config")))
-            .await
-        {
-            engine::Reply::Account(_) => {}
-            engine::Reply::Error(err) => {
-                return Err(ServerError::Config(format!(
-                    "accounts[{idx}] ({}): {}",
-                    entry.path, err.detail.message
-                )));
-            }
-            _ => unreachable!("an upsert answers an account or an error"),
+        if let Err(err) = engine.manage(command, Arc::from("config")).await {
+            let message = match err {
+                EngineError::Ledger(err) => err.to_string(),
+                other => other.to_string(),
+            };
+            return Err(ServerError::Config(format!(
+                "accounts[{idx}] ({}): {message}",
+                entry.path
+            )));
         }
     }
     Ok(())

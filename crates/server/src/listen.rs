@@ -76,7 +76,10 @@ pub async fn serve(
         .keep_alive(false)
         .header_read_timeout(limits.header_read_timeout.min(HEADROOM_HEADER_READ));
     let headroom_router = Router::new()
-        .route("/healthz", axum::routing::get(crate::routes::healthz))
+        .route(
+            "/healthz",
+            axum::routing::get(crate::routes::health::healthz),
+        )
         .fallback(|| async { overloaded() });
     let n_regular = limits.connections_max - limits.health_headroom;
     let regular = Arc::new(Semaphore::new(n_regular));

@@ -104,6 +104,24 @@ pub struct DagConfig {
     pub limits: DagLimits,
 }
 
+impl DagConfig {
+    /// The lease TTL when none is configured.
+    pub const LEASE_TTL_MS_DEFAULT: u64 = 30_000;
+
+    /// Pools with everything else at its default: no quotas, no limit ranges, the default
+    /// weights, bounds and lease TTL.
+    pub fn of_pools(pools: Vec<Pool>) -> DagConfig {
+        DagConfig {
+            pools,
+            weights: Weights::default(),
+            lease_ttl_ms: DagConfig::LEASE_TTL_MS_DEFAULT,
+            quotas: None,
+            limit_ranges: LimitRanges::default(),
+            limits: DagLimits::default(),
+        }
+    }
+}
+
 /// A task of a DAG: `tsk_{dag}_{task}` on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct TaskRef {

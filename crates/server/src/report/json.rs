@@ -7,7 +7,9 @@ use purser_core::report::{
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::wire::rfc3339;
+use purser_engine::time::rfc3339;
+
+pub use crate::wire::manage::IntervalOut;
 
 /// The report as JSON.
 #[derive(Clone, Debug, Serialize, ToSchema)]
@@ -69,13 +71,6 @@ pub struct LevelTimesOut {
     pub orange: u64,
     pub red: u64,
     pub black: u64,
-}
-
-#[derive(Clone, Debug, Serialize, ToSchema)]
-pub struct IntervalOut {
-    pub low: u64,
-    /// `null` while nothing bounds it.
-    pub high: Option<u64>,
 }
 
 #[derive(Clone, Debug, Serialize, ToSchema)]

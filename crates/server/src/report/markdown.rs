@@ -6,7 +6,7 @@ use purser_core::level::Level;
 use purser_core::report::{AccountRow, Report, Role};
 
 use super::{digits, duration, percent};
-use crate::wire::rfc3339;
+use purser_engine::time::rfc3339;
 
 /// Right-aligned (numbers) or left-aligned (names) columns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,21 +1,16 @@
 //! Reports on the wire: `GET /v1/accounts/{path}:report?format=json|markdown|html`.
 //!
-//! The engine thread builds the core's [`Report`] (it alone reads the ledger and the watch);
-//! the request's task renders it here, as JSON ([`ReportOut`]), Markdown ([`markdown`]) or a
-//! self-contained HTML page with inline SVG charts ([`html`], [`svg`]).
+//! The engine builds the core's [`Report`] (it alone reads the ledger and the watch); the
+//! request's task renders it here, as JSON ([`ReportOut`]), Markdown ([`markdown`]) or a
+//! self-contained HTML page with inline SVG charts ([`html`], [`svg`]). Rendering only: this
+//! module never reaches into the engine.
 
 pub mod html;
 pub mod json;
 pub mod markdown;
 pub mod svg;
 
-use axum::http::header::CONTENT_TYPE;
-use axum::response::{IntoResponse, Response};
-use purser_core::AccountPath;
 use purser_core::report::Report;
-
-use crate::engine::{Engine, Op, Reply};
-use crate::error::ApiError;
 
 pub use json::{
     ChartOut, ChartPointOut, EfficiencyOut, FairnessOut, IntervalOut, LevelSpanOut, LevelTimesOut,
@@ -50,66 +45,14 @@ impl Format {
     }
 }
 
-/// The query of a report request: `format`, nothing else.
-pub fn parse_query(raw: Option<&str>) -> Result<Format, ApiError> {
-    let mut format = Format::Json;
-    for pair in raw.unwrap_or("").split('&').filter(|pair| !pair.is_empty()) {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        match key {
-            "format" => {
-                format = Format::parse(value).ok_or_else(|| {
-                    ApiError::invalid(
-                        "invalid_field",
-                        "format",
-                        "format must be one of json, markdown, html",
-                    )
-                })?;
-            }
-            other => {
-                return Err(ApiError::invalid(
-                    "unknown_field",
-                    other,
-                    format!("unknown query parameter {other}"),
-                ));
-            }
+/// Renders a report in `format` (whose content type is `Format::content_type`).
+pub fn render(report: &Report, format: Format) -> String {
+    match format {
+        Format::Json => {
+            serde_json::to_string(&ReportOut::from(report)).expect("a report always encodes")
         }
-    }
-    Ok(format)
-}
-
-/// Renders a report in `format`, with its content type.
-pub fn render(report: &Report, format: Format) -> Response {
-    let body = match format {
-        Format::Json => return axum::Json(ReportOut::from(report)).into_response(),
         Format::Markdown => markdown::render(report),
         Format::Html => html::render(report),
-    };
-    ([(CONTENT_TYPE, format.content_type())], body).into_response()
-}
-
-/// Asks the engine for the report of `path` and renders it here, off the engine thread.
-#[utoipa::path(get, path = "/v1/accounts/{path}:report",
-    params(("path" = String, Path, description = "The account path"),
-           ("format" = Option<String>, Query, description = "json (default), markdown or html")),
-    responses(
-        (status = 200, description = "The report of the account and its children",
-         content((ReportOut = "application/json"), (String = "text/markdown"), (String = "text/html"))),
-        (status = 400, body = crate::error::ErrorBody),
-        (status = 404, body = crate::error::ErrorBody)))]
-pub async fn report(
-    engine: &Engine,
-    path: AccountPath,
-    raw_query: Option<&str>,
-) -> Result<Response, ApiError> {
-    let format = parse_query(raw_query)?;
-    match engine.call(Op::Report(path)).await {
-        Reply::Report(report) => Ok(render(&report, format)),
-        Reply::Error(err) => Err(err),
-        _ => Err(ApiError::new(
-            500,
-            "internal",
-            "the engine answered a report with something else",
-        )),
     }
 }
 
@@ -150,19 +93,5 @@ mod tests {
         ] {
             assert_eq!(duration(ms), expected, "{ms} ms");
         }
-    }
-
-    #[test]
-    fn the_query_names_a_format_or_nothing() {
-        assert_eq!(parse_query(None), Ok(Format::Json));
-        assert_eq!(parse_query(Some("format=html")), Ok(Format::Html));
-        assert_eq!(parse_query(Some("format=markdown")), Ok(Format::Markdown));
-        let err = parse_query(Some("format=pdf")).unwrap_err();
-        assert_eq!(
-            (err.status, err.detail.field.as_deref()),
-            (400, Some("format"))
-        );
-        let err = parse_query(Some("fromat=html")).unwrap_err();
-        assert_eq!(err.detail.field.as_deref(), Some("fromat"));
     }
 }

@@ -6,7 +6,12 @@ use purser_sched::{Resources, SubmitDag, TaskRef, TaskRequest};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::error::ApiError;
+use purser_engine::view::dag::{
+    DagPageView, DagSummaryView, DagView, InterruptedView, LeaseView, LeasedTaskView,
+    TaskStateView, TaskView,
+};
+
+use super::{WireError, rfc3339};
 
 /// What a task needs of a machine; an absent dimension takes the tenant's default on the pool
 /// (from its limit range), and a task with no cores at all takes one.
@@ -218,8 +223,8 @@ pub struct TaskStateOut {
 }
 
 impl DagIn {
-    pub fn into_request(self) -> Result<SubmitDag, ApiError> {
-        crate::wire::account_path(&self.tenant, "tenant")?;
+    pub fn into_request(self) -> Result<SubmitDag, WireError> {
+        super::account_path(&self.tenant, "tenant")?;
         Ok(SubmitDag {
             name: self.name,
             tenant: self.tenant,
@@ -255,16 +260,16 @@ pub fn resources(resources: &Resources) -> ResourcesOut {
 }
 
 /// `dag_12` to 12.
-pub fn dag_id(text: &str) -> Result<u64, ApiError> {
+pub fn dag_id(text: &str) -> Result<u64, WireError> {
     text.strip_prefix("dag_")
         .filter(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
         .and_then(|digits| digits.parse().ok())
-        .ok_or_else(|| ApiError::new(404, "dag_not_found", format!("dag {text} not found")))
+        .ok_or_else(|| WireError::not_found("dag_not_found", format!("dag {text} not found")))
 }
 
 /// `tsk_12_3` to the task.
-pub fn task_id(text: &str) -> Result<TaskRef, ApiError> {
-    let not_found = || ApiError::new(404, "task_not_found", format!("task {text} not found"));
+pub fn task_id(text: &str) -> Result<TaskRef, WireError> {
+    let not_found = || WireError::not_found("task_not_found", format!("task {text} not found"));
     let (dag, task) = text
         .strip_prefix("tsk_")
         .and_then(|rest| rest.split_once('_'))
@@ -279,6 +284,124 @@ pub fn task_id(text: &str) -> Result<TaskRef, ApiError> {
     })
 }
 
+/// `dag_N`, a DAG's id on the wire.
+pub fn dag_name(id: u64) -> String {
+    format!("dag_{id}")
+}
+
+impl From<DagSummaryView> for DagSummaryOut {
+    fn from(view: DagSummaryView) -> DagSummaryOut {
+        DagSummaryOut {
+            id: dag_name(view.id),
+            name: view.name,
+            tenant: view.tenant,
+            priority: view.priority,
+            state: view.state,
+            submitted_at: rfc3339(view.submitted_ms),
+            n_tasks: view.n_tasks,
+            counts: view.counts,
+        }
+    }
+}
+
+impl From<TaskView> for TaskOut {
+    fn from(view: TaskView) -> TaskOut {
+        TaskOut {
+            id: view.task.to_string(),
+            name: view.name,
+            state: view.state.name(),
+            machine: view.machine,
+            attempts: view.attempts,
+            max_attempts: view.max_attempts,
+            depends_on: view.depends_on,
+            runtime_ms: view.runtime_ms,
+            requests: resources(&view.requests),
+            priority: view.priority,
+            checkpointing: view.checkpointing,
+            checkpoint: view.checkpoint,
+            lease_expires_at: view.lease_expires_ms.map(rfc3339),
+            error: view.error,
+            updated_at: rfc3339(view.updated_ms),
+        }
+    }
+}
+
+impl From<DagView> for DagOut {
+    fn from(view: DagView) -> DagOut {
+        let summary = view.summary;
+        DagOut {
+            id: dag_name(summary.id),
+            name: summary.name,
+            tenant: summary.tenant,
+            priority: summary.priority,
+            state: summary.state,
+            submitted_at: rfc3339(summary.submitted_ms),
+            counts: summary.counts,
+            tasks: view.tasks.into_iter().map(TaskOut::from).collect(),
+            duplicate: view.duplicate,
+        }
+    }
+}
+
+impl From<DagPageView> for DagListOut {
+    fn from(view: DagPageView) -> DagListOut {
+        DagListOut {
+            dags: view.dags.into_iter().map(DagSummaryOut::from).collect(),
+            next_after: view.next_after.map(dag_name),
+        }
+    }
+}
+
+impl From<LeasedTaskView> for LeasedTaskOut {
+    fn from(view: LeasedTaskView) -> LeasedTaskOut {
+        LeasedTaskOut {
+            id: view.task.to_string(),
+            dag: dag_name(view.dag),
+            name: view.name,
+            tenant: view.tenant,
+            attempt: view.attempt,
+            machine: view.machine,
+            runtime_ms: view.runtime_ms,
+            requests: resources(&view.requests),
+            checkpoint: view.checkpoint,
+            lease_expires_at: rfc3339(view.lease_expires_ms),
+            lease_ttl_ms: view.lease_ttl_ms,
+        }
+    }
+}
+
+impl From<LeaseView> for LeaseOut {
+    fn from(view: LeaseView) -> LeaseOut {
+        let tasks: Vec<LeasedTaskOut> = view.tasks.into_iter().map(LeasedTaskOut::from).collect();
+        LeaseOut {
+            task: tasks.first().cloned(),
+            tasks: view.batch.then_some(tasks),
+        }
+    }
+}
+
+impl From<TaskStateView> for TaskStateOut {
+    fn from(view: TaskStateView) -> TaskStateOut {
+        TaskStateOut {
+            id: view.task.to_string(),
+            dag: dag_name(view.task.dag),
+            state: view.state.name(),
+            attempts: view.attempts,
+            machine: view.machine,
+            lease_expires_at: view.lease_expires_ms.map(rfc3339),
+        }
+    }
+}
+
+impl From<InterruptedView> for InterruptedOut {
+    fn from(view: InterruptedView) -> InterruptedOut {
+        InterruptedOut {
+            machine: view.machine,
+            returned: view.returned,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -288,10 +411,18 @@ mod tests {
         assert_eq!(dag_id("dag_12").unwrap(), 12);
         assert_eq!(task_id("tsk_12_3").unwrap(), TaskRef { dag: 12, task: 3 });
         for bad in ["dag_", "dag_x", "12", "dag_+1"] {
-            assert_eq!(dag_id(bad).unwrap_err().status, 404, "{bad}");
+            assert_eq!(
+                dag_id(bad).unwrap_err().refusal,
+                super::super::Refusal::NotFound,
+                "{bad}"
+            );
         }
         for bad in ["tsk_12", "tsk__3", "tsk_1_x", "tsk_1_2_3", "rsv_1"] {
-            assert_eq!(task_id(bad).unwrap_err().status, 404, "{bad}");
+            assert_eq!(
+                task_id(bad).unwrap_err().refusal,
+                super::super::Refusal::NotFound,
+                "{bad}"
+            );
         }
     }
 }

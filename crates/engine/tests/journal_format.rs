@@ -9,9 +9,12 @@ use purser_core::{
     AccountPath, AccountSpec, Command, Event, Ledger, LedgerLimits, ReserveRequest, SettleRequest,
     UsageReport,
 };
+use purser_engine::record::{
+    self, Change, Note, Record, StateSnapshot, decode_records, decode_snapshot, encode_records,
+};
+use purser_engine::recover::recover;
 use purser_sched::{DagCommand, DagState, Resources, SubmitDag, TaskRequest};
-use purser_server::audit::{AuditLog, Change, Note};
-use purser_server::engine::{self, Record, StateSnapshot};
+use purser_sched::{DagConfig, Pool};
 use purser_store::{Batch, Journal, MemJournal, MemStorage, Snapshot};
 
 const NOW_MS: u64 = 1_795_084_215_123;
@@ -20,10 +23,8 @@ fn path(text: &str) -> AccountPath {
     AccountPath::parse(text).unwrap()
 }
 
-fn dag_config() -> purser_sched::DagConfig {
-    let text = "[[pool]]\nname = \"local\"\nmachines = 2\ncores = 8\n";
-    let config = purser_server::Config::parse(text).unwrap();
-    purser_server::config_sched::dag_config(&config).unwrap()
+fn dag_config() -> DagConfig {
+    DagConfig::of_pools(vec![Pool::local("local", 2, 8)])
 }
 
 /// Records of every kind, in journal order, and the state they leave.
@@ -168,7 +169,7 @@ fn check_fixture(name: &str, bytes: &[u8]) -> Vec<u8> {
 fn batches_and_snapshots_keep_their_bytes_and_recover() {
     let (records, ledger, dags) = records();
     let mut payload = Vec::new();
-    engine::encode_records(&records, &mut payload);
+    encode_records(&records, &mut payload);
     // The fuzz target's framing: an even first byte for a batch, then its number of records.
     let mut framed = vec![0, records.len() as u8];
     framed.extend_from_slice(&payload);
@@ -178,30 +179,24 @@ fn batches_and_snapshots_keep_their_bytes_and_recover() {
         n_events: u32::from(committed[1]),
         payload: committed[2..].to_vec(),
     };
-    assert_eq!(engine::decode_records(&batch).unwrap(), records);
+    assert_eq!(decode_records(&batch).unwrap(), records);
 
     let state = StateSnapshot {
         ledger: ledger.to_snapshot(),
         dags: dags.to_snapshot(),
     };
-    let encoded = postcard::to_stdvec(&state).unwrap();
+    let encoded = record::encode_snapshot(&state);
     let mut framed = vec![1];
     framed.extend_from_slice(&encoded);
     let committed = check_fixture("seed-snapshot", &framed);
-    let decoded = engine::decode_snapshot(&committed[1..]).unwrap();
-    assert_eq!(postcard::to_stdvec(&decoded).unwrap(), encoded);
+    let decoded = decode_snapshot(&committed[1..]).unwrap();
+    assert_eq!(record::encode_snapshot(&decoded), encoded);
 
     // Both recover: the journal of the records, and the snapshot alone.
     let storage = MemStorage::new();
     let (mut journal, _) = MemJournal::open(&storage).unwrap();
     journal.append(&[batch]).unwrap();
-    let recovered = engine::recover(
-        &mut journal,
-        LedgerLimits::default(),
-        dag_config(),
-        &mut AuditLog::new(),
-    )
-    .unwrap();
+    let recovered = recover(&mut journal, LedgerLimits::default(), dag_config()).unwrap();
     // Compared as encoded, as snapshots are: derived flags are not part of the state.
     let bytes = |value: &purser_core::LedgerSnapshot| postcard::to_stdvec(value).unwrap();
     assert_eq!(bytes(&recovered.ledger.to_snapshot()), bytes(&state.ledger));
@@ -211,12 +206,6 @@ fn batches_and_snapshots_keep_their_bytes_and_recover() {
             payload: encoded,
         })
         .unwrap();
-    let recovered = engine::recover(
-        &mut journal,
-        LedgerLimits::default(),
-        dag_config(),
-        &mut AuditLog::new(),
-    )
-    .unwrap();
+    let recovered = recover(&mut journal, LedgerLimits::default(), dag_config()).unwrap();
     assert_eq!(recovered.dags.to_snapshot(), state.dags);
 }

@@ -1,7 +1,7 @@
 //! The engine alone, no I/O: usage reports applied per second on one core, for 10,000 agents in a
 //! three-level tree (org / 100 teams / 100 agents each), the ladder checked at every level.
 //!
-//! `cargo bench -p purser-server --bench engine` (it lives here, not in the core, because it reads
+//! `cargo bench -p purser-engine --bench engine` (it lives here, not in the core, because it reads
 //! the clock).
 
 use std::time::Instant;

@@ -1,0 +1,66 @@
+//! Audit entries of committed DAG events: each task's move, under its DAG's tenant (an account
+//! path, so that a prefix filters them), also one `task` event of the stream.
+
+use std::borrow::Cow;
+
+use purser_sched::{DagEvent, DagState, TaskState};
+use serde_json::json;
+
+use super::AuditEntry;
+use crate::time::rfc3339;
+
+/// The entry of a DAG event journaled at `seq`: task moves only. `state` is read after the
+/// event was applied, for the names of the task and of its machine.
+pub fn task_entry(state: &DagState, seq: u64, event: &DagEvent) -> Option<AuditEntry> {
+    let moved = event.task_move()?;
+    let name = state
+        .task(moved.task)
+        .map(|(_, task)| task.spec.name.clone());
+    let tenant = state.dag(moved.task.dag).map(|dag| dag.tenant.clone());
+    let machine = moved.machine.map(|machine| state.machine_name(machine));
+    // The clock's tick places tasks and takes back lapsed leases; workers do the rest.
+    let by_clock = matches!(
+        (moved.from, moved.to),
+        (TaskState::Eligible, TaskState::Scheduled)
+            | (TaskState::Scheduled, TaskState::Eligible)
+            | (TaskState::Running, TaskState::Preempted)
+            | (TaskState::Preempted, TaskState::Eligible)
+    );
+    let on_machine = machine
+        .as_ref()
+        .map(|machine| format!(" on {machine}"))
+        .unwrap_or_default();
+    let why = moved
+        .error
+        .as_ref()
+        .map(|why| format!(": {why}"))
+        .unwrap_or_default();
+    let reason = format!(
+        "task {} of dag_{} moved from {} to {}{on_machine}{why}",
+        moved.task,
+        moved.task.dag,
+        moved.from.name(),
+        moved.to.name(),
+    );
+    let data = json!({
+        "dag": format!("dag_{}", moved.task.dag),
+        "task": moved.task.to_string(),
+        "name": name,
+        "from": moved.from.name(),
+        "to": moved.to.name(),
+        "machine": machine,
+        "error": moved.error,
+        "at": rfc3339(moved.at_ms),
+    });
+    Some(AuditEntry {
+        seq,
+        at: rfc3339(moved.at_ms),
+        kind: "task",
+        account: tenant,
+        actor: Cow::Borrowed(if by_clock { "clock" } else { "api" }),
+        reason,
+        data,
+        streamed: true,
+        level: None,
+    })
+}

@@ -1,0 +1,127 @@
+//! Jobs of foresight: the clock's tick (expired holds, alerts, the optimizer when due, budget
+//! periods on the calendar, then the DAGs' leases and placement), forecasts, the optimizer on
+//! request, and reports.
+
+use purser_core::report::{LevelPoint, Report, build_report};
+use purser_core::{AccountPath, Command};
+
+use crate::error::EngineError;
+use crate::periods::period_bounds;
+use crate::state::EngineState;
+use crate::view::manage::{self, ForecastView, MoveView};
+
+/// Budget periods renewed by one tick at most; the rest wait for the next.
+const RENEWALS_PER_TICK_MAX: usize = 1_000;
+
+impl EngineState {
+    pub(super) fn tick(&mut self, now_ms: u64) {
+        self.foresight
+            .tick(&mut self.ledger, now_ms, &mut self.events);
+        self.records
+            .extend(self.events.drain(..).map(crate::record::Record::Ledger));
+        self.renew_periods(now_ms);
+        self.tick_dags(now_ms);
+    }
+
+    /// Renews the periods that ended: the period that contains now (after a long stop, the
+    /// missed ones are skipped), its bounds on the calendar of the account's time zone.
+    fn renew_periods(&mut self, now_ms: u64) {
+        for account in self.ledger.periods_due(now_ms, RENEWALS_PER_TICK_MAX) {
+            let Some(spec) = self.ledger.account(account).config.period.clone() else {
+                continue;
+            };
+            match period_bounds(&spec, now_ms) {
+                Ok((start_ms, end_ms)) => {
+                    let command = Command::RenewPeriod {
+                        account,
+                        start_ms,
+                        end_ms,
+                    };
+                    if let Err(err) = self.apply_ledger(command, now_ms) {
+                        eprintln!("purser: renewing the period of account {account:?}: {err}");
+                    }
+                }
+                Err(err) => eprintln!(
+                    "purser: the period of {} cannot be computed: {err}",
+                    self.ledger.account(account).path
+                ),
+            }
+        }
+    }
+
+    pub(super) fn forecast(
+        &mut self,
+        path: &AccountPath,
+        dimension: &str,
+        now_ms: u64,
+    ) -> Result<ForecastView, EngineError> {
+        let account = self.lookup(path)?;
+        let dim = self.ledger.dimensions().lookup(dimension).ok_or_else(|| {
+            EngineError::UnknownDimension {
+                dimension: dimension.to_string(),
+            }
+        })?;
+        let limit = self.ledger.account(account).limit(dim);
+        if limit.is_none() {
+            return Err(EngineError::NotLimited {
+                path: path.to_string(),
+                dimension: dimension.to_string(),
+            });
+        }
+        let horizon_end_ms = self
+            .foresight
+            .watch
+            .horizon_end(&self.ledger, account, now_ms);
+        let forecast = self
+            .foresight
+            .forecast(&mut self.ledger, account, dim, now_ms)
+            .ok_or_else(|| EngineError::NoForecast {
+                path: path.to_string(),
+                dimension: dimension.to_string(),
+            })?;
+        Ok(manage::forecast(
+            dimension,
+            limit,
+            horizon_end_ms,
+            &forecast,
+        ))
+    }
+
+    pub(super) fn optimize(&mut self, dry_run: bool, now_ms: u64) -> Vec<MoveView> {
+        let moves = if dry_run {
+            self.foresight.plan_moves(&mut self.ledger, now_ms)
+        } else {
+            let moves = self
+                .foresight
+                .optimize(&mut self.ledger, now_ms, &mut self.events);
+            self.records
+                .extend(self.events.drain(..).map(crate::record::Record::Ledger));
+            moves
+        };
+        manage::moves(&self.ledger, moves)
+    }
+
+    /// The report of an account and its children, with the level changes the audit ring holds
+    /// for its chart.
+    pub(super) fn report(
+        &mut self,
+        path: &AccountPath,
+        now_ms: u64,
+    ) -> Result<Box<Report>, EngineError> {
+        let account = self.lookup(path)?;
+        self.foresight.sample(&mut self.ledger, now_ms);
+        let level_changes: Vec<LevelPoint> = self
+            .audit
+            .level_changes(path.as_str())
+            .into_iter()
+            .map(|(at_ms, level)| LevelPoint { at_ms, level })
+            .collect();
+        Ok(Box::new(build_report(
+            &self.ledger,
+            &mut self.foresight.watch,
+            account,
+            now_ms,
+            &level_changes,
+        )))
+    }
+}

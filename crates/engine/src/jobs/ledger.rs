@@ -1,0 +1,221 @@
+//! Jobs on the ledger: usage, holds, operators' commands and account reads. Each command goes
+//! through foresight (which keeps the forecasts of closed accounts) and its events join the
+//! batch as records.
+
+use std::sync::Arc;
+
+use purser_core::{
+    AccountPath, Answer, Command, LedgerError, ReserveRequest, SettleRequest, UsageReport,
+};
+
+use crate::audit;
+use crate::error::EngineError;
+use crate::record::{Note, Record};
+use crate::scope::Scope;
+use crate::state::EngineState;
+use crate::view::account::{
+    self, AccountView, HoldOutcome, ManagedView, UsageView, allocation, denial, reservation, usage,
+};
+
+/// Accounts one listing answers at most.
+pub const LIST_MAX: usize = 10_000;
+
+impl EngineState {
+    /// Applies a ledger command at `now_ms`; its events join the batch.
+    pub(crate) fn apply_ledger(
+        &mut self,
+        command: Command,
+        now_ms: u64,
+    ) -> Result<Answer, LedgerError> {
+        let answer = self
+            .foresight
+            .apply(&mut self.ledger, command, now_ms, &mut self.events);
+        self.records
+            .extend(self.events.drain(..).map(Record::Ledger));
+        answer
+    }
+
+    pub(super) fn usage(
+        &mut self,
+        report: UsageReport,
+        scope: &Scope,
+        now_ms: u64,
+    ) -> Result<UsageView, EngineError> {
+        check_scope(scope, &report.account)?;
+        match self.apply_ledger(Command::Usage(report), now_ms)? {
+            Answer::Usage(answer) => Ok(usage(&self.ledger, &answer)),
+            other => unreachable!("usage answered {other:?}"),
+        }
+    }
+
+    pub(super) fn reserve(
+        &mut self,
+        request: ReserveRequest,
+        scope: &Scope,
+        now_ms: u64,
+    ) -> Result<HoldOutcome, EngineError> {
+        check_scope(scope, &request.account)?;
+        match self.apply_ledger(Command::Reserve(request), now_ms)? {
+            Answer::Reserved(answer) => {
+                Ok(HoldOutcome::Reserved(reservation(&self.ledger, &answer)))
+            }
+            Answer::Denied(refused) => {
+                let view = denial(&self.ledger, &refused);
+                // A refused hold goes to the audit log (not the journal: it changed nothing).
+                self.audit.push(audit::denial(
+                    self.ledger.last_seq(),
+                    now_ms,
+                    view.account.clone(),
+                    view.dimension.clone(),
+                    view.requested,
+                    view.available,
+                ));
+                Ok(HoldOutcome::Denied(view))
+            }
+            other => unreachable!("a hold answered {other:?}"),
+        }
+    }
+
+    pub(super) fn settle(
+        &mut self,
+        request: SettleRequest,
+        scope: &Scope,
+        now_ms: u64,
+    ) -> Result<UsageView, EngineError> {
+        self.check_reservation_scope(request.reservation, scope)?;
+        match self.apply_ledger(Command::Settle(request), now_ms)? {
+            Answer::Usage(answer) => Ok(usage(&self.ledger, &answer)),
+            other => unreachable!("a settlement answered {other:?}"),
+        }
+    }
+
+    pub(super) fn void(
+        &mut self,
+        reservation: u64,
+        scope: &Scope,
+        now_ms: u64,
+    ) -> Result<u64, EngineError> {
+        self.check_reservation_scope(reservation, scope)?;
+        match self.apply_ledger(Command::Void { reservation }, now_ms)? {
+            Answer::Voided { reservation } => Ok(reservation),
+            other => unreachable!("a void answered {other:?}"),
+        }
+    }
+
+    /// A reservation the caller's scope does not cover is refused; an unknown one is left to
+    /// the ledger, which answers it is not found.
+    fn check_reservation_scope(&self, reservation: u64, scope: &Scope) -> Result<(), EngineError> {
+        match self.ledger.reservation_account(reservation) {
+            Some(account) if !scope.covers(self.ledger.account(account).path.as_str()) => {
+                Err(EngineError::OutOfScope {
+                    what: format!("reservation rsv_{reservation}"),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// An operator's command: a note with the actor and the settings that moved takes the seq
+    /// before the command's events, so that the audit log can say who did what.
+    pub(super) fn manage(
+        &mut self,
+        command: Command,
+        actor: Arc<str>,
+        now_ms: u64,
+    ) -> Result<ManagedView, EngineError> {
+        let targets: Vec<AccountPath> = match &command {
+            Command::UpsertAccount { path, .. } => vec![path.clone()],
+            Command::Allocate { path, request } => request
+                .children
+                .iter()
+                .filter_map(|child| path.child(&child.name).ok())
+                .collect(),
+            _ => Vec::new(),
+        };
+        let before: Vec<_> = targets.iter().map(|path| self.settings(path)).collect();
+        let note_seq = self.ledger.take_foreign_seq();
+        let note_idx = self.records.len();
+        self.records.push(Record::Note(Note {
+            actor,
+            changes: Vec::new(),
+        }));
+        let answer = self.apply_ledger(command, now_ms);
+        if answer.is_err() || self.records.len() == note_idx + 1 {
+            // Refused, or nothing to change: nothing is journaled, the note neither.
+            self.records.pop();
+            self.ledger.give_back_foreign_seq(note_seq);
+        } else {
+            let changes = targets
+                .iter()
+                .zip(&before)
+                .flat_map(|(path, before)| audit::diff(path.as_str(), before, &self.settings(path)))
+                .collect();
+            if let Record::Note(note) = &mut self.records[note_idx] {
+                note.changes = changes;
+            }
+        }
+        match answer? {
+            Answer::Account { account: id, .. } => Ok(ManagedView::Account(Box::new(
+                account::account(&self.ledger, id),
+            ))),
+            Answer::Closed { account } => Ok(ManagedView::Closed {
+                path: self.ledger.account(account).path.to_string(),
+            }),
+            Answer::Allocated {
+                parent,
+                allocations,
+            } => Ok(ManagedView::Allocated(allocation(
+                &self.ledger,
+                parent,
+                &allocations,
+            ))),
+            other => unreachable!("an operator's command answered {other:?}"),
+        }
+    }
+
+    fn settings(&self, path: &AccountPath) -> audit::Settings {
+        audit::settings(&self.ledger, self.ledger.lookup(path.as_str()))
+    }
+
+    pub(super) fn account(&self, path: &AccountPath) -> Result<AccountView, EngineError> {
+        let id = self.lookup(path)?;
+        Ok(account::account(&self.ledger, id))
+    }
+
+    /// The account named by `prefix` (or every top-level one) and its descendants down to
+    /// `depth` levels, those the scope covers, in path order.
+    pub(super) fn accounts(
+        &self,
+        prefix: Option<&AccountPath>,
+        depth: usize,
+        scope: &Scope,
+    ) -> Result<Vec<AccountView>, EngineError> {
+        if let Some(prefix) = prefix {
+            self.lookup(prefix)?;
+        }
+        let ids = self.ledger.list(prefix, depth, LIST_MAX);
+        Ok(ids
+            .into_iter()
+            .filter(|id| scope.covers(self.ledger.account(*id).path.as_str()))
+            .map(|id| account::account(&self.ledger, id))
+            .collect())
+    }
+
+    pub(crate) fn lookup(&self, path: &AccountPath) -> Result<purser_core::AccountId, EngineError> {
+        self.ledger.lookup(path.as_str()).ok_or_else(|| {
+            EngineError::Ledger(LedgerError::AccountNotFound {
+                path: path.to_string(),
+            })
+        })
+    }
+}
+
+fn check_scope(scope: &Scope, account: &AccountPath) -> Result<(), EngineError> {
+    if scope.covers(account.as_str()) {
+        Ok(())
+    } else {
+        Err(EngineError::OutOfScope {
+            what: format!("account {account}"),
+        })
+    }
+}

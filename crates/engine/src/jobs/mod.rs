@@ -1,0 +1,152 @@
+//! The jobs the writer runs: one variant per request, each carrying its reply's sender, so that
+//! every request gets its own answer type (`handle.rs` builds them, `EngineState::handle`
+//! dispatches them to `ledger.rs`, `dags.rs` and `foresight.rs`). A job's answer is delivered
+//! only once its batch is durable.
+
+mod dags;
+mod foresight;
+mod ledger;
+
+use std::sync::Arc;
+
+use purser_core::report::Report;
+use purser_core::{AccountPath, Command, ReserveRequest, SettleRequest, UsageReport};
+use purser_sched::{DagCommand, SubmitDag};
+use tokio::sync::{broadcast, oneshot};
+
+use crate::audit::{AuditEntry, AuditQuery};
+use crate::error::EngineError;
+use crate::scope::Scope;
+use crate::state::EngineState;
+use crate::view::account::{AccountView, HoldOutcome, ManagedView, UsageView};
+use crate::view::dag::{DagPageView, DagView, InterruptedView, LeaseView, TaskStateView};
+use crate::view::manage::{ForecastView, MoveView};
+
+pub use dags::{DagListQuery, LIST_SCAN_MAX};
+
+/// Where a job's answer goes.
+pub type Responder<T> = oneshot::Sender<T>;
+/// An answer that is sent once its batch is durable.
+pub type Delivery = Box<dyn FnOnce() + Send>;
+type Answer<T> = Result<T, EngineError>;
+
+/// One request to the writer.
+pub enum Op {
+    Usage(UsageReport, Scope, Responder<Answer<UsageView>>),
+    /// Each report on its own: one refused does not stop the others.
+    UsageBatch(Vec<UsageReport>, Scope, Responder<Vec<Answer<UsageView>>>),
+    Reserve(ReserveRequest, Scope, Responder<Answer<HoldOutcome>>),
+    Settle(SettleRequest, Scope, Responder<Answer<UsageView>>),
+    Void(u64, Scope, Responder<Answer<u64>>),
+    /// An operator's command on accounts (upsert, close, allocate), attributed to its actor.
+    Manage(Command, Arc<str>, Responder<Answer<ManagedView>>),
+    Account(AccountPath, Responder<Answer<AccountView>>),
+    Accounts {
+        prefix: Option<AccountPath>,
+        depth: usize,
+        scope: Scope,
+        reply: Responder<Answer<Vec<AccountView>>>,
+    },
+    Forecast {
+        path: AccountPath,
+        dimension: String,
+        reply: Responder<Answer<ForecastView>>,
+    },
+    Optimize(bool, Responder<Vec<MoveView>>),
+    Audit(AuditQuery, Responder<Vec<Arc<AuditEntry>>>),
+    Subscribe(Responder<broadcast::Receiver<Arc<AuditEntry>>>),
+    Report(AccountPath, Responder<Answer<Box<Report>>>),
+    SubmitDag(SubmitDag, Responder<Answer<DagView>>),
+    Dag(u64, Scope, Responder<Answer<DagView>>),
+    Dags(DagListQuery, Responder<DagPageView>),
+    CancelDag {
+        dag: u64,
+        scope: Scope,
+        reason: String,
+        reply: Responder<Answer<DagView>>,
+    },
+    /// A worker, and how many tasks at most when it asked for a batch.
+    Lease(String, Option<u32>, Responder<Answer<LeaseView>>),
+    /// Heartbeat, checkpoint, complete or fail.
+    Task(DagCommand, Responder<Answer<TaskStateView>>),
+    Interrupted {
+        worker: String,
+        reason: String,
+        reply: Responder<Answer<InterruptedView>>,
+    },
+    /// The clock's tick: expired holds, alerts, the optimizer when due, periods, lapsed
+    /// leases and placement.
+    Tick,
+}
+
+/// The delivery of `answer` to `reply`.
+fn deliver<T: Send + 'static>(reply: Responder<T>, answer: T) -> Option<Delivery> {
+    Some(Box::new(move || {
+        // A caller that gave up waiting is not an error.
+        let _ = reply.send(answer);
+    }))
+}
+
+impl EngineState {
+    /// Runs one job at `now_ms`; its records join the batch, its answer waits for the commit.
+    pub(crate) fn handle(&mut self, op: Op, now_ms: u64) -> Option<Delivery> {
+        match op {
+            Op::Usage(report, scope, reply) => deliver(reply, self.usage(report, &scope, now_ms)),
+            Op::UsageBatch(reports, scope, reply) => {
+                let answers = reports
+                    .into_iter()
+                    .map(|report| self.usage(report, &scope, now_ms))
+                    .collect();
+                deliver(reply, answers)
+            }
+            Op::Reserve(request, scope, reply) => {
+                deliver(reply, self.reserve(request, &scope, now_ms))
+            }
+            Op::Settle(request, scope, reply) => {
+                deliver(reply, self.settle(request, &scope, now_ms))
+            }
+            Op::Void(id, scope, reply) => deliver(reply, self.void(id, &scope, now_ms)),
+            Op::Manage(command, actor, reply) => {
+                deliver(reply, self.manage(command, actor, now_ms))
+            }
+            Op::Account(path, reply) => deliver(reply, self.account(&path)),
+            Op::Accounts {
+                prefix,
+                depth,
+                scope,
+                reply,
+            } => deliver(reply, self.accounts(prefix.as_ref(), depth, &scope)),
+            Op::Forecast {
+                path,
+                dimension,
+                reply,
+            } => deliver(reply, self.forecast(&path, &dimension, now_ms)),
+            Op::Optimize(dry_run, reply) => deliver(reply, self.optimize(dry_run, now_ms)),
+            Op::Audit(query, reply) => deliver(reply, self.audit.page(&query)),
+            Op::Subscribe(reply) => deliver(reply, self.audit.sender().subscribe()),
+            Op::Report(path, reply) => deliver(reply, self.report(&path, now_ms)),
+            Op::SubmitDag(request, reply) => deliver(reply, self.submit_dag(request, now_ms)),
+            Op::Dag(dag, scope, reply) => deliver(reply, self.dag(dag, &scope)),
+            Op::Dags(query, reply) => deliver(reply, self.list_dags(&query)),
+            Op::CancelDag {
+                dag,
+                scope,
+                reason,
+                reply,
+            } => deliver(reply, self.cancel_dag(dag, &scope, reason, now_ms)),
+            Op::Lease(worker, max_tasks, reply) => {
+                deliver(reply, self.lease(worker, max_tasks, now_ms))
+            }
+            Op::Task(command, reply) => deliver(reply, self.task(command, now_ms)),
+            Op::Interrupted {
+                worker,
+                reason,
+                reply,
+            } => deliver(reply, self.interrupted(worker, reason, now_ms)),
+            Op::Tick => {
+                self.tick(now_ms);
+                None
+            }
+        }
+    }
+}

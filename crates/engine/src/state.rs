@@ -1,0 +1,170 @@
+//! The writer's state: the ledger, the DAGs, foresight and the audit log, with the journal they
+//! are committed to. `step` applies a batch of jobs at one time and commits their records in one
+//! append (group commit); the thread loop (`run.rs`) and the simulation both drive it.
+
+use std::time::Instant;
+
+use purser_core::foresight::Foresight;
+use purser_core::{Event, Ledger};
+use purser_sched::DagState;
+use purser_store::{Batch, Journal, Snapshot, StoreError};
+
+use crate::audit::AuditLog;
+use crate::jobs::{Delivery, Op};
+use crate::record::{Record, StateSnapshot, encode_records, encode_snapshot};
+
+/// What the writer owns.
+pub struct EngineState {
+    pub(crate) ledger: Ledger,
+    pub(crate) dags: DagState,
+    pub(crate) foresight: Foresight,
+    pub(crate) audit: AuditLog,
+    journal: Box<dyn Journal>,
+    snapshot_every_events: u64,
+    last_snapshot_seq: u64,
+    /// The previous snapshot: the journal is compacted through it, keeping one fallback.
+    previous_snapshot_seq: u64,
+    last_now_ms: u64,
+    /// The records of the batch being applied, in seq order.
+    pub(crate) records: Vec<Record>,
+    /// Scratch space for the ledger's events of one command.
+    pub(crate) events: Vec<Event>,
+    payload: Vec<u8>,
+}
+
+/// How often the state is snapshotted, and the state recovery found.
+pub struct StateParts {
+    pub ledger: Ledger,
+    pub dags: DagState,
+    pub foresight: Foresight,
+    pub audit: AuditLog,
+    pub journal: Box<dyn Journal>,
+    pub snapshot_every_events: u64,
+    pub snapshot_seq: u64,
+}
+
+impl EngineState {
+    pub fn new(parts: StateParts) -> EngineState {
+        EngineState {
+            ledger: parts.ledger,
+            dags: parts.dags,
+            foresight: parts.foresight,
+            audit: parts.audit,
+            journal: parts.journal,
+            snapshot_every_events: parts.snapshot_every_events.max(1),
+            last_snapshot_seq: parts.snapshot_seq,
+            previous_snapshot_seq: 0,
+            last_now_ms: 0,
+            records: Vec::with_capacity(8_192),
+            events: Vec::with_capacity(64),
+            payload: Vec::with_capacity(1 << 20),
+        }
+    }
+
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    pub fn dags(&self) -> &DagState {
+        &self.dags
+    }
+
+    /// Applies `jobs` at `now_ms` (never earlier than the last batch's time), commits their
+    /// records in one append, and only then answers: the deliveries are returned for the caller
+    /// to run. If the append fails, nothing is answered and the state is ahead of the journal:
+    /// the caller must stop and let a restart recover what is durable.
+    pub fn step(
+        &mut self,
+        jobs: impl IntoIterator<Item = Op>,
+        now_ms: u64,
+        deliveries: &mut Vec<Delivery>,
+    ) -> Result<(), StoreError> {
+        // Time only moves forward, even if the clock steps back.
+        let now_ms = now_ms.max(self.last_now_ms);
+        self.last_now_ms = now_ms;
+        let first_seq = self.ledger.last_seq() + 1;
+        for op in jobs {
+            if let Some(delivery) = self.handle(op, now_ms) {
+                deliveries.push(delivery);
+            }
+        }
+        if self.records.is_empty() {
+            return Ok(());
+        }
+        self.commit(first_seq)?;
+        self.maybe_snapshot();
+        Ok(())
+    }
+
+    /// Appends the batch's records and notes them in the audit log.
+    fn commit(&mut self, first_seq: u64) -> Result<(), StoreError> {
+        self.payload.clear();
+        encode_records(&self.records, &mut self.payload);
+        let n_events = self.records.len() as u32;
+        // Invariant: the batch continues the journal exactly.
+        assert_eq!(
+            first_seq + u64::from(n_events) - 1,
+            self.ledger.last_seq(),
+            "records and seqs disagree"
+        );
+        let batch = Batch {
+            first_seq,
+            n_events,
+            payload: std::mem::take(&mut self.payload),
+        };
+        let appended = self.journal.append(std::slice::from_ref(&batch));
+        self.payload = batch.payload;
+        appended?;
+        for (idx, record) in self.records.iter().enumerate() {
+            let seq = first_seq + idx as u64;
+            self.audit
+                .note_record(&self.ledger, &self.dags, seq, record);
+        }
+        self.audit.end_batch();
+        self.records.clear();
+        Ok(())
+    }
+
+    fn maybe_snapshot(&mut self) {
+        if self.ledger.last_seq() - self.last_snapshot_seq < self.snapshot_every_events {
+            return;
+        }
+        let started = Instant::now();
+        let state = StateSnapshot {
+            ledger: self.ledger.to_snapshot(),
+            dags: self.dags.to_snapshot(),
+        };
+        let seq = self.ledger.last_seq();
+        let snapshot = Snapshot {
+            seq,
+            payload: encode_snapshot(&state),
+        };
+        if let Err(err) = self.journal.write_snapshot(&snapshot) {
+            // A failed snapshot loses nothing: the journal still holds every event.
+            eprintln!("purser: snapshot at {seq} failed: {err}");
+            return;
+        }
+        if self.previous_snapshot_seq > 0
+            && let Err(err) = self.journal.compact_through(self.previous_snapshot_seq)
+        {
+            eprintln!(
+                "purser: compaction through {} failed: {err}",
+                self.previous_snapshot_seq
+            );
+        }
+        self.previous_snapshot_seq = self.last_snapshot_seq;
+        self.last_snapshot_seq = seq;
+        eprintln!(
+            "purser: snapshot at event {seq} in {} ms",
+            started.elapsed().as_millis()
+        );
+    }
+
+    /// The state as a snapshot would hold it, for comparing replayed and live states.
+    pub fn to_snapshot(&self) -> StateSnapshot {
+        StateSnapshot {
+            ledger: self.ledger.to_snapshot(),
+            dags: self.dags.to_snapshot(),
+        }
+    }
+}

@@ -1,0 +1,209 @@
+//! Views of accounts, usage, holds and allocations.
+
+use std::collections::BTreeMap;
+
+use purser_core::{
+    AccountId, Action, Amounts, Ledger, Level, ReserveAnswer, Thresholds, UsageAnswer, Verdict,
+};
+
+use super::AmountsByName;
+
+/// Which account and dimension set a level.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FiredView {
+    pub account: String,
+    pub dimension: String,
+    pub fraction: f64,
+}
+
+/// The enforcement an answer carries: the level, the action and what fired it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VerdictView {
+    pub level: Level,
+    pub action: Action,
+    pub fired: Option<FiredView>,
+}
+
+/// An account's status, the same everywhere an account is shown.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AccountView {
+    pub path: String,
+    pub kind: Option<String>,
+    pub limits: AmountsByName,
+    pub consumed: AmountsByName,
+    pub reserved: AmountsByName,
+    pub remaining: AmountsByName,
+    pub pool: AmountsByName,
+    pub fraction: f64,
+    pub verdict: VerdictView,
+    pub children: Vec<String>,
+    pub last_activity_ms: Option<u64>,
+    pub seq: u64,
+    pub weight: f64,
+    pub priority: i32,
+    pub labels: BTreeMap<String, String>,
+    pub thresholds: Thresholds,
+    pub throttle_rate_ppm: u32,
+    pub reserve_ppm: u32,
+    pub open_reservations: u32,
+    pub work_units: u64,
+}
+
+/// The answer to a usage report or a settlement.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UsageView {
+    pub seq: u64,
+    pub duplicate: bool,
+    pub verdict: VerdictView,
+    pub remaining: AmountsByName,
+    /// A settlement of a hold that had expired.
+    pub expired: bool,
+}
+
+/// A hold granted.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReservationView {
+    pub id: u64,
+    pub expires_ms: u64,
+    pub verdict: VerdictView,
+    pub duplicate: bool,
+}
+
+/// A hold refused: it would take `account` to its stop threshold in `dimension`. An outcome,
+/// not an error: the server answers it as one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DenialView {
+    pub account: String,
+    pub dimension: String,
+    pub requested: u64,
+    pub available: u64,
+}
+
+/// What a hold request came to.
+#[derive(Clone, Debug, PartialEq)]
+pub enum HoldOutcome {
+    Reserved(ReservationView),
+    Denied(DenialView),
+}
+
+/// What an operator's command on accounts came to.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ManagedView {
+    Account(Box<AccountView>),
+    Closed { path: String },
+    Allocated(AllocationView),
+}
+
+/// The limits an allocation set, and the parent's pool after it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AllocationView {
+    pub allocations: Vec<(String, AmountsByName)>,
+    pub pool: AmountsByName,
+}
+
+pub fn verdict(ledger: &Ledger, verdict: &Verdict) -> VerdictView {
+    VerdictView {
+        level: verdict.level,
+        action: verdict.action,
+        fired: verdict.fired.map(|fired| FiredView {
+            account: ledger.account(fired.account).path.to_string(),
+            dimension: ledger.dimensions().name(fired.dimension).to_string(),
+            fraction: fired.fraction,
+        }),
+    }
+}
+
+pub fn amounts(ledger: &Ledger, amounts: &Amounts) -> AmountsByName {
+    amounts
+        .iter()
+        .map(|(dim, value)| (ledger.dimensions().name(dim).to_string(), value))
+        .collect()
+}
+
+pub fn usage(ledger: &Ledger, answer: &UsageAnswer) -> UsageView {
+    UsageView {
+        seq: answer.seq,
+        duplicate: answer.duplicate,
+        verdict: verdict(ledger, &answer.verdict),
+        remaining: amounts(ledger, &answer.remaining),
+        expired: answer.expired,
+    }
+}
+
+pub fn reservation(ledger: &Ledger, answer: &ReserveAnswer) -> ReservationView {
+    ReservationView {
+        id: answer.reservation,
+        expires_ms: answer.expires_ms,
+        verdict: verdict(ledger, &answer.verdict),
+        duplicate: answer.duplicate,
+    }
+}
+
+pub fn denial(ledger: &Ledger, denial: &purser_core::Denial) -> DenialView {
+    DenialView {
+        account: ledger.account(denial.account).path.to_string(),
+        dimension: ledger.dimensions().name(denial.dimension).to_string(),
+        requested: denial.requested,
+        available: denial.available,
+    }
+}
+
+pub fn account(ledger: &Ledger, id: AccountId) -> AccountView {
+    let status = ledger.status(id);
+    let mut view = AccountView {
+        path: status.path.to_string(),
+        kind: status.config.kind.as_deref().map(str::to_string),
+        limits: AmountsByName::new(),
+        consumed: AmountsByName::new(),
+        reserved: AmountsByName::new(),
+        remaining: AmountsByName::new(),
+        pool: AmountsByName::new(),
+        fraction: status.fraction,
+        verdict: verdict(ledger, &status.verdict),
+        children: status
+            .children
+            .iter()
+            .map(|name| name.to_string())
+            .collect(),
+        last_activity_ms: status.last_activity_ms,
+        seq: status.seq,
+        weight: status.config.weight,
+        priority: status.config.priority,
+        labels: status.config.labels.clone(),
+        thresholds: status.config.thresholds,
+        throttle_rate_ppm: status.config.throttle_rate_ppm,
+        reserve_ppm: status.config.reserve_ppm,
+        open_reservations: status.open_reservations,
+        work_units: status.work_units,
+    };
+    for dim in &status.dims {
+        let name = dim.name.to_string();
+        view.consumed.insert(name.clone(), dim.consumed);
+        view.reserved.insert(name.clone(), dim.reserved);
+        if let (Some(limit), Some(remaining), Some(pool)) = (dim.limit, dim.remaining, dim.pool) {
+            view.limits.insert(name.clone(), limit);
+            view.remaining.insert(name.clone(), remaining);
+            view.pool.insert(name, pool);
+        }
+    }
+    view
+}
+
+pub fn allocation(
+    ledger: &Ledger,
+    parent: AccountId,
+    allocations: &[(AccountId, Amounts)],
+) -> AllocationView {
+    AllocationView {
+        allocations: allocations
+            .iter()
+            .map(|(id, limits)| {
+                (
+                    ledger.account(*id).path.to_string(),
+                    amounts(ledger, limits),
+                )
+            })
+            .collect(),
+        pool: account(ledger, parent).pool,
+    }
+}

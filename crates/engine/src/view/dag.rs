@@ -1,0 +1,193 @@
+//! Views of DAGs, tasks and leases.
+
+use std::collections::BTreeMap;
+
+use purser_sched::{Dag, DagState, LiveTask, Resources, TaskRef, TaskState};
+
+/// A task in a DAG's status.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TaskView {
+    pub task: TaskRef,
+    /// The id it was submitted with.
+    pub name: String,
+    pub state: TaskState,
+    /// `POOL-INDEX` of the current or last placement.
+    pub machine: Option<String>,
+    pub attempts: u32,
+    pub max_attempts: u32,
+    pub depends_on: Vec<String>,
+    pub runtime_ms: u64,
+    pub requests: Resources,
+    pub priority: i32,
+    pub checkpointing: bool,
+    pub checkpoint: Option<String>,
+    /// While SCHEDULED or RUNNING.
+    pub lease_expires_ms: Option<u64>,
+    pub error: Option<String>,
+    pub updated_ms: u64,
+}
+
+/// A DAG's figures without its tasks.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DagSummaryView {
+    pub id: u64,
+    pub name: Option<String>,
+    pub tenant: String,
+    pub priority: i32,
+    /// `running`, `completed`, `failed` or `cancelled`.
+    pub state: &'static str,
+    pub submitted_ms: u64,
+    pub n_tasks: usize,
+    /// Tasks per state.
+    pub counts: BTreeMap<String, u32>,
+}
+
+/// A DAG with its tasks.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DagView {
+    pub summary: DagSummaryView,
+    pub tasks: Vec<TaskView>,
+    /// The answer to a submission whose idempotency key was seen.
+    pub duplicate: bool,
+}
+
+/// A page of DAGs, oldest first.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DagPageView {
+    pub dags: Vec<DagSummaryView>,
+    /// Where the next page starts (`after`), when more may follow.
+    pub next_after: Option<u64>,
+}
+
+/// A leased task: what a worker needs to run it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LeasedTaskView {
+    pub task: TaskRef,
+    pub dag: u64,
+    pub name: String,
+    pub tenant: String,
+    pub attempt: u32,
+    pub machine: String,
+    pub runtime_ms: u64,
+    pub requests: Resources,
+    pub checkpoint: Option<String>,
+    pub lease_expires_ms: u64,
+    pub lease_ttl_ms: u64,
+}
+
+/// The tasks one lease call handed out, the first in line first.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LeaseView {
+    pub tasks: Vec<LeasedTaskView>,
+    /// Whether the worker asked for a batch (`max_tasks`).
+    pub batch: bool,
+}
+
+/// A task's state after a heartbeat, checkpoint, completion or failure.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TaskStateView {
+    pub task: TaskRef,
+    pub state: TaskState,
+    pub attempts: u32,
+    pub machine: Option<String>,
+    pub lease_expires_ms: Option<u64>,
+}
+
+/// What a worker's interruption sent back to ELIGIBLE.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InterruptedView {
+    pub machine: String,
+    pub returned: usize,
+}
+
+fn lease_expiry(task: &LiveTask) -> Option<u64> {
+    matches!(task.state, TaskState::Scheduled | TaskState::Running).then_some(task.lease_expires_ms)
+}
+
+/// Tasks per state.
+fn counts(dag: &Dag) -> BTreeMap<String, u32> {
+    let mut counts: BTreeMap<String, u32> = BTreeMap::new();
+    for task in &dag.tasks {
+        *counts.entry(task.state.name().to_string()).or_insert(0) += 1;
+    }
+    counts
+}
+
+pub fn summary(dag: &Dag) -> DagSummaryView {
+    DagSummaryView {
+        id: dag.id,
+        name: dag.name.clone(),
+        tenant: dag.tenant.clone(),
+        priority: dag.priority,
+        state: dag.status().name(),
+        submitted_ms: dag.submitted_ms,
+        n_tasks: dag.tasks.len(),
+        counts: counts(dag),
+    }
+}
+
+pub fn dag(state: &DagState, dag: &Dag) -> DagView {
+    let tasks = dag
+        .tasks
+        .iter()
+        .enumerate()
+        .map(|(task_idx, task)| TaskView {
+            task: TaskRef {
+                dag: dag.id,
+                task: task_idx as u32,
+            },
+            name: task.spec.name.clone(),
+            state: task.state,
+            machine: task.machine.map(|machine| state.machine_name(machine)),
+            attempts: task.attempts,
+            max_attempts: task.spec.max_attempts,
+            depends_on: task
+                .spec
+                .parents
+                .iter()
+                .map(|&parent| dag.tasks[parent as usize].spec.name.clone())
+                .collect(),
+            runtime_ms: task.spec.runtime_ms,
+            requests: task.spec.requests,
+            priority: task.spec.priority,
+            checkpointing: task.spec.checkpointing,
+            checkpoint: task.checkpoint.clone(),
+            lease_expires_ms: lease_expiry(task),
+            error: task.error.clone(),
+            updated_ms: task.updated_ms,
+        })
+        .collect();
+    DagView {
+        summary: summary(dag),
+        tasks,
+        duplicate: false,
+    }
+}
+
+pub fn leased(state: &DagState, task_ref: TaskRef) -> LeasedTaskView {
+    let (dag, task) = state.task(task_ref).expect("a leased task exists");
+    LeasedTaskView {
+        task: task_ref,
+        dag: dag.id,
+        name: task.spec.name.clone(),
+        tenant: dag.tenant.clone(),
+        attempt: task.attempts,
+        machine: state.machine_name(task.machine.expect("a leased task has a machine")),
+        runtime_ms: task.spec.runtime_ms,
+        requests: task.spec.requests,
+        checkpoint: task.checkpoint.clone(),
+        lease_expires_ms: task.lease_expires_ms,
+        lease_ttl_ms: state.lease_ttl_ms(),
+    }
+}
+
+pub fn task_state(state: &DagState, task_ref: TaskRef) -> TaskStateView {
+    let (_, task) = state.task(task_ref).expect("an answered task exists");
+    TaskStateView {
+        task: task_ref,
+        state: task.state,
+        attempts: task.attempts,
+        machine: task.machine.map(|machine| state.machine_name(machine)),
+        lease_expires_ms: lease_expiry(task),
+    }
+}

@@ -1,0 +1,225 @@
+//! The server's configuration: `purser.toml`.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+pub use crate::auth::TokenConfig;
+
+pub mod http;
+pub mod manager;
+pub mod sched;
+
+pub use http::HttpSection;
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// `fsync` (default: survives power loss) or `os` (survives a crash of the process only).
+    #[serde(default)]
+    pub durability: DurabilityConfig,
+    /// A snapshot is written after this many events; restart replays at most this many.
+    #[serde(default = "default_snapshot_every")]
+    pub snapshot_every_events: u64,
+    /// Idempotency keys remembered (the oldest are forgotten first).
+    #[serde(default = "default_keys")]
+    pub idempotency_keys_max: usize,
+    /// The largest amount one report, settlement or hold may carry in one dimension.
+    #[serde(default = "default_amount_max")]
+    pub amount_max: u64,
+    /// Timeouts and connection limits of the HTTP listener.
+    #[serde(default)]
+    pub http: HttpSection,
+    #[serde(default)]
+    pub tokens: Vec<TokenConfig>,
+    #[serde(default)]
+    pub defaults: DefaultsConfig,
+    #[serde(default)]
+    pub accounts: Vec<AccountConfigEntry>,
+    /// The scheduler (`config_sched.rs`): lease TTL, weights, pools, quotas, limit ranges.
+    #[serde(default)]
+    pub scheduler: sched::SchedulerConfig,
+    #[serde(default)]
+    pub pool: Vec<sched::PoolConfig>,
+    #[serde(default)]
+    pub quota: Vec<sched::QuotaConfig>,
+    #[serde(default)]
+    pub limit_range: Vec<sched::LimitRangeConfig>,
+    /// Forecasts, alerts and the optimizer (`config_manager.rs`).
+    #[serde(default)]
+    pub manager: manager::ManagerSection,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DurabilityConfig {
+    #[default]
+    Fsync,
+    Os,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DefaultsConfig {
+    pub warn: Option<f64>,
+    pub throttle: Option<f64>,
+    pub degrade: Option<f64>,
+    pub stop: Option<f64>,
+    pub throttle_rate: Option<f64>,
+    pub reserve: Option<f64>,
+}
+
+/// An account to create at start when it does not exist yet.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountConfigEntry {
+    pub path: String,
+    #[serde(default)]
+    pub limits: BTreeMap<String, u64>,
+    pub kind: Option<String>,
+    pub weight: Option<f64>,
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 7543))
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("./purser-data")
+}
+
+fn default_snapshot_every() -> u64 {
+    1_000_000
+}
+
+fn default_keys() -> usize {
+    1_000_000
+}
+
+fn default_amount_max() -> u64 {
+    purser_core::ledger::AMOUNT_MAX_DEFAULT
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: default_listen(),
+            data_dir: default_data_dir(),
+            durability: DurabilityConfig::default(),
+            snapshot_every_events: default_snapshot_every(),
+            idempotency_keys_max: default_keys(),
+            amount_max: default_amount_max(),
+            http: HttpSection::default(),
+            tokens: Vec::new(),
+            defaults: DefaultsConfig::default(),
+            accounts: Vec::new(),
+            scheduler: Default::default(),
+            pool: Vec::new(),
+            quota: Vec::new(),
+            limit_range: Vec::new(),
+            manager: manager::ManagerSection::default(),
+        }
+    }
+}
+
+impl Config {
+    pub fn parse(text: &str) -> Result<Config, String> {
+        let config: Config = toml::from_str(text).map_err(|err| err.to_string())?;
+        for (idx, token) in config.tokens.iter().enumerate() {
+            if token.token.len() < 16 {
+                return Err(format!(
+                    "tokens[{idx}].token must be at least 16 characters"
+                ));
+            }
+            if !token.scope.is_empty() {
+                purser_core::AccountPath::parse(&token.scope)
+                    .map_err(|err| format!("tokens[{idx}].scope: {err}"))?;
+            }
+        }
+        if config.snapshot_every_events == 0 {
+            return Err("snapshot_every_events must be at least 1".into());
+        }
+        if !(1..=1 << 62).contains(&config.amount_max) {
+            return Err("amount_max must be 1 to 4611686018427387904 (2^62)".into());
+        }
+        config.http.listen_limits()?;
+        config.http.body_read_timeout()?;
+        sched::dag_config(&config)?;
+        config.manager.to_config()?;
+        Ok(config)
+    }
+
+    /// A commented example, what `purser init` writes.
+    pub fn example() -> &'static str {
+        EXAMPLE
+    }
+}
+
+const EXAMPLE: &str = include_str!("example.toml");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_parses_to_the_defaults() {
+        let config = Config::parse(Config::example()).unwrap();
+        assert_eq!(config.listen, default_listen());
+        assert_eq!(config.defaults.stop, Some(0.95));
+        assert!(config.tokens.is_empty());
+        assert_eq!(config.scheduler.lease_ttl_ms, 30_000);
+        assert_eq!(config.pool.len(), 1);
+    }
+
+    #[test]
+    fn scheduler_sections_are_checked() {
+        let pool = "[[pool]]\nname = \"local\"\nmachines = 1\ncores = 8\n";
+        let check = |text: &str, fragment: &str| {
+            let err = Config::parse(text).unwrap_err();
+            assert!(err.contains(fragment), "{err} lacks {fragment}");
+        };
+        check("[scheduler]\nlease_ttl_ms = 5", "scheduler.lease_ttl_ms");
+        check(
+            &format!(
+                "{pool}[[quota]]\ntenant = \"acme\"\npool = \"gpu\"\ndimension = \"cores\"\nnominal = 1"
+            ),
+            "quota[0].pool",
+        );
+        check(
+            &format!(
+                "{pool}[[quota]]\ntenant = \"acme\"\npool = \"local\"\ndimension = \"disk\"\nnominal = 1"
+            ),
+            "quota[0].dimension",
+        );
+        check(
+            &format!(
+                "{pool}[[limit_range]]\ntenant = \"acme\"\npool = \"local\"\nmin = {{ cores = 4 }}\nmax = {{ cores = 2 }}"
+            ),
+            "limit_range[0].cores",
+        );
+        check(
+            "[[pool]]\nname = \"a b\"\nmachines = 1\ncores = 8",
+            "pool[0].name",
+        );
+        check("[[pool]]\nname = \"a\"\nmachines = 0\ncores = 8", "pool a");
+        let config = Config::parse(&format!("{pool}[[quota]]\ntenant = \"acme\"\npool = \"local\"\ndimension = \"cores\"\nnominal = 4\nborrowing_limit = 2")).unwrap();
+        assert_eq!(config.quota[0].borrowing_limit, Some(2));
+    }
+
+    #[test]
+    fn bad_configs_name_what_is_wrong() {
+        let err = Config::parse("listn = \"x\"").unwrap_err();
+        assert!(err.contains("listn"), "{err}");
+        let err = Config::parse("[[tokens]]\ntoken = \"short\"\nrole = \"admin\"").unwrap_err();
+        assert!(err.contains("tokens[0].token"), "{err}");
+        let err =
+            Config::parse("[[tokens]]\ntoken = \"0123456789abcdef\"\nrole = \"king\"").unwrap_err();
+        assert!(err.contains("king"), "{err}");
+    }
+}

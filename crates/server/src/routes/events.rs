@@ -1,0 +1,117 @@
+//! `GET /v1/events`: the audit log's stream as server-sent events, live entries after the
+//! backlog asked for with `Last-Event-ID`, ended when the server begins to shut down.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use purser_core::AccountPath;
+use purser_engine::audit::{AUDIT_PAGE_MAX, AuditEntry, AuditQuery, lagged, under};
+use tokio::sync::broadcast;
+
+use super::manage::scoped_prefix;
+use super::{AppState, number, query_params};
+use crate::error::ApiError;
+
+struct Stream {
+    backlog: VecDeque<Arc<AuditEntry>>,
+    live: broadcast::Receiver<Arc<AuditEntry>>,
+    prefix: Option<AccountPath>,
+    last_seq: u64,
+    closing: tokio::sync::watch::Receiver<bool>,
+}
+
+fn sse_event(entry: &AuditEntry) -> SseEvent {
+    SseEvent::default()
+        .id(entry.seq.to_string())
+        .event(entry.kind)
+        .json_data(entry)
+        .unwrap_or_else(|_| SseEvent::default().comment("unencodable entry"))
+}
+
+#[utoipa::path(get, path = "/v1/events", tag = "routes_manage",
+    params(("prefix" = Option<String>, Query, description = "Only events of this account and below")),
+    responses((status = 200, description = "text/event-stream: enforcement, alert, reallocation, reservation_expired, period, task; `id:` is the sequence number, `Last-Event-ID` resumes")))]
+pub async fn events(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let mut prefix = None;
+    for (key, value) in query_params(raw.as_deref(), &["prefix"])? {
+        if key == "prefix" {
+            prefix = Some(value);
+        }
+    }
+    let prefix = scoped_prefix(&state, &headers, prefix)?;
+    // Subscribe first, then read the backlog: nothing falls between the two.
+    let live = state.engine.subscribe().await?;
+    let resume = headers
+        .get("last-event-id")
+        .and_then(|value| value.to_str().ok())
+        .map(|value| number(value.trim(), "Last-Event-ID"))
+        .transpose()?;
+    let mut backlog = VecDeque::new();
+    if let Some(since_seq) = resume {
+        let query = AuditQuery {
+            prefix: prefix.clone(),
+            since_seq,
+            limit: AUDIT_PAGE_MAX,
+            streamed_only: true,
+        };
+        backlog.extend(state.engine.audit(query).await?);
+    }
+    let stream = Stream {
+        backlog,
+        live,
+        prefix,
+        last_seq: resume.unwrap_or(0),
+        closing: state.closing.clone(),
+    };
+    let events = futures_util::stream::unfold(stream, |mut stream| async move {
+        loop {
+            if let Some(entry) = stream.backlog.pop_front() {
+                stream.last_seq = stream.last_seq.max(entry.seq);
+                return Some((Ok::<_, Infallible>(sse_event(&entry)), stream));
+            }
+            if *stream.closing.borrow() {
+                return None;
+            }
+            let received = tokio::select! {
+                received = stream.live.recv() => received,
+                _ = stream.closing.changed() => return None,
+            };
+            match received {
+                Ok(entry) => {
+                    // The backlog may already have carried it; the stream has no duplicates.
+                    if entry.seq <= stream.last_seq && stream.last_seq > 0
+                        || !under(
+                            entry.account.as_deref(),
+                            stream.prefix.as_ref().map(AccountPath::as_str),
+                        )
+                    {
+                        continue;
+                    }
+                    stream.last_seq = entry.seq;
+                    return Some((Ok(sse_event(&entry)), stream));
+                }
+                Err(broadcast::error::RecvError::Lagged(n_lost)) => {
+                    let event = SseEvent::default()
+                        .event("lagged")
+                        .json_data(lagged(n_lost))
+                        .unwrap_or_default();
+                    return Some((Ok(event), stream));
+                }
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    });
+    Ok(Sse::new(events)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response())
+}
