@@ -3,20 +3,25 @@
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
+use purser_server::wire::{ErrorBody, ErrorDetail};
 use serde_json::Value;
 
 /// An API error as the server put it, with its status.
 #[derive(Debug, Clone)]
 pub struct ApiFailure {
     pub status: u16,
-    pub code: String,
-    pub message: String,
+    /// The `error` of the answer: code, message, field and the figures of budget errors.
+    pub detail: ErrorDetail,
     pub body: Value,
 }
 
 impl std::fmt::Display for ApiFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({}): {}", self.code, self.status, self.message)
+        write!(
+            f,
+            "{} ({}): {}",
+            self.detail.code, self.status, self.detail.message
+        )
     }
 }
 
@@ -58,6 +63,25 @@ impl Client {
             return Ok(Ok(value));
         }
         Ok(Err(failure(status, value)))
+    }
+
+    /// Sends a request; answers the success read as `T` (with the JSON as the server wrote
+    /// it, for `--json`), or the server's error.
+    pub fn call_as<T: serde::de::DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> anyhow::Result<Result<(T, Value), ApiFailure>> {
+        match self.call(method, path, body)? {
+            Ok(value) => {
+                let typed = serde_json::from_value(value.clone()).map_err(|err| {
+                    anyhow!("the server's answer to {method} {path} is not what this client reads: {err}")
+                })?;
+                Ok(Ok((typed, value)))
+            }
+            Err(failure) => Ok(Err(failure)),
+        }
     }
 
     /// A GET whose success is text (a Markdown or HTML report); errors are JSON as ever.
@@ -108,11 +132,12 @@ impl Client {
 const BODY_MAX: u64 = 64 << 20;
 
 fn failure(status: u16, value: Value) -> ApiFailure {
-    let error = &value["error"];
+    let detail = serde_json::from_value::<ErrorBody>(value.clone())
+        .map(|body| body.error)
+        .unwrap_or_else(|_| ErrorDetail::new("unknown", value.to_string()));
     ApiFailure {
         status,
-        code: error["code"].as_str().unwrap_or("unknown").to_string(),
-        message: error["message"].as_str().unwrap_or("").to_string(),
+        detail,
         body: value,
     }
 }

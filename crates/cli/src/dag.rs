@@ -2,15 +2,18 @@
 //! JSON (`POST /v1/dags`); a WfFormat or DAX workflow is converted through purser-sched's
 //! parsers (task ids, runtimes, cores and dependencies).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::Subcommand;
 use purser_sched::{Workflow, WorkflowFormat};
+use purser_server::wire::dags::{DagListOut, DagOut};
 use serde_json::{Value, json};
 
-use crate::{Remote, show, table};
+use crate::accounts::show;
+use crate::{Remote, table};
 
 #[derive(Subcommand)]
 pub enum DagCommand {
@@ -92,12 +95,13 @@ pub fn run(command: DagCommand) -> anyhow::Result<ExitCode> {
             let body = submission(&text, format, tenant, priority, key)
                 .with_context(|| format!("reading {}", file.display()))?;
             let rows = 50;
-            show(&remote, "POST", "/v1/dags", Some(body), |dag| {
+            show(&remote, "POST", "/v1/dags", Some(body), |dag: &DagOut| {
                 status_table(dag, rows)
             })
         }
         DagCommand::Status { id, tasks, remote } => {
-            show(&remote, "GET", &format!("/v1/dags/{id}"), None, |dag| {
+            let path = format!("/v1/dags/{id}");
+            show(&remote, "GET", &path, None, |dag: &DagOut| {
                 status_table(dag, tasks)
             })
         }
@@ -124,7 +128,7 @@ pub fn run(command: DagCommand) -> anyhow::Result<ExitCode> {
                 None => json!({}),
             };
             let path = format!("/v1/dags/{id}:cancel");
-            show(&remote, "POST", &path, Some(body), |dag| {
+            show(&remote, "POST", &path, Some(body), |dag: &DagOut| {
                 status_table(dag, 50)
             })
         }
@@ -132,22 +136,17 @@ pub fn run(command: DagCommand) -> anyhow::Result<ExitCode> {
 }
 
 /// `{"COMPLETED": 1, "FAILED": 1}` as `COMPLETED 1, FAILED 1`.
-fn counts_line(counts: &Value) -> String {
+fn counts_line(counts: &BTreeMap<String, u32>) -> String {
     let parts: Vec<String> = counts
-        .as_object()
-        .map(|counts| {
-            counts
-                .iter()
-                .map(|(state, n)| format!("{state} {n}"))
-                .collect()
-        })
-        .unwrap_or_default();
+        .iter()
+        .map(|(state, n)| format!("{state} {n}"))
+        .collect();
     parts.join(", ")
 }
 
-/// A string field for a table cell; `-` when absent.
-fn text(value: &Value) -> String {
-    value.as_str().unwrap_or("-").to_string()
+/// An optional text for a table cell; `-` when absent.
+fn text(value: Option<&str>) -> String {
+    value.unwrap_or("-").to_string()
 }
 
 /// A query value with everything but unreserved characters and `/` percent-encoded.
@@ -164,24 +163,24 @@ fn encode(value: &str) -> String {
 }
 
 /// `GET /v1/dags` for people: one line per DAG, then where the next page starts.
-fn list_table(page: &Value) -> String {
+fn list_table(page: &DagListOut) -> String {
     let mut rows = vec![
         ["DAG", "NAME", "TENANT", "STATE", "TASKS", "SUBMITTED"]
             .map(String::from)
             .to_vec(),
     ];
-    for dag in page["dags"].as_array().map_or(&[][..], |dags| dags) {
+    for dag in &page.dags {
         rows.push(vec![
-            text(&dag["id"]),
-            text(&dag["name"]),
-            text(&dag["tenant"]),
-            text(&dag["state"]),
-            counts_line(&dag["counts"]),
-            text(&dag["submitted_at"]),
+            dag.id.clone(),
+            text(dag.name.as_deref()),
+            dag.tenant.clone(),
+            dag.state.clone(),
+            counts_line(&dag.counts),
+            dag.submitted_at.clone(),
         ]);
     }
     let mut out = table::render(&rows);
-    if let Some(next) = page["next_after"].as_str() {
+    if let Some(next) = &page.next_after {
         out.push_str(&format!("more: --after {next}\n"));
     }
     out
@@ -280,47 +279,46 @@ fn workflow_dag(workflow: &Workflow, tenant: &str) -> Value {
 }
 
 /// A DAG for people: one line about it, then a task per row (at most `max_rows`).
-pub fn status_table(dag: &Value, max_rows: usize) -> String {
+pub fn status_table(dag: &DagOut, max_rows: usize) -> String {
     let mut out = format!(
         "{}{}  tenant {}  {}  submitted {}\n",
-        text(&dag["id"]),
-        dag["name"]
-            .as_str()
+        dag.id,
+        dag.name
+            .as_deref()
             .map(|name| format!(" ({name})"))
             .unwrap_or_default(),
-        text(&dag["tenant"]),
-        text(&dag["state"]),
-        text(&dag["submitted_at"]),
+        dag.tenant,
+        dag.state,
+        dag.submitted_at,
     );
-    if dag["duplicate"] == json!(true) {
+    if dag.duplicate {
         out.push_str("(already submitted with this key)\n");
     }
-    out.push_str(&format!("tasks: {}\n", counts_line(&dag["counts"])));
-    let tasks = dag["tasks"].as_array().map_or(&[][..], |tasks| tasks);
+    out.push_str(&format!("tasks: {}\n", counts_line(&dag.counts)));
     let mut rows = vec![
         ["TASK", "NAME", "STATE", "MACHINE", "ATTEMPTS", "UPDATED"]
             .map(String::from)
             .to_vec(),
     ];
-    for task in tasks.iter().take(max_rows) {
-        let mut state = text(&task["state"]);
-        if let Some(error) = task["error"].as_str() {
-            state = format!("{state} ({error})");
-        }
+    for task in dag.tasks.iter().take(max_rows) {
+        let state = match &task.error {
+            Some(error) => format!("{} ({error})", task.state),
+            None => task.state.clone(),
+        };
         rows.push(vec![
-            text(&task["id"]),
-            text(&task["name"]),
+            task.id.clone(),
+            task.name.clone(),
             state,
-            text(&task["machine"]),
-            format!("{}/{}", task["attempts"], task["max_attempts"]),
-            text(&task["updated_at"]),
+            text(task.machine.as_deref()),
+            format!("{}/{}", task.attempts, task.max_attempts),
+            task.updated_at.clone(),
         ]);
     }
     out.push_str(&table::render(&rows));
-    if tasks.len() > max_rows {
+    if dag.tasks.len() > max_rows {
         out.push_str(&format!(
             "... {} more tasks (--tasks N, or --json for all)\n",
-            tasks.len() - max_rows
+            dag.tasks.len() - max_rows
         ));
     }
     out
@@ -374,10 +372,11 @@ mod tests {
     #[test]
     fn list_table_for_people() {
         let page = json!({"dags": [
-            {"id": "dag_1", "name": "build", "tenant": "acme", "state": "cancelled",
+            {"id": "dag_1", "name": "build", "tenant": "acme", "state": "cancelled", "priority": 0,
              "submitted_at": "2026-11-21T10:30:15.123Z", "n_tasks": 2,
              "counts": {"CANCELLED": 1, "COMPLETED": 1}}],
             "next_after": "dag_1"});
+        let page: DagListOut = serde_json::from_value(page).unwrap();
         assert_eq!(
             list_table(&page),
             "DAG    NAME   TENANT  STATE      TASKS                     SUBMITTED\n\
@@ -388,13 +387,21 @@ mod tests {
 
     #[test]
     fn status_table_for_people() {
+        let task =
+            |id: &str, name: &str, state: &str, attempts: u32, error: Option<&str>, at: &str| {
+                json!({"id": id, "name": name, "state": state, "machine": "local#0",
+                   "attempts": attempts, "max_attempts": 3, "error": error, "updated_at": at,
+                   "depends_on": [], "runtime_ms": 1000, "priority": 0, "checkpointing": false,
+                   "checkpoint": null, "lease_expires_at": null,
+                   "requests": {"cores": 1, "memory_bytes": 0, "gpu": 0}})
+            };
         let dag = json!({"id": "dag_1", "name": "build", "tenant": "acme", "state": "running",
-            "submitted_at": "2026-11-21T10:30:15.123Z", "counts": {"COMPLETED": 1, "FAILED": 1},
+            "priority": 0, "submitted_at": "2026-11-21T10:30:15.123Z",
+            "counts": {"COMPLETED": 1, "FAILED": 1},
             "tasks": [
-                {"id": "tsk_1_0", "name": "fetch", "state": "COMPLETED", "machine": "local#0",
-                 "attempts": 1, "max_attempts": 3, "error": null, "updated_at": "2026-11-21T10:30:16.000Z"},
-                {"id": "tsk_1_1", "name": "compile", "state": "FAILED", "machine": "local#0",
-                 "attempts": 3, "max_attempts": 3, "error": "oom", "updated_at": "2026-11-21T10:31:00.000Z"}]});
+                task("tsk_1_0", "fetch", "COMPLETED", 1, None, "2026-11-21T10:30:16.000Z"),
+                task("tsk_1_1", "compile", "FAILED", 3, Some("oom"), "2026-11-21T10:31:00.000Z")]});
+        let dag: DagOut = serde_json::from_value(dag).unwrap();
         assert_eq!(
             status_table(&dag, 1),
             "dag_1 (build)  tenant acme  running  submitted 2026-11-21T10:30:15.123Z\n\

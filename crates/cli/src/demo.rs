@@ -12,6 +12,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
+use purser_server::wire::AmountMap;
+use purser_server::wire::accounts::{AccountOut, AccountsOut, ActionOut, AllocateOut, FiredOut};
+use purser_server::wire::usage::{ReservationOut, UsageOut};
+
 use crate::client::Client;
 use crate::table;
 
@@ -212,68 +216,88 @@ fn start_server(
     bail!("the embedded server did not become ready")
 }
 
-fn expect(
-    answer: anyhow::Result<Result<Value, crate::client::ApiFailure>>,
-) -> anyhow::Result<Value> {
-    answer?.map_err(|failure| anyhow::anyhow!("{failure}"))
+/// Calls the API and insists on success, reading the answer as `T`.
+fn expect<T: serde::de::DeserializeOwned>(
+    client: &Client,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+) -> anyhow::Result<T> {
+    match client.call_as::<T>(method, path, body)? {
+        Ok((answer, _)) => Ok(answer),
+        Err(failure) => Err(anyhow::anyhow!("{failure}")),
+    }
 }
 
 fn setup(client: &Client) -> anyhow::Result<()> {
-    expect(client.call(
+    expect::<AccountOut>(
+        client,
         "PUT",
         "/v1/accounts/acme",
         Some(&json!({"kind": "org", "limits": {"tokens": 2_000_000, "cost_micros": 60_000_000}})),
-    ))?;
-    expect(client.call("PUT", &format!("/v1/accounts/{WORKFLOW}"), Some(&json!({"kind": "workflow", "limits": {"tokens": 1_000_000, "cost_micros": 20_000_000}}))))?;
+    )?;
+    expect::<AccountOut>(
+        client,
+        "PUT",
+        &format!("/v1/accounts/{WORKFLOW}"),
+        Some(
+            &json!({"kind": "workflow", "limits": {"tokens": 1_000_000, "cost_micros": 20_000_000}}),
+        ),
+    )?;
     let children: Vec<Value> = PROFILES
         .iter()
         .map(|p| json!({"name": p.name, "weight": p.weight}))
         .collect();
     // 800,000 tokens go to the agents; 100,000 stay in the pool for grants, 100,000 are the reserve.
-    let answer = expect(client.call("POST", &format!("/v1/accounts/{WORKFLOW}:allocate"), Some(&json!({
-        "strategy": "proportional", "total": {"tokens": 800_000, "cost_micros": 16_000_000}, "children": children
-    }))))?;
+    let answer: AllocateOut = expect(
+        client,
+        "POST",
+        &format!("/v1/accounts/{WORKFLOW}:allocate"),
+        Some(&json!({
+            "strategy": "proportional", "total": {"tokens": 800_000, "cost_micros": 16_000_000},
+            "children": children
+        })),
+    )?;
     println!(
         "org acme: 2,000,000 tokens, $60; workflow {WORKFLOW}: 1,000,000 tokens, $20, allocated by weight:"
     );
-    for (allocation, profile) in answer["allocations"]
-        .as_array()
-        .map_or(&[][..], |v| v)
-        .iter()
-        .zip(&PROFILES)
-    {
+    for (allocation, profile) in answer.allocations.iter().zip(&PROFILES) {
         println!(
             "  {:<28} {:<17} weight {}  {} tokens",
-            allocation["path"].as_str().unwrap_or(""),
+            allocation.path,
             profile.role,
             profile.weight,
-            group_digits(allocation["limits"]["tokens"].as_u64().unwrap_or(0))
+            group_digits(tokens(&allocation.limits))
         );
     }
     println!(
         "  pool {} tokens (of which 100,000 is the reserve, never handed out)\n",
-        group_digits(answer["pool"]["tokens"].as_u64().unwrap_or(0))
+        group_digits(tokens(&answer.pool))
     );
     Ok(())
 }
 
-fn reason(answer: &Value) -> String {
-    match answer["fired"].as_object() {
+/// The tokens of an amount map.
+fn tokens(amounts: &AmountMap) -> u64 {
+    amounts.get("tokens").copied().unwrap_or(0)
+}
+
+fn reason(fired: Option<&FiredOut>) -> String {
+    match fired {
         Some(fired) => format!(
             "{} {} at {:.1}%",
-            fired["account"].as_str().unwrap_or(""),
-            fired["dimension"].as_str().unwrap_or(""),
-            fired["fraction"].as_f64().unwrap_or(0.0) * 100.0
+            fired.account,
+            fired.dimension,
+            fired.fraction * 100.0
         ),
         None => "within budget".into(),
     }
 }
 
-fn action_text(answer: &Value) -> String {
-    let action = &answer["action"];
-    match action["rate"].as_f64() {
+fn action_text(action: &ActionOut) -> String {
+    match action.rate {
         Some(rate) => format!("throttle x{rate}"),
-        None => action["kind"].as_str().unwrap_or("").to_string(),
+        None => action.kind.clone(),
     }
 }
 
@@ -304,18 +328,19 @@ fn agent(
             LARGE_MODEL_MICROS_PER_TOKEN
         };
         let estimate = mean_tokens * 6 / 5;
-        let held = client.call("POST", "/v1/reservations", Some(&json!({"account": account, "amount": {"tokens": estimate, "cost_micros": estimate * price}, "ttl_ms": 30_000})))?;
+        let hold = json!({"account": account, "amount": {"tokens": estimate, "cost_micros": estimate * price}, "ttl_ms": 30_000});
+        let held = client.call_as::<ReservationOut>("POST", "/v1/reservations", Some(&hold))?;
         let reservation = match held {
-            Ok(reservation) => reservation,
-            Err(denied) if denied.code == "budget_exhausted" => {
-                let error = &denied.body["error"];
+            Ok((reservation, _)) => reservation,
+            Err(denied) if denied.detail.code == "budget_exhausted" => {
+                let error = &denied.detail;
                 shared.say(format!(
                     "{:<7} STOP: a hold of {} {} denied: {} would reach its stop threshold ({} available)",
                     profile.name,
-                    group_digits(error["requested"].as_u64().unwrap_or(0)),
-                    error["dimension"].as_str().unwrap_or(""),
-                    error["account"].as_str().unwrap_or(""),
-                    group_digits(error["available"].as_u64().unwrap_or(0)),
+                    group_digits(error.requested.unwrap_or(0)),
+                    error.dimension.as_deref().unwrap_or(""),
+                    error.account.as_deref().unwrap_or(""),
+                    group_digits(error.available.unwrap_or(0)),
                 ));
                 if !wait_for_budget(client, shared, idx, &account, deadline)? {
                     return Ok(());
@@ -328,26 +353,30 @@ fn agent(
             (rng.around(profile.pause_ms) as f64 * slow) as u64,
         ));
         let used = rng.around(mean_tokens);
-        let id = reservation["id"].as_str().unwrap_or("");
-        let settled = expect(client.call("POST", &format!("/v1/reservations/{id}:settle"), Some(&json!({"usage": {"tokens": used, "cost_micros": used * price}, "operation": "llm_call", "work_units": 1}))))?;
+        let settled: UsageOut = expect(
+            client,
+            "POST",
+            &format!("/v1/reservations/{}:settle", reservation.id),
+            Some(
+                &json!({"usage": {"tokens": used, "cost_micros": used * price}, "operation": "llm_call", "work_units": 1}),
+            ),
+        )?;
         calls += 1;
-        let action = action_text(&settled);
+        let action = action_text(&settled.action);
         if action != last_action {
             shared.say(format!(
                 "{:<7} {} -> {}: {} ({})",
                 profile.name,
                 last_action,
-                settled["level"].as_str().unwrap_or(""),
+                settled.level,
                 action,
-                reason(&settled)
+                reason(settled.fired.as_ref())
             ));
             last_action = action.clone();
         }
-        match settled["action"]["kind"].as_str() {
-            Some("throttle") => {
-                slow = 1.0 / settled["action"]["rate"].as_f64().unwrap_or(1.0).max(0.05)
-            }
-            Some("degrade") => {
+        match settled.action.kind.as_str() {
+            "throttle" => slow = 1.0 / settled.action.rate.unwrap_or(1.0).max(0.05),
+            "degrade" => {
                 if !degraded {
                     shared.say(format!(
                         "{:<7} degrades to the small model: half the tokens, a fifth of the price",
@@ -357,7 +386,7 @@ fn agent(
                 degraded = true;
                 slow = 2.0;
             }
-            Some("stop") => {
+            "stop" => {
                 if !wait_for_budget(client, shared, idx, &account, deadline)? {
                     return Ok(());
                 }
@@ -392,20 +421,16 @@ fn wait_for_budget(
         views[idx].stopped = true;
         views[idx].action = "stop".into();
     }
-    let limit_of = |status: &Value| status["limits"]["tokens"].as_u64().unwrap_or(0);
-    let limit_at_stop = limit_of(&expect(client.call(
-        "GET",
-        &format!("/v1/accounts/{account}"),
-        None,
-    ))?);
+    let status_path = format!("/v1/accounts/{account}");
+    let limit_at_stop = tokens(&expect::<AccountOut>(client, "GET", &status_path, None)?.limits);
     while Instant::now() < deadline {
-        let status = expect(client.call("GET", &format!("/v1/accounts/{account}"), None))?;
-        if limit_of(&status) > limit_at_stop {
+        let status: AccountOut = expect(client, "GET", &status_path, None)?;
+        if tokens(&status.limits) > limit_at_stop {
             shared.say(format!(
                 "{:<7} resumes: its budget was raised, level {} ({})",
                 PROFILES[idx].name,
-                status["level"].as_str().unwrap_or(""),
-                action_text(&status)
+                status.level,
+                action_text(&status.action)
             ));
             let mut views = shared.views.lock().expect("views lock");
             views[idx].stopped = false;
@@ -441,14 +466,16 @@ fn operate(client: &Client, shared: &Shared, deadline: Instant) -> anyhow::Resul
         if !raised && views[0].stopped {
             let since = *stopped_since.get_or_insert_with(Instant::now);
             if since.elapsed() > Duration::from_millis(800) {
-                let status = expect(client.call("GET", "/v1/accounts/acme/wf-demo/impl-1", None))?;
-                let limit = status["limits"]["tokens"].as_u64().unwrap_or(0);
+                let status: AccountOut =
+                    expect(client, "GET", "/v1/accounts/acme/wf-demo/impl-1", None)?;
+                let limit = tokens(&status.limits);
                 let raised_to = limit + 60_000;
-                expect(client.call(
+                expect::<AccountOut>(
+                    client,
                     "PUT",
                     "/v1/accounts/acme/wf-demo/impl-1",
                     Some(&json!({"limits": {"tokens": raised_to}})),
-                ))?;
+                )?;
                 shared.say(format!("operator raises acme/wf-demo/impl-1 from {} to {} tokens out of the workflow's pool", group_digits(limit), group_digits(raised_to)));
                 raised = true;
             }
@@ -468,20 +495,21 @@ fn colour(level: &str) -> &'static str {
 }
 
 /// The server's status of each agent, in the order of `PROFILES`.
-fn agent_statuses(client: &Client) -> anyhow::Result<Vec<Option<Value>>> {
-    let listing = expect(client.call(
+fn agent_statuses(client: &Client) -> anyhow::Result<Vec<Option<AccountOut>>> {
+    let listing: AccountsOut = expect(
+        client,
         "GET",
         &format!("/v1/accounts?prefix={WORKFLOW}&depth=1"),
         None,
-    ))?;
-    let accounts = listing["accounts"].as_array().cloned().unwrap_or_default();
+    )?;
     Ok(PROFILES
         .iter()
         .map(|profile| {
             let path = format!("{WORKFLOW}/{}", profile.name);
-            accounts
+            listing
+                .accounts
                 .iter()
-                .find(|account| account["path"] == path.as_str())
+                .find(|account| account.path == path)
                 .cloned()
         })
         .collect())
@@ -499,10 +527,10 @@ fn draw(client: &Client, shared: &Shared, last: bool) -> anyhow::Result<()> {
         let Some(status) = &statuses[idx] else {
             continue;
         };
-        let limit = status["limits"]["tokens"].as_u64().unwrap_or(1).max(1);
-        let spent = status["consumed"]["tokens"].as_u64().unwrap_or(0);
-        let cost = status["consumed"]["cost_micros"].as_u64().unwrap_or(0);
-        let level = status["level"].as_str().unwrap_or("green");
+        let limit = tokens(&status.limits).max(1);
+        let spent = tokens(&status.consumed);
+        let cost = status.consumed.get("cost_micros").copied().unwrap_or(0);
+        let level = status.level.as_str();
         let filled = ((spent as f64 / limit as f64) * 30.0)
             .round()
             .clamp(0.0, 30.0) as usize;
@@ -518,7 +546,7 @@ fn draw(client: &Client, shared: &Shared, last: bool) -> anyhow::Result<()> {
             group_digits(limit),
             cost as f64 / 1e6,
             level,
-            if views[idx].stopped { "stop".to_string() } else { action_text(status) },
+            if views[idx].stopped { "stop".to_string() } else { action_text(&status.action) },
             views[idx].calls,
         ));
     }
@@ -564,8 +592,8 @@ fn summary(client: &Client, shared: &Shared) -> anyhow::Result<()> {
         let Some(status) = &statuses[idx] else {
             continue;
         };
-        let spent = status["consumed"]["tokens"].as_u64().unwrap_or(0);
-        let limit = status["limits"]["tokens"].as_u64().unwrap_or(0);
+        let spent = tokens(&status.consumed);
+        let limit = tokens(&status.limits);
         rows.push(vec![
             profile.name.to_string(),
             profile.role.to_string(),
@@ -575,9 +603,9 @@ fn summary(client: &Client, shared: &Shared) -> anyhow::Result<()> {
             format!("{:.1}%", spent as f64 * 100.0 / limit.max(1) as f64),
             format!(
                 "${:.2}",
-                status["consumed"]["cost_micros"].as_u64().unwrap_or(0) as f64 / 1e6
+                status.consumed.get("cost_micros").copied().unwrap_or(0) as f64 / 1e6
             ),
-            status["level"].as_str().unwrap_or("").to_string(),
+            status.level.clone(),
             format!(
                 "{}{}",
                 views[idx].outcome,
@@ -594,10 +622,10 @@ fn summary(client: &Client, shared: &Shared) -> anyhow::Result<()> {
         shared.started.elapsed().as_secs_f64(),
         table::render(&rows)
     );
-    let tree = expect(client.call("GET", "/v1/accounts?prefix=acme&depth=2", None))?;
+    let tree: AccountsOut = expect(client, "GET", "/v1/accounts?prefix=acme&depth=2", None)?;
     println!(
         "The account tree, as `purser status acme` shows it:\n\n{}",
-        table::accounts(tree["accounts"].as_array().map_or(&[][..], |v| v))
+        table::accounts(&tree.accounts)
     );
     println!(
         "Every answer above was sent only after its events were durable in the SQLite journal."

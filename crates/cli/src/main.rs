@@ -1,5 +1,6 @@
 //! `purser`: serve the API, run the demo, and operate on accounts from the command line.
 
+mod accounts;
 mod client;
 mod dag;
 mod demo;
@@ -13,9 +14,6 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
-use serde_json::{Value, json};
-
-use client::Client;
 
 #[derive(Parser)]
 #[command(
@@ -257,22 +255,6 @@ fn main() -> ExitCode {
     }
 }
 
-/// `tokens=450` pairs to a JSON amount map.
-fn amounts(pairs: &[String]) -> anyhow::Result<Value> {
-    let mut map = serde_json::Map::new();
-    for pair in pairs {
-        let Some((dim, value)) = pair.split_once('=') else {
-            bail!("{pair:?} is not DIM=N")
-        };
-        let value: u64 = value
-            .replace('_', "")
-            .parse()
-            .with_context(|| format!("{pair:?}: {value:?} is not a non-negative integer"))?;
-        map.insert(dim.to_string(), json!(value));
-    }
-    Ok(Value::Object(map))
-}
-
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Commands::Serve {
@@ -280,15 +262,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             data_dir,
             config,
         } => serve(listen, data_dir, config),
-        Commands::Init { path, force } => {
-            if path.exists() && !force {
-                bail!("{} exists; pass --force to replace it", path.display());
-            }
-            std::fs::write(&path, purser_server::Config::example())
-                .with_context(|| format!("writing {}", path.display()))?;
-            println!("wrote {}", path.display());
-            Ok(ExitCode::SUCCESS)
-        }
+        Commands::Init { path, force } => init(&path, force),
         Commands::Demo { seconds, seed } => demo::run(seconds, seed),
         Commands::Replay {
             trace,
@@ -302,31 +276,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             optimizer_every,
             out,
         } => {
-            let allocate_equal = match allocate.as_deref() {
-                None => false,
-                Some("equal") => true,
-                Some(other) => bail!("--allocate {other:?}: only `equal` is supported"),
+            let timing = replay::Timing {
+                horizon,
+                forecast_every,
+                lead_time,
+                optimizer_every,
             };
-            let mut limit_pairs = Vec::new();
-            for (dim, value) in amounts(&limits)?.as_object().into_iter().flatten() {
-                limit_pairs.push((dim.clone(), value.as_u64().unwrap_or(0)));
-            }
-            let mut setup = purser_core::trace::ReplaySetup {
-                limits: limit_pairs,
-                allocate_equal,
-                horizon_ms: horizon.as_millis() as u64,
-                forecast_every_ms: (forecast_every.as_millis() as u64).max(1),
-                ..Default::default()
-            };
-            setup.manager.watch.lead_time_ms = lead_time.as_millis() as u64;
-            setup.manager.optimizer_every_ms = optimizer_every.as_millis() as u64;
-            replay::run(replay::ReplayArgs {
-                trace,
-                format: trace_format,
-                account,
-                setup,
-                out,
-            })
+            replay::run_command(trace, trace_format, account, &limits, allocate, timing, out)
         }
         Commands::Report {
             path,
@@ -338,15 +294,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             path,
             depth,
             remote,
-        } => {
-            let query = match &path {
-                Some(path) => format!("/v1/accounts?prefix={path}&depth={depth}"),
-                None => format!("/v1/accounts?depth={}", depth.saturating_sub(1)),
-            };
-            show(&remote, "GET", &query, None, |value| {
-                table::accounts(value["accounts"].as_array().map_or(&[], |v| v))
-            })
-        }
+        } => accounts::status(&remote, path.as_deref(), depth),
         Commands::Account {
             path,
             limits,
@@ -354,34 +302,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             weight,
             close,
             remote,
-        } => {
-            if close {
-                return show(
-                    &remote,
-                    "DELETE",
-                    &format!("/v1/accounts/{path}"),
-                    None,
-                    |value| format!("closed {}\n", value["path"].as_str().unwrap_or("")),
-                );
-            }
-            let mut body = serde_json::Map::new();
-            if !limits.is_empty() {
-                body.insert("limits".into(), amounts(&limits)?);
-            }
-            if let Some(kind) = kind {
-                body.insert("kind".into(), json!(kind));
-            }
-            if let Some(weight) = weight {
-                body.insert("weight".into(), json!(weight));
-            }
-            show(
-                &remote,
-                "PUT",
-                &format!("/v1/accounts/{path}"),
-                Some(Value::Object(body)),
-                |value| table::accounts(std::slice::from_ref(value)),
-            )
+        } if close => {
+            let _ = (limits, kind, weight);
+            accounts::close(&remote, &path)
         }
+        Commands::Account {
+            path,
+            limits,
+            kind,
+            weight,
+            remote,
+            ..
+        } => accounts::put(&remote, &path, &limits, kind, weight),
         Commands::Allocate {
             path,
             strategy,
@@ -390,46 +322,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             min_share,
             max_share,
             remote,
-        } => {
-            let mut child_list = Vec::new();
-            for child in &children {
-                match child.split_once(':') {
-                    Some((name, weight)) => {
-                        let weight: f64 = weight.parse().with_context(|| {
-                            format!("--child {child}: {weight:?} is not a weight")
-                        })?;
-                        child_list.push(json!({ "name": name, "weight": weight }));
-                    }
-                    None => child_list.push(json!({ "name": child })),
-                }
-            }
-            let mut body = json!({ "strategy": strategy, "children": child_list });
-            if !total.is_empty() {
-                body["total"] = amounts(&total)?;
-            }
-            if let Some(min_share) = min_share {
-                body["min_share"] = json!(min_share);
-            }
-            if let Some(max_share) = max_share {
-                body["max_share"] = json!(max_share);
-            }
-            show(
-                &remote,
-                "POST",
-                &format!("/v1/accounts/{path}:allocate"),
-                Some(body),
-                |value| {
-                    let mut rows = vec![vec!["CHILD".to_string(), "LIMITS".to_string()]];
-                    for allocation in value["allocations"].as_array().map_or(&[][..], |v| v) {
-                        rows.push(vec![
-                            allocation["path"].as_str().unwrap_or("").to_string(),
-                            allocation["limits"].to_string(),
-                        ]);
-                    }
-                    format!("{}pool: {}\n", table::render(&rows), value["pool"])
-                },
-            )
-        }
+        } => accounts::allocate(
+            &remote,
+            &path,
+            accounts::Allocation {
+                strategy,
+                children,
+                total,
+                min_share,
+                max_share,
+            },
+        ),
         Commands::ReportUsage {
             path,
             usage,
@@ -437,56 +340,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             operation,
             work_units,
             remote,
-        } => {
-            let body = json!({ "account": path, "usage": amounts(&usage)?, "idempotency_key": key, "operation": operation, "work_units": work_units });
-            show(
-                &remote,
-                "POST",
-                "/v1/usage",
-                Some(without_nulls(body)),
-                usage_line,
-            )
-        }
+        } => accounts::report_usage(&remote, &path, &usage, key, operation, work_units),
         Commands::Reserve {
             path,
             amount,
             ttl_ms,
             key,
             remote,
-        } => {
-            let body = json!({ "account": path, "amount": amounts(&amount)?, "ttl_ms": ttl_ms, "idempotency_key": key });
-            show(
-                &remote,
-                "POST",
-                "/v1/reservations",
-                Some(without_nulls(body)),
-                |value| {
-                    format!(
-                        "{}  expires {}  level {}  action {}\n",
-                        value["id"].as_str().unwrap_or(""),
-                        value["expires_at"].as_str().unwrap_or(""),
-                        value["level"].as_str().unwrap_or(""),
-                        value["action"]["kind"].as_str().unwrap_or("")
-                    )
-                },
-            )
-        }
+        } => accounts::reserve(&remote, &path, &amount, ttl_ms, key),
         Commands::Settle {
             id,
             usage,
             operation,
             work_units,
             remote,
-        } => {
-            let body = json!({ "usage": amounts(&usage)?, "operation": operation, "work_units": work_units });
-            show(
-                &remote,
-                "POST",
-                &format!("/v1/reservations/{id}:settle"),
-                Some(without_nulls(body)),
-                usage_line,
-            )
-        }
+        } => accounts::settle(&remote, &id, &usage, operation, work_units),
         Commands::Schedule {
             workflow,
             platform,
@@ -507,88 +375,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             weights: weights.as_deref(),
         }),
         Commands::Dag { command } => dag::run(command),
-        Commands::Void { id, remote } => show(
-            &remote,
-            "POST",
-            &format!("/v1/reservations/{id}:void"),
-            None,
-            |value| {
-                format!(
-                    "{} {}\n",
-                    value["id"].as_str().unwrap_or(""),
-                    value["state"].as_str().unwrap_or("")
-                )
-            },
-        ),
+        Commands::Void { id, remote } => accounts::void(&remote, &id),
     }
 }
 
-fn without_nulls(mut value: Value) -> Value {
-    if let Some(object) = value.as_object_mut() {
-        object.retain(|_, field| !field.is_null());
+fn init(path: &std::path::Path, force: bool) -> anyhow::Result<ExitCode> {
+    if path.exists() && !force {
+        bail!("{} exists; pass --force to replace it", path.display());
     }
-    value
-}
-
-fn usage_line(value: &Value) -> String {
-    let fired = match value["fired"].as_object() {
-        Some(fired) => format!(
-            "  fired by {} {} at {:.1}%",
-            fired["account"].as_str().unwrap_or(""),
-            fired["dimension"].as_str().unwrap_or(""),
-            fired["fraction"].as_f64().unwrap_or(0.0) * 100.0
-        ),
-        None => String::new(),
-    };
-    let duplicate = if value["duplicate"].as_bool() == Some(true) {
-        "  (duplicate: counted once)"
-    } else {
-        ""
-    };
-    format!(
-        "seq {}  level {}  action {}{fired}  remaining {}{duplicate}\n",
-        value["seq"],
-        value["level"].as_str().unwrap_or(""),
-        value["action"]["kind"].as_str().unwrap_or(""),
-        value["remaining"]
-    )
-}
-
-/// Calls the API and prints the answer: a table for people, JSON with --json.
-fn show(
-    remote: &Remote,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-    render: impl Fn(&Value) -> String,
-) -> anyhow::Result<ExitCode> {
-    let client = Client::new(&remote.server, remote.token.clone());
-    match client.call(method, path, body.as_ref())? {
-        Ok(value) => {
-            if remote.json {
-                println!("{}", serde_json::to_string_pretty(&value)?);
-            } else {
-                print!("{}", render(&value));
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(failure) => {
-            if remote.json {
-                println!("{}", serde_json::to_string_pretty(&failure.body)?);
-            } else {
-                let error = &failure.body["error"];
-                let mut line = format!(
-                    "error {} ({}): {}",
-                    failure.code, failure.status, failure.message
-                );
-                if let Some(field) = error["field"].as_str() {
-                    line.push_str(&format!(" [field {field}]"));
-                }
-                eprintln!("{line}");
-            }
-            Ok(ExitCode::from(if failure.status == 409 { 3 } else { 2 }))
-        }
-    }
+    std::fs::write(path, purser_server::Config::example())
+        .with_context(|| format!("writing {}", path.display()))?;
+    println!("wrote {}", path.display());
+    Ok(ExitCode::SUCCESS)
 }
 
 fn serve(

@@ -140,6 +140,55 @@ fn for_each_record(
     }
 }
 
+/// The times of `purser replay`.
+pub struct Timing {
+    pub horizon: humantime::Duration,
+    pub forecast_every: humantime::Duration,
+    pub lead_time: humantime::Duration,
+    pub optimizer_every: humantime::Duration,
+}
+
+/// `purser replay` as typed: the limits as `DIM=N` pairs, `--allocate equal` or nothing.
+pub fn run_command(
+    trace: PathBuf,
+    format: TraceFormat,
+    account: String,
+    limits: &[String],
+    allocate: Option<String>,
+    timing: Timing,
+    out: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    let allocate_equal = match allocate.as_deref() {
+        None => false,
+        Some("equal") => true,
+        Some(other) => bail!("--allocate {other:?}: only `equal` is supported"),
+    };
+    let mut limit_pairs = Vec::new();
+    for (dim, value) in crate::accounts::amounts(limits)?
+        .as_object()
+        .into_iter()
+        .flatten()
+    {
+        limit_pairs.push((dim.clone(), value.as_u64().unwrap_or(0)));
+    }
+    let mut setup = ReplaySetup {
+        limits: limit_pairs,
+        allocate_equal,
+        horizon_ms: timing.horizon.as_millis() as u64,
+        forecast_every_ms: (timing.forecast_every.as_millis() as u64).max(1),
+        ..Default::default()
+    };
+    setup.manager.watch.lead_time_ms = timing.lead_time.as_millis() as u64;
+    setup.manager.optimizer_every_ms = timing.optimizer_every.as_millis() as u64;
+    run(ReplayArgs {
+        trace,
+        format,
+        account,
+        setup,
+        out,
+    })
+}
+
 pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let account = AccountPath::parse(&args.account)
         .map_err(|message| anyhow::anyhow!("--account: {message}"))?;

@@ -30,7 +30,7 @@ pub fn run(
         Err(failure) => {
             let mut line = format!(
                 "error {} ({}): {}",
-                failure.code, failure.status, failure.message
+                failure.detail.code, failure.status, failure.detail.message
             );
             if let Some(field) = failure.body["error"]["field"].as_str() {
                 line.push_str(&format!(" [field {field}]"));

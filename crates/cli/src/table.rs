@@ -1,7 +1,8 @@
 //! Tables for people: account statuses as aligned columns.
 
 use purser_core::amount::group_digits;
-use serde_json::Value;
+use purser_server::wire::AmountMap;
+use purser_server::wire::accounts::AccountOut;
 
 /// Renders rows as columns, the first row being the header; numbers align right.
 pub fn render(rows: &[Vec<String>]) -> String {
@@ -35,21 +36,15 @@ pub fn render(rows: &[Vec<String>]) -> String {
     out
 }
 
-fn amounts(map: &Value) -> String {
-    match map.as_object() {
-        Some(object) if !object.is_empty() => object
-            .iter()
-            .map(|(dim, value)| {
-                format!(
-                    "{}={}",
-                    short_dim(dim),
-                    group_digits(value.as_u64().unwrap_or(0))
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(" "),
-        _ => "-".into(),
+/// Amounts as `tokens=1,000 cost=2,500`, or `-` when there are none.
+pub fn amounts(map: &AmountMap) -> String {
+    if map.is_empty() {
+        return "-".into();
     }
+    map.iter()
+        .map(|(dim, value)| format!("{}={}", short_dim(dim), group_digits(*value)))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn short_dim(dim: &str) -> &str {
@@ -60,7 +55,7 @@ fn short_dim(dim: &str) -> &str {
 }
 
 /// One row per account: limits, spent, reserved, remaining, fraction, level, action.
-pub fn accounts(accounts: &[Value]) -> String {
+pub fn accounts(accounts: &[AccountOut]) -> String {
     let mut rows = vec![
         [
             "ACCOUNT",
@@ -76,28 +71,22 @@ pub fn accounts(accounts: &[Value]) -> String {
         .to_vec(),
     ];
     for account in accounts {
-        let action = &account["action"];
-        let action_text = match action["rate"].as_f64() {
-            Some(rate) => format!("{} {rate}", action["kind"].as_str().unwrap_or("")),
-            None => action["kind"].as_str().unwrap_or("").to_string(),
+        let action_text = match account.action.rate {
+            Some(rate) => format!("{} {rate}", account.action.kind),
+            None => account.action.kind.clone(),
         };
-        let fired = match account["fired"].as_object() {
-            Some(fired) if fired["account"] != account["path"] => {
-                format!(" (by {})", fired["account"].as_str().unwrap_or(""))
-            }
+        let fired = match &account.fired {
+            Some(fired) if fired.account != account.path => format!(" (by {})", fired.account),
             _ => String::new(),
         };
         rows.push(vec![
-            account["path"].as_str().unwrap_or("").to_string(),
-            amounts(&account["limits"]),
-            amounts(&account["consumed"]),
-            amounts(&account["reserved"]),
-            amounts(&account["remaining"]),
-            format!(
-                "{:.1}%",
-                account["fraction"].as_f64().unwrap_or(0.0) * 100.0
-            ),
-            format!("{}{fired}", account["level"].as_str().unwrap_or("")),
+            account.path.clone(),
+            amounts(&account.limits),
+            amounts(&account.consumed),
+            amounts(&account.reserved),
+            amounts(&account.remaining),
+            format!("{:.1}%", account.fraction * 100.0),
+            format!("{}{fired}", account.level),
             action_text,
         ]);
     }
@@ -113,8 +102,12 @@ mod tests {
         let account = serde_json::json!({
             "path": "acme/wf-1", "limits": {"tokens": 100000}, "consumed": {"tokens": 45000},
             "reserved": {"tokens": 4000}, "remaining": {"tokens": 51000}, "fraction": 0.49,
-            "level": "yellow", "action": {"kind": "warn"}, "fired": {"account": "acme", "dimension": "tokens", "fraction": 0.6}
+            "level": "yellow", "action": {"kind": "warn"}, "fired": {"account": "acme", "dimension": "tokens", "fraction": 0.6},
+            "pool": {}, "kind": null, "children": [], "last_activity_at": null, "seq": 7, "weight": 1.0,
+            "priority": 0, "labels": {}, "thresholds": {"warn": 0.5, "throttle": 0.75, "degrade": 0.9, "stop": 0.95},
+            "throttle_rate": 0.5, "reserve": 0.1, "open_reservations": 0, "work_units": 0
         });
+        let account: AccountOut = serde_json::from_value(account).unwrap();
         let table = accounts(&[account]);
         assert_eq!(
             table,

@@ -1,6 +1,6 @@
 //! The writer's state: the ledger, the DAGs, foresight and the audit log, with the journal they
-//! are committed to. `step` applies a batch of jobs at one time and commits their records in one
-//! append (group commit); the thread loop (`run.rs`) and the simulation both drive it.
+//! are committed to, and the commit of a batch's records in one append (group commit). The jobs
+//! (`jobs/`) change it; `EngineState::step` runs a batch of them.
 
 use std::time::Instant;
 
@@ -10,7 +10,6 @@ use purser_sched::DagState;
 use purser_store::{Batch, Journal, Snapshot, StoreError};
 
 use crate::audit::AuditLog;
-use crate::jobs::{Delivery, Op};
 use crate::record::{Record, StateSnapshot, encode_records, encode_snapshot};
 
 /// What the writer owns.
@@ -69,25 +68,16 @@ impl EngineState {
         &self.dags
     }
 
-    /// Applies `jobs` at `now_ms` (never earlier than the last batch's time), commits their
-    /// records in one append, and only then answers: the deliveries are returned for the caller
-    /// to run. If the append fails, nothing is answered and the state is ahead of the journal:
-    /// the caller must stop and let a restart recover what is durable.
-    pub fn step(
-        &mut self,
-        jobs: impl IntoIterator<Item = Op>,
-        now_ms: u64,
-        deliveries: &mut Vec<Delivery>,
-    ) -> Result<(), StoreError> {
-        // Time only moves forward, even if the clock steps back.
-        let now_ms = now_ms.max(self.last_now_ms);
-        self.last_now_ms = now_ms;
-        let first_seq = self.ledger.last_seq() + 1;
-        for op in jobs {
-            if let Some(delivery) = self.handle(op, now_ms) {
-                deliveries.push(delivery);
-            }
-        }
+    /// The time of a batch at `now_ms`: never earlier than the last batch's, even if the
+    /// clock steps back.
+    pub(crate) fn batch_time(&mut self, now_ms: u64) -> u64 {
+        self.last_now_ms = now_ms.max(self.last_now_ms);
+        self.last_now_ms
+    }
+
+    /// Commits the records the batch's jobs left (if any), starting at `first_seq`, then
+    /// snapshots when due.
+    pub(crate) fn finish_batch(&mut self, first_seq: u64) -> Result<(), StoreError> {
         if self.records.is_empty() {
             return Ok(());
         }

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use purser_core::report::Report;
 use purser_core::{AccountPath, Command, ReserveRequest, SettleRequest, UsageReport};
 use purser_sched::{DagCommand, SubmitDag};
+use purser_store::StoreError;
 use tokio::sync::{broadcast, oneshot};
 
 use crate::audit::{AuditEntry, AuditQuery};
@@ -88,6 +89,26 @@ fn deliver<T: Send + 'static>(reply: Responder<T>, answer: T) -> Option<Delivery
 }
 
 impl EngineState {
+    /// Applies `jobs` at `now_ms` (never earlier than the last batch's time), commits their
+    /// records in one append, and only then answers: the deliveries are returned for the caller
+    /// to run. If the append fails, nothing is answered and the state is ahead of the journal:
+    /// the caller must stop and let a restart recover what is durable.
+    pub fn step(
+        &mut self,
+        jobs: impl IntoIterator<Item = Op>,
+        now_ms: u64,
+        deliveries: &mut Vec<Delivery>,
+    ) -> Result<(), StoreError> {
+        let now_ms = self.batch_time(now_ms);
+        let first_seq = self.ledger.last_seq() + 1;
+        for op in jobs {
+            if let Some(delivery) = self.handle(op, now_ms) {
+                deliveries.push(delivery);
+            }
+        }
+        self.finish_batch(first_seq)
+    }
+
     /// Runs one job at `now_ms`; its records join the batch, its answer waits for the commit.
     pub(crate) fn handle(&mut self, op: Op, now_ms: u64) -> Option<Delivery> {
         match op {

@@ -79,22 +79,22 @@ pub struct AllocateIn {
     pub initial_share: Option<f64>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ActionOut {
     /// One of `continue warn throttle degrade stop`.
-    pub kind: &'static str,
+    pub kind: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rate: Option<f64>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct FiredOut {
     pub account: String,
     pub dimension: String,
     pub fraction: f64,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ThresholdsOut {
     pub warn: f64,
     pub throttle: f64,
@@ -103,7 +103,7 @@ pub struct ThresholdsOut {
 }
 
 /// An account's status, the same shape everywhere an account is shown.
-#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct AccountOut {
     pub path: String,
     pub kind: Option<String>,
@@ -119,7 +119,7 @@ pub struct AccountOut {
     pub pool: AmountMap,
     pub fraction: f64,
     /// One of `green yellow orange red black`.
-    pub level: &'static str,
+    pub level: String,
     pub action: ActionOut,
     pub fired: Option<FiredOut>,
     pub children: Vec<String>,
@@ -136,26 +136,26 @@ pub struct AccountOut {
     pub work_units: u64,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct AccountsOut {
     pub accounts: Vec<AccountOut>,
 }
 
 /// The answer to closing an account.
-#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ClosedOut {
     pub path: String,
     pub closed: bool,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct AllocationOut {
     pub path: String,
     #[schema(value_type = super::schemas::Amounts)]
     pub limits: AmountMap,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct AllocateOut {
     pub allocations: Vec<AllocationOut>,
     #[schema(value_type = super::schemas::Amounts)]
@@ -275,7 +275,7 @@ fn ppm(value: u32) -> f64 {
 impl From<&purser_core::Action> for ActionOut {
     fn from(action: &purser_core::Action) -> ActionOut {
         ActionOut {
-            kind: action.kind(),
+            kind: action.kind().to_string(),
             rate: match action {
                 purser_core::Action::Throttle { rate } => Some(*rate),
                 _ => None,
@@ -295,9 +295,9 @@ impl From<FiredView> for FiredOut {
 }
 
 /// The level, action and what fired them, as every answer shows them.
-pub fn verdict_out(verdict: VerdictView) -> (&'static str, ActionOut, Option<FiredOut>) {
+pub fn verdict_out(verdict: VerdictView) -> (String, ActionOut, Option<FiredOut>) {
     (
-        verdict.level.as_str(),
+        verdict.level.as_str().to_string(),
         ActionOut::from(&verdict.action),
         verdict.fired.map(FiredOut::from),
     )

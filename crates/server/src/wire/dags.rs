@@ -68,14 +68,14 @@ pub struct ReasonIn {
 }
 
 /// One DAG of `GET /v1/dags`: its figures without its tasks.
-#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct DagSummaryOut {
     pub id: String,
     pub name: Option<String>,
     pub tenant: String,
     pub priority: i32,
     /// One of `running completed failed cancelled`.
-    pub state: &'static str,
+    pub state: String,
     pub submitted_at: String,
     pub n_tasks: usize,
     /// Tasks per state.
@@ -83,14 +83,14 @@ pub struct DagSummaryOut {
 }
 
 /// `GET /v1/dags`: a page of DAGs, oldest first; pass `next_after` as `after` for the next.
-#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct DagListOut {
     pub dags: Vec<DagSummaryOut>,
     pub next_after: Option<String>,
 }
 
 /// `POST /v1/workers/{id}:interrupted`: how many tasks went back to ELIGIBLE.
-#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct InterruptedOut {
     pub machine: String,
     pub returned: usize,
@@ -135,7 +135,7 @@ pub struct FailIn {
     pub attempt: Option<u32>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ResourcesOut {
     pub cores: u64,
     pub memory_bytes: u64,
@@ -143,14 +143,14 @@ pub struct ResourcesOut {
 }
 
 /// A task in a DAG's status.
-#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct TaskOut {
     /// `tsk_{dag}_{index}`: the id of `/v1/tasks/{id}`.
     pub id: String,
     /// The id it was submitted with.
     pub name: String,
     /// One of QUEUED ELIGIBLE SCHEDULED RUNNING COMPLETED FAILED PREEMPTED CANCELLED ARCHIVED.
-    pub state: &'static str,
+    pub state: String,
     /// `POOL#INDEX` of the current or last placement.
     pub machine: Option<String>,
     pub attempts: u32,
@@ -167,24 +167,24 @@ pub struct TaskOut {
 }
 
 /// `GET /v1/dags/{id}`, and the answer to a submission.
-#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct DagOut {
     pub id: String,
     pub name: Option<String>,
     pub tenant: String,
     pub priority: i32,
     /// One of `running completed failed cancelled`.
-    pub state: &'static str,
+    pub state: String,
     pub submitted_at: String,
     /// Tasks per state.
     pub counts: BTreeMap<String, u32>,
     pub tasks: Vec<TaskOut>,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub duplicate: bool,
 }
 
 /// A leased task: what a worker needs to run it.
-#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct LeasedTaskOut {
     pub id: String,
     pub dag: String,
@@ -202,21 +202,21 @@ pub struct LeasedTaskOut {
 }
 
 /// `POST /v1/workers/{id}:lease`: the next task placed on the worker's machine, or null.
-#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct LeaseOut {
     /// The first task leased, or null.
     pub task: Option<LeasedTaskOut>,
     /// With `max_tasks`: every task leased, the first included.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tasks: Option<Vec<LeasedTaskOut>>,
 }
 
 /// The answer to a heartbeat, checkpoint, complete or fail: the task's state now.
-#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct TaskStateOut {
     pub id: String,
     pub dag: String,
-    pub state: &'static str,
+    pub state: String,
     pub attempts: u32,
     pub machine: Option<String>,
     pub lease_expires_at: Option<String>,
@@ -296,7 +296,7 @@ impl From<DagSummaryView> for DagSummaryOut {
             name: view.name,
             tenant: view.tenant,
             priority: view.priority,
-            state: view.state,
+            state: view.state.to_string(),
             submitted_at: rfc3339(view.submitted_ms),
             n_tasks: view.n_tasks,
             counts: view.counts,
@@ -309,7 +309,7 @@ impl From<TaskView> for TaskOut {
         TaskOut {
             id: view.task.to_string(),
             name: view.name,
-            state: view.state.name(),
+            state: view.state.name().to_string(),
             machine: view.machine,
             attempts: view.attempts,
             max_attempts: view.max_attempts,
@@ -334,7 +334,7 @@ impl From<DagView> for DagOut {
             name: summary.name,
             tenant: summary.tenant,
             priority: summary.priority,
-            state: summary.state,
+            state: summary.state.to_string(),
             submitted_at: rfc3339(summary.submitted_ms),
             counts: summary.counts,
             tasks: view.tasks.into_iter().map(TaskOut::from).collect(),
@@ -385,7 +385,7 @@ impl From<TaskStateView> for TaskStateOut {
         TaskStateOut {
             id: view.task.to_string(),
             dag: dag_name(view.task.dag),
-            state: view.state.name(),
+            state: view.state.name().to_string(),
             attempts: view.attempts,
             machine: view.machine,
             lease_expires_at: view.lease_expires_ms.map(rfc3339),

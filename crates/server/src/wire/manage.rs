@@ -4,25 +4,25 @@ use std::sync::Arc;
 
 use purser_engine::audit::AuditEntry as AuditEntryRecord;
 use purser_engine::view::manage::{ForecastView, MoveView};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::rfc3339;
 
 // Forecasts and reports share it.
 /// An 80% prediction interval; `high` is absent while nothing bounds it.
-#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct IntervalOut {
     pub low: u64,
     pub high: Option<u64>,
 }
 
 /// `GET /v1/accounts/{path}:forecast?dimension=tokens`.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ForecastOut {
     pub dimension: String,
     /// `average_rate`, `linear`, `holt` or `historical`: the one the backtest chose.
-    pub method: &'static str,
+    pub method: String,
     pub consumed: u64,
     pub limit: Option<u64>,
     pub projected_total: u64,
@@ -40,19 +40,19 @@ pub struct ForecastOut {
 }
 
 /// One move of the optimizer.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct MoveOut {
     pub account: String,
     pub dimension: String,
     /// `reclaim` (to the parent's pool) or `grant` (from it).
-    pub kind: &'static str,
+    pub kind: String,
     pub from: u64,
     pub to: u64,
     pub reason: String,
 }
 
 /// `POST /v1/optimizer:run?dry_run=true`.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct OptimizerOut {
     pub dry_run: bool,
     pub moves: Vec<MoveOut>,
@@ -77,7 +77,7 @@ pub struct AuditEntry {
     /// `allocation`, `limit_change`, `account_closed`, `enforcement`, `alert`,
     /// `reallocation`, `period`, `reservation_expired`, `denial` or `task`.
     #[serde(rename = "type")]
-    pub kind: &'static str,
+    pub kind: String,
     pub account: Option<String>,
     /// The token's name for an operator's change (`name` in `[[tokens]]`; `anonymous` without
     /// tokens, `config` for accounts of `purser.toml`), else `api`, `optimizer`, `forecast` or
@@ -93,7 +93,7 @@ impl From<ForecastView> for ForecastOut {
     fn from(view: ForecastView) -> ForecastOut {
         ForecastOut {
             dimension: view.dimension,
-            method: view.method,
+            method: view.method.to_string(),
             consumed: view.consumed,
             limit: view.limit,
             projected_total: view.projected_total,
@@ -117,7 +117,7 @@ impl From<MoveView> for MoveOut {
         MoveOut {
             account: view.account,
             dimension: view.dimension,
-            kind: view.kind,
+            kind: view.kind.to_string(),
             from: view.from,
             to: view.to,
             reason: view.reason,

@@ -56,44 +56,44 @@ pub struct SettleIn {
 }
 
 /// The answer to a usage report or a settlement.
-#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct UsageOut {
     pub seq: u64,
     pub duplicate: bool,
-    pub level: &'static str,
+    pub level: String,
     pub action: ActionOut,
     pub fired: Option<FiredOut>,
     #[schema(value_type = super::schemas::Amounts)]
     pub remaining: AmountMap,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub expired: bool,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ReservationOut {
     pub id: String,
     pub expires_at: String,
-    pub level: &'static str,
+    pub level: String,
     pub action: ActionOut,
     pub fired: Option<FiredOut>,
     pub duplicate: bool,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct VoidOut {
     pub id: String,
-    pub state: &'static str,
+    pub state: String,
 }
 
 /// One item of a batch answer: a usage answer or an error.
-#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(untagged)]
 pub enum BatchItemOut {
     Usage(UsageOut),
     Error(ErrorBody),
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct UsageBatchOut {
     pub results: Vec<BatchItemOut>,
 }
@@ -174,7 +174,7 @@ impl VoidOut {
     pub fn of(reservation: u64) -> VoidOut {
         VoidOut {
             id: reservation_name(reservation),
-            state: "void",
+            state: "void".to_string(),
         }
     }
 }
