@@ -7,10 +7,11 @@
 
 use libfuzzer_sys::fuzz_target;
 use purser_core::LedgerLimits;
+use purser_engine::record;
+use purser_engine::recover::recover;
 use purser_fuzz as _;
 use purser_sched::DagConfig;
-use purser_server::audit::AuditLog;
-use purser_server::engine;
+use purser_sched::Pool;
 use purser_store::{Batch, Journal, MemJournal, MemStorage};
 use std::sync::OnceLock;
 
@@ -32,23 +33,17 @@ fuzz_target!(|data: &[u8]| {
             n_events: u32::from(n_events),
             payload: payload.to_vec(),
         };
-        let decoded = engine::decode_records(&batch);
+        let decoded = record::decode_records(&batch);
         if decoded.is_err() || n_events == 0 || journal.append(&[batch]).is_err() {
             return;
         }
     } else {
         // A snapshot: decoded, checked and rebuilt as recovery does before it replays.
-        let seq = engine::decode_snapshot(payload).map_or(1, |state| state.ledger.last_seq);
-        let _ = engine::state_from_snapshot(payload, seq, LedgerLimits::default(), dag_config());
+        let seq = record::decode_snapshot(payload).map_or(1, |state| state.ledger.last_seq);
+        let _ = record::state_from_snapshot(payload, seq, LedgerLimits::default(), dag_config());
         return;
     }
-    let mut audit = AuditLog::new();
-    let _ = engine::recover(
-        &mut journal,
-        LedgerLimits::default(),
-        dag_config(),
-        &mut audit,
-    );
+    let _ = recover(&mut journal, LedgerLimits::default(), dag_config());
 });
 
 /// The scheduler of a small server: two pools, so that placements can name real machines.
@@ -56,9 +51,9 @@ fn dag_config() -> DagConfig {
     static CONFIG: OnceLock<DagConfig> = OnceLock::new();
     CONFIG
         .get_or_init(|| {
-            let text = "[[pool]]\nname = \"local\"\nmachines = 2\ncores = 8\n\n[[pool]]\nname = \"spot\"\nmachines = 2\ncores = 4\nspot_per_hour_micros = 100000\n";
-            let config = purser_server::Config::parse(text).expect("the fuzz config parses");
-            purser_server::config_sched::dag_config(&config).expect("its scheduler is valid")
+            let mut spot = Pool::local("spot", 2, 4);
+            spot.spot_per_hour_micros = Some(100_000);
+            DagConfig::of_pools(vec![Pool::local("local", 2, 8), spot])
         })
         .clone()
 }

@@ -7,10 +7,10 @@
 
 use libfuzzer_sys::fuzz_target;
 use purser_fuzz as _;
-use purser_server::dag_wire::{CheckpointIn, DagIn, FailIn, LeaseIn, ReasonIn, TaskOpIn};
-use purser_server::wire::{
-    self, AccountIn, AllocateIn, ReserveIn, SettleIn, UsageBatchIn, UsageIn,
-};
+use purser_server::wire;
+use purser_server::wire::accounts::{AccountIn, AllocateIn};
+use purser_server::wire::dags::{self, CheckpointIn, DagIn, FailIn, LeaseIn, ReasonIn, TaskOpIn};
+use purser_server::wire::usage::{ReserveIn, SettleIn, UsageBatchIn, UsageIn};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&kind, body)) = data.split_first() else {
@@ -65,8 +65,8 @@ fuzz_target!(|data: &[u8]| {
             // The ids and query strings of URLs.
             if let Ok(text) = std::str::from_utf8(body) {
                 let _ = wire::reservation_id(text);
-                let _ = purser_server::dag_wire::dag_id(text);
-                let _ = purser_server::dag_wire::task_id(text);
+                let _ = dags::dag_id(text);
+                let _ = dags::task_id(text);
                 let _ = wire::account_path(text, "path");
                 let _ =
                     purser_server::routes::query_params(Some(text), &["prefix", "depth", "limit"]);

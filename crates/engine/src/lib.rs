@@ -9,8 +9,8 @@
 //! (a request with its reply channel), [`Record`] (what the journal holds), [`Clock`] and
 //! [`EngineError`]. Answers are views ([`view`]) with names resolved.
 //!
-//! By design it is handed a [`Clock`] and a `Box<dyn Journal>` and knows nothing of HTTP: no
-//! axum, no status codes (a check in `.ci/run` keeps it so). Its dependencies are the core, the
+//! By design it is handed a [`Clock`] and a `Box<dyn Journal>` and knows nothing of the web: no
+//! web framework, no status codes (a check in `.ci/run` keeps it so). Its dependencies are the core, the
 //! scheduler, the store, serde and postcard (records), jiff (periods on the calendar) and
 //! tokio's channels.
 

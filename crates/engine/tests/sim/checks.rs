@@ -1,0 +1,102 @@
+//! The checks after every step.
+
+use purser_core::{AccountPath, Ledger};
+use purser_engine::record::{Record, StateSnapshot, decode_records, encode_snapshot};
+use purser_engine::recover::recover;
+use purser_sched::DagState;
+use purser_store::{Journal, MemJournal};
+
+use super::Sim;
+
+/// The state a restart would recover, kept up to date batch by batch: recovered from the journal
+/// after each crash (and at the start), then folding each batch committed since.
+#[derive(Default)]
+pub struct Follower {
+    state: Option<(Ledger, DagState)>,
+}
+
+impl Sim {
+    pub(super) fn check(&mut self) {
+        self.check_replay();
+        self.check_holds_subtree();
+        let dags = self.state().dags();
+        if let Err(err) = dags.check_invariants() {
+            panic!("seed {}: the dags are inconsistent: {err}", self.seed);
+        }
+    }
+
+    /// After a crash the follower starts over: a recovery from the journal as it stands.
+    pub(super) fn restart_follower(&mut self) {
+        self.follower.state = None;
+    }
+
+    /// What the journal holds, folded, gives the live state, byte for byte.
+    fn check_replay(&mut self) {
+        let (mut journal, _) = MemJournal::open(&self.storage).expect("the journal reopens");
+        let seed = self.seed;
+        if self.follower.state.is_none() {
+            let recovered = recover(&mut journal, self.config.limits, self.config.dags.clone())
+                .unwrap_or_else(|err| panic!("seed {seed}: recovery failed: {err}"));
+            if recovered.snapshot_seq > 0 {
+                self.stats.snapshots_seen += 1;
+            }
+            self.follower.state = Some((recovered.ledger, recovered.dags));
+        }
+        let (ledger, dags) = self.follower.state.as_mut().expect("set above");
+        journal
+            .replay(ledger.last_seq(), &mut |batch| {
+                let records = decode_records(batch)
+                    .unwrap_or_else(|err| panic!("seed {seed}: a batch does not decode: {err}"));
+                for (idx, record) in records.into_iter().enumerate() {
+                    let seq = batch.first_seq + idx as u64;
+                    let folded = match record {
+                        Record::Ledger(event) => {
+                            ledger.replay(seq, event).map_err(|e| e.to_string())
+                        }
+                        Record::Note(_) => ledger.replay_foreign(seq).map_err(|e| e.to_string()),
+                        Record::Dag(event) => ledger
+                            .replay_foreign(seq)
+                            .map_err(|e| e.to_string())
+                            .and_then(|()| dags.replay(&event).map_err(|e| e.to_string())),
+                    };
+                    if let Err(err) = folded {
+                        panic!("seed {seed}: event {seq} does not replay: {err}");
+                    }
+                }
+                Ok(())
+            })
+            .unwrap_or_else(|err| panic!("seed {seed}: the journal does not replay: {err}"));
+        let replayed = StateSnapshot {
+            ledger: ledger.to_snapshot(),
+            dags: dags.to_snapshot(),
+        };
+        let live = self.state().to_snapshot();
+        assert!(
+            encode_snapshot(&live) == encode_snapshot(&replayed),
+            "seed {}: the journal replays to another state than the live one at event {}",
+            self.seed,
+            self.state().ledger().last_seq()
+        );
+    }
+
+    /// Agents that spend only through holds, settled at most as held and before they expire,
+    /// never reach the stop threshold of any account of their subtree.
+    fn check_holds_subtree(&self) {
+        let ledger = self.state().ledger();
+        let root = AccountPath::parse("sim/holds").expect("a valid path");
+        for id in ledger.list(Some(&root), 1, 100) {
+            let account = ledger.account(id);
+            for slot in &account.slots {
+                let Some(limit) = slot.limit else { continue };
+                assert!(
+                    account.config.thresholds.below_stop(slot.used(), limit),
+                    "seed {}: {} reached its stop threshold in {}: {} used of {limit}",
+                    self.seed,
+                    account.path,
+                    ledger.dimensions().name(slot.dim),
+                    slot.used()
+                );
+            }
+        }
+    }
+}
