@@ -6,7 +6,8 @@ mod common;
 use std::time::Instant;
 
 use common::dags::{
-    ONE_MACHINE, config, dag, lease, start_scheduler, state_of, submit_ok, task_op,
+    ONE_MACHINE, config, dag, lease, start_scheduler, start_scheduler_manual, state_of, submit_ok,
+    task_op,
 };
 use common::{POLL_DEADLINE, assert_error, assert_rfc3339, start_with};
 use serde_json::json;
@@ -90,8 +91,8 @@ fn submit_lease_complete_and_children_become_leasable() {
 
 #[test]
 fn an_expired_lease_returns_the_task_to_eligible_with_its_checkpoint() {
-    let (server, _dir) =
-        start_scheduler(&format!("[scheduler]\nlease_ttl_ms = 300\n{ONE_MACHINE}"));
+    let (server, clock, _dir) =
+        start_scheduler_manual(&format!("[scheduler]\nlease_ttl_ms = 1000\n{ONE_MACHINE}"));
     let submitted = submit_ok(
         &server,
         json!({"tenant": "acme", "tasks": [{"id": "train", "checkpointing": true}]}),
@@ -106,7 +107,9 @@ fn an_expired_lease_returns_the_task_to_eligible_with_its_checkpoint() {
     );
     assert_eq!(status, 200, "{saved}");
 
-    // Nobody renews the lease: the clock's tick takes it back within the deadline.
+    // Nobody renews the lease: once the clock passes it, the next tick takes it back.
+    assert_eq!(state_of(&dag(&server, id), "train"), "RUNNING");
+    clock.advance(1_001);
     let deadline = Instant::now() + POLL_DEADLINE;
     while state_of(&dag(&server, id), "train") != "ELIGIBLE" {
         assert!(
@@ -114,7 +117,6 @@ fn an_expired_lease_returns_the_task_to_eligible_with_its_checkpoint() {
             "the lease never expired: {}",
             dag(&server, id)
         );
-        std::thread::sleep(std::time::Duration::from_millis(20));
     }
     let (status, body) = task_op(&server, &first, "heartbeat", json!({"attempt": 1}));
     let error = assert_error(&(status, body), 409, "task_not_running", None);

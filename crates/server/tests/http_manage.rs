@@ -224,7 +224,22 @@ fn open_stream(
         "GET /v1/events{query} HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n{resume}\r\n"
     )
     .unwrap();
-    BufReader::new(stream)
+    // The head comes once the server subscribed the stream: every later event reaches it.
+    let mut reader = BufReader::new(stream);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut line = String::new();
+    while Instant::now() < deadline {
+        line.clear();
+        let read = reader.read_line(&mut line).unwrap_or(0);
+        if read > 0 && line == "\r\n" {
+            return reader;
+        }
+        assert!(
+            !(read > 0 && line.starts_with("HTTP/1.1 ") && !line.starts_with("HTTP/1.1 200")),
+            "the stream was refused: {line}"
+        );
+    }
+    panic!("the stream's head did not come within 10 s");
 }
 
 #[test]
@@ -232,9 +247,8 @@ fn the_event_stream_carries_enforcement_changes_under_its_prefix_and_resumes() {
     let (server, _dir) = start();
     server.put_ok("acme", json!({"limits": {"tokens": 1_000}}));
     server.put_ok("other", json!({"limits": {"tokens": 1_000}}));
+    // The stream's headers come once the subscription is registered: what follows is seen.
     let mut reader = open_stream(&server, "?prefix=acme", None);
-    // Give the subscription a moment to be registered before the change.
-    std::thread::sleep(Duration::from_millis(300));
     server.usage_ok("other", json!({"tokens": 800}));
     server.usage_ok("acme", json!({"tokens": 600}));
     let (id, data) = read_event(&mut reader, "enforcement");
@@ -253,7 +267,8 @@ fn the_event_stream_carries_enforcement_changes_under_its_prefix_and_resumes() {
 
 #[test]
 fn a_budget_period_renews_with_rollover_and_bad_periods_are_refused() {
-    let (server, _dir) = start();
+    let dir = tempfile::tempdir().unwrap();
+    let (server, clock) = common::start_manual(common::config(dir.path()));
     assert_error(
         &server.put(
             "/v1/accounts/acme",
@@ -286,20 +301,31 @@ fn a_budget_period_renews_with_rollover_and_bad_periods_are_refused() {
         json!({"limits": {"tokens": 1_000},
                "period": {"every": "hour", "timezone": "Europe/Berlin", "rollover_max": 0.1}}),
     );
-    // The clock's tick starts the first period.
-    let mut started = false;
-    for _ in 0..50 {
+    // The clock's tick starts the first period; an hour later the next begins, with up to
+    // 10 % of the limit carried over from what was left.
+    let periods = |server: &common::TestServer| -> Vec<Value> {
         let (_, audit) = server.get("/v1/audit?prefix=acme");
-        if audit["events"]
+        audit["events"]
             .as_array()
             .unwrap()
             .iter()
-            .any(|e| e["type"] == "period")
-        {
-            started = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
+            .filter(|entry| entry["type"] == "period")
+            .cloned()
+            .collect()
+    };
+    let deadline = Instant::now() + common::POLL_DEADLINE;
+    while periods(&server).is_empty() {
+        assert!(Instant::now() < deadline, "no period began");
     }
-    assert!(started, "a period entry in the audit log");
+    server.usage_ok("acme", json!({"tokens": 500}));
+    clock.advance(3_600_000);
+    while periods(&server).len() < 2 {
+        assert!(
+            Instant::now() < deadline + Duration::from_secs(3),
+            "no second period"
+        );
+    }
+    let renewed = server.status("acme");
+    assert_eq!(renewed["limits"]["tokens"], 1_100, "{renewed}");
+    assert_eq!(renewed["consumed"]["tokens"], 0, "a new window: {renewed}");
 }

@@ -26,6 +26,15 @@ pub fn start_scheduler(toml: &str) -> (TestServer, tempfile::TempDir) {
     (server, dir)
 }
 
+/// A scheduler on a manual clock.
+pub fn start_scheduler_manual(
+    toml: &str,
+) -> (TestServer, purser_engine::ManualClock, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let (server, clock) = super::start_manual(config(dir.path(), toml));
+    (server, clock, dir)
+}
+
 pub fn submit_ok(server: &TestServer, body: Value) -> Value {
     let (status, dag) = server.post("/v1/dags", body);
     assert_eq!(status, 200, "submit: {dag}");

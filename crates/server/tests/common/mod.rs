@@ -7,9 +7,11 @@ pub mod dags;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use purser_engine::{Clock, ManualClock, WallClock};
 use purser_server::config::{DurabilityConfig, TokenConfig};
 use purser_server::{Config, ServerError, auth::Role};
 use serde_json::{Value, json};
@@ -70,8 +72,23 @@ pub fn config_with_tokens(data_dir: &Path) -> Config {
     }
 }
 
+/// Where the manual clock of a test starts: 2026-11-19T10:30:15Z.
+pub const MANUAL_START_MS: u64 = 1_795_084_215_000;
+
+/// A server on a manual clock: time moves only when the test advances it (the server's tick
+/// still runs every 200 ms of real time, reading the manual clock).
+pub fn start_manual(config: Config) -> (TestServer, ManualClock) {
+    let clock = ManualClock::starting_at(MANUAL_START_MS);
+    let server = start_on_clock(config, Arc::new(clock.clone()));
+    (server, clock)
+}
+
 /// Runs `purser_server::run` on a thread that owns its runtime, listening on `127.0.0.1:0`.
 pub fn start_with(config: Config) -> TestServer {
+    start_on_clock(config, Arc::new(WallClock))
+}
+
+fn start_on_clock(config: Config, clock: Arc<dyn Clock>) -> TestServer {
     let data_dir = config.data_dir.clone();
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     let (shutdown, shutdown_rx) = oneshot::channel::<()>();
@@ -85,10 +102,10 @@ pub fn start_with(config: Config) -> TestServer {
             addr_tx
                 .send(listener.local_addr()?)
                 .expect("the test waits for the address");
-            purser_server::run(config, listener, async move {
+            let shutdown = async move {
                 let _ = shutdown_rx.await;
-            })
-            .await
+            };
+            purser_server::run_with_clock(config, listener, shutdown, clock).await
         })
     });
     let addr = addr_rx.recv().expect("the server thread sends its address");
