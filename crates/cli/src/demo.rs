@@ -13,8 +13,9 @@ use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
 use purser_server::wire::AmountMap;
-use purser_server::wire::accounts::{AccountOut, AccountsOut, ActionOut, AllocateOut, FiredOut};
+use purser_server::wire::accounts::{AccountOut, AccountsOut, AllocateOut};
 use purser_server::wire::usage::{ReservationOut, UsageOut};
+use purser_server::wire::{ActionOut, FiredOut};
 
 use crate::client::Client;
 use crate::table;

@@ -17,7 +17,6 @@
 pub mod audit;
 pub mod clock;
 pub mod error;
-mod handle;
 pub mod jobs;
 pub mod periods;
 pub mod record;
@@ -39,8 +38,8 @@ use tokio::sync::mpsc;
 
 pub use clock::{Clock, ManualClock, WallClock};
 pub use error::EngineError;
-pub use handle::{Engine, QUEUE_MAX};
 pub use jobs::Op;
+pub use jobs::{Engine, QUEUE_MAX};
 pub use record::Record;
 pub use run::BATCH_JOBS_MAX;
 pub use scope::Scope;

@@ -3,13 +3,13 @@
 use std::collections::BTreeMap;
 
 use purser_core::{AccountSpec, AllocateRequest, ChildRequest, Strategy};
-use purser_engine::view::account::{
-    AccountView, AllocationView, FiredView, ManagedView, VerdictView,
-};
+use purser_engine::view::account::{AccountView, AllocationView, ManagedView};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{AmountMap, AmountsIn, UniqueMap, WireError, named, rfc3339};
+use super::{
+    ActionOut, AmountMap, AmountsIn, FiredOut, UniqueMap, WireError, named, rfc3339, verdict_out,
+};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -77,21 +77,6 @@ pub struct AllocateIn {
     pub max_share: Option<f64>,
     /// For `pool`: the fraction of an equal share each child starts with (default 0.25).
     pub initial_share: Option<f64>,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct ActionOut {
-    /// One of `continue warn throttle degrade stop`.
-    pub kind: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rate: Option<f64>,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct FiredOut {
-    pub account: String,
-    pub dimension: String,
-    pub fraction: f64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -270,37 +255,6 @@ impl AllocateIn {
 
 fn ppm(value: u32) -> f64 {
     f64::from(value) / 1_000_000.0
-}
-
-impl From<&purser_core::Action> for ActionOut {
-    fn from(action: &purser_core::Action) -> ActionOut {
-        ActionOut {
-            kind: action.kind().to_string(),
-            rate: match action {
-                purser_core::Action::Throttle { rate } => Some(*rate),
-                _ => None,
-            },
-        }
-    }
-}
-
-impl From<FiredView> for FiredOut {
-    fn from(fired: FiredView) -> FiredOut {
-        FiredOut {
-            account: fired.account,
-            dimension: fired.dimension,
-            fraction: fired.fraction,
-        }
-    }
-}
-
-/// The level, action and what fired them, as every answer shows them.
-pub fn verdict_out(verdict: VerdictView) -> (String, ActionOut, Option<FiredOut>) {
-    (
-        verdict.level.as_str().to_string(),
-        ActionOut::from(&verdict.action),
-        verdict.fired.map(FiredOut::from),
-    )
 }
 
 impl From<AccountView> for AccountOut {

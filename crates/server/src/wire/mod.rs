@@ -13,7 +13,9 @@ pub mod usage;
 use std::collections::BTreeMap;
 
 use purser_core::{AccountPath, NamedAmounts};
-use serde::Deserialize;
+use purser_engine::view::account::{FiredView, VerdictView};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 pub use error::{ErrorBody, ErrorDetail, Refusal, WireError};
 
@@ -170,6 +172,52 @@ pub fn reservation_id(text: &str) -> Result<u64, WireError> {
                 format!("reservation {text} not found"),
             )
         })
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ActionOut {
+    /// One of `continue warn throttle degrade stop`.
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct FiredOut {
+    pub account: String,
+    pub dimension: String,
+    pub fraction: f64,
+}
+
+impl From<&purser_core::Action> for ActionOut {
+    fn from(action: &purser_core::Action) -> ActionOut {
+        ActionOut {
+            kind: action.kind().to_string(),
+            rate: match action {
+                purser_core::Action::Throttle { rate } => Some(*rate),
+                _ => None,
+            },
+        }
+    }
+}
+
+impl From<FiredView> for FiredOut {
+    fn from(fired: FiredView) -> FiredOut {
+        FiredOut {
+            account: fired.account,
+            dimension: fired.dimension,
+            fraction: fired.fraction,
+        }
+    }
+}
+
+/// The level, action and what fired them, as every answer shows them.
+pub fn verdict_out(verdict: VerdictView) -> (String, ActionOut, Option<FiredOut>) {
+    (
+        verdict.level.as_str().to_string(),
+        ActionOut::from(&verdict.action),
+        verdict.fired.map(FiredOut::from),
+    )
 }
 
 #[cfg(test)]

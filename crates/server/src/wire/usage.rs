@@ -7,8 +7,10 @@ use utoipa::ToSchema;
 
 use purser_engine::view::account::{ReservationView, UsageView};
 
-use super::accounts::{ActionOut, FiredOut, verdict_out};
-use super::{AmountMap, AmountsIn, ErrorBody, WireError, account_path, named, rfc3339};
+use super::{
+    ActionOut, AmountMap, AmountsIn, ErrorBody, FiredOut, WireError, account_path, named, rfc3339,
+    verdict_out,
+};
 
 /// `POST /v1/usage`.
 #[derive(Debug, Deserialize, ToSchema)]
