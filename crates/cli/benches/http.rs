@@ -4,7 +4,7 @@
 //! Knobs (environment): `PURSER_BENCH_CONNS` (64), `PURSER_BENCH_SECS` (10),
 //! `PURSER_BENCH_WARMUP_SECS` (2), `PURSER_BENCH_EVENTS` (10,000,000: the restart journal),
 //! `PURSER_BENCH_BATCH` (1,000 reports per batch), `PURSER_BENCH_SNAPSHOT_EVERY` (the server's
-//! default unless set).
+//! default unless set), `PURSER_BENCH_BINARY` (another `purser` to measure, e.g. an older build).
 //!
 //! Every part starts `purser serve` as a child process on a free loopback port with a fresh
 //! temporary data directory, and kills it at the end. Any error answer fails the bench.
@@ -93,7 +93,7 @@ fn main() {
         settings.what,
         settings.warmup.as_secs_f64(),
         settings.measure.as_secs_f64(),
-        env!("CARGO_BIN_EXE_purser"),
+        server::binary(),
     );
     eprintln!("{header}");
     let mut results = Results::default();

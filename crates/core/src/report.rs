@@ -305,18 +305,28 @@ fn forecast_summary(
     now_ms: u64,
 ) -> Option<ForecastSummary> {
     let forecast = watch.forecast(ledger, account, dim, now_ms)?;
-    Some(ForecastSummary {
-        method: forecast.method.name(),
-        projected_total: forecast.projected_total,
-        overage: forecast.overage,
-        horizon_end_ms: watch.horizon_end(ledger, account, now_ms),
-        time_to_exhaustion_s: forecast.time_to_exhaustion_s,
-        exhausts_at_ms: forecast.exhausts_at_ms,
-        interval_low: forecast.interval.low,
-        interval_high: (forecast.interval.high != u64::MAX).then_some(forecast.interval.high),
-        confidence: forecast.confidence,
-        n_backtests: forecast.n_backtests,
-    })
+    Some(ForecastSummary::of(
+        &forecast,
+        watch.horizon_end(ledger, account, now_ms),
+    ))
+}
+
+impl ForecastSummary {
+    /// The outlook of `forecast` towards `horizon_end_ms`: what every view of a forecast shows.
+    pub fn of(forecast: &crate::watch::Forecast, horizon_end_ms: u64) -> ForecastSummary {
+        ForecastSummary {
+            method: forecast.method.name(),
+            projected_total: forecast.projected_total,
+            overage: forecast.overage,
+            horizon_end_ms,
+            time_to_exhaustion_s: forecast.time_to_exhaustion_s,
+            exhausts_at_ms: forecast.exhausts_at_ms,
+            interval_low: forecast.interval.low,
+            interval_high: (forecast.interval.high != u64::MAX).then_some(forecast.interval.high),
+            confidence: forecast.confidence,
+            n_backtests: forecast.n_backtests,
+        }
+    }
 }
 
 /// Work units per cost unit over the account's whole life: work units are never reset by a

@@ -44,7 +44,7 @@ impl Server {
         let log_file =
             std::fs::File::create(&log).map_err(|err| format!("creating the log: {err}"))?;
         let spawned = Instant::now();
-        let child = Command::new(env!("CARGO_BIN_EXE_purser"))
+        let child = Command::new(binary())
             .arg("serve")
             .arg("--listen")
             .arg(addr.to_string())
@@ -56,7 +56,7 @@ impl Server {
             .stdout(Stdio::null())
             .stderr(log_file)
             .spawn()
-            .map_err(|err| format!("spawning {}: {err}", env!("CARGO_BIN_EXE_purser")))?;
+            .map_err(|err| format!("spawning {}: {err}", binary()))?;
         let mut server = Server { addr, child, log };
         server.wait_ready(spawned + Duration::from_secs(900))?;
         Ok((server, spawned.elapsed()))
@@ -289,4 +289,11 @@ pub fn last_seq(api: &Api, agent: &str) -> Result<u64, String> {
     answer["seq"]
         .as_u64()
         .ok_or_else(|| format!("a usage answer without seq: {answer}"))
+}
+
+/// The binary under test: this build's `purser`, or `PURSER_BENCH_BINARY` (another build, to
+/// compare two versions in one run on one machine).
+pub fn binary() -> String {
+    std::env::var("PURSER_BENCH_BINARY")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_purser").to_string())
 }

@@ -2,27 +2,17 @@
 
 use purser_core::Ledger;
 use purser_core::command::Move;
+use purser_core::report::ForecastSummary;
 use purser_core::watch::Forecast;
 
-/// An account's forecast in one dimension, with the limit it is measured against.
+/// An account's forecast in one dimension: its outlook (the same as a report shows), with the
+/// consumption and the limit it is measured against, and the plain average-rate extrapolation.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ForecastView {
     pub dimension: String,
-    /// `average_rate`, `linear`, `holt` or `historical`: the one the backtest chose.
-    pub method: &'static str,
     pub consumed: u64,
     pub limit: Option<u64>,
-    pub projected_total: u64,
-    pub overage: u64,
-    pub horizon_end_ms: u64,
-    pub time_to_exhaustion_s: Option<u64>,
-    pub exhausts_at_ms: Option<u64>,
-    /// The 80 % interval of the projected total; `None` high while nothing bounds it.
-    pub interval_low: u64,
-    pub interval_high: Option<u64>,
-    pub confidence: f64,
-    pub n_backtests: u32,
-    /// The plain average-rate extrapolation, for comparison.
+    pub outlook: ForecastSummary,
     pub baseline_total: u64,
 }
 
@@ -46,18 +36,9 @@ pub fn forecast(
 ) -> ForecastView {
     ForecastView {
         dimension: dimension.to_string(),
-        method: forecast.method.name(),
         consumed: forecast.consumed,
         limit,
-        projected_total: forecast.projected_total,
-        overage: forecast.overage,
-        horizon_end_ms,
-        time_to_exhaustion_s: forecast.time_to_exhaustion_s,
-        exhausts_at_ms: forecast.exhausts_at_ms,
-        interval_low: forecast.interval.low,
-        interval_high: (forecast.interval.high != u64::MAX).then_some(forecast.interval.high),
-        confidence: forecast.confidence,
-        n_backtests: forecast.n_backtests,
+        outlook: ForecastSummary::of(forecast, horizon_end_ms),
         baseline_total: forecast.baseline_total,
     }
 }

@@ -1,15 +1,13 @@
 //! The report as JSON: wire types with their OpenAPI schemas, converted from the core's report.
 
 use purser_core::level::Level;
-use purser_core::report::{
-    AccountRow, Chart, ForecastSummary, Recommendation, Report, Utilization,
-};
+use purser_core::report::{AccountRow, Chart, Recommendation, Report, Utilization};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use purser_engine::time::rfc3339;
 
-pub use crate::wire::manage::IntervalOut;
+pub use crate::wire::manage::{IntervalOut, ReportForecastOut};
 
 /// The report as JSON.
 #[derive(Clone, Debug, Serialize, ToSchema)]
@@ -71,21 +69,6 @@ pub struct LevelTimesOut {
     pub orange: u64,
     pub red: u64,
     pub black: u64,
-}
-
-#[derive(Clone, Debug, Serialize, ToSchema)]
-pub struct ReportForecastOut {
-    pub method: &'static str,
-    pub projected_total: u64,
-    pub overage: u64,
-    pub horizon_end: String,
-    pub time_to_exhaustion_s: Option<u64>,
-    pub exhausts_at: Option<String>,
-    /// 80% prediction interval of the projected total.
-    pub interval: IntervalOut,
-    /// Share of the method's backtested predictions that landed within 10%.
-    pub confidence: f64,
-    pub n_backtests: u32,
 }
 
 #[derive(Clone, Debug, Serialize, ToSchema)]
@@ -226,7 +209,7 @@ fn account_out(row: &AccountRow) -> ReportAccountOut {
                 reserved: dim.reserved,
                 utilization: dim.utilization,
                 waste: dim.waste,
-                forecast: dim.forecast.as_ref().map(forecast_out),
+                forecast: dim.forecast.as_ref().map(ReportForecastOut::from),
             })
             .collect(),
         efficiency: EfficiencyOut {
@@ -240,23 +223,6 @@ fn account_out(row: &AccountRow) -> ReportAccountOut {
             red: times[Level::Red as usize],
             black: times[Level::Black as usize],
         },
-    }
-}
-
-fn forecast_out(forecast: &ForecastSummary) -> ReportForecastOut {
-    ReportForecastOut {
-        method: forecast.method,
-        projected_total: forecast.projected_total,
-        overage: forecast.overage,
-        horizon_end: rfc3339(forecast.horizon_end_ms),
-        time_to_exhaustion_s: forecast.time_to_exhaustion_s,
-        exhausts_at: forecast.exhausts_at_ms.map(rfc3339),
-        interval: IntervalOut {
-            low: forecast.interval_low,
-            high: forecast.interval_high,
-        },
-        confidence: forecast.confidence,
-        n_backtests: forecast.n_backtests,
     }
 }
 
@@ -330,7 +296,7 @@ fn chart_out(chart: &Chart) -> ChartOut {
                 value: point.value.round().max(0.0) as u64,
             })
             .collect(),
-        forecast: chart.forecast.as_ref().map(forecast_out),
+        forecast: chart.forecast.as_ref().map(ReportForecastOut::from),
         levels: chart
             .levels
             .iter()

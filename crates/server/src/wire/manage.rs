@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use purser_core::report::ForecastSummary;
 use purser_engine::audit::AuditEntry as AuditEntryRecord;
 use purser_engine::view::manage::{ForecastView, MoveView};
 use serde::{Deserialize, Serialize};
@@ -15,6 +16,21 @@ use super::rfc3339;
 pub struct IntervalOut {
     pub low: u64,
     pub high: Option<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ReportForecastOut {
+    pub method: String,
+    pub projected_total: u64,
+    pub overage: u64,
+    pub horizon_end: String,
+    pub time_to_exhaustion_s: Option<u64>,
+    pub exhausts_at: Option<String>,
+    /// 80% prediction interval of the projected total.
+    pub interval: IntervalOut,
+    /// Share of the method's backtested predictions that landed within 10%.
+    pub confidence: f64,
+    pub n_backtests: u32,
 }
 
 /// `GET /v1/accounts/{path}:forecast?dimension=tokens`.
@@ -89,24 +105,42 @@ pub struct AuditEntry {
     pub data: serde_json::Value,
 }
 
+// A forecast's outlook, as a report and `:forecast` show it: one conversion for both.
+impl From<&ForecastSummary> for ReportForecastOut {
+    fn from(outlook: &ForecastSummary) -> ReportForecastOut {
+        ReportForecastOut {
+            method: outlook.method.to_string(),
+            projected_total: outlook.projected_total,
+            overage: outlook.overage,
+            horizon_end: rfc3339(outlook.horizon_end_ms),
+            time_to_exhaustion_s: outlook.time_to_exhaustion_s,
+            exhausts_at: outlook.exhausts_at_ms.map(rfc3339),
+            interval: IntervalOut {
+                low: outlook.interval_low,
+                high: outlook.interval_high,
+            },
+            confidence: outlook.confidence,
+            n_backtests: outlook.n_backtests,
+        }
+    }
+}
+
 impl From<ForecastView> for ForecastOut {
     fn from(view: ForecastView) -> ForecastOut {
+        let outlook = ReportForecastOut::from(&view.outlook);
         ForecastOut {
             dimension: view.dimension,
-            method: view.method.to_string(),
+            method: outlook.method,
             consumed: view.consumed,
             limit: view.limit,
-            projected_total: view.projected_total,
-            overage: view.overage,
-            horizon_end: rfc3339(view.horizon_end_ms),
-            time_to_exhaustion_s: view.time_to_exhaustion_s,
-            exhausts_at: view.exhausts_at_ms.map(rfc3339),
-            interval: IntervalOut {
-                low: view.interval_low,
-                high: view.interval_high,
-            },
-            confidence: view.confidence,
-            n_backtests: view.n_backtests,
+            projected_total: outlook.projected_total,
+            overage: outlook.overage,
+            horizon_end: outlook.horizon_end,
+            time_to_exhaustion_s: outlook.time_to_exhaustion_s,
+            exhausts_at: outlook.exhausts_at,
+            interval: outlook.interval,
+            confidence: outlook.confidence,
+            n_backtests: outlook.n_backtests,
             baseline_total: view.baseline_total,
         }
     }
