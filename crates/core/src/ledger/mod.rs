@@ -5,6 +5,7 @@
 //! of the journal runs the same fold, so the live state and the replayed one cannot drift apart.
 
 mod accounts;
+mod allocation;
 mod check;
 mod decide;
 pub use accounts::{merge_config, pool_beyond_reserve};
