@@ -24,6 +24,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
 use crate::error::ApiError;
 
+/// The headers hyper's HTTP/1 server accepts by default.
+const HYPER_HEADERS_MAX: usize = 100;
 /// How long shutdown waits for open connections to finish before it returns anyway.
 const DRAIN_MAX: Duration = Duration::from_secs(10);
 /// How long a connection in the health-check headroom may take to send its request.
@@ -53,7 +55,7 @@ impl Default for ListenLimits {
             connections_max: 4_096,
             health_headroom: 32,
             header_bytes_max: 64 << 10,
-            headers_max: 100,
+            headers_max: HYPER_HEADERS_MAX,
         }
     }
 }
@@ -69,8 +71,12 @@ pub async fn serve(
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
-        .max_header_size(limits.header_bytes_max)
-        .max_headers(limits.headers_max);
+        .max_header_size(limits.header_bytes_max);
+    // Setting a header count moves hyper's header storage to the heap: only when it differs
+    // from hyper's own (100).
+    if limits.headers_max != HYPER_HEADERS_MAX {
+        http.max_headers(limits.headers_max);
+    }
     let mut headroom_http = http.clone();
     headroom_http
         .keep_alive(false)

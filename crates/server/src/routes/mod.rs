@@ -77,7 +77,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/events", get(events::events))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
+            state.body_read_timeout,
             guard_body,
         ))
         .layer(axum::extract::DefaultBodyLimit::disable())
@@ -128,7 +128,7 @@ fn is_json(content_type: Option<&axum::http::HeaderValue>) -> bool {
 /// (refused up front when `Content-Length` says so), and arrive within the body-read timeout.
 /// The handler then reads it from memory.
 async fn guard_body(
-    State(state): State<AppState>,
+    State(body_read_timeout): State<std::time::Duration>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
@@ -162,7 +162,7 @@ async fn guard_body(
         let expects = parts.headers.contains_key(axum::http::header::EXPECT);
         if !expects && length <= (max + DISCARD_MAX) as u64 {
             let discard = axum::body::to_bytes(body, length as usize);
-            let _ = tokio::time::timeout(state.body_read_timeout, discard).await;
+            let _ = tokio::time::timeout(body_read_timeout, discard).await;
         }
         return too_large(max).into_response();
     }
@@ -191,7 +191,7 @@ async fn guard_body(
         .with_field("Content-Type")
         .into_response();
     }
-    let read = tokio::time::timeout(state.body_read_timeout, axum::body::to_bytes(body, max));
+    let read = tokio::time::timeout(body_read_timeout, axum::body::to_bytes(body, max));
     let bytes = match read.await {
         Ok(Ok(bytes)) => bytes,
         Ok(Err(_)) => return too_large(max).into_response(),
@@ -201,7 +201,7 @@ async fn guard_body(
                 "request_timeout",
                 format!(
                     "the body did not arrive within {} ms",
-                    state.body_read_timeout.as_millis()
+                    body_read_timeout.as_millis()
                 ),
             )
             .into_response();
