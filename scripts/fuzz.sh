@@ -6,8 +6,10 @@
 #
 # A crash, a panic, an input slower than 10 s, more than 2 GiB of memory or one allocation above
 # 256 MiB fails the run; the input is kept in fuzz/artifacts/TARGET/ (run the target binary on
-# it to reproduce). New inputs go to target/fuzz/new-corpus; fold them into the committed corpus
-# with `BINARY -merge=1 fuzz/corpus/TARGET target/fuzz/new-corpus/TARGET`.
+# it to reproduce). New inputs go to target/fuzz/new-corpus; fold the ones that reach new code
+# into the committed corpus (kept small: one input per covered edge, not per counter) with
+#   BINARY -set_cover_merge=1 -use_counters=0 fuzz/corpus/TARGET target/fuzz/new-corpus/TARGET
+# where BINARY is target/fuzz/x86_64-unknown-linux-gnu/release/TARGET.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
