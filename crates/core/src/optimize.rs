@@ -73,7 +73,6 @@ fn plan_dimension(
     moves: &mut Vec<Move>,
 ) {
     let parent_acc = ledger.account(parent);
-    let reserve_ppm = parent_acc.config.reserve_ppm;
     let children: Vec<(AccountId, u64)> = parent_acc
         .children
         .values()
@@ -87,128 +86,169 @@ fn plan_dimension(
     if children.is_empty() {
         return;
     }
-    let dim_name = ledger.dimensions().name(dim).clone();
-    let parent_path = parent_acc.path.as_str();
-    let handed_out = parent_limit - pool_beyond_reserve(parent_limit, 0, reserve_ppm);
-    let equal_share = (parent_limit - handed_out) / children.len() as u64;
-    let floor = mul_ppm(equal_share, policy.min_share_ppm);
-    let mut children_limits = parent_acc.slot(dim).map_or(0, |slot| slot.children_limits);
-
+    let mut pass = DimensionPass {
+        ledger,
+        policy,
+        dim,
+        dim_name: ledger.dimensions().name(dim).to_string(),
+        parent_path: parent_acc.path.as_str(),
+        parent_limit,
+        reserve_ppm: parent_acc.config.reserve_ppm,
+        children_limits: parent_acc.slot(dim).map_or(0, |slot| slot.children_limits),
+        children,
+    };
     // Reclaims first: what idle leaves give back is what the grants can hand out.
-    for &(child, limit) in &children {
-        let acc = ledger.account(child);
-        let Some(slot) = acc.slot(dim) else { continue };
-        let used = slot.used();
-        let last_activity = acc.last_activity_ms.unwrap_or(acc.opened_ms);
-        let idle_ms = now_ms.saturating_sub(last_activity);
-        let reclaimed_since = acc
-            .last_reclaim_ms
-            .is_some_and(|reclaimed| reclaimed >= last_activity);
-        if !acc.children.is_empty()
-            || acc.open_reservations > 0
-            || reclaimed_since
-            || idle_ms < policy.idle_after_ms
-            || u128::from(used) * u128::from(PPM)
-                >= u128::from(limit) * u128::from(policy.idle_used_max_ppm)
-        {
-            continue;
+    pass.reclaim(now_ms, moves);
+    pass.grant(outlook, moves);
+}
+
+/// One dimension of one parent in a pass: its children with a limit in it, and the sum of the
+/// children's limits as the moves change it.
+struct DimensionPass<'a> {
+    ledger: &'a Ledger,
+    policy: &'a OptimizerPolicy,
+    dim: DimId,
+    dim_name: String,
+    parent_path: &'a str,
+    parent_limit: u64,
+    reserve_ppm: u32,
+    children: Vec<(AccountId, u64)>,
+    children_limits: u64,
+}
+
+impl DimensionPass<'_> {
+    /// Idle leaves give back a share of what they did not use, down to the fairness floor.
+    fn reclaim(&mut self, now_ms: u64, moves: &mut Vec<Move>) {
+        let (ledger, policy, dim) = (self.ledger, self.policy, self.dim);
+        let handed_out =
+            self.parent_limit - pool_beyond_reserve(self.parent_limit, 0, self.reserve_ppm);
+        let equal_share = (self.parent_limit - handed_out) / self.children.len() as u64;
+        let floor = mul_ppm(equal_share, policy.min_share_ppm);
+        for &(child, limit) in &self.children {
+            let acc = ledger.account(child);
+            let Some(slot) = acc.slot(dim) else { continue };
+            let used = slot.used();
+            let last_activity = acc.last_activity_ms.unwrap_or(acc.opened_ms);
+            let idle_ms = now_ms.saturating_sub(last_activity);
+            let reclaimed_since = acc
+                .last_reclaim_ms
+                .is_some_and(|reclaimed| reclaimed >= last_activity);
+            if !acc.children.is_empty()
+                || acc.open_reservations > 0
+                || reclaimed_since
+                || idle_ms < policy.idle_after_ms
+                || u128::from(used) * u128::from(PPM)
+                    >= u128::from(limit) * u128::from(policy.idle_used_max_ppm)
+            {
+                continue;
+            }
+            let give_back = mul_ppm(limit - used.min(limit), policy.reclaim_share_ppm);
+            let to = (limit - give_back).max(floor).max(used).min(limit);
+            if to >= limit {
+                continue;
+            }
+            self.children_limits -= limit - to;
+            moves.push(Move {
+                account: child,
+                dimension: dim,
+                from: limit,
+                to,
+                kind: ReallocationKind::Reclaim,
+                reason: format!(
+                    "{} idle {} s at {}%: reclaimed {} {} to {}",
+                    acc.path.name(),
+                    idle_ms / 1000,
+                    percent(used, limit),
+                    group_digits(limit - to),
+                    self.dim_name,
+                    self.parent_path
+                ),
+            });
         }
-        let give_back = mul_ppm(limit - used.min(limit), policy.reclaim_share_ppm);
-        let to = (limit - give_back).max(floor).max(used).min(limit);
-        if to >= limit {
-            continue;
-        }
-        children_limits -= limit - to;
-        moves.push(Move {
-            account: child,
-            dimension: dim,
-            from: limit,
-            to,
-            kind: ReallocationKind::Reclaim,
-            reason: format!(
-                "{} idle {} s at {}%: reclaimed {} {} to {}",
-                acc.path.name(),
-                idle_ms / 1000,
-                percent(used, limit),
-                group_digits(limit - to),
-                dim_name,
-                parent_path
-            ),
-        });
     }
 
-    // Grants: children above the grant line whose confident forecast passes their limit, most
-    // urgent first, from what the pool holds beyond the reserve. A stopped child is left to its
-    // operator: the optimizer acts before the stop, never lifts it.
-    let mut wanting: Vec<(u64, AccountId, u64, u64, Outlook)> = Vec::new();
-    for &(child, limit) in &children {
-        let acc = ledger.account(child);
-        let Some(slot) = acc.slot(dim) else { continue };
-        let used = slot.used();
-        if u128::from(used) * u128::from(PPM)
-            <= u128::from(limit) * u128::from(policy.grant_above_ppm)
-            || !acc.config.thresholds.below_stop(used, limit)
-        {
-            continue;
+    /// Grants to the children whose confident forecast passes their limit.
+    fn grant(
+        &mut self,
+        outlook: &mut dyn FnMut(AccountId, DimId) -> Option<Outlook>,
+        moves: &mut Vec<Move>,
+    ) {
+        let (ledger, policy, dim) = (self.ledger, self.policy, self.dim);
+        // Children above the grant line whose confident forecast passes their limit, most
+        // urgent first, from what the pool holds beyond the reserve. A stopped child is left to its
+        // operator: the optimizer acts before the stop, never lifts it.
+        let mut wanting: Vec<(u64, AccountId, u64, u64, Outlook)> = Vec::new();
+        for &(child, limit) in &self.children {
+            let acc = ledger.account(child);
+            let Some(slot) = acc.slot(dim) else { continue };
+            let used = slot.used();
+            if u128::from(used) * u128::from(PPM)
+                <= u128::from(limit) * u128::from(policy.grant_above_ppm)
+                || !acc.config.thresholds.below_stop(used, limit)
+            {
+                continue;
+            }
+            let Some(view) = outlook(child, dim) else {
+                continue;
+            };
+            let confident = view.confidence * 1e6 >= f64::from(policy.grant_confidence_ppm)
+                && view.n_backtests >= policy.grant_backtests_min;
+            if !confident || view.projected_total <= limit {
+                continue;
+            }
+            let urgency = view.time_to_exhaustion_s.unwrap_or(u64::MAX);
+            wanting.push((urgency, child, limit, used, view));
         }
-        let Some(view) = outlook(child, dim) else {
-            continue;
-        };
-        let confident = view.confidence * 1e6 >= f64::from(policy.grant_confidence_ppm)
-            && view.n_backtests >= policy.grant_backtests_min;
-        if !confident || view.projected_total <= limit {
-            continue;
+        wanting.sort_by_key(|(urgency, child, ..)| (*urgency, *child));
+        let mut pass_budget = mul_ppm(
+            pool_beyond_reserve(self.parent_limit, self.children_limits, self.reserve_ppm),
+            policy.grant_pass_share_ppm,
+        );
+        for (_, child, limit, used, view) in wanting {
+            let mut available =
+                pool_beyond_reserve(self.parent_limit, self.children_limits, self.reserve_ppm)
+                    .min(pass_budget);
+            if let Some(max_share) = policy.max_share_ppm {
+                available =
+                    available.min(mul_ppm(self.parent_limit, max_share).saturating_sub(limit));
+            }
+            let need = view
+                .projected_total
+                .saturating_sub(limit)
+                .min(mul_ppm(limit, policy.grant_growth_max_ppm));
+            let grant = need.min(available);
+            if grant == 0 {
+                continue;
+            }
+            self.children_limits += grant;
+            pass_budget -= grant;
+            let acc = ledger.account(child);
+            let when = match view.time_to_exhaustion_s {
+                Some(seconds) => format!("exhausting in {seconds} s"),
+                None => "past its limit by the horizon".to_string(),
+            };
+            moves.push(Move {
+                account: child,
+                dimension: dim,
+                from: limit,
+                to: limit + grant,
+                kind: ReallocationKind::Grant,
+                reason: format!(
+                    "{} at {}% {} ({} forecast {} {}, confidence {:.2} over {} backtests): granted {} {} from {}",
+                    acc.path.name(),
+                    percent(used, limit),
+                    when,
+                    view.method,
+                    group_digits(view.projected_total),
+                    self.dim_name,
+                    view.confidence,
+                    view.n_backtests,
+                    group_digits(grant),
+                    self.dim_name,
+                    self.parent_path
+                ),
+            });
         }
-        let urgency = view.time_to_exhaustion_s.unwrap_or(u64::MAX);
-        wanting.push((urgency, child, limit, used, view));
-    }
-    wanting.sort_by_key(|(urgency, child, ..)| (*urgency, *child));
-    let mut pass_budget = mul_ppm(
-        pool_beyond_reserve(parent_limit, children_limits, reserve_ppm),
-        policy.grant_pass_share_ppm,
-    );
-    for (_, child, limit, used, view) in wanting {
-        let mut available =
-            pool_beyond_reserve(parent_limit, children_limits, reserve_ppm).min(pass_budget);
-        if let Some(max_share) = policy.max_share_ppm {
-            available = available.min(mul_ppm(parent_limit, max_share).saturating_sub(limit));
-        }
-        let need = view
-            .projected_total
-            .saturating_sub(limit)
-            .min(mul_ppm(limit, policy.grant_growth_max_ppm));
-        let grant = need.min(available);
-        if grant == 0 {
-            continue;
-        }
-        children_limits += grant;
-        pass_budget -= grant;
-        let acc = ledger.account(child);
-        let when = match view.time_to_exhaustion_s {
-            Some(seconds) => format!("exhausting in {seconds} s"),
-            None => "past its limit by the horizon".to_string(),
-        };
-        moves.push(Move {
-            account: child,
-            dimension: dim,
-            from: limit,
-            to: limit + grant,
-            kind: ReallocationKind::Grant,
-            reason: format!(
-                "{} at {}% {} ({} forecast {} {}, confidence {:.2} over {} backtests): granted {} {} from {}",
-                acc.path.name(),
-                percent(used, limit),
-                when,
-                view.method,
-                group_digits(view.projected_total),
-                dim_name,
-                view.confidence,
-                view.n_backtests,
-                group_digits(grant),
-                dim_name,
-                parent_path
-            ),
-        });
     }
 }
 

@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use super::{Hold, HoldState, Ledger, Remembered};
-use crate::account::{Account, AccountConfig, AccountId};
-use crate::amount::Amounts;
-use crate::command::{Fired, ReserveAnswer, UsageAnswer, Verdict};
-use crate::event::Event;
+use super::{Ledger, Remembered};
+use crate::account::{Account, AccountConfig, AccountId, Alert};
+use crate::amount::{Amounts, DimId};
+use crate::command::{Fired, UsageAnswer, Verdict};
+use crate::event::{Event, ReallocationKind};
 use crate::level::{Level, action_for, fraction};
 use crate::path::AccountPath;
 
@@ -52,15 +52,7 @@ impl Ledger {
                 idempotency_key,
                 at_ms,
                 ..
-            } => {
-                self.charge(*account, usage, seq, *at_ms);
-                let acc = &mut self.accounts[account.0 as usize];
-                acc.work_units = acc.work_units.saturating_add(*work_units);
-                if let Some(key) = idempotency_key {
-                    let answer = self.usage_answer(*account, seq);
-                    self.remember(*account, key.clone(), Remembered::Usage(answer));
-                }
-            }
+            } => self.fold_usage(seq, *account, usage, *work_units, idempotency_key, *at_ms),
             Event::ReservationOpened {
                 account,
                 amount,
@@ -76,19 +68,10 @@ impl Ledger {
                 ..
             } => self.fold_hold_settled(seq, *reservation, usage, *work_units, *at_ms),
             Event::ReservationVoided { reservation, at_ms } => {
-                self.release(*reservation, seq, *at_ms);
-                self.close_hold(*reservation, HoldState::Voided);
+                self.fold_hold_voided(seq, *reservation, *at_ms)
             }
             Event::ReservationExpired { reservation, at_ms } => {
-                self.release(*reservation, seq, *at_ms);
-                let hold = self
-                    .holds
-                    .get_mut(reservation)
-                    .expect("checked before the fold");
-                // An expired hold can still be settled: it stays findable until forgotten.
-                hold.state = HoldState::Expired;
-                self.closed_holds.push_back(*reservation);
-                self.forget_old_holds();
+                self.fold_hold_expired(seq, *reservation, *at_ms)
             }
             Event::AlertRaised {
                 account,
@@ -97,20 +80,15 @@ impl Ledger {
                 at_ms,
                 ..
             } => {
-                let acc = &mut self.accounts[account.0 as usize];
-                acc.alert = Some(crate::account::Alert {
+                let alert = Alert {
                     dim: *dimension,
                     exhausts_at_ms: *exhausts_at_ms,
                     raised_ms: *at_ms,
-                });
-                acc.seq = seq;
-                self.refresh(*account, *at_ms);
+                };
+                self.fold_alert(seq, *account, Some(alert), *at_ms);
             }
             Event::AlertCleared { account, at_ms, .. } => {
-                let acc = &mut self.accounts[account.0 as usize];
-                acc.alert = None;
-                acc.seq = seq;
-                self.refresh(*account, *at_ms);
+                self.fold_alert(seq, *account, None, *at_ms)
             }
             Event::Reallocated {
                 account,
@@ -119,15 +97,7 @@ impl Ledger {
                 kind,
                 at_ms,
                 ..
-            } => {
-                if *kind == crate::event::ReallocationKind::Reclaim {
-                    self.accounts[account.0 as usize].last_reclaim_ms = Some(*at_ms);
-                }
-                let mut limits = Amounts::new();
-                limits.set(*dimension, *to);
-                self.set_limits(*account, &limits, seq, *at_ms);
-                // A raised limit lifts what was only below in the old: the forecast decides anew.
-            }
+            } => self.fold_reallocated(seq, *account, *dimension, *to, *kind, *at_ms),
             Event::PeriodRenewed {
                 account,
                 start_ms,
@@ -137,6 +107,49 @@ impl Ledger {
             } => self.renew_period(*account, *start_ms, *end_ms, limits, seq, *at_ms),
             Event::LevelChanged { .. } => {}
         }
+    }
+
+    fn fold_usage(
+        &mut self,
+        seq: u64,
+        account: AccountId,
+        usage: &Amounts,
+        work_units: u64,
+        idempotency_key: &Option<Arc<str>>,
+        at_ms: u64,
+    ) {
+        self.charge(account, usage, seq, at_ms);
+        let acc = &mut self.accounts[account.0 as usize];
+        acc.work_units = acc.work_units.saturating_add(work_units);
+        if let Some(key) = idempotency_key {
+            let answer = self.usage_answer(account, seq);
+            self.remember(account, key.clone(), Remembered::Usage(answer));
+        }
+    }
+
+    fn fold_alert(&mut self, seq: u64, account: AccountId, alert: Option<Alert>, at_ms: u64) {
+        let acc = &mut self.accounts[account.0 as usize];
+        acc.alert = alert;
+        acc.seq = seq;
+        self.refresh(account, at_ms);
+    }
+
+    fn fold_reallocated(
+        &mut self,
+        seq: u64,
+        account: AccountId,
+        dimension: DimId,
+        to: u64,
+        kind: ReallocationKind,
+        at_ms: u64,
+    ) {
+        if kind == ReallocationKind::Reclaim {
+            self.accounts[account.0 as usize].last_reclaim_ms = Some(at_ms);
+        }
+        let mut limits = Amounts::new();
+        limits.set(dimension, to);
+        // A raised limit lifts what was only below in the old: the forecast decides anew.
+        self.set_limits(account, &limits, seq, at_ms);
     }
 
     fn fold_account_opened(
@@ -192,56 +205,6 @@ impl Ledger {
             (Some(_), None) => {}
         }
         self.set_limits(account, limits, seq, at_ms);
-    }
-
-    fn fold_hold_opened(
-        &mut self,
-        seq: u64,
-        account: AccountId,
-        amount: &Amounts,
-        expires_ms: u64,
-        idempotency_key: &Option<Arc<str>>,
-        at_ms: u64,
-    ) {
-        self.hold(account, amount, seq, at_ms);
-        self.accounts[account.0 as usize].open_reservations += 1;
-        self.n_open_holds += 1;
-        self.expiry.insert((expires_ms, seq));
-        let answer = ReserveAnswer {
-            reservation: seq,
-            expires_ms,
-            verdict: self.verdict(account),
-            duplicate: false,
-        };
-        let hold = Hold {
-            account,
-            amount: amount.clone(),
-            expires_ms,
-            idempotency_key: idempotency_key.clone(),
-            answer,
-            state: HoldState::Open,
-        };
-        self.holds.insert(seq, hold);
-        if let Some(key) = idempotency_key {
-            self.remember(account, key.clone(), Remembered::Reservation(seq));
-        }
-    }
-
-    fn fold_hold_settled(
-        &mut self,
-        seq: u64,
-        reservation: u64,
-        usage: &Amounts,
-        work_units: u64,
-        at_ms: u64,
-    ) {
-        let (account, was_expired) = self.release(reservation, seq, at_ms);
-        self.charge(account, usage, seq, at_ms);
-        let acc = &mut self.accounts[account.0 as usize];
-        acc.work_units = acc.work_units.saturating_add(work_units);
-        let mut answer = self.usage_answer(account, seq);
-        answer.expired = was_expired;
-        self.close_hold(reservation, HoldState::Settled(answer));
     }
 
     /// Restarts the consumption window of `account` and of every descendant that does not renew
@@ -343,7 +306,7 @@ impl Ledger {
     }
 
     /// Adds `usage` to the consumption of the account and every ancestor.
-    fn charge(&mut self, account: AccountId, usage: &Amounts, seq: u64, at_ms: u64) {
+    pub(super) fn charge(&mut self, account: AccountId, usage: &Amounts, seq: u64, at_ms: u64) {
         let mut next = Some(account);
         while let Some(id) = next {
             let acc = &mut self.accounts[id.0 as usize];
@@ -362,77 +325,7 @@ impl Ledger {
         }
     }
 
-    /// Adds a hold of `amount` to the account and every ancestor.
-    fn hold(&mut self, account: AccountId, amount: &Amounts, seq: u64, at_ms: u64) {
-        let mut next = Some(account);
-        while let Some(id) = next {
-            let acc = &mut self.accounts[id.0 as usize];
-            for (dim, value) in amount.iter() {
-                let slot = acc.slot_mut(dim);
-                slot.reserved = slot.reserved.saturating_add(value);
-            }
-            acc.seq = seq;
-            acc.last_activity_ms = Some(at_ms);
-            next = acc.parent;
-            self.refresh(id, at_ms);
-        }
-    }
-
-    /// Takes an open hold off the path. Answers its account and whether it had expired.
-    fn release(&mut self, reservation: u64, seq: u64, at_ms: u64) -> (AccountId, bool) {
-        let hold = &self.holds[&reservation];
-        let account = hold.account;
-        let expired = hold.state == HoldState::Expired || at_ms >= hold.expires_ms;
-        if hold.state != HoldState::Open {
-            return (account, expired);
-        }
-        let amount = hold.amount.clone();
-        self.expiry.remove(&(hold.expires_ms, reservation));
-        self.n_open_holds -= 1;
-        self.accounts[account.0 as usize].open_reservations -= 1;
-        let mut next = Some(account);
-        while let Some(id) = next {
-            let acc = &mut self.accounts[id.0 as usize];
-            for (dim, value) in amount.iter() {
-                let slot = acc.slot_mut(dim);
-                slot.reserved = slot.reserved.saturating_sub(value);
-            }
-            acc.seq = seq;
-            next = acc.parent;
-            self.refresh(id, at_ms);
-        }
-        (account, expired)
-    }
-
-    fn close_hold(&mut self, reservation: u64, state: HoldState) {
-        let hold = self
-            .holds
-            .get_mut(&reservation)
-            .expect("checked before the fold");
-        let was_expired = hold.state == HoldState::Expired;
-        hold.state = state;
-        // An expired hold is already in the closed queue.
-        if !was_expired {
-            self.closed_holds.push_back(reservation);
-        }
-        self.forget_old_holds();
-    }
-
-    /// Forgets the oldest closed holds beyond the bound. A forgotten hold's idempotency key stays
-    /// remembered until the keys' own bound drops it: the remembered answers and their order
-    /// change together, in `remember` only (dropping the answer here alone left its key in the
-    /// order, and `to_snapshot` panicked on it). A retry with that key finds no hold and opens a
-    /// new one (`decide.rs`).
-    fn forget_old_holds(&mut self) {
-        while self.closed_holds.len() > self.limits.closed_reservations_max {
-            let Some(old) = self.closed_holds.pop_front() else {
-                break;
-            };
-            self.holds.remove(&old);
-        }
-    }
-
-    fn remember(&mut self, account: AccountId, key: Arc<str>, answer: Remembered) {
+    pub(super) fn remember(&mut self, account: AccountId, key: Arc<str>, answer: Remembered) {
         if self
             .remembered
             .insert((account, key.clone()), answer)
@@ -449,7 +342,7 @@ impl Ledger {
     }
 
     /// Moves the account's own level; a move becomes a derived `LevelChanged` event.
-    fn refresh(&mut self, account: AccountId, at_ms: u64) {
+    pub(super) fn refresh(&mut self, account: AccountId, at_ms: u64) {
         let acc = &mut self.accounts[account.0 as usize];
         let from = acc.level;
         if acc.refresh_level() {

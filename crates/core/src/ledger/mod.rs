@@ -8,6 +8,7 @@ mod accounts;
 mod allocation;
 mod check;
 mod decide;
+mod holds;
 pub use accounts::{merge_config, pool_beyond_reserve};
 pub use decide::reservation_name;
 mod evolve;

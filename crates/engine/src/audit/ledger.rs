@@ -15,46 +15,9 @@ use crate::time::rfc3339;
 pub fn entry_of(ledger: &Ledger, seq: u64, event: &Event) -> Option<AuditEntry> {
     let names = Names { ledger };
     match event {
-        Event::AccountOpened {
-            path,
-            limits,
-            at_ms,
-            ..
-        } => Some(entry(
-            seq,
-            *at_ms,
-            "limit_change",
-            path.to_string(),
-            "api",
-            format!("account {path} opened"),
-            json!({"limits": names.amounts(limits)}),
-        )),
-        Event::AccountUpdated {
-            account,
-            limits,
-            at_ms,
-            ..
-        } => Some(entry(
-            seq,
-            *at_ms,
-            "limit_change",
-            names.path(*account),
-            "api",
-            format!("account {} updated", names.path(*account)),
-            json!({"limits": names.amounts(limits)}),
-        )),
-        Event::AccountClosed { account, at_ms } => Some(entry(
-            seq,
-            *at_ms,
-            "account_closed",
-            names.path(*account),
-            "api",
-            format!(
-                "account {} closed; its limit went back to its parent",
-                names.path(*account)
-            ),
-            json!({}),
-        )),
+        Event::AccountOpened { .. }
+        | Event::AccountUpdated { .. }
+        | Event::AccountClosed { .. } => account_change(&names, seq, event),
         Event::LevelChanged {
             account,
             from,
@@ -65,30 +28,7 @@ pub fn entry_of(ledger: &Ledger, seq: u64, event: &Event) -> Option<AuditEntry> 
             &names, seq, *account, *from, *to, *dimension, *at_ms,
         )),
         Event::AlertRaised { .. } | Event::AlertCleared { .. } => alert(&names, seq, event),
-        Event::Reallocated {
-            account,
-            dimension,
-            from,
-            to,
-            kind,
-            reason,
-            at_ms,
-        } => {
-            let delta = match kind {
-                ReallocationKind::Grant => to - from,
-                ReallocationKind::Reclaim => from - to,
-            };
-            Some(entry(
-                seq,
-                *at_ms,
-                "reallocation",
-                names.path(*account),
-                "optimizer",
-                reason.to_string(),
-                json!({"kind": kind.name(), "dimension": names.dim(*dimension), "from": from,
-                       "to": to, "delta": delta}),
-            ))
-        }
+        Event::Reallocated { .. } => reallocation(&names, seq, event),
         Event::PeriodRenewed {
             account,
             start_ms,
@@ -119,6 +59,79 @@ pub fn entry_of(ledger: &Ledger, seq: u64, event: &Event) -> Option<AuditEntry> 
         }
         _ => None,
     }
+}
+
+/// An account opened, updated or closed: by the API (the actor's name is added from the
+/// command's note, `note.rs`).
+fn account_change(names: &Names<'_>, seq: u64, event: &Event) -> Option<AuditEntry> {
+    let (kind, account, reason, data, at_ms) = match event {
+        Event::AccountOpened {
+            path,
+            limits,
+            at_ms,
+            ..
+        } => (
+            "limit_change",
+            path.to_string(),
+            format!("account {path} opened"),
+            json!({"limits": names.amounts(limits)}),
+            at_ms,
+        ),
+        Event::AccountUpdated {
+            account,
+            limits,
+            at_ms,
+            ..
+        } => (
+            "limit_change",
+            names.path(*account),
+            format!("account {} updated", names.path(*account)),
+            json!({"limits": names.amounts(limits)}),
+            at_ms,
+        ),
+        Event::AccountClosed { account, at_ms } => (
+            "account_closed",
+            names.path(*account),
+            format!(
+                "account {} closed; its limit went back to its parent",
+                names.path(*account)
+            ),
+            json!({}),
+            at_ms,
+        ),
+        _ => return None,
+    };
+    Some(entry(seq, *at_ms, kind, account, "api", reason, data))
+}
+
+/// A grant or a reclaim by the optimizer.
+fn reallocation(names: &Names<'_>, seq: u64, event: &Event) -> Option<AuditEntry> {
+    let Event::Reallocated {
+        account,
+        dimension,
+        from,
+        to,
+        kind,
+        reason,
+        at_ms,
+    } = event
+    else {
+        return None;
+    };
+    let delta = match kind {
+        ReallocationKind::Grant => to - from,
+        ReallocationKind::Reclaim => from - to,
+    };
+    Some(entry(
+        seq,
+        *at_ms,
+        "reallocation",
+        names.path(*account),
+        "optimizer",
+        reason.to_string(),
+        json!({"kind": kind.name(), "dimension": names.dim(*dimension), "from": from,
+               "to": to, "delta": delta}),
+    ))
 }
 
 /// Names of accounts and dimensions as the ledger holds them.

@@ -26,6 +26,49 @@ struct Stream {
     closing: tokio::sync::watch::Receiver<bool>,
 }
 
+impl Stream {
+    /// The next event to send: the backlog first, then live entries under the prefix that the
+    /// backlog did not already carry; `None` ends the stream (the server is closing).
+    async fn next(mut self) -> Option<(Result<SseEvent, Infallible>, Self)> {
+        loop {
+            if let Some(entry) = self.backlog.pop_front() {
+                self.last_seq = self.last_seq.max(entry.seq);
+                return Some((Ok::<_, Infallible>(sse_event(&entry)), self));
+            }
+            if *self.closing.borrow() {
+                return None;
+            }
+            let received = tokio::select! {
+                received = self.live.recv() => received,
+                _ = self.closing.changed() => return None,
+            };
+            match received {
+                Ok(entry) => {
+                    // The backlog may already have carried it; the stream has no duplicates.
+                    if entry.seq <= self.last_seq && self.last_seq > 0
+                        || !under(
+                            entry.account.as_deref(),
+                            self.prefix.as_ref().map(AccountPath::as_str),
+                        )
+                    {
+                        continue;
+                    }
+                    self.last_seq = entry.seq;
+                    return Some((Ok(sse_event(&entry)), self));
+                }
+                Err(broadcast::error::RecvError::Lagged(n_lost)) => {
+                    let event = SseEvent::default()
+                        .event("lagged")
+                        .json_data(lagged(n_lost))
+                        .unwrap_or_default();
+                    return Some((Ok(event), self));
+                }
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    }
+}
+
 fn sse_event(entry: &AuditEntry) -> SseEvent {
     SseEvent::default()
         .id(entry.seq.to_string())
@@ -73,44 +116,7 @@ pub async fn events(
         last_seq: resume.unwrap_or(0),
         closing: state.closing.clone(),
     };
-    let events = futures_util::stream::unfold(stream, |mut stream| async move {
-        loop {
-            if let Some(entry) = stream.backlog.pop_front() {
-                stream.last_seq = stream.last_seq.max(entry.seq);
-                return Some((Ok::<_, Infallible>(sse_event(&entry)), stream));
-            }
-            if *stream.closing.borrow() {
-                return None;
-            }
-            let received = tokio::select! {
-                received = stream.live.recv() => received,
-                _ = stream.closing.changed() => return None,
-            };
-            match received {
-                Ok(entry) => {
-                    // The backlog may already have carried it; the stream has no duplicates.
-                    if entry.seq <= stream.last_seq && stream.last_seq > 0
-                        || !under(
-                            entry.account.as_deref(),
-                            stream.prefix.as_ref().map(AccountPath::as_str),
-                        )
-                    {
-                        continue;
-                    }
-                    stream.last_seq = entry.seq;
-                    return Some((Ok(sse_event(&entry)), stream));
-                }
-                Err(broadcast::error::RecvError::Lagged(n_lost)) => {
-                    let event = SseEvent::default()
-                        .event("lagged")
-                        .json_data(lagged(n_lost))
-                        .unwrap_or_default();
-                    return Some((Ok(event), stream));
-                }
-                Err(broadcast::error::RecvError::Closed) => return None,
-            }
-        }
-    });
+    let events = futures_util::stream::unfold(stream, Stream::next);
     Ok(Sse::new(events)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response())

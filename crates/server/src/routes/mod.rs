@@ -133,21 +133,8 @@ async fn guard_body(
     next: axum::middleware::Next,
 ) -> Response {
     let (parts, body) = request.into_parts();
-    if parts.uri.query().is_some_and(|query| !query.is_empty())
-        && !takes_query(&parts.method, parts.uri.path())
-    {
-        let query = parts.uri.query().unwrap_or_default();
-        let key = query.split(['=', '&']).next().unwrap_or_default();
-        return ApiError::invalid(
-            "unknown_field",
-            key,
-            format!(
-                "{} {} takes no query parameters, not {query:?}",
-                parts.method,
-                parts.uri.path()
-            ),
-        )
-        .into_response();
+    if let Some(refusal) = refuse_query(&parts) {
+        return refusal.into_response();
     }
     let max = body_max(&parts.method, parts.uri.path());
     let declared = parts
@@ -177,38 +164,70 @@ async fn guard_body(
             .run(axum::extract::Request::from_parts(parts, body))
             .await;
     }
-    if !is_json(parts.headers.get(axum::http::header::CONTENT_TYPE)) {
-        let given = parts
-            .headers
-            .get(axum::http::header::CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or("none");
-        return ApiError::new(
+    if let Some(refusal) = refuse_media_type(&parts) {
+        return refusal.into_response();
+    }
+    match read_within(body, max, body_read_timeout).await {
+        Ok(bytes) => {
+            next.run(axum::extract::Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
+        Err(refusal) => refusal.into_response(),
+    }
+}
+
+/// A query string on a route that reads none is a typo, not something to ignore.
+fn refuse_query(parts: &axum::http::request::Parts) -> Option<ApiError> {
+    let query = parts.uri.query().filter(|query| !query.is_empty())?;
+    if takes_query(&parts.method, parts.uri.path()) {
+        return None;
+    }
+    let key = query.split(['=', '&']).next().unwrap_or_default();
+    Some(ApiError::invalid(
+        "unknown_field",
+        key,
+        format!(
+            "{} {} takes no query parameters, not {query:?}",
+            parts.method,
+            parts.uri.path()
+        ),
+    ))
+}
+
+/// A body must say it is JSON.
+fn refuse_media_type(parts: &axum::http::request::Parts) -> Option<ApiError> {
+    let content_type = parts.headers.get(axum::http::header::CONTENT_TYPE);
+    if is_json(content_type) {
+        return None;
+    }
+    let given = content_type
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("none");
+    Some(
+        ApiError::new(
             415,
             "unsupported_media_type",
             format!("the body must be JSON with Content-Type: application/json, not {given}"),
         )
-        .with_field("Content-Type")
-        .into_response();
+        .with_field("Content-Type"),
+    )
+}
+
+/// Reads the whole body into memory: at most `max` bytes, within the body-read timeout.
+async fn read_within(
+    body: Body,
+    max: usize,
+    timeout: std::time::Duration,
+) -> Result<axum::body::Bytes, ApiError> {
+    match tokio::time::timeout(timeout, axum::body::to_bytes(body, max)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(_)) => Err(too_large(max)),
+        Err(_) => Err(ApiError::new(
+            408,
+            "request_timeout",
+            format!("the body did not arrive within {} ms", timeout.as_millis()),
+        )),
     }
-    let read = tokio::time::timeout(body_read_timeout, axum::body::to_bytes(body, max));
-    let bytes = match read.await {
-        Ok(Ok(bytes)) => bytes,
-        Ok(Err(_)) => return too_large(max).into_response(),
-        Err(_) => {
-            return ApiError::new(
-                408,
-                "request_timeout",
-                format!(
-                    "the body did not arrive within {} ms",
-                    body_read_timeout.as_millis()
-                ),
-            )
-            .into_response();
-        }
-    };
-    next.run(axum::extract::Request::from_parts(parts, Body::from(bytes)))
-        .await
 }
 
 fn too_large(max: usize) -> ApiError {
