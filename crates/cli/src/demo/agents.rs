@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 use anyhow::bail;
 use serde_json::json;
 
+use purser_server::wire::FiredOut;
 use purser_server::wire::accounts::AccountOut;
 use purser_server::wire::usage::{ReservationOut, UsageOut};
-use purser_server::wire::{ActionOut, FiredOut};
 
-use super::screen::draw;
+use super::screen::{action_text, draw};
 use super::{
     LARGE_MODEL_MICROS_PER_TOKEN, PROFILES, Rng, SMALL_MODEL_MICROS_PER_TOKEN, Shared, WORKFLOW,
     expect, tokens,
@@ -28,13 +28,6 @@ fn reason(fired: Option<&FiredOut>) -> String {
             fired.fraction * 100.0
         ),
         None => "within budget".into(),
-    }
-}
-
-pub(super) fn action_text(action: &ActionOut) -> String {
-    match action.rate {
-        Some(rate) => format!("throttle x{rate}"),
-        None => action.kind.clone(),
     }
 }
 

@@ -4,9 +4,9 @@
 use purser_core::amount::group_digits;
 use std::io::Write;
 
+use purser_server::wire::ActionOut;
 use purser_server::wire::accounts::{AccountOut, AccountsOut};
 
-use super::agents::action_text;
 use super::{PROFILES, Shared, WORKFLOW, expect, tokens};
 use crate::client::Client;
 use crate::table;
@@ -158,4 +158,11 @@ pub(super) fn summary(client: &Client, shared: &Shared) -> anyhow::Result<()> {
         "Every answer above was sent only after its events were durable in the SQLite journal."
     );
     Ok(())
+}
+
+pub(super) fn action_text(action: &ActionOut) -> String {
+    match action.rate {
+        Some(rate) => format!("throttle x{rate}"),
+        None => action.kind.clone(),
+    }
 }
