@@ -3,6 +3,7 @@
 mod common;
 
 use common::*;
+use purser_core::event::ReallocationKind;
 use purser_core::*;
 
 fn tree() -> Fixture {
@@ -531,4 +532,43 @@ fn sums_saturate_at_the_ceiling_and_later_reports_still_count() {
     assert_eq!(fx.figure("org/b", "tokens").1, 12);
     assert_eq!(fx.figure("org", "tokens").1, u64::MAX);
     fx.check_replay();
+}
+
+#[test]
+fn replay_refuses_a_grant_that_lowers_a_limit() {
+    // Regression (found by the journal fuzz target): a journaled grant whose new limit was below
+    // the old passed the replay's check, and the audit log then panicked computing its delta.
+    let mut fx = Fixture::default();
+    fx.put("acme", &[("tokens", 1_000)]).unwrap();
+    fx.put("acme/a", &[("tokens", 400)]).unwrap();
+    let mut replayed = Ledger::default();
+    let first_seq = fx.ledger.last_seq() + 1 - fx.journal.len() as u64;
+    for (idx, event) in fx.journal.iter().enumerate() {
+        replayed
+            .replay(first_seq + idx as u64, event.clone())
+            .unwrap();
+    }
+    let account = replayed.lookup("acme/a").unwrap();
+    let dimension = replayed.dimensions().lookup("tokens").unwrap();
+    let moved = |from, to, kind| Event::Reallocated {
+        account,
+        dimension,
+        from,
+        to,
+        kind,
+        reason: "fuzzed".into(),
+        at_ms: 1,
+    };
+    let next = replayed.last_seq() + 1;
+    for wrong in [
+        moved(400, 300, ReallocationKind::Grant),
+        moved(400, 500, ReallocationKind::Reclaim),
+    ] {
+        let err = replayed.replay(next, wrong.clone()).unwrap_err();
+        assert_eq!(err.seq, next, "{wrong:?}");
+    }
+    replayed
+        .replay(next, moved(400, 500, ReallocationKind::Grant))
+        .unwrap();
+    assert_eq!(replayed.account(account).limit(dimension), Some(500));
 }

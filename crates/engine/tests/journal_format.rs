@@ -209,3 +209,42 @@ fn batches_and_snapshots_keep_their_bytes_and_recover() {
     let recovered = recover(&mut journal, LedgerLimits::default(), dag_config()).unwrap();
     assert_eq!(recovered.dags.to_snapshot(), state.dags);
 }
+
+/// The inputs the journal fuzz target once crashed on (`fuzz/corpus/journal/regression-*`), fed
+/// to recovery as the target feeds them: a batch whose first bytes are its kind and its record
+/// count. Recovery answers, never panics: `fd1a76b227a1` (a time past year 9999 in the audit)
+/// now recovers, `51822cf7bc0d` (a grant that lowers a limit) is refused.
+#[test]
+fn fuzz_regressions_recover_or_are_refused_without_a_panic() {
+    let dir = corpus("");
+    let mut n_inputs = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let file = entry.unwrap().path();
+        let name = file.file_name().unwrap().to_string_lossy().into_owned();
+        if !name.starts_with("regression-") {
+            continue;
+        }
+        let data = std::fs::read(&file).unwrap();
+        let [kind, n_events, payload @ ..] = data.as_slice() else {
+            panic!("{name} is too short to be a batch");
+        };
+        assert_eq!(kind & 1, 0, "{name}: the regressions so far are batches");
+        let batch = Batch {
+            first_seq: 1,
+            n_events: u32::from(*n_events),
+            payload: payload.to_vec(),
+        };
+        let storage = MemStorage::new();
+        let (mut journal, _) = MemJournal::open(&storage).unwrap();
+        journal.append(&[batch]).unwrap();
+        let recovered = recover(&mut journal, LedgerLimits::default(), dag_config());
+        if name == "regression-51822cf7bc0d" {
+            let err = recovered
+                .err()
+                .expect("a grant that lowers a limit is refused");
+            assert!(err.contains("Reallocated"), "{err}");
+        }
+        n_inputs += 1;
+    }
+    assert!(n_inputs >= 1, "no regression inputs in {}", dir.display());
+}

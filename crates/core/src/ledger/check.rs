@@ -9,7 +9,7 @@ use super::{HoldState, Ledger, LedgerSnapshot, ReplayError};
 use crate::account::{Account, AccountId};
 use crate::amount::{Amounts, DIMENSIONS_MAX, DimId, check_dimension_name};
 use crate::command::Verdict;
-use crate::event::Event;
+use crate::event::{Event, ReallocationKind};
 
 impl Amounts {
     /// Sorted by dimension, each once, each dimension one of the first `n_dims`.
@@ -88,10 +88,23 @@ impl Ledger {
             }
             | Event::AlertCleared {
                 account, dimension, ..
-            }
-            | Event::Reallocated {
-                account, dimension, ..
             } => exists(account) && dim_ok(dimension),
+            // A grant raises a limit and a reclaim lowers it.
+            Event::Reallocated {
+                account,
+                dimension,
+                from,
+                to,
+                kind,
+                ..
+            } => {
+                exists(account)
+                    && dim_ok(dimension)
+                    && match kind {
+                        ReallocationKind::Grant => to >= from,
+                        ReallocationKind::Reclaim => to <= from,
+                    }
+            }
             Event::LevelChanged { .. } => true,
         };
         if ok {

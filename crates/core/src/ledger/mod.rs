@@ -286,15 +286,20 @@ impl Ledger {
                 message: format!("expected event {}", self.last_seq + 1),
             });
         }
-        self.last_seq = seq;
+        // A refused event changes nothing, not even the sequence.
         if let Event::LevelChanged { .. } = event {
-            return match self.replay_pending.pop_front() {
-                Some(expected) if expected == event => Ok(()),
-                other => Err(ReplayError {
+            if self.replay_pending.front() != Some(&event) {
+                return Err(ReplayError {
                     seq,
-                    message: format!("journal has {event:?}, replay derived {other:?}"),
-                }),
-            };
+                    message: format!(
+                        "journal has {event:?}, replay derived {:?}",
+                        self.replay_pending.front()
+                    ),
+                });
+            }
+            self.replay_pending.pop_front();
+            self.last_seq = seq;
+            return Ok(());
         }
         if let Some(missing) = self.replay_pending.front() {
             return Err(ReplayError {
@@ -303,6 +308,7 @@ impl Ledger {
             });
         }
         self.check_replayable(seq, &event)?;
+        self.last_seq = seq;
         self.evolve(seq, &event);
         self.replay_pending.extend(self.derived.drain(..));
         Ok(())
