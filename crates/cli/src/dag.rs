@@ -50,7 +50,7 @@ pub enum DagCommand {
         /// Only DAGs of this account and below.
         #[arg(long)]
         tenant: Option<String>,
-        /// running, completed, failed or cancelled.
+        /// running, paused, completed, failed or cancelled.
         #[arg(long)]
         state: Option<String>,
         /// The page after this DAG (the `next` a previous page printed).

@@ -60,9 +60,41 @@ pub fn encode_snapshot(state: &StateSnapshot) -> Vec<u8> {
     postcard::to_stdvec(state).expect("the state always encodes")
 }
 
-/// Decodes a snapshot's payload.
+/// A snapshot from before DAGs were charged: the same without the DAGs' charges and pauses
+/// (which were last, so the older payload is a prefix of the newer shape).
+#[derive(Deserialize)]
+struct StateSnapshotUncharged {
+    ledger: LedgerSnapshot,
+    dags: DagSnapshotUncharged,
+}
+
+#[derive(Deserialize)]
+struct DagSnapshotUncharged {
+    next_dag: u64,
+    dags: Vec<purser_sched::Dag>,
+}
+
+/// Decodes a snapshot's payload, of this version or of the one before charging.
 pub fn decode_snapshot(payload: &[u8]) -> Result<StateSnapshot, String> {
-    postcard::from_bytes(payload).map_err(|err| err.to_string())
+    let current = postcard::take_from_bytes::<StateSnapshot>(payload);
+    if let Ok((state, [])) = current {
+        return Ok(state);
+    }
+    match postcard::take_from_bytes::<StateSnapshotUncharged>(payload) {
+        Ok((old, [])) => Ok(StateSnapshot {
+            ledger: old.ledger,
+            dags: DagSnapshot {
+                next_dag: old.dags.next_dag,
+                dags: old.dags.dags,
+                charges: Vec::new(),
+                paused: Vec::new(),
+            },
+        }),
+        _ => match current {
+            Ok((_, rest)) => Err(format!("{} bytes after the snapshot", rest.len())),
+            Err(err) => Err(err.to_string()),
+        },
+    }
 }
 
 /// The ledger and the DAGs of a snapshot taken at `seq`, checked before they are trusted.

@@ -30,11 +30,20 @@ fn run(seed: u64) {
         for _ in 0..steps {
             sim.step();
         }
-        sim.stats
+        let dags = sim.state().dags();
+        let charged_micros: u64 = dags
+            .dags_after(0)
+            .filter_map(|dag| dags.charge(dag.id))
+            .map(|charge| charge.spent_micros())
+            .sum();
+        (sim.stats, charged_micros)
     });
     match result {
-        Ok(stats) => {
-            eprintln!("SIM_SEED={seed}: {steps} steps, {stats:?}");
+        Ok((stats, charged_micros)) => {
+            eprintln!(
+                "SIM_SEED={seed}: {steps} steps, {stats:?}, machine time charged to the DAGs kept: {charged_micros}"
+            );
+            assert!(charged_micros > 0, "no machine time was charged");
             // The run exercised what it is for.
             assert!(stats.crashes > 10, "{stats:?}");
             assert!(stats.usage_acked > 1_000, "{stats:?}");

@@ -42,9 +42,10 @@ pub use error::SchedError;
 pub use generate::random_layered_workflow;
 pub use limits::{LimitRange, LimitRanges};
 pub use live::{
-    Dag, DagAnswer, DagCommand, DagConfig, DagError, DagEvent, DagLimits, DagSnapshot, DagState,
-    DagStatus, DagSubmitted, LiveTask, MACHINES_MAX, POOLS_MAX, Refusal, SubmitDag, TaskMove,
-    TaskRef, TaskRequest, TaskSpec,
+    Budget, CostAsk, Dag, DagAnswer, DagCharge, DagCommand, DagConfig, DagError, DagEvent,
+    DagLimits, DagSnapshot, DagState, DagStatus, DagSubmitted, LiveTask, MACHINES_MAX, OpenCharge,
+    POOLS_MAX, Refusal, SHARE_PPM_FULL, SubmitDag, TaskCharge, TaskMove, TaskRef, TaskRequest,
+    TaskSpec, Unaffordable, Unlimited, cost_micros, pool_price, runtime_on, share_ppm,
 };
 pub use parse_dax::parse_dax;
 pub use parse_wfformat::parse_wfformat;

@@ -41,13 +41,14 @@ pub struct AuditEntry {
     pub seq: u64,
     pub at: String,
     /// `allocation`, `limit_change`, `account_closed`, `enforcement`, `alert`,
-    /// `reallocation`, `period`, `reservation_expired`, `denial` or `task`.
+    /// `reallocation`, `period`, `reservation_expired`, `denial`, `task` or `dag` (paused or
+    /// resumed by its budget).
     #[serde(rename = "type")]
     pub kind: &'static str,
     pub account: Option<String>,
     /// The token's name for an operator's change (`name` in `[[tokens]]`; `anonymous` without
-    /// tokens, `config` for accounts of `purser.toml`), else `api`, `optimizer`, `forecast` or
-    /// `clock`.
+    /// tokens, `config` for accounts of `purser.toml`), else `api`, `optimizer`, `forecast`,
+    /// `clock` or `budget`.
     pub actor: Cow<'static, str>,
     pub reason: String,
     pub data: Value,

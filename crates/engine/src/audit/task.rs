@@ -9,9 +9,33 @@ use serde_json::json;
 use super::AuditEntry;
 use crate::time::rfc3339;
 
-/// The entry of a DAG event journaled at `seq`: task moves only. `state` is read after the
-/// event was applied, for the names of the task and of its machine.
+/// The entry of a DAG event journaled at `seq`: task moves, and a DAG paused or resumed by
+/// its budget. `state` is read after the event was applied, for the names of the task and of
+/// its machine.
 pub fn task_entry(state: &DagState, seq: u64, event: &DagEvent) -> Option<AuditEntry> {
+    match event {
+        DagEvent::Paused { dag, why, at_ms } => {
+            let reason = format!(
+                "dag_{dag} paused: its next task needs {} {} on {}, which has {} left before its stop threshold",
+                why.needed, why.dimension, why.account, why.available
+            );
+            let data = json!({
+                "dag": format!("dag_{dag}"),
+                "state": "paused",
+                "account": why.account,
+                "dimension": why.dimension,
+                "needed": why.needed,
+                "available": why.available,
+            });
+            return Some(dag_entry(state, seq, *dag, *at_ms, reason, data));
+        }
+        DagEvent::Resumed { dag, at_ms } => {
+            let reason = format!("dag_{dag} resumed: its budget affords its next task");
+            let data = json!({"dag": format!("dag_{dag}"), "state": "running"});
+            return Some(dag_entry(state, seq, *dag, *at_ms, reason, data));
+        }
+        _ => {}
+    }
     let moved = event.task_move()?;
     let name = state
         .task(moved.task)
@@ -63,4 +87,30 @@ pub fn task_entry(state: &DagState, seq: u64, event: &DagEvent) -> Option<AuditE
         streamed: true,
         level: None,
     })
+}
+
+/// An entry about a whole DAG, under its account (its tenant when it has none).
+fn dag_entry(
+    state: &DagState,
+    seq: u64,
+    dag: u64,
+    at_ms: u64,
+    reason: String,
+    data: serde_json::Value,
+) -> AuditEntry {
+    let account = state
+        .charge(dag)
+        .map(|charge| charge.account.clone())
+        .or_else(|| state.dag(dag).map(|found| found.tenant.clone()));
+    AuditEntry {
+        seq,
+        at: rfc3339(at_ms),
+        kind: "dag",
+        account,
+        actor: Cow::Borrowed("budget"),
+        reason,
+        data,
+        streamed: true,
+        level: None,
+    }
 }

@@ -2,7 +2,9 @@
 //! Each DAG event takes the next seq of the ledger's one sequence and joins the batch.
 
 use purser_core::AccountPath;
-use purser_sched::{DagAnswer, DagCommand, DagError, SubmitDag};
+use purser_sched::{DagAnswer, DagCommand, DagError, DagEvent, SubmitDag};
+
+use super::charge::LedgerBudget;
 
 use crate::error::EngineError;
 use crate::record::Record;
@@ -21,7 +23,7 @@ pub struct DagListQuery {
     pub scope: Scope,
     /// Only this tenant and the accounts below it.
     pub tenant: Option<AccountPath>,
-    /// `running`, `completed`, `failed` or `cancelled`.
+    /// `running`, `paused`, `completed`, `failed` or `cancelled`.
     pub state: Option<String>,
     /// The page after this DAG id.
     pub after: u64,
@@ -35,11 +37,25 @@ impl EngineState {
         command: DagCommand,
         now_ms: u64,
     ) -> Result<DagAnswer, DagError> {
-        let (answer, events) = self.dags.apply(command, now_ms)?;
+        let mut budget = LedgerBudget {
+            ledger: &mut self.ledger,
+            foresight: &mut self.foresight,
+            events: &mut self.events,
+            records: &mut self.records,
+            now_ms,
+        };
+        let (answer, events) = self.dags.apply_with(command, now_ms, &mut budget)?;
+        let ended: Vec<DagEvent> = events
+            .iter()
+            .filter(|event| matches!(event, DagEvent::AttemptEnded { .. }))
+            .cloned()
+            .collect();
         for event in events {
             self.ledger.take_foreign_seq();
             self.records.push(Record::Dag(event));
         }
+        // After the DAG events: each settlement follows the end of its attempt in the journal.
+        self.settle_attempts(&ended, now_ms);
         Ok(answer)
     }
 
@@ -48,6 +64,7 @@ impl EngineState {
         request: SubmitDag,
         now_ms: u64,
     ) -> Result<DagView, EngineError> {
+        let request = self.charged_to(request)?;
         match self.apply_dag(DagCommand::Submit(request), now_ms)? {
             DagAnswer::Submitted { dag, duplicate } => {
                 let found = self.dags.dag(dag).expect("a submitted dag exists");
@@ -57,6 +74,41 @@ impl EngineState {
             }
             other => unreachable!("a submission answered {other:?}"),
         }
+    }
+
+    /// The account a submission is charged to: the one it names, which must exist, else its
+    /// tenant when the tenant is an account (else it is not charged). The tasks' own accounts
+    /// must exist and lie within it.
+    fn charged_to(&self, mut request: SubmitDag) -> Result<SubmitDag, EngineError> {
+        let exists = |path: &str| -> Result<(), EngineError> {
+            let parsed = AccountPath::parse(path)
+                .map_err(|message| EngineError::Dag(DagError::invalid("account", message)))?;
+            self.lookup(&parsed).map(|_| ())
+        };
+        match &request.account {
+            Some(account) => exists(account)?,
+            None if self.ledger.lookup(&request.tenant).is_some() => {
+                request.account = Some(request.tenant.clone());
+            }
+            None => {}
+        }
+        for (task_idx, task) in request.tasks.iter().enumerate() {
+            let (Some(account), Some(dag_account)) = (&task.account, &request.account) else {
+                continue;
+            };
+            if !purser_core::path::is_within(account, dag_account) {
+                return Err(DagError::invalid(
+                    format!("tasks[{task_idx}].account"),
+                    format!(
+                        "task {} is charged to {account}, which is not within the dag's account {dag_account}",
+                        task.name
+                    ),
+                )
+                .into());
+            }
+            exists(account)?;
+        }
+        Ok(request)
     }
 
     pub(super) fn dag(&self, dag: u64, scope: &Scope) -> Result<DagView, EngineError> {
@@ -86,14 +138,14 @@ impl EngineState {
                 .tenant
                 .as_ref()
                 .is_none_or(|tenant| purser_core::path::is_within(&found.tenant, tenant.as_str()));
-            let status = found.status().name();
+            let status = dag::state_name(&self.dags, found);
             if !query.scope.covers(&found.tenant)
                 || !in_tenant
                 || query.state.as_deref().is_some_and(|state| state != status)
             {
                 continue;
             }
-            dags.push(dag::summary(found));
+            dags.push(dag::summary(&self.dags, found));
         }
         DagPageView { dags, next_after }
     }

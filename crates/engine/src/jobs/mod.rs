@@ -3,6 +3,7 @@
 //! sender), and the writer's dispatch of a batch of them (`EngineState::step`) to `ledger.rs`,
 //! `dags.rs` and `foresight.rs`. A job's answer is delivered only once its batch is durable.
 
+mod charge;
 mod dags;
 mod foresight;
 mod ledger;

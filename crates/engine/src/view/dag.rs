@@ -2,7 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use purser_sched::{Dag, DagState, LiveTask, Resources, TaskRef, TaskState};
+use purser_sched::{
+    Dag, DagState, DagStatus, LiveTask, Resources, TaskRef, TaskState, Unaffordable,
+};
 
 /// A task in a DAG's status.
 #[derive(Clone, Debug, PartialEq)]
@@ -25,6 +27,21 @@ pub struct TaskView {
     pub lease_expires_ms: Option<u64>,
     pub error: Option<String>,
     pub updated_ms: u64,
+    /// Of a charged DAG: the account the task pays from, and what its attempts have cost.
+    pub account: Option<String>,
+    pub cost_micros: Option<u64>,
+}
+
+/// What a charged DAG's machine time costs, in micro-units of money.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DagCostView {
+    /// Settled: attempts that ended.
+    pub spent_micros: u64,
+    /// Held for the attempts placed or running now (their estimates).
+    pub reserved_micros: u64,
+    /// Spent, plus reserved, plus the estimates of the tasks not started (on their cheapest
+    /// pool).
+    pub projected_micros: u64,
 }
 
 /// A DAG's figures without its tasks.
@@ -34,12 +51,17 @@ pub struct DagSummaryView {
     pub name: Option<String>,
     pub tenant: String,
     pub priority: i32,
-    /// `running`, `completed`, `failed` or `cancelled`.
+    /// `running`, `paused`, `completed`, `failed` or `cancelled`.
     pub state: &'static str,
     pub submitted_ms: u64,
     pub n_tasks: usize,
     /// Tasks per state.
     pub counts: BTreeMap<String, u32>,
+    /// The account its machine time is charged to (None: not charged).
+    pub account: Option<String>,
+    pub cost: Option<DagCostView>,
+    /// While paused: the account, dimension, need and what is left.
+    pub paused: Option<Unaffordable>,
 }
 
 /// A DAG with its tasks.
@@ -73,6 +95,8 @@ pub struct LeasedTaskView {
     pub checkpoint: Option<String>,
     pub lease_expires_ms: u64,
     pub lease_ttl_ms: u64,
+    /// The account the task's usage belongs to (its own, else its DAG's), when charged.
+    pub account: Option<String>,
 }
 
 /// The tasks one lease call handed out, the first in line first.
@@ -113,20 +137,37 @@ fn counts(dag: &Dag) -> BTreeMap<String, u32> {
     counts
 }
 
-pub fn summary(dag: &Dag) -> DagSummaryView {
+/// A DAG's state: its status, or `paused` while the budget holds it back.
+pub fn state_name(state: &DagState, dag: &Dag) -> &'static str {
+    match dag.status() {
+        DagStatus::Running if state.paused(dag.id).is_some() => "paused",
+        status => status.name(),
+    }
+}
+
+pub fn summary(state: &DagState, dag: &Dag) -> DagSummaryView {
+    let charge = state.charge(dag.id);
     DagSummaryView {
         id: dag.id,
         name: dag.name.clone(),
         tenant: dag.tenant.clone(),
         priority: dag.priority,
-        state: dag.status().name(),
+        state: state_name(state, dag),
         submitted_ms: dag.submitted_ms,
         n_tasks: dag.tasks.len(),
         counts: counts(dag),
+        account: charge.map(|charge| charge.account.clone()),
+        cost: charge.map(|charge| DagCostView {
+            spent_micros: charge.spent_micros(),
+            reserved_micros: charge.reserved_micros(),
+            projected_micros: state.projected_micros(dag.id).unwrap_or(0),
+        }),
+        paused: state.paused(dag.id).cloned(),
     }
 }
 
 pub fn dag(state: &DagState, dag: &Dag) -> DagView {
+    let charge = state.charge(dag.id);
     let tasks = dag
         .tasks
         .iter()
@@ -155,10 +196,12 @@ pub fn dag(state: &DagState, dag: &Dag) -> DagView {
             lease_expires_ms: lease_expiry(task),
             error: task.error.clone(),
             updated_ms: task.updated_ms,
+            account: charge.map(|charge| charge.account_of(task_idx as u32).to_string()),
+            cost_micros: charge.map(|charge| charge.tasks[task_idx].spent_micros),
         })
         .collect();
     DagView {
-        summary: summary(dag),
+        summary: summary(state, dag),
         tasks,
         duplicate: false,
     }
@@ -178,6 +221,9 @@ pub fn leased(state: &DagState, task_ref: TaskRef) -> LeasedTaskView {
         checkpoint: task.checkpoint.clone(),
         lease_expires_ms: task.lease_expires_ms,
         lease_ttl_ms: state.lease_ttl_ms(),
+        account: state
+            .charge(dag.id)
+            .map(|charge| charge.account_of(task_ref.task).to_string()),
     }
 }
 

@@ -1,5 +1,7 @@
 //! The checks after every step.
 
+use std::collections::BTreeMap;
+
 use purser_core::{AccountPath, Ledger};
 use purser_engine::record::{Record, StateSnapshot, decode_records, encode_snapshot};
 use purser_engine::recover::recover;
@@ -19,6 +21,7 @@ impl Sim {
     pub(super) fn check(&mut self) {
         self.check_replay();
         self.check_holds_subtree();
+        self.check_machine_time_holds();
         let dags = self.state().dags();
         if let Err(err) = dags.check_invariants() {
             panic!("seed {}: the dags are inconsistent: {err}", self.seed);
@@ -77,6 +80,54 @@ impl Sim {
             self.seed,
             self.state().ledger().last_seq()
         );
+    }
+
+    /// What the teams' accounts hold is exactly what their DAGs' attempts placed or running now
+    /// were estimated at (their agents only report usage): no hold leaks, none is settled twice.
+    fn check_machine_time_holds(&self) {
+        let ledger = self.state().ledger();
+        let dags = self.state().dags();
+        let mut expected: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+        for dag in dags.dags_after(0) {
+            let Some(charge) = dags.charge(dag.id) else {
+                continue;
+            };
+            for (task, task_charge) in charge.tasks.iter().enumerate() {
+                if let Some(open) = &task_charge.open {
+                    let entry = expected
+                        .entry(charge.account_of(task as u32).to_string())
+                        .or_default();
+                    entry.0 += open.estimate_micros;
+                    entry.1 += open.estimate_time_ms;
+                }
+            }
+        }
+        let root = AccountPath::parse("sim/teams").expect("a valid path");
+        for id in ledger.list(Some(&root), 1, 100) {
+            let account = ledger.account(id);
+            if account.path.as_str() == root.as_str() {
+                continue;
+            }
+            let reserved = |name: &str| {
+                ledger.dimensions().lookup(name).map_or(0, |dim| {
+                    account
+                        .slots
+                        .iter()
+                        .find(|slot| slot.dim == dim)
+                        .map_or(0, |slot| slot.reserved)
+                })
+            };
+            let held = (reserved("cost_micros"), reserved("time_ms"));
+            let want = expected
+                .get(account.path.as_str())
+                .copied()
+                .unwrap_or_default();
+            assert_eq!(
+                held, want,
+                "seed {}: {} holds (cost, time) {held:?}, its open attempts were estimated at {want:?}",
+                self.seed, account.path
+            );
+        }
     }
 
     /// Agents that spend only through holds, settled at most as held and before they expire,

@@ -267,6 +267,7 @@ impl Sim {
                 priority: None,
                 checkpointing: self.rng.chance(300),
                 max_attempts: Some(self.rng.range(1, 4) as u32),
+                account: None,
             })
             .collect();
         let request = SubmitDag {
@@ -275,6 +276,7 @@ impl Sim {
             priority: self.rng.range(0, 3) as i32,
             idempotency_key: None,
             tasks,
+            account: None,
         };
         let (reply, answer) = oneshot::channel();
         (Op::SubmitDag(request, reply), Pending::Submit(answer))

@@ -97,8 +97,10 @@ pub struct Sim {
 
 impl Sim {
     pub fn new(seed: u64) -> Sim {
-        let mut dags =
-            DagConfig::of_pools(vec![Pool::local("local", 2, 8), Pool::local("cloud", 2, 4)]);
+        // The cloud costs $10 an hour a machine: its tasks' machine time is charged.
+        let mut cloud = Pool::local("cloud", 2, 4);
+        cloud.on_demand_per_hour_micros = 10_000_000;
+        let mut dags = DagConfig::of_pools(vec![Pool::local("local", 2, 8), cloud]);
         dags.lease_ttl_ms = LEASE_TTL_MS;
         // Finished DAGs are forgotten beyond this, as a long-running server forgets them.
         dags.limits.dags_max = 64;

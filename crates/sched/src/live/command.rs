@@ -15,6 +15,9 @@ pub struct TaskRequest {
     pub priority: Option<i32>,
     pub checkpointing: bool,
     pub max_attempts: Option<u32>,
+    /// The account its machine time is charged to when not the DAG's (one below it: the
+    /// caller checks that).
+    pub account: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -24,6 +27,8 @@ pub struct SubmitDag {
     pub priority: i32,
     pub idempotency_key: Option<String>,
     pub tasks: Vec<TaskRequest>,
+    /// The account the DAG's machine time is charged to; None: not charged.
+    pub account: Option<String>,
 }
 
 /// What a command asks of the live state.

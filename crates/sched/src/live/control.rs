@@ -1,7 +1,7 @@
 //! Decisions that take tasks back: cancelling a DAG, a machine interrupted under its worker, and
 //! priority preemption of borrowed quota (the rule of `crate::preempt`, on live tasks).
 
-use super::{DagAnswer, DagError, DagEvent, DagState, TaskRef};
+use super::{Budget, DagAnswer, DagError, DagEvent, DagState, TaskRef};
 use crate::preempt::{QuotaHolder, preemptions};
 use crate::quota::Quotas;
 use crate::state::TaskState;
@@ -24,6 +24,7 @@ impl DagState {
         reason: String,
         now_ms: u64,
         events: &mut Vec<DagEvent>,
+        budget: &mut dyn Budget,
     ) -> Result<DagAnswer, DagError> {
         self.check_reason(&reason)?;
         let found = self.dags.get(&dag).ok_or(DagError::DagNotFound(dag))?;
@@ -44,7 +45,7 @@ impl DagState {
         }
         // What the cancelled tasks held is free: place into it now.
         if !open.is_empty() {
-            self.place(now_ms, events);
+            self.place(now_ms, events, budget);
         }
         Ok(DagAnswer::Cancelled {
             dag,
@@ -58,6 +59,7 @@ impl DagState {
         reason: String,
         now_ms: u64,
         events: &mut Vec<DagEvent>,
+        budget: &mut dyn Budget,
     ) -> Result<DagAnswer, DagError> {
         self.check_reason(&reason)?;
         let machine = self
@@ -82,7 +84,7 @@ impl DagState {
             self.requeue(task, &why, now_ms, events);
         }
         if !on_machine.is_empty() {
-            self.place(now_ms, events);
+            self.place(now_ms, events, budget);
         }
         Ok(DagAnswer::Interrupted {
             machine,

@@ -89,7 +89,7 @@ impl DagError {
         }
     }
 
-    pub(crate) fn invalid(field: impl Into<String>, message: impl Into<String>) -> DagError {
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> DagError {
         DagError::Invalid {
             field: field.into(),
             message: message.into(),

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::TaskRef;
+use super::charge::{OpenCharge, Unaffordable};
 use crate::resources::Resources;
 use crate::state::TaskState;
 
@@ -67,6 +68,43 @@ pub enum DagEvent {
     },
     /// A finished DAG was dropped to make room.
     Forgotten {
+        dag: u64,
+        at_ms: u64,
+    },
+    // New kinds go at the end: old journals keep decoding.
+    /// The DAG just submitted is charged to `account`; `tasks` names the tasks that pay from
+    /// an account of their own (index, path), in task order.
+    Accounted {
+        dag: u64,
+        account: String,
+        tasks: Vec<(u32, String)>,
+        at_ms: u64,
+    },
+    /// The placement that follows took a hold of its attempt's estimated cost.
+    Charged {
+        task: TaskRef,
+        charge: OpenCharge,
+        at_ms: u64,
+    },
+    /// A charged attempt ended (the task left its machine): what it ran and costs, to settle
+    /// its hold with.
+    AttemptEnded {
+        task: TaskRef,
+        attempt: u32,
+        reservation: u64,
+        cost_micros: u64,
+        time_ms: u64,
+        at_ms: u64,
+    },
+    /// The budget refused the next task of a charged DAG: no attempt of it starts until one
+    /// can be afforded.
+    Paused {
+        dag: u64,
+        why: Unaffordable,
+        at_ms: u64,
+    },
+    /// A paused DAG's task could be afforded again.
+    Resumed {
         dag: u64,
         at_ms: u64,
     },

@@ -50,7 +50,14 @@ impl DagState {
                     self.by_key.remove(&(removed.tenant, key));
                 }
                 self.n_tasks -= removed.tasks.len();
+                self.charges.remove(dag);
+                self.paused.remove(dag);
             }
+            DagEvent::Accounted { .. }
+            | DagEvent::Charged { .. }
+            | DagEvent::AttemptEnded { .. }
+            | DagEvent::Paused { .. }
+            | DagEvent::Resumed { .. } => self.fold_charge(event),
         }
     }
 
@@ -220,6 +227,7 @@ impl DagState {
             dag.n_open -= 1;
             if dag.n_open == 0 {
                 self.finished.insert(task_ref.dag);
+                self.paused.remove(&task_ref.dag);
             }
         }
         let task = &mut dag.tasks[task_ref.task as usize];
@@ -237,6 +245,13 @@ impl DagState {
             TaskState::Running => {
                 task.attempts += 1;
                 task.lease_expires_ms = moved.lease_expires_ms;
+                if let Some(open) = self
+                    .charges
+                    .get_mut(&task_ref.dag)
+                    .and_then(|charge| charge.tasks[task_ref.task as usize].open.as_mut())
+                {
+                    open.started_ms = Some(moved.at_ms);
+                }
             }
             TaskState::Failed => {
                 task.error = moved.error.clone();
@@ -308,6 +323,11 @@ impl DagState {
                     fail(format!("dag_{dag} is forgotten before it finished"))
                 }
             }
+            DagEvent::Accounted { .. }
+            | DagEvent::Charged { .. }
+            | DagEvent::AttemptEnded { .. }
+            | DagEvent::Paused { .. }
+            | DagEvent::Resumed { .. } => self.check_charge(event),
         }
     }
 }

@@ -11,6 +11,7 @@
 //! `lease` call marks its machine present for one lease TTL). Placement only uses present
 //! machines; presence is soft state, not journaled, and starts empty after a restart.
 
+mod charge;
 mod command;
 mod control;
 mod error;
@@ -23,13 +24,15 @@ mod tasks;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_charge;
+#[cfg(test)]
 mod tests_control;
 #[cfg(test)]
 mod tests_replay;
 #[cfg(test)]
 mod tests_submit;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -41,6 +44,10 @@ use crate::quota::Quotas;
 use crate::resources::Resources;
 use crate::state::TaskState;
 
+pub use charge::{
+    Budget, CostAsk, DagCharge, OpenCharge, SHARE_PPM_FULL, TaskCharge, Unaffordable, Unlimited,
+    cost_micros, pool_price, runtime_on, share_ppm,
+};
 pub use command::{DagAnswer, DagCommand, SubmitDag, TaskRequest};
 pub use error::{DagError, Refusal};
 pub use event::{DagEvent, DagSubmitted, TaskMove, TaskSpec};
@@ -240,7 +247,7 @@ pub(crate) type EligibleKey = (std::cmp::Reverse<i32>, std::cmp::Reverse<u64>, T
 pub struct DagState {
     pub(crate) config: DagConfig,
     pub(crate) machines: Vec<LiveMachine>,
-    pub(crate) dags: std::collections::BTreeMap<u64, Dag>,
+    pub(crate) dags: BTreeMap<u64, Dag>,
     pub(crate) next_dag: u64,
     pub(crate) n_tasks: usize,
     pub(crate) eligible: BTreeSet<EligibleKey>,
@@ -251,6 +258,10 @@ pub struct DagState {
     pub(crate) by_key: HashMap<(String, String), u64>,
     /// Cores each tenant holds now (fair share).
     pub(crate) tenant_cores: HashMap<String, u64>,
+    /// The charged DAGs: their accounts and what their tasks cost (`charge.rs`).
+    pub(crate) charges: BTreeMap<u64, DagCharge>,
+    /// DAGs whose next task the budget refused, until one of theirs is placed or they finish.
+    pub(crate) paused: BTreeMap<u64, Unaffordable>,
 }
 
 impl DagState {
@@ -294,19 +305,33 @@ impl DagState {
             finished: BTreeSet::new(),
             by_key: HashMap::new(),
             tenant_cores: HashMap::new(),
+            charges: BTreeMap::new(),
+            paused: BTreeMap::new(),
         })
     }
 
-    /// Decides `command` at `now_ms` and folds what it decided. On error nothing changed.
+    /// Decides `command` at `now_ms` and folds what it decided, charging nothing. On error
+    /// nothing changed.
     pub fn apply(
         &mut self,
         command: DagCommand,
         now_ms: u64,
     ) -> Result<(DagAnswer, Vec<DagEvent>), DagError> {
+        self.apply_with(command, now_ms, &mut Unlimited)
+    }
+
+    /// [`DagState::apply`] with the budget that placements of charged DAGs take their holds
+    /// from. A refused command took no hold.
+    pub fn apply_with(
+        &mut self,
+        command: DagCommand,
+        now_ms: u64,
+        budget: &mut dyn Budget,
+    ) -> Result<(DagAnswer, Vec<DagEvent>), DagError> {
         let mut events = Vec::new();
         let answer = match command {
-            DagCommand::Submit(request) => self.submit(request, now_ms, &mut events),
-            DagCommand::Lease { worker } => self.lease(&worker, now_ms, &mut events),
+            DagCommand::Submit(request) => self.submit(request, now_ms, &mut events, budget),
+            DagCommand::Lease { worker } => self.lease(&worker, now_ms, &mut events, budget),
             DagCommand::Heartbeat { task, attempt } => {
                 self.heartbeat(task, attempt, None, now_ms, &mut events)
             }
@@ -324,10 +349,12 @@ impl DagState {
                 error,
                 retryable,
             } => self.fail(task, attempt, error, retryable, now_ms, &mut events),
-            DagCommand::Tick => Ok(self.tick(now_ms, &mut events)),
-            DagCommand::Cancel { dag, reason } => self.cancel(dag, reason, now_ms, &mut events),
+            DagCommand::Tick => Ok(self.tick(now_ms, &mut events, budget)),
+            DagCommand::Cancel { dag, reason } => {
+                self.cancel(dag, reason, now_ms, &mut events, budget)
+            }
             DagCommand::Interrupted { worker, reason } => {
-                self.interrupted(&worker, reason, now_ms, &mut events)
+                self.interrupted(&worker, reason, now_ms, &mut events, budget)
             }
         };
         // Invariant: a refused command emitted nothing (deciding never half-applies).
@@ -336,11 +363,16 @@ impl DagState {
     }
 
     /// Folds a decided event in and keeps it for the journal.
+    /// A move that takes a charged task off its machine brings the settlement of its attempt
+    /// (`charge.rs`), whatever decided the move.
     pub(crate) fn emit(&mut self, event: DagEvent, events: &mut Vec<DagEvent>) {
-        // Invariant: what deciding emits is what replay would accept.
-        debug_assert_eq!(self.check_replayable(&event), Ok(()), "{event:?}");
-        self.evolve(&event);
-        events.push(event);
+        let ended = self.attempt_end_of(&event);
+        for event in std::iter::once(event).chain(ended) {
+            // Invariant: what deciding emits is what replay would accept.
+            debug_assert_eq!(self.check_replayable(&event), Ok(()), "{event:?}");
+            self.evolve(&event);
+            events.push(event);
+        }
     }
 
     /// Folds one journaled event in, after checking it fits the state.

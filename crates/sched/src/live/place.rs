@@ -8,10 +8,12 @@
 //! pools) plus the work it could lose (its runtime, or one lease TTL when it checkpoints). A task
 //! without that slack keeps its on-demand pools, or the spot ones when it has nothing else.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use super::control::{Denied, PREEMPTORS_PER_PASS};
-use super::{DagEvent, DagState, LiveTask, TaskMove, TaskRef};
+use super::{
+    Budget, CostAsk, DagEvent, DagState, LiveTask, OpenCharge, TaskMove, TaskRef, Unaffordable,
+};
 use crate::quota::Quotas;
 use crate::state::TaskState;
 use crate::tick::{EligibleTask, FreeMachine, TickPool, tick};
@@ -19,11 +21,22 @@ use crate::tick::{EligibleTask, FreeMachine, TickPool, tick};
 impl DagState {
     /// Places what fits now, preempting borrowed quota for higher priority work when the quotas
     /// refuse it; answers how many tasks were placed.
-    pub(crate) fn place(&mut self, now_ms: u64, events: &mut Vec<DagEvent>) -> usize {
-        self.place_pass(now_ms, events, true)
+    pub(crate) fn place(
+        &mut self,
+        now_ms: u64,
+        events: &mut Vec<DagEvent>,
+        budget: &mut dyn Budget,
+    ) -> usize {
+        self.place_pass(now_ms, events, true, budget)
     }
 
-    fn place_pass(&mut self, now_ms: u64, events: &mut Vec<DagEvent>, preempt: bool) -> usize {
+    fn place_pass(
+        &mut self,
+        now_ms: u64,
+        events: &mut Vec<DagEvent>,
+        preempt: bool,
+        budget: &mut dyn Budget,
+    ) -> usize {
         if self.eligible.is_empty() {
             return 0;
         }
@@ -98,6 +111,9 @@ impl DagState {
             })
             .collect();
         let mut placements: Vec<(TaskRef, u32)> = Vec::new();
+        // Holds taken for the placements of charged DAGs, and why a DAG's task was refused.
+        let mut charged: HashMap<TaskRef, OpenCharge> = HashMap::new();
+        let mut refused: BTreeMap<u64, Unaffordable> = BTreeMap::new();
         for (_, mask) in order {
             let tasks = &groups[&mask];
             let usable_idx: Vec<usize> = (0..free.len())
@@ -114,15 +130,31 @@ impl DagState {
                 tasks,
                 &mut usable,
                 &self.config.weights,
-                |task, pool_idx| match &mut quotas {
-                    Some(quotas) => quotas
-                        .try_admit(
-                            tenants[task.tenant as usize],
-                            &pools[pool_idx].name,
-                            &task.requests,
-                        )
-                        .is_ok(),
-                    None => true,
+                |task, pool_idx| {
+                    let (tenant, pool) = (tenants[task.tenant as usize], &pools[pool_idx].name);
+                    // Quotas first: a hold is taken only for a placement that happens.
+                    if let Some(quotas) = &quotas
+                        && !quotas.admits(tenant, pool, &task.requests)
+                    {
+                        return false;
+                    }
+                    let task_ref = candidates[task.id as usize];
+                    if let Some(open) = self.price_placement(task_ref, pool_idx) {
+                        match self.hold_for(task_ref, open, budget) {
+                            Ok(open) => {
+                                charged.insert(task_ref, open);
+                            }
+                            Err(why) => {
+                                refused.entry(task_ref.dag).or_insert(why);
+                                return false;
+                            }
+                        }
+                    }
+                    if let Some(quotas) = &mut quotas {
+                        let admitted = quotas.try_admit(tenant, pool, &task.requests);
+                        debug_assert!(admitted.is_ok(), "the quotas admitted it a moment ago");
+                    }
+                    true
                 },
             );
             for (machine, &idx) in usable.iter().zip(&usable_idx) {
@@ -135,13 +167,40 @@ impl DagState {
             );
         }
         let lease_expires_ms = now_ms.saturating_add(self.config.lease_ttl_ms);
+        let resumed: BTreeSet<u64> = placements
+            .iter()
+            .map(|(task, _)| task.dag)
+            .filter(|dag| self.paused.contains_key(dag))
+            .collect();
+        for dag in resumed {
+            self.emit(DagEvent::Resumed { dag, at_ms: now_ms }, events);
+        }
         for &(task, machine) in &placements {
+            if let Some(charge) = charged.remove(&task) {
+                let event = DagEvent::Charged {
+                    task,
+                    charge,
+                    at_ms: now_ms,
+                };
+                self.emit(event, events);
+            }
             let moved = TaskMove {
                 machine: Some(machine),
                 lease_expires_ms,
                 ..self.move_of(task, TaskState::Scheduled, now_ms)
             };
             self.emit(DagEvent::Moved(moved), events);
+        }
+        for (dag, why) in refused {
+            let progressed = placements.iter().any(|(task, _)| task.dag == dag);
+            if !progressed && !self.paused.contains_key(&dag) {
+                let paused = DagEvent::Paused {
+                    dag,
+                    why,
+                    at_ms: now_ms,
+                };
+                self.emit(paused, events);
+            }
         }
         let mut n_placed = placements.len();
         if !preempt {
@@ -174,7 +233,7 @@ impl DagState {
         if !denied.is_empty() && self.preempt_for(&denied, quotas, now_ms, events) > 0 {
             // The preemptors are first in line for what was freed; one more pass, without
             // preemption, so that a decision never chains.
-            n_placed += self.place_pass(now_ms, events, false);
+            n_placed += self.place_pass(now_ms, events, false, budget);
         }
         n_placed
     }
@@ -248,5 +307,30 @@ impl DagState {
             let _ = quotas.try_admit(&dag.tenant, pool, &task.spec.requests);
         }
         Some(quotas)
+    }
+}
+
+impl DagState {
+    /// Takes the hold of `open` (a priced placement of `task`) from the budget, on the account
+    /// the task pays from.
+    fn hold_for(
+        &self,
+        task: TaskRef,
+        mut open: OpenCharge,
+        budget: &mut dyn Budget,
+    ) -> Result<OpenCharge, Unaffordable> {
+        let charge = self
+            .charges
+            .get(&task.dag)
+            .expect("a priced task is charged");
+        let ask = CostAsk {
+            task,
+            attempt: open.attempt,
+            account: charge.account_of(task.task),
+            cost_micros: open.estimate_micros,
+            time_ms: open.estimate_time_ms,
+        };
+        open.reservation = budget.reserve(&ask)?;
+        Ok(open)
     }
 }

@@ -4,12 +4,15 @@
 use serde::{Deserialize, Serialize};
 
 use super::evolve::{derive_dag, holds_machine, topological_order};
-use super::{Dag, DagConfig, DagError, DagState, LiveTask};
+use super::{Dag, DagCharge, DagConfig, DagError, DagState, LiveTask, Unaffordable};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DagSnapshot {
     pub next_dag: u64,
     pub dags: Vec<Dag>,
+    /// The charged DAGs (last: a snapshot from before charging is this one without it).
+    pub charges: Vec<(u64, DagCharge)>,
+    pub paused: Vec<(u64, Unaffordable)>,
 }
 
 impl DagState {
@@ -36,6 +39,16 @@ impl DagState {
         DagSnapshot {
             next_dag: self.next_dag,
             dags,
+            charges: self
+                .charges
+                .iter()
+                .map(|(&dag, charge)| (dag, charge.clone()))
+                .collect(),
+            paused: self
+                .paused
+                .iter()
+                .map(|(&dag, why)| (dag, why.clone()))
+                .collect(),
         }
     }
 
@@ -55,6 +68,31 @@ impl DagState {
             }
             state.index_dag(&dag);
             state.dags.insert(dag.id, dag);
+        }
+        for (dag, charge) in snapshot.charges {
+            let fits = state.dags.get(&dag).is_some_and(|found| {
+                found.tasks.len() == charge.tasks.len()
+                    && found
+                        .tasks
+                        .iter()
+                        .zip(&charge.tasks)
+                        .all(|(task, charged)| charged.open.is_none() || holds_machine(task.state))
+            });
+            if !fits || state.charges.contains_key(&dag) {
+                return Err(DagError::Replay(format!(
+                    "snapshot: the charge of dag_{dag} does not fit it"
+                )));
+            }
+            state.charges.insert(dag, charge);
+        }
+        for (dag, why) in snapshot.paused {
+            let running = state.dags.get(&dag).is_some_and(|found| found.n_open > 0);
+            if !running || !state.charges.contains_key(&dag) {
+                return Err(DagError::Replay(format!(
+                    "snapshot: dag_{dag} is paused but not a running charged dag"
+                )));
+            }
+            state.paused.insert(dag, why);
         }
         Ok(state)
     }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use super::error::Refusal;
 use super::evolve::topological_order;
 use super::{
-    DEFAULT_ATTEMPTS, DagAnswer, DagError, DagEvent, DagState, DagSubmitted, SubmitDag,
+    Budget, DEFAULT_ATTEMPTS, DagAnswer, DagError, DagEvent, DagState, DagSubmitted, SubmitDag,
     TaskRequest, TaskSpec,
 };
 use crate::SchedError;
@@ -26,6 +26,7 @@ impl DagState {
         request: SubmitDag,
         now_ms: u64,
         events: &mut Vec<DagEvent>,
+        budget: &mut dyn Budget,
     ) -> Result<DagAnswer, DagError> {
         let limits = self.config.limits;
         check_name("tenant", &request.tenant, limits.name_bytes_max, false)?;
@@ -57,6 +58,7 @@ impl DagState {
         if self.config.pools.is_empty() {
             return Err(DagError::NoPools);
         }
+        let task_accounts = charged_tasks(&request)?;
         let parents = resolve_parents(&request.tasks, &limits)?;
         let mut specs = Vec::with_capacity(request.tasks.len());
         for (task_idx, (task, parents)) in request.tasks.iter().zip(parents).enumerate() {
@@ -97,9 +99,18 @@ impl DagState {
             at_ms: now_ms,
         };
         self.emit(DagEvent::Submitted(Box::new(submitted)), events);
+        if let Some(account) = request.account {
+            let accounted = DagEvent::Accounted {
+                dag,
+                account,
+                tasks: task_accounts,
+                at_ms: now_ms,
+            };
+            self.emit(accounted, events);
+        }
         // Placed at once where machines are free (or borrowed quota can be taken back), not
         // at the next tick.
-        self.place(now_ms, events);
+        self.place(now_ms, events, budget);
         Ok(DagAnswer::Submitted {
             dag,
             duplicate: false,
@@ -399,4 +410,43 @@ fn first_in_cycle(parents: &[&[u32]]) -> Option<usize> {
             .find(|&&parent| n_waiting[parent as usize] > 0)? as usize;
     }
     Some(current)
+}
+
+/// Bytes of an account path at most (the ledger checks the path itself).
+const ACCOUNT_BYTES_MAX: usize = 1024;
+
+/// The tasks that name an account other than the DAG's, in task order. Only a charged DAG's
+/// tasks may name one.
+fn charged_tasks(request: &SubmitDag) -> Result<Vec<(u32, String)>, DagError> {
+    let check = |field: String, account: &str| {
+        if account.is_empty() || account.len() > ACCOUNT_BYTES_MAX {
+            return Err(DagError::invalid(
+                field,
+                format!("an account path is 1 to {ACCOUNT_BYTES_MAX} bytes"),
+            ));
+        }
+        Ok(())
+    };
+    if let Some(account) = &request.account {
+        check("account".into(), account)?;
+    }
+    let mut named = Vec::new();
+    for (task_idx, task) in request.tasks.iter().enumerate() {
+        let Some(account) = &task.account else {
+            continue;
+        };
+        let field = format!("tasks[{task_idx}].account");
+        check(field.clone(), account)?;
+        match &request.account {
+            None => {
+                return Err(DagError::invalid(
+                    field,
+                    format!("task {} names an account, the dag none", task.name),
+                ));
+            }
+            Some(dag_account) if dag_account == account => {}
+            Some(_) => named.push((task_idx as u32, account.clone())),
+        }
+    }
+    Ok(named)
 }

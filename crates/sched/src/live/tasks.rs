@@ -1,7 +1,7 @@
 //! Deciding what workers ask (lease, heartbeat, checkpoint, complete, fail) and what the
 //! clock's tick does (deadlines passed, then placement).
 
-use super::{DagAnswer, DagError, DagEvent, DagState, LiveTask, TaskMove, TaskRef};
+use super::{Budget, DagAnswer, DagError, DagEvent, DagState, LiveTask, TaskMove, TaskRef};
 use crate::state::TaskState;
 
 impl DagState {
@@ -10,6 +10,7 @@ impl DagState {
         worker: &str,
         now_ms: u64,
         events: &mut Vec<DagEvent>,
+        budget: &mut dyn Budget,
     ) -> Result<DagAnswer, DagError> {
         let machine = self
             .worker_machine(worker)
@@ -24,7 +25,7 @@ impl DagState {
             .is_some_and(|free| free.cores > 0);
         if found.scheduled.is_empty() && has_room {
             // Nothing waits here and there is room: place now rather than at the next tick.
-            self.place(now_ms, events);
+            self.place(now_ms, events, budget);
         }
         // The first in line among what waits here: priority, rank, then the oldest.
         let Some(task) = self.machines[machine as usize]
@@ -199,7 +200,12 @@ impl DagState {
 
     /// Deadlines passed: an unleased placement goes back to ELIGIBLE; a lease not renewed
     /// is PREEMPTED and ELIGIBLE again (FAILED once its attempts are used up). Then placement.
-    pub(crate) fn tick(&mut self, now_ms: u64, events: &mut Vec<DagEvent>) -> DagAnswer {
+    pub(crate) fn tick(
+        &mut self,
+        now_ms: u64,
+        events: &mut Vec<DagEvent>,
+        budget: &mut dyn Budget,
+    ) -> DagAnswer {
         let due: Vec<TaskRef> = self
             .expiry
             .iter()
@@ -228,7 +234,7 @@ impl DagState {
                 other => unreachable!("the expiry index holds a {} task", other.name()),
             }
         }
-        let placed = self.place(now_ms, events);
+        let placed = self.place(now_ms, events, budget);
         DagAnswer::Ticked { expired, placed }
     }
 

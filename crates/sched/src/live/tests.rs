@@ -39,6 +39,7 @@ pub(super) fn task(name: &str, depends_on: &[&str]) -> TaskRequest {
         priority: None,
         checkpointing: false,
         max_attempts: None,
+        account: None,
     }
 }
 
@@ -49,6 +50,7 @@ pub(super) fn dag(tenant: &str, tasks: Vec<TaskRequest>) -> SubmitDag {
         priority: 0,
         idempotency_key: None,
         tasks,
+        account: None,
     }
 }
 
@@ -57,6 +59,8 @@ pub(super) struct Run {
     pub state: DagState,
     journal: Vec<DagEvent>,
     pub now: u64,
+    /// Where charged DAGs take their holds (`tests_charge.rs`).
+    pub budget: super::tests_charge::TestBudget,
 }
 
 impl Run {
@@ -65,6 +69,7 @@ impl Run {
             state: DagState::new(config).unwrap(),
             journal: Vec::new(),
             now: 1_000_000,
+            budget: Default::default(),
         }
     }
 
@@ -77,9 +82,10 @@ impl Run {
         command: DagCommand,
     ) -> Result<(DagAnswer, Vec<DagEvent>), DagError> {
         let before = self.state.to_snapshot();
-        let outcome = self.state.apply(command, self.now);
+        let outcome = self.state.apply_with(command, self.now, &mut self.budget);
         match &outcome {
             Ok((_, events)) => {
+                self.budget.settle(events);
                 for event in events {
                     if let Some(moved) = event.task_move() {
                         assert!(moved.from.can_move_to(moved.to), "{moved:?}");

@@ -68,7 +68,7 @@ const LIST_MAX: usize = 1_000;
 
 #[utoipa::path(get, path = "/v1/dags", tag = "dag_routes",
     params(("tenant" = Option<String>, Query, description = "Only DAGs of this account and below"),
-           ("state" = Option<String>, Query, description = "running, completed, failed or cancelled"),
+           ("state" = Option<String>, Query, description = "running, paused, completed, failed or cancelled"),
            ("after" = Option<String>, Query, description = "dag_...: the page after this DAG (see next_after)"),
            ("limit" = Option<usize>, Query, description = "At most this many (default 100, max 1,000)")),
     responses((status = 200, body = DagListOut), (status = 400, body = ErrorBody)))]
@@ -90,12 +90,13 @@ pub async fn list_dags(
         match key.as_str() {
             "tenant" => query.tenant = Some(wire::account_path(&value, "tenant")?),
             "state" => {
-                if !["running", "completed", "failed", "cancelled"].contains(&value.as_str()) {
+                let states = ["running", "paused", "completed", "failed", "cancelled"];
+                if !states.contains(&value.as_str()) {
                     return Err(ApiError::invalid(
                         "invalid_field",
                         "state",
                         format!(
-                            "state must be running, completed, failed or cancelled, not {value:?}"
+                            "state must be running, paused, completed, failed or cancelled, not {value:?}"
                         ),
                     ));
                 }

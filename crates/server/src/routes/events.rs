@@ -79,7 +79,7 @@ fn sse_event(entry: &AuditEntry) -> SseEvent {
 
 #[utoipa::path(get, path = "/v1/events", tag = "routes_manage",
     params(("prefix" = Option<String>, Query, description = "Only events of this account and below")),
-    responses((status = 200, description = "text/event-stream: enforcement, alert, reallocation, reservation_expired, period, task; `id:` is the sequence number, `Last-Event-ID` resumes")))]
+    responses((status = 200, description = "text/event-stream: enforcement, alert, reallocation, reservation_expired, period, task, dag (paused or resumed); `id:` is the sequence number, `Last-Event-ID` resumes")))]
 pub async fn events(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use purser_engine::view::dag::{
-    DagPageView, DagSummaryView, DagView, InterruptedView, LeaseView, LeasedTaskView,
+    DagCostView, DagPageView, DagSummaryView, DagView, InterruptedView, LeaseView, LeasedTaskView,
     TaskStateView, TaskView,
 };
 
@@ -43,6 +43,9 @@ pub struct TaskIn {
     pub checkpointing: bool,
     /// Leases the task may take, 1 to 100 (default 3).
     pub max_attempts: Option<u32>,
+    /// The account its machine time is charged to, within the DAG's account (the agent that
+    /// runs it): its own usage reports and its machine time then land on the same account.
+    pub account: Option<String>,
 }
 
 /// `POST /v1/dags`.
@@ -57,6 +60,9 @@ pub struct DagIn {
     /// A repeated key of the same tenant answers the first DAG with `"duplicate": true`.
     pub idempotency_key: Option<String>,
     pub tasks: Vec<TaskIn>,
+    /// The account its machine time is charged to: the tenant or an account below it, which
+    /// must exist. Default: the tenant, when it is an account; otherwise nothing is charged.
+    pub account: Option<String>,
 }
 
 /// `POST /v1/dags/{id}:cancel` and `POST /v1/workers/{id}:interrupted`: an empty body, or why.
@@ -74,12 +80,40 @@ pub struct DagSummaryOut {
     pub name: Option<String>,
     pub tenant: String,
     pub priority: i32,
-    /// One of `running completed failed cancelled`.
+    /// One of `running paused completed failed cancelled`.
     pub state: String,
     pub submitted_at: String,
     pub n_tasks: usize,
     /// Tasks per state.
     pub counts: BTreeMap<String, u32>,
+    /// The account its machine time is charged to; absent when it is not charged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<DagCostOut>,
+}
+
+/// What a charged DAG's machine time costs, in micro-units of money (`cost_micros`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DagCostOut {
+    /// Settled: attempts that ended (machine price x share of the machine x time run).
+    pub spent_micros: u64,
+    /// Held on the accounts for the attempts placed or running now (their estimates).
+    pub reserved_micros: u64,
+    /// Spent, plus reserved, plus the estimates of the tasks not started on their cheapest
+    /// pool: the projected cost to finish.
+    pub projected_micros: u64,
+}
+
+/// Why a DAG is paused: the budget cannot hold its next task's estimated cost.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PausedOut {
+    pub account: String,
+    pub dimension: String,
+    /// What the task needs.
+    pub needed: u64,
+    /// What is left before the account's stop threshold.
+    pub available: u64,
 }
 
 /// `GET /v1/dags`: a page of DAGs, oldest first; pass `next_after` as `after` for the next.
@@ -164,6 +198,12 @@ pub struct TaskOut {
     pub lease_expires_at: Option<String>,
     pub error: Option<String>,
     pub updated_at: String,
+    /// Of a charged DAG: the account the task pays from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// Of a charged DAG: what the task's attempts have cost so far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_micros: Option<u64>,
 }
 
 /// `GET /v1/dags/{id}`, and the answer to a submission.
@@ -173,11 +213,19 @@ pub struct DagOut {
     pub name: Option<String>,
     pub tenant: String,
     pub priority: i32,
-    /// One of `running completed failed cancelled`.
+    /// One of `running paused completed failed cancelled`.
     pub state: String,
     pub submitted_at: String,
     /// Tasks per state.
     pub counts: BTreeMap<String, u32>,
+    /// The account its machine time is charged to; absent when it is not charged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<DagCostOut>,
+    /// While `state` is `paused`: why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused: Option<PausedOut>,
     pub tasks: Vec<TaskOut>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub duplicate: bool,
@@ -199,6 +247,10 @@ pub struct LeasedTaskOut {
     pub checkpoint: Option<String>,
     pub lease_expires_at: String,
     pub lease_ttl_ms: u64,
+    /// The account the task's work is charged to, when its DAG is charged: report the
+    /// agent's own usage (`POST /v1/usage`) there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
 }
 
 /// `POST /v1/workers/{id}:lease`: the next task placed on the worker's machine, or null.
@@ -224,8 +276,32 @@ pub struct TaskStateOut {
 
 impl DagIn {
     pub fn into_request(self) -> Result<SubmitDag, WireError> {
-        super::account_path(&self.tenant, "tenant")?;
+        let tenant = super::account_path(&self.tenant, "tenant")?;
+        if let Some(account) = &self.account {
+            let account = super::account_path(account, "account")?;
+            if !account.is_within(tenant.as_str()) {
+                return Err(WireError::invalid(
+                    "invalid_account",
+                    "account",
+                    format!("account {account} is not the tenant {tenant} or below it"),
+                ));
+            }
+        }
+        for (task_idx, task) in self.tasks.iter().enumerate() {
+            if let Some(account) = &task.account {
+                let field = format!("tasks[{task_idx}].account");
+                let account = super::account_path(account, &field)?;
+                if !account.is_within(tenant.as_str()) {
+                    return Err(WireError::invalid(
+                        "invalid_account",
+                        &field,
+                        format!("account {account} is not the tenant {tenant} or below it"),
+                    ));
+                }
+            }
+        }
         Ok(SubmitDag {
+            account: self.account,
             name: self.name,
             tenant: self.tenant,
             priority: self.priority,
@@ -245,6 +321,7 @@ impl DagIn {
                     priority: task.priority,
                     checkpointing: task.checkpointing,
                     max_attempts: task.max_attempts,
+                    account: task.account,
                 })
                 .collect(),
         })
@@ -300,6 +377,8 @@ impl From<DagSummaryView> for DagSummaryOut {
             submitted_at: rfc3339(view.submitted_ms),
             n_tasks: view.n_tasks,
             counts: view.counts,
+            account: view.account,
+            cost: view.cost.map(DagCostOut::from),
         }
     }
 }
@@ -322,6 +401,8 @@ impl From<TaskView> for TaskOut {
             lease_expires_at: view.lease_expires_ms.map(rfc3339),
             error: view.error,
             updated_at: rfc3339(view.updated_ms),
+            account: view.account,
+            cost_micros: view.cost_micros,
         }
     }
 }
@@ -337,8 +418,26 @@ impl From<DagView> for DagOut {
             state: summary.state.to_string(),
             submitted_at: rfc3339(summary.submitted_ms),
             counts: summary.counts,
+            account: summary.account,
+            cost: summary.cost.map(DagCostOut::from),
+            paused: summary.paused.map(|why| PausedOut {
+                account: why.account,
+                dimension: why.dimension,
+                needed: why.needed,
+                available: why.available,
+            }),
             tasks: view.tasks.into_iter().map(TaskOut::from).collect(),
             duplicate: view.duplicate,
+        }
+    }
+}
+
+impl From<DagCostView> for DagCostOut {
+    fn from(view: DagCostView) -> DagCostOut {
+        DagCostOut {
+            spent_micros: view.spent_micros,
+            reserved_micros: view.reserved_micros,
+            projected_micros: view.projected_micros,
         }
     }
 }
@@ -366,6 +465,7 @@ impl From<LeasedTaskView> for LeasedTaskOut {
             checkpoint: view.checkpoint,
             lease_expires_at: rfc3339(view.lease_expires_ms),
             lease_ttl_ms: view.lease_ttl_ms,
+            account: view.account,
         }
     }
 }

@@ -91,7 +91,7 @@ pub struct AuditEntry {
     pub seq: u64,
     pub at: String,
     /// `allocation`, `limit_change`, `account_closed`, `enforcement`, `alert`,
-    /// `reallocation`, `period`, `reservation_expired`, `denial` or `task`.
+    /// `reallocation`, `period`, `reservation_expired`, `denial`, `task` or `dag`.
     #[serde(rename = "type")]
     pub kind: String,
     pub account: Option<String>,

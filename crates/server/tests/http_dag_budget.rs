@@ -1,0 +1,210 @@
+//! DAGs that spend budgets over HTTP: the account a DAG and its tasks are charged to, the
+//! lease answer's account, machine time held at placement and settled at the end of each
+//! attempt, a DAG paused while its budget refuses its next task and resumed when raised, and
+//! submissions whose accounts are refused.
+
+mod common;
+
+use common::dags::{dag, lease, start_scheduler_manual, submit_ok, task_op};
+use common::{TestServer, assert_error};
+use serde_json::{Value, json};
+
+/// One 4-core machine at 3,600,000 micro-units an hour: a 2-core task costs half a micro-unit
+/// a millisecond.
+const PRICED: &str =
+    "[[pool]]\nname = \"cloud\"\nmachines = 1\ncores = 4\non_demand_per_hour_micros = 3600000\n";
+
+fn figure(server: &TestServer, account: &str, what: &str, dimension: &str) -> u64 {
+    server.status(account)[what][dimension]
+        .as_u64()
+        .unwrap_or(0)
+}
+
+fn two_tasks(server: &TestServer) -> Value {
+    submit_ok(
+        server,
+        json!({"tenant": "acme", "account": "acme/wf", "tasks": [
+            {"id": "a", "runtime_ms": 1000, "requests": {"cores": 2}, "account": "acme/wf/agent"},
+            {"id": "b", "runtime_ms": 1000, "requests": {"cores": 2}, "depends_on": ["a"]}
+        ]}),
+    )
+}
+
+#[test]
+fn machine_time_is_held_at_placement_and_settled_from_the_clock() {
+    let (server, clock, _dir) = start_scheduler_manual(PRICED);
+    server.put_ok("acme", json!({"limits": {"cost_micros": 1_000_000}}));
+    server.put_ok("acme/wf", json!({}));
+    server.put_ok("acme/wf/agent", json!({}));
+    let submitted = two_tasks(&server);
+    let id = submitted["id"].as_str().unwrap();
+    assert_eq!(submitted["account"], "acme/wf");
+    assert_eq!(submitted["tasks"][0]["account"], "acme/wf/agent");
+    assert_eq!(submitted["tasks"][1]["account"], "acme/wf");
+    assert_eq!(
+        submitted["cost"],
+        json!({"spent_micros": 0, "reserved_micros": 0, "projected_micros": 1000})
+    );
+
+    let task = lease(&server, "cloud-0");
+    assert_eq!(task["account"], "acme/wf/agent", "the agent reports there");
+    assert_eq!(
+        figure(&server, "acme/wf/agent", "reserved", "cost_micros"),
+        500
+    );
+    assert_eq!(
+        figure(&server, "acme/wf/agent", "reserved", "time_ms"),
+        1000
+    );
+    assert_eq!(dag(&server, id)["cost"]["reserved_micros"], 500);
+
+    clock.advance(600);
+    let (status, body) = task_op(&server, &task, "complete", json!({"attempt": 1}));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        figure(&server, "acme/wf/agent", "reserved", "cost_micros"),
+        0
+    );
+    assert_eq!(
+        figure(&server, "acme/wf/agent", "consumed", "cost_micros"),
+        300
+    );
+    assert_eq!(figure(&server, "acme/wf/agent", "consumed", "time_ms"), 600);
+    assert_eq!(figure(&server, "acme", "consumed", "cost_micros"), 300);
+    let status = dag(&server, id);
+    assert_eq!(status["tasks"][0]["cost_micros"], 300);
+    assert_eq!(
+        status["cost"],
+        json!({"spent_micros": 300, "reserved_micros": 0, "projected_micros": 800})
+    );
+    // The agent's own LLM usage lands on the same account as its machine time.
+    server.usage_ok("acme/wf/agent", json!({"cost_micros": 40}));
+    assert_eq!(
+        figure(&server, "acme/wf/agent", "consumed", "cost_micros"),
+        340
+    );
+}
+
+#[test]
+fn a_dag_its_budget_cannot_afford_pauses_and_resumes_when_the_budget_is_raised() {
+    let (server, clock, _dir) = start_scheduler_manual(PRICED);
+    server.put_ok(
+        "acme",
+        json!({"limits": {"cost_micros": 10_000}, "thresholds": {"stop": 1.0}}),
+    );
+    server.put_ok(
+        "acme/wf",
+        json!({"limits": {"cost_micros": 700}, "thresholds": {"stop": 1.0}}),
+    );
+    server.put_ok("acme/wf/agent", json!({}));
+    let submitted = two_tasks(&server);
+    let id = submitted["id"].as_str().unwrap();
+    let first = lease(&server, "cloud-0");
+    clock.advance(600);
+    assert_eq!(
+        task_op(&server, &first, "complete", json!({"attempt": 1})).0,
+        200
+    );
+    // 300 spent of 700: `b` needs 500; 399 can still be held (the ledger keeps an account
+    // strictly below its stop threshold). No attempt starts.
+    assert!(lease(&server, "cloud-0").is_null());
+    let paused = dag(&server, id);
+    assert_eq!(paused["state"], "paused", "{paused}");
+    assert_eq!(
+        paused["paused"],
+        json!({"account": "acme/wf", "dimension": "cost_micros", "needed": 500, "available": 399})
+    );
+    let (status, listed) = server.get("/v1/dags?state=paused");
+    assert_eq!(status, 200);
+    assert_eq!(listed["dags"][0]["id"], id);
+    let (_, audit) = server.get("/v1/audit?prefix=acme/wf");
+    let entry = audit["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|entry| entry["type"] == "dag")
+        .unwrap_or_else(|| panic!("no dag entry in {audit}"))
+        .clone();
+    assert_eq!(entry["data"]["state"], "paused");
+    assert!(
+        entry["reason"]
+            .as_str()
+            .unwrap()
+            .contains("500 cost_micros"),
+        "{entry}"
+    );
+
+    server.put_ok(
+        "acme/wf",
+        json!({"limits": {"cost_micros": 2_000}, "thresholds": {"stop": 1.0}}),
+    );
+    let second = lease(&server, "cloud-0");
+    assert_eq!(second["name"], "b", "resumed by itself");
+    let resumed = dag(&server, id);
+    assert_eq!(resumed["state"], "running");
+    assert!(resumed.get("paused").is_none(), "{resumed}");
+    let (_, audit) = server.get("/v1/audit?prefix=acme/wf");
+    let states: Vec<&Value> = audit["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|entry| entry["type"] == "dag")
+        .map(|entry| &entry["data"]["state"])
+        .collect();
+    assert_eq!(states, [&json!("paused"), &json!("running")]);
+}
+
+#[test]
+fn a_dag_without_an_account_is_not_charged() {
+    let (server, _clock, _dir) = start_scheduler_manual(PRICED);
+    let submitted = submit_ok(
+        &server,
+        json!({"tenant": "beta", "tasks": [{"id": "a", "runtime_ms": 1000}]}),
+    );
+    assert!(submitted.get("account").is_none(), "{submitted}");
+    assert!(submitted.get("cost").is_none(), "{submitted}");
+    let task = lease(&server, "cloud-0");
+    assert!(task.get("account").is_none(), "{task}");
+    // A tenant that is an account is charged by default.
+    server.put_ok("gamma", json!({}));
+    let charged = submit_ok(
+        &server,
+        json!({"tenant": "gamma", "tasks": [{"id": "a", "runtime_ms": 1000}]}),
+    );
+    assert_eq!(charged["account"], "gamma");
+}
+
+#[test]
+fn accounts_outside_the_tenant_or_unknown_are_refused() {
+    let (server, _clock, _dir) = start_scheduler_manual(PRICED);
+    server.put_ok("acme", json!({}));
+    server.put_ok("acme/wf", json!({}));
+    server.put_ok("beta", json!({}));
+    let outside = server.post(
+        "/v1/dags",
+        json!({"tenant": "acme", "account": "beta", "tasks": [{"id": "a"}]}),
+    );
+    assert_error(&outside, 400, "invalid_account", Some("account"));
+    let unknown = server.post(
+        "/v1/dags",
+        json!({"tenant": "acme", "account": "acme/nope", "tasks": [{"id": "a"}]}),
+    );
+    assert_error(&unknown, 404, "account_not_found", None);
+    let task_outside = server.post(
+        "/v1/dags",
+        json!({"tenant": "acme", "account": "acme/wf", "tasks": [{"id": "a", "account": "acme"}]}),
+    );
+    assert_error(
+        &task_outside,
+        400,
+        "invalid_field",
+        Some("tasks[0].account"),
+    );
+    let bad_path = server.post(
+        "/v1/dags",
+        json!({"tenant": "acme", "tasks": [{"id": "a", "account": "acme//x"}]}),
+    );
+    assert_error(&bad_path, 400, "invalid_path", Some("tasks[0].account"));
+    let (_, listed) = server.get("/v1/dags");
+    assert_eq!(listed["dags"], json!([]), "nothing was submitted");
+}
