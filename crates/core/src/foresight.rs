@@ -161,6 +161,11 @@ impl Foresight {
         applied
     }
 
+    /// Whether the clock's next tick at `now_ms` runs the alert pass.
+    pub fn alerts_due(&self, now_ms: u64) -> bool {
+        now_ms >= self.next_alerts_ms
+    }
+
     /// Raises and clears forecast alerts now.
     pub fn check_alerts(
         &mut self,

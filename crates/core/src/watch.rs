@@ -76,7 +76,14 @@ pub struct Watch {
     alert_queue: Vec<(AccountId, DimId)>,
     /// The first sample's time: accounts opened before it are rebuilt from their figures.
     began_ms: Option<u64>,
+    /// Spending already committed but not yet held, per account and dimension: the cost of
+    /// the DAG tasks still to start (see [`Watch::set_committed`]).
+    committed: FxHashMap<(AccountId, DimId), u64>,
 }
+
+/// The forecast method an alert names when committed work, not the usage trend, exceeds
+/// what is left.
+pub const COMMITTED_METHOD: &str = "committed";
 
 /// Points a series rebuilt after a restart spreads the consumption so far over.
 const BACKFILL_POINTS: u64 = 16;
@@ -90,7 +97,20 @@ impl Watch {
             touched: Vec::new(),
             alert_queue: Vec::new(),
             began_ms: None,
+            committed: FxHashMap::default(),
         }
+    }
+
+    /// Replaces what work already committed will still spend, per account and dimension. The
+    /// alert pass raises an alert where it exceeds what is left before the stop threshold
+    /// (and keeps it while it does), as for a forecast that sees the stop coming.
+    pub fn set_committed(
+        &mut self,
+        committed: impl IntoIterator<Item = ((AccountId, DimId), u64)>,
+    ) {
+        self.committed.clear();
+        self.committed
+            .extend(committed.into_iter().filter(|&(_, amount)| amount > 0));
     }
 
     pub fn config(&self) -> &WatchConfig {
@@ -276,6 +296,13 @@ impl Watch {
                 queue.push((idx, alert.dim));
             }
         }
+        let mut committed_keys: Vec<(AccountId, DimId)> = self.committed.keys().copied().collect();
+        committed_keys.sort_unstable();
+        for key in committed_keys {
+            if in_queue.insert(key) {
+                queue.push(key);
+            }
+        }
         let mut commands = Vec::new();
         for (account, dim) in queue {
             let acc = ledger.account(account);
@@ -283,6 +310,17 @@ impl Watch {
                 continue;
             }
             let alerted = acc.alert.is_some_and(|alert| alert.dim == dim);
+            if let Some(figures) = self.committed_exhaustion(ledger, account, dim, now_ms) {
+                // Committed work alone passes the stop line: raised (or kept) whatever the trend.
+                if !alerted {
+                    commands.push(AlertCommand {
+                        account,
+                        dimension: dim,
+                        raise: Some(figures),
+                    });
+                }
+                continue;
+            }
             let lead_ms = self.config.lead_time_ms.max(1);
             // Raised when the stop is seen within the lead time plus one pass, so that the pass
             // that raises it still comes a whole lead time before the stop.
@@ -340,6 +378,40 @@ impl Watch {
         rest.append(&mut self.alert_queue);
         self.alert_queue = rest;
         commands
+    }
+
+    /// The alert's figures when what is committed on `account` in `dim` exceeds what is left
+    /// before its stop threshold (on the account or on an ancestor, where it is least).
+    fn committed_exhaustion(
+        &self,
+        ledger: &Ledger,
+        account: AccountId,
+        dim: DimId,
+        now_ms: u64,
+    ) -> Option<AlertFigures> {
+        let committed = *self.committed.get(&(account, dim))?;
+        let mut left: Option<u64> = None;
+        let mut next = Some(account);
+        while let Some(id) = next {
+            let acc = ledger.account(id);
+            if let (Some(limit), Some(slot)) = (acc.limit(dim), acc.slot(dim)) {
+                let stop_line = acc.config.thresholds.stop_line(limit);
+                let room = stop_line.saturating_sub(slot.used());
+                left = Some(left.map_or(room, |least| least.min(room)));
+            }
+            next = acc.parent;
+        }
+        let left = left?;
+        let used = ledger
+            .account(account)
+            .slot(dim)
+            .map_or(0, |slot| slot.used());
+        (committed > left).then(|| AlertFigures {
+            method: COMMITTED_METHOD,
+            projected_total: used.saturating_add(committed),
+            exhausts_at_ms: now_ms,
+            confidence_ppm: crate::level::PPM as u32,
+        })
     }
 }
 

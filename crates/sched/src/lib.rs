@@ -44,8 +44,8 @@ pub use limits::{LimitRange, LimitRanges};
 pub use live::{
     Budget, CostAsk, Dag, DagAnswer, DagCharge, DagCommand, DagConfig, DagError, DagEvent,
     DagLimits, DagSnapshot, DagState, DagStatus, DagSubmitted, LiveTask, MACHINES_MAX, OpenCharge,
-    POOLS_MAX, Refusal, SHARE_PPM_FULL, SubmitDag, TaskCharge, TaskMove, TaskRef, TaskRequest,
-    TaskSpec, Unaffordable, Unlimited, cost_micros, pool_price, runtime_on, share_ppm,
+    POOLS_MAX, Refusal, Rung, SHARE_PPM_FULL, SubmitDag, TaskCharge, TaskMove, TaskRef,
+    TaskRequest, TaskSpec, Unaffordable, Unlimited, cost_micros, pool_price, runtime_on, share_ppm,
 };
 pub use parse_dax::parse_dax;
 pub use parse_wfformat::parse_wfformat;

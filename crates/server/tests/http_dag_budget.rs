@@ -208,3 +208,68 @@ fn accounts_outside_the_tenant_or_unknown_are_refused() {
     let (_, listed) = server.get("/v1/dags");
     assert_eq!(listed["dags"], json!([]), "nothing was submitted");
 }
+
+#[test]
+fn an_account_at_stop_starts_no_attempt_even_on_free_machines() {
+    let (server, _clock, _dir) =
+        start_scheduler_manual("[[pool]]\nname = \"local\"\nmachines = 1\ncores = 2\n");
+    server.put_ok("acme", json!({"limits": {"tokens": 1000}}));
+    // The agents' LLM usage takes the account to its stop threshold.
+    server.usage_ok("acme", json!({"tokens": 990}));
+    let submitted = submit_ok(&server, json!({"tenant": "acme", "tasks": [{"id": "a"}]}));
+    let id = submitted["id"].as_str().unwrap();
+    assert!(lease(&server, "local-0").is_null());
+    let paused = dag(&server, id);
+    assert_eq!(paused["state"], "paused");
+    assert_eq!(paused["paused"]["account"], "acme");
+    assert_eq!(paused["paused"]["dimension"], "tokens");
+    // The operator raises the limit: the DAG resumes by itself at the next placement.
+    server.put_ok("acme", json!({"limits": {"tokens": 100_000}}));
+    let task = lease(&server, "local-0");
+    assert_eq!(task["name"], "a");
+    assert_eq!(dag(&server, id)["state"], "running");
+}
+
+#[test]
+fn committed_work_beyond_what_is_left_raises_an_alert_before_the_dag_pauses() {
+    let (server, clock, _dir) = start_scheduler_manual(PRICED);
+    server.put_ok(
+        "acme",
+        json!({"limits": {"cost_micros": 10_000}, "thresholds": {"stop": 1.0}}),
+    );
+    server.put_ok(
+        "acme/wf",
+        json!({"limits": {"cost_micros": 700}, "thresholds": {"stop": 1.0}}),
+    );
+    // `a` (500) fits; `a` then `b` (another 500) do not fit in 700.
+    submit_ok(
+        &server,
+        json!({"tenant": "acme", "account": "acme/wf", "tasks": [
+            {"id": "a", "runtime_ms": 1000, "requests": {"cores": 2}},
+            {"id": "b", "runtime_ms": 1000, "requests": {"cores": 2}, "depends_on": ["a"]}
+        ]}),
+    );
+    clock.advance(5_001);
+    let deadline = std::time::Instant::now() + common::POLL_DEADLINE;
+    let alert = loop {
+        let (_, audit) = server.get("/v1/audit?prefix=acme/wf");
+        let found = audit["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|entry| entry["type"] == "alert")
+            .cloned();
+        if let Some(alert) = found {
+            break alert;
+        }
+        assert!(std::time::Instant::now() < deadline, "no alert in {audit}");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    assert_eq!(alert["account"], "acme/wf");
+    assert_eq!(alert["data"]["dimension"], "cost_micros");
+    assert_eq!(alert["data"]["method"], "committed");
+    assert_eq!(alert["data"]["projected_total"], 1000);
+    // Nothing has started yet: the alert comes before the first task that cannot be afforded.
+    let (_, dags) = server.get("/v1/dags");
+    assert_eq!(dags["dags"][0]["state"], "running");
+}

@@ -231,18 +231,27 @@ fn alert(names: &Names<'_>, seq: u64, event: &Event) -> Option<AuditEntry> {
             at_ms,
         } => {
             let confidence = f64::from(*confidence_ppm) / 1e6;
+            let reason = if method.as_ref() == purser_core::watch::COMMITTED_METHOD {
+                format!(
+                    "{} would pass its stop threshold in {}: the DAG tasks committed on it and not started yet bring it to {projected_total}",
+                    names.path(*account),
+                    names.dim(*dimension),
+                )
+            } else {
+                format!(
+                    "{} forecast to reach its stop threshold in {} at {} ({method}, confidence {confidence:.2})",
+                    names.path(*account),
+                    names.dim(*dimension),
+                    rfc3339(*exhausts_at_ms),
+                )
+            };
             Some(entry(
                 seq,
                 *at_ms,
                 "alert",
                 names.path(*account),
                 "forecast",
-                format!(
-                    "{} forecast to reach its stop threshold in {} at {} ({method}, confidence {confidence:.2})",
-                    names.path(*account),
-                    names.dim(*dimension),
-                    rfc3339(*exhausts_at_ms),
-                ),
+                reason,
                 json!({"dimension": names.dim(*dimension), "raised": true,
                        "method": method.as_ref(), "projected_total": projected_total,
                        "exhausts_at": rfc3339(*exhausts_at_ms), "confidence": confidence}),

@@ -5,9 +5,9 @@
 
 use purser_core::foresight::Foresight;
 use purser_core::{
-    Answer, Command, Event, Ledger, LedgerError, ReserveRequest, SettleRequest, UsageReport,
+    Action, Answer, Command, Event, Ledger, LedgerError, ReserveRequest, SettleRequest, UsageReport,
 };
-use purser_sched::{Budget, CostAsk, DagEvent, Unaffordable};
+use purser_sched::{Budget, CostAsk, DagEvent, Rung, Unaffordable};
 
 use crate::record::Record;
 use crate::state::EngineState;
@@ -72,6 +72,28 @@ impl Budget for LedgerBudget<'_> {
                 dimension: refusal_dimension(&err),
                 ..unaffordable(COST_DIMENSION, ask.cost_micros, 0)
             }),
+        }
+    }
+
+    /// The account's enforcement (its own level and its ancestors', the worst) as a rung of
+    /// the placement ladder. An account that is gone stops its DAG's placements.
+    fn rung(&mut self, account: &str) -> Rung {
+        let Some(id) = self.ledger.lookup(account) else {
+            return Rung::Stop {
+                dimension: "account_not_found".into(),
+            };
+        };
+        let verdict = self.ledger.verdict(id);
+        match verdict.action {
+            Action::Continue | Action::Warn => Rung::Continue,
+            Action::Throttle { rate } => Rung::Throttle { rate },
+            Action::Degrade => Rung::Degrade,
+            Action::Stop => Rung::Stop {
+                dimension: verdict
+                    .fired
+                    .map(|fired| self.ledger.dimensions().name(fired.dimension).to_string())
+                    .unwrap_or_else(|| COST_DIMENSION.to_string()),
+            },
         }
     }
 }

@@ -15,12 +15,35 @@ const RENEWALS_PER_TICK_MAX: usize = 1_000;
 
 impl EngineState {
     pub(super) fn tick(&mut self, now_ms: u64) {
+        if self.foresight.alerts_due(now_ms) {
+            self.commit_dag_costs();
+        }
         self.foresight
             .tick(&mut self.ledger, now_ms, &mut self.events);
         self.records
             .extend(self.events.drain(..).map(crate::record::Record::Ledger));
         self.renew_periods(now_ms);
         self.tick_dags(now_ms);
+    }
+
+    /// Tells the watch what the charged DAGs' tasks not started yet will cost, so that an
+    /// account whose committed DAGs exceed what it has left is alerted before the first task
+    /// that cannot be afforded would start.
+    fn commit_dag_costs(&mut self) {
+        let dim = self
+            .ledger
+            .dimensions()
+            .lookup(super::charge::COST_DIMENSION);
+        let committed: Vec<_> = match dim {
+            Some(dim) => self
+                .dags
+                .unstarted_costs()
+                .into_iter()
+                .filter_map(|(path, micros)| Some(((self.ledger.lookup(&path)?, dim), micros)))
+                .collect(),
+            None => Vec::new(),
+        };
+        self.foresight.watch.set_committed(committed);
     }
 
     /// Renews the periods that ended: the period that contains now (after a long stop, the

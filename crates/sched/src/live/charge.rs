@@ -12,7 +12,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{DagEvent, DagState, TaskRef};
+use std::collections::BTreeMap;
+
+use super::{Dag, DagEvent, DagState, TaskRef};
 use crate::platform::Pool;
 use crate::resources::{Dimension, Resources};
 use crate::state::TaskState;
@@ -48,6 +50,11 @@ pub struct Unaffordable {
 pub trait Budget {
     /// Holds what `ask` estimates and answers the hold's id, or why it cannot be afforded.
     fn reserve(&mut self, ask: &CostAsk<'_>) -> Result<u64, Unaffordable>;
+
+    /// What the enforcement level of `account` asks of placement (`ladder.rs`).
+    fn rung(&mut self, _account: &str) -> super::Rung {
+        super::Rung::Continue
+    }
 }
 
 /// A budget that admits everything without a hold (id 0): tests and callers without a ledger.
@@ -174,35 +181,67 @@ impl DagState {
     pub fn projected_micros(&self, dag: u64) -> Option<u64> {
         let charge = self.charges.get(&dag)?;
         let found = self.dags.get(&dag)?;
-        let mut total = charge
+        let total = charge
             .spent_micros()
             .saturating_add(charge.reserved_micros());
-        for (task, task_charge) in found.tasks.iter().zip(&charge.tasks) {
-            let waiting = matches!(
-                task.state,
-                TaskState::Queued | TaskState::Eligible | TaskState::Preempted
-            );
-            if !waiting || task_charge.open.is_some() {
-                continue;
+        Some(
+            self.unstarted(found, charge)
+                .fold(total, |total, (_, cost)| total.saturating_add(cost)),
+        )
+    }
+
+    /// What the charged DAGs still to finish will spend on tasks not started yet (on their
+    /// cheapest pools), per account that pays: committed work the budget has not held yet.
+    pub fn unstarted_costs(&self) -> BTreeMap<String, u64> {
+        let mut costs: BTreeMap<String, u64> = BTreeMap::new();
+        for (dag, charge) in &self.charges {
+            let found = &self.dags[dag];
+            for (task, cost) in self.unstarted(found, charge) {
+                let entry = costs
+                    .entry(charge.account_of(task).to_string())
+                    .or_insert(0);
+                *entry = entry.saturating_add(cost);
             }
-            let cheapest = self
-                .config
-                .pools
-                .iter()
-                .enumerate()
-                .filter(|(pool_idx, _)| task.spec.pools & (1u64 << pool_idx) != 0)
-                .map(|(_, pool)| {
-                    cost_micros(
-                        pool_price(pool),
-                        share_ppm(&task.spec.requests, &pool.capacity),
-                        runtime_on(task.spec.runtime_ms, pool.speed),
-                    )
-                })
-                .min()
-                .unwrap_or(0);
-            total = total.saturating_add(cheapest);
         }
-        Some(total)
+        costs
+    }
+
+    /// The tasks of a charged DAG not started yet (waiting, not placed), with their estimated
+    /// cost on the cheapest pool they may use.
+    fn unstarted<'a>(
+        &'a self,
+        dag: &'a Dag,
+        charge: &'a DagCharge,
+    ) -> impl Iterator<Item = (u32, u64)> + 'a {
+        dag.tasks
+            .iter()
+            .zip(&charge.tasks)
+            .enumerate()
+            .filter(|(_, (task, task_charge))| {
+                task_charge.open.is_none()
+                    && matches!(
+                        task.state,
+                        TaskState::Queued | TaskState::Eligible | TaskState::Preempted
+                    )
+            })
+            .map(|(task_idx, (task, _))| {
+                let cheapest = self
+                    .config
+                    .pools
+                    .iter()
+                    .enumerate()
+                    .filter(|(pool_idx, _)| task.spec.pools & (1u64 << pool_idx) != 0)
+                    .map(|(_, pool)| {
+                        cost_micros(
+                            pool_price(pool),
+                            share_ppm(&task.spec.requests, &pool.capacity),
+                            runtime_on(task.spec.runtime_ms, pool.speed),
+                        )
+                    })
+                    .min()
+                    .unwrap_or(0);
+                (task_idx as u32, cheapest)
+            })
     }
 
     /// The hold a placement of `task` on a machine of `pool_idx` asks for, and the charge it

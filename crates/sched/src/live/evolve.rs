@@ -267,6 +267,9 @@ impl DagState {
         let fail = |message: String| Err(DagError::Replay(message));
         match event {
             DagEvent::Submitted(submitted) => {
+                if submitted.dag == u64::MAX {
+                    return fail(format!("dag_{} is past the last id", submitted.dag));
+                }
                 if submitted.dag < self.next_dag || self.dags.contains_key(&submitted.dag) {
                     return fail(format!("dag_{} was already submitted", submitted.dag));
                 }

@@ -17,6 +17,7 @@ mod control;
 mod error;
 mod event;
 mod evolve;
+mod ladder;
 mod place;
 mod snapshot;
 mod submit;
@@ -51,6 +52,7 @@ pub use charge::{
 pub use command::{DagAnswer, DagCommand, SubmitDag, TaskRequest};
 pub use error::{DagError, Refusal};
 pub use event::{DagEvent, DagSubmitted, TaskMove, TaskSpec};
+pub use ladder::Rung;
 pub use snapshot::DagSnapshot;
 
 /// Bounds on what the live state keeps and accepts.

@@ -11,6 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use super::control::{Denied, PREEMPTORS_PER_PASS};
+use super::ladder::Ladder;
 use super::{
     Budget, CostAsk, DagEvent, DagState, LiveTask, OpenCharge, TaskMove, TaskRef, Unaffordable,
 };
@@ -71,26 +72,35 @@ impl DagState {
         let dag_reach = self.dag_reach(&candidates, spot_mask);
         let mut tenants: Vec<&str> = Vec::new();
         let mut tenant_idx: HashMap<&str, u32> = HashMap::new();
+        // Holds taken for the placements of charged DAGs, and why a DAG's task was refused.
+        let mut charged: HashMap<TaskRef, OpenCharge> = HashMap::new();
+        let mut refused: BTreeMap<u64, Unaffordable> = BTreeMap::new();
+        let mut ladder = Ladder::default();
         // Tasks grouped by the pools they may use; most tasks share one mask.
         let mut groups: BTreeMap<u64, Vec<EligibleTask>> = BTreeMap::new();
         for (candidate_idx, task_ref) in candidates.iter().enumerate() {
             let (dag, task) = self.task(*task_ref).expect("an eligible task exists");
+            let mask = self.usable_pools(task, dag_reach.get(&task_ref.dag).copied(), spot_mask);
+            let mask = match self.ladder_mask(*task_ref, mask, &mut ladder, budget) {
+                Ok(mask) => mask,
+                Err(why) => {
+                    refused.entry(task_ref.dag).or_insert(why);
+                    continue;
+                }
+            };
             let tenant = *tenant_idx.entry(dag.tenant.as_str()).or_insert_with(|| {
                 tenants.push(dag.tenant.as_str());
                 tenants.len() as u32 - 1
             });
-            groups
-                .entry(self.usable_pools(task, dag_reach.get(&task_ref.dag).copied(), spot_mask))
-                .or_default()
-                .push(EligibleTask {
-                    id: candidate_idx as u64,
-                    tenant,
-                    priority: task.spec.priority,
-                    rank: task.rank_ms as f64,
-                    runtime_s: task.spec.runtime_ms as f64 / 1e3,
-                    requests: task.spec.requests,
-                    tenant_usage: self.tenant_cores.get(&dag.tenant).copied().unwrap_or(0),
-                });
+            groups.entry(mask).or_default().push(EligibleTask {
+                id: candidate_idx as u64,
+                tenant,
+                priority: task.spec.priority,
+                rank: task.rank_ms as f64,
+                runtime_s: task.spec.runtime_ms as f64 / 1e3,
+                requests: task.spec.requests,
+                tenant_usage: self.tenant_cores.get(&dag.tenant).copied().unwrap_or(0),
+            });
         }
         // The group holding the best task goes first (candidates are in line order).
         let mut order: Vec<(u64, u64)> = groups
@@ -111,9 +121,6 @@ impl DagState {
             })
             .collect();
         let mut placements: Vec<(TaskRef, u32)> = Vec::new();
-        // Holds taken for the placements of charged DAGs, and why a DAG's task was refused.
-        let mut charged: HashMap<TaskRef, OpenCharge> = HashMap::new();
-        let mut refused: BTreeMap<u64, Unaffordable> = BTreeMap::new();
         for (_, mask) in order {
             let tasks = &groups[&mask];
             let usable_idx: Vec<usize> = (0..free.len())
@@ -139,6 +146,9 @@ impl DagState {
                         return false;
                     }
                     let task_ref = candidates[task.id as usize];
+                    if !ladder.has_room(task_ref.dag) {
+                        return false;
+                    }
                     if let Some(open) = self.price_placement(task_ref, pool_idx) {
                         match self.hold_for(task_ref, open, budget) {
                             Ok(open) => {
@@ -154,6 +164,7 @@ impl DagState {
                         let admitted = quotas.try_admit(tenant, pool, &task.requests);
                         debug_assert!(admitted.is_ok(), "the quotas admitted it a moment ago");
                     }
+                    ladder.count(task_ref.dag);
                     true
                 },
             );

@@ -56,6 +56,9 @@ impl DagState {
     /// not fit them or is not a valid state.
     pub fn from_snapshot(config: DagConfig, snapshot: DagSnapshot) -> Result<DagState, DagError> {
         let mut state = DagState::new(config)?;
+        if snapshot.next_dag == u64::MAX {
+            return Err(DagError::Replay("snapshot: no dag id is left".into()));
+        }
         state.next_dag = snapshot.next_dag;
         for mut dag in snapshot.dags {
             state.check_snapshot_dag(&dag)?;

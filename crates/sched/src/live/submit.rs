@@ -42,6 +42,12 @@ impl DagState {
         if let Some(name) = &request.name {
             check_name("name", name, limits.name_bytes_max, true)?;
         }
+        if self.next_dag == u64::MAX {
+            return Err(DagError::LimitReached {
+                what: "dag ids",
+                limit: usize::MAX,
+            });
+        }
         if request.tasks.is_empty() {
             return Err(DagError::invalid("tasks", "a dag needs at least one task"));
         }

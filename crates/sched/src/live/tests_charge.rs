@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 
+use super::evolve::holds_machine;
 use super::tests::{Run, TTL, config, dag, pool, task};
 use super::*;
 use crate::state::TaskState::*;
@@ -17,6 +18,8 @@ pub(super) struct TestBudget {
     pub holds: BTreeMap<u64, (String, u64)>,
     pub spent: BTreeMap<String, u64>,
     pub asks: usize,
+    /// The enforcement rung of accounts (absent: continue).
+    pub rungs: BTreeMap<String, Rung>,
     next: u64,
 }
 
@@ -38,6 +41,10 @@ impl Budget for TestBudget {
         self.holds
             .insert(self.next, (ask.account.to_string(), ask.cost_micros));
         Ok(self.next)
+    }
+
+    fn rung(&mut self, account: &str) -> Rung {
+        self.rungs.get(account).cloned().unwrap_or(Rung::Continue)
     }
 }
 
@@ -287,6 +294,109 @@ fn charges_survive_a_snapshot() {
     assert_eq!(restored.to_snapshot(), snapshot);
     assert_eq!(restored.charge(first), run.state.charge(first));
     assert_eq!(restored.paused(second), run.state.paused(second));
+}
+
+/// A free local machine of 8 cores and a priced cloud machine of 8 cores.
+fn local_and_cloud() -> Run {
+    let local = pool("local", 1, 8);
+    let mut cloud = pool("cloud", 1, 8);
+    cloud.on_demand_per_hour_micros = 3_600_000;
+    cloud.speed = 4.0;
+    Run::new(config(vec![local, cloud]))
+}
+
+fn one_core(name: &str) -> TaskRequest {
+    TaskRequest {
+        runtime_ms: 10_000,
+        ..task(name, &[])
+    }
+}
+
+fn machines_of(run: &Run, dag: u64) -> Vec<Option<String>> {
+    let found = run.state.dag(dag).unwrap();
+    found
+        .tasks
+        .iter()
+        .map(|task| {
+            holds_machine(task.state).then(|| run.state.machine_name(task.machine.unwrap()))
+        })
+        .collect()
+}
+
+#[test]
+fn at_stop_no_attempt_starts_and_the_dag_says_which_dimension() {
+    let mut run = local_and_cloud();
+    run.budget.rungs.insert(
+        "acme".into(),
+        Rung::Stop {
+            dimension: "tokens".into(),
+        },
+    );
+    let dag = run.submit(charged("acme", vec![one_core("a")]));
+    assert_eq!(run.lease("local-0"), None, "not even on the free machine");
+    let why = run.state.paused(dag).unwrap();
+    assert_eq!((why.dimension.as_str(), why.available), ("tokens", 0));
+    assert_eq!(run.budget.asks, 0, "nothing was held");
+    run.budget.rungs.clear();
+    run.tick_at(run.now + 1);
+    assert!(run.state.paused(dag).is_none());
+    assert_eq!(run.states(dag), [Scheduled]);
+}
+
+#[test]
+fn at_degrade_only_the_cheapest_capacity_is_used() {
+    let mut run = local_and_cloud();
+    run.lease("cloud-0");
+    run.budget.rungs.insert("acme".into(), Rung::Degrade);
+    // The cloud is four times faster and has room; degraded, the tasks wait for the local
+    // machine rather than pay for it.
+    let dag = run.submit(charged(
+        "acme",
+        vec![
+            TaskRequest {
+                requests: Resources::cores(8),
+                ..one_core("a")
+            },
+            TaskRequest {
+                requests: Resources::cores(8),
+                ..one_core("b")
+            },
+        ],
+    ));
+    assert_eq!(machines_of(&run, dag), [None, None]);
+    run.lease("local-0");
+    assert_eq!(machines_of(&run, dag), [Some("local#0".into()), None]);
+    // Without the ladder the second goes to the cloud.
+    run.budget.rungs.clear();
+    run.tick_at(run.now + 1);
+    assert_eq!(
+        machines_of(&run, dag),
+        [Some("local#0".into()), Some("cloud#0".into())]
+    );
+}
+
+#[test]
+fn at_throttle_a_dag_runs_at_its_rate_and_leaves_the_dearest_capacity() {
+    let mut run = local_and_cloud();
+    run.lease("cloud-0");
+    run.lease("local-0");
+    run.budget
+        .rungs
+        .insert("acme".into(), Rung::Throttle { rate: 0.5 });
+    let tasks = (0..4).map(|idx| one_core(&format!("t{idx}"))).collect();
+    let dag = run.submit(charged("acme", tasks));
+    let placed: Vec<_> = machines_of(&run, dag).into_iter().flatten().collect();
+    assert_eq!(
+        placed,
+        ["local#0", "local#0"],
+        "half of four, none in the cloud"
+    );
+    // Another tenant's DAG, not throttled, is not held back.
+    let other = run.submit(dag_with(
+        "beta",
+        (0..4).map(|idx| one_core(&format!("u{idx}"))).collect(),
+    ));
+    assert_eq!(machines_of(&run, other).into_iter().flatten().count(), 4);
 }
 
 proptest! {
