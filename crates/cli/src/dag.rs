@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::Subcommand;
+use purser_core::amount::group_digits;
 use purser_sched::{Workflow, WorkflowFormat};
 use purser_server::wire::dags::{DagListOut, DagOut};
 use serde_json::{Value, json};
@@ -295,11 +296,29 @@ pub fn status_table(dag: &DagOut, max_rows: usize) -> String {
         out.push_str("(already submitted with this key)\n");
     }
     out.push_str(&format!("tasks: {}\n", counts_line(&dag.counts)));
-    let mut rows = vec![
-        ["TASK", "NAME", "STATE", "MACHINE", "ATTEMPTS", "UPDATED"]
-            .map(String::from)
-            .to_vec(),
-    ];
+    if let (Some(account), Some(cost)) = (&dag.account, &dag.cost) {
+        out.push_str(&format!(
+            "charged to {account}: spent {}, reserved {}, projected to finish {} (cost_micros)\n",
+            group_digits(cost.spent_micros),
+            group_digits(cost.reserved_micros),
+            group_digits(cost.projected_micros),
+        ));
+    }
+    if let Some(paused) = &dag.paused {
+        out.push_str(&format!(
+            "paused: the next task needs {} {} on {}, {} left\n",
+            group_digits(paused.needed),
+            paused.dimension,
+            paused.account,
+            group_digits(paused.available),
+        ));
+    }
+    let charged = dag.cost.is_some();
+    let mut header = vec!["TASK", "NAME", "STATE", "MACHINE", "ATTEMPTS", "UPDATED"];
+    if charged {
+        header.push("COST");
+    }
+    let mut rows = vec![header.into_iter().map(String::from).collect::<Vec<_>>()];
     for task in dag.tasks.iter().take(max_rows) {
         let state = match &task.error {
             Some(error) => format!("{} ({error})", task.state),
@@ -313,6 +332,10 @@ pub fn status_table(dag: &DagOut, max_rows: usize) -> String {
             format!("{}/{}", task.attempts, task.max_attempts),
             task.updated_at.clone(),
         ]);
+        if charged {
+            let row = rows.last_mut().expect("just pushed");
+            row.push(group_digits(task.cost_micros.unwrap_or(0)));
+        }
     }
     out.push_str(&table::render(&rows));
     if dag.tasks.len() > max_rows {
@@ -410,5 +433,26 @@ mod tests {
              tsk_1_0  fetch  COMPLETED  local#0       1/3  2026-11-21T10:30:16.000Z\n\
              ... 1 more tasks (--tasks N, or --json for all)\n"
         );
+        // A charged DAG says what it costs, and why it waits when its budget holds it back.
+        let mut charged = serde_json::to_value(&dag).unwrap();
+        charged["state"] = json!("paused");
+        charged["account"] = json!("acme/wf");
+        charged["cost"] = json!({"spent_micros": 1_250_000, "reserved_micros": 500, "projected_micros": 2_000_000});
+        charged["paused"] = json!({"account": "acme/wf", "dimension": "cost_micros", "needed": 500, "available": 399});
+        charged["tasks"][0]["cost_micros"] = json!(1_250_000);
+        let charged: DagOut = serde_json::from_value(charged).unwrap();
+        let table = status_table(&charged, 1);
+        assert!(
+            table.contains(
+                "charged to acme/wf: spent 1,250,000, reserved 500, projected to finish 2,000,000 (cost_micros)\n\
+                 paused: the next task needs 500 cost_micros on acme/wf, 399 left\n"
+            ),
+            "{table}"
+        );
+        assert!(
+            table.contains("UPDATED                   COST\n"),
+            "{table}"
+        );
+        assert!(table.contains("1,250,000\n"), "{table}");
     }
 }

@@ -199,6 +199,10 @@ enum Commands {
         /// Simulate no spot interruptions.
         #[arg(long)]
         no_interruptions: bool,
+        /// The fastest plan whose cost stays within this many micro-units (on-demand capacity;
+        /// `--algorithm`, `--weights` and spot do not apply). Exit code 2 when none exists.
+        #[arg(long, value_name = "MICROS")]
+        budget_micros: Option<u64>,
     },
     /// Replay a usage trace through the ledger in virtual time; JSON lines out.
     Replay {
@@ -364,6 +368,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             weights,
             no_spot,
             no_interruptions,
+            budget_micros,
         } => schedule::run(schedule::ScheduleArgs {
             workflow: &workflow,
             platform: &platform,
@@ -373,6 +378,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             no_spot,
             no_interruptions,
             weights: weights.as_deref(),
+            budget_micros,
         }),
         Commands::Dag { command } => dag::run(command),
         Commands::Void { id, remote } => accounts::void(&remote, &id),

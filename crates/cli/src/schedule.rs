@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use purser_sched::{Algorithm, PlanOptions, Weights, WorkflowFormat};
+use purser_core::amount::group_digits;
+use purser_sched::{Algorithm, BudgetPlan, PlanOptions, Weights, WorkflowFormat};
 
 pub struct ScheduleArgs<'a> {
     pub workflow: &'a Path,
@@ -17,6 +18,8 @@ pub struct ScheduleArgs<'a> {
     pub no_spot: bool,
     pub no_interruptions: bool,
     pub weights: Option<&'a str>,
+    /// Plan the fastest schedule whose cost stays within this (on demand).
+    pub budget_micros: Option<u64>,
 }
 
 /// The most an input file (workflow, platform, DAG) may weigh.
@@ -76,8 +79,25 @@ pub fn run(args: ScheduleArgs<'_>) -> anyhow::Result<ExitCode> {
     options.spot = !args.no_spot;
     options.interruptions = !args.no_interruptions;
     let started = Instant::now();
-    let mut schedule =
-        purser_sched::plan_with(&workflow, &platform, &options).context("planning")?;
+    let mut schedule = match args.budget_micros {
+        None => purser_sched::plan_with(&workflow, &platform, &options).context("planning")?,
+        Some(budget) => {
+            match purser_sched::plan_within_budget(&workflow, &platform, budget)
+                .context("planning")?
+            {
+                BudgetPlan::Within(schedule) => schedule,
+                BudgetPlan::Impossible { cheapest } => {
+                    eprintln!(
+                        "no plan costs at most {} micro-units: the cheapest plan found costs {} ({:.1} s); raise --budget-micros to at least that",
+                        group_digits(budget),
+                        group_digits(cheapest.cost_micros),
+                        cheapest.makespan_s
+                    );
+                    return Ok(ExitCode::from(2));
+                }
+            }
+        }
+    };
     schedule.decision_ms = started.elapsed().as_secs_f64() * 1e3;
     let json = serde_json::to_string_pretty(&schedule)?;
     let mut summary = purser_sched::summary(&schedule);

@@ -7,9 +7,9 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use purser_sched::{
-    Algorithm, EligibleTask, FreeMachine, PlanOptions, Platform, Resources, TickPool, Weights,
-    Workflow, WorkflowFormat, lower_bound, parse_platform, parse_workflow, plan_with,
-    random_layered_workflow, tick, verify,
+    Algorithm, BudgetPlan, EligibleTask, FreeMachine, PlanOptions, Platform, Resources, TickPool,
+    Weights, Workflow, WorkflowFormat, cheapest_plan, lower_bound, parse_platform, parse_workflow,
+    plan_with, plan_within_budget, random_layered_workflow, tick, verify,
 };
 
 const SEEDS: [u64; 5] = [1, 2, 3, 4, 5];
@@ -160,6 +160,69 @@ fn spot_ratios(platform: &Platform, workflows: &[(String, Workflow)], label: &st
     }
 }
 
+/// Budget-constrained planning at 50, 75 and 100 % of the HEFT plan's cost: the makespan and
+/// cost found, against HEFT and against the all-cheapest plan.
+fn budget_table(platform: &Platform, workflows: &[(String, Workflow)]) {
+    println!("== budget-constrained plans (on demand) at 50 / 75 / 100 % of HEFT's cost");
+    let shares = [0.5, 0.75, 1.0];
+    let mut makespan_vs_heft = vec![Vec::new(); shares.len()];
+    let mut makespan_vs_cheapest = vec![Vec::new(); shares.len()];
+    let mut n_impossible = vec![0; shares.len()];
+    for (name, workflow) in workflows {
+        let heft = plan_with(
+            workflow,
+            platform,
+            &options(Algorithm::Heft, 1, Weights::MAKESPAN, false),
+        )
+        .unwrap();
+        let cheapest = cheapest_plan(workflow, platform).unwrap();
+        verify(workflow, platform, &cheapest).unwrap();
+        let mut line = format!(
+            "{name:<46} heft {:>8.1} s {:>10} micros  cheapest {:>8.1} s {:>10} micros",
+            heft.makespan_s, heft.cost_micros, cheapest.makespan_s, cheapest.cost_micros
+        );
+        for (idx, share) in shares.iter().enumerate() {
+            let budget = (heft.cost_micros as f64 * share) as u64;
+            match plan_within_budget(workflow, platform, budget).unwrap() {
+                BudgetPlan::Within(plan) => {
+                    verify(workflow, platform, &plan).unwrap();
+                    // Invariant: what is found within the budget stays within it.
+                    assert!(plan.cost_micros <= budget);
+                    line.push_str(&format!(
+                        "  {:>3.0}%: {:>8.1} s {:>10}",
+                        share * 100.0,
+                        plan.makespan_s,
+                        plan.cost_micros
+                    ));
+                    makespan_vs_heft[idx].push(plan.makespan_s / heft.makespan_s);
+                    makespan_vs_cheapest[idx].push(plan.makespan_s / cheapest.makespan_s);
+                }
+                BudgetPlan::Impossible { cheapest } => {
+                    assert!(cheapest.cost_micros > budget);
+                    line.push_str(&format!(
+                        "  {:>3.0}%: none (cheapest {})",
+                        share * 100.0,
+                        cheapest.cost_micros
+                    ));
+                    n_impossible[idx] += 1;
+                }
+            }
+        }
+        println!("{line}");
+    }
+    let mean = |values: &[f64]| values.iter().sum::<f64>() / values.len().max(1) as f64;
+    for (idx, share) in shares.iter().enumerate() {
+        println!(
+            "budget {:>3.0}% of heft's cost: {} plans within it, {} impossible; makespan / heft mean {:.3}, makespan / cheapest plan mean {:.3}",
+            share * 100.0,
+            makespan_vs_heft[idx].len(),
+            n_impossible[idx],
+            mean(&makespan_vs_heft[idx]),
+            mean(&makespan_vs_cheapest[idx]),
+        );
+    }
+}
+
 fn decision_times(platform: &Platform) {
     println!("== decision times (median of 5)");
     let workflow = random_layered_workflow(1000, 42);
@@ -196,6 +259,29 @@ fn decision_times(platform: &Platform) {
         times.sort_by(f64::total_cmp);
         println!("plan of 1,000 tasks, {label:<30} {:.2} ms", times[2]);
     }
+    let heft = plan_with(
+        &workflow,
+        platform,
+        &PlanOptions::new(Algorithm::Heft, 1, Weights::MAKESPAN),
+    )
+    .unwrap();
+    let mut times: Vec<f64> = (0..5)
+        .map(|_| {
+            let started = Instant::now();
+            let found = plan_within_budget(&workflow, platform, heft.cost_micros * 3 / 4).unwrap();
+            let elapsed = started.elapsed().as_secs_f64() * 1e3;
+            assert!(matches!(
+                found,
+                BudgetPlan::Within(_) | BudgetPlan::Impossible { .. }
+            ));
+            elapsed
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    println!(
+        "plan of 1,000 tasks, {:<30} {:.2} ms",
+        "within 75% of heft's cost", times[2]
+    );
     let pools = vec![
         TickPool {
             name: "local".into(),
@@ -255,6 +341,24 @@ fn decision_times(platform: &Platform) {
 
 fn main() {
     let workflows = workflows();
+    if std::env::var("PURSER_BENCH").is_ok_and(|only| only == "budget") {
+        for file in [
+            "platform.toml",
+            "platform-contended.toml",
+            "platform-wan.toml",
+        ] {
+            let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("benches")
+                .join(file);
+            let platform = parse_platform(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            println!("platform {}", path.display());
+            budget_table(&platform, &workflows);
+            if file == "platform.toml" {
+                decision_times(&platform);
+            }
+        }
+        return;
+    }
     let mut first = None;
     for file in [
         "platform.toml",
@@ -269,6 +373,7 @@ fn main() {
         println!("platform {}", path.display());
         makespan_ratios(&platform, &workflows);
         spot_ratios(&platform, &workflows, "");
+        budget_table(&platform, &workflows);
         first.get_or_insert(platform);
     }
     let first = first.expect("a platform");

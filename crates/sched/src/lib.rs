@@ -14,6 +14,7 @@
 //! toml and quick-xml (the three input formats), thiserror ([`SchedError`]).
 
 mod bounds;
+mod budget_plan;
 mod costs;
 mod error;
 mod generate;
@@ -38,6 +39,7 @@ mod verify;
 mod workflow;
 
 pub use bounds::{LowerBound, lower_bound};
+pub use budget_plan::{BudgetPlan, cheapest_plan, plan_within_budget};
 pub use error::SchedError;
 pub use generate::random_layered_workflow;
 pub use limits::{LimitRange, LimitRanges};
