@@ -390,18 +390,7 @@ impl Watch {
         now_ms: u64,
     ) -> Option<AlertFigures> {
         let committed = *self.committed.get(&(account, dim))?;
-        let mut left: Option<u64> = None;
-        let mut next = Some(account);
-        while let Some(id) = next {
-            let acc = ledger.account(id);
-            if let (Some(limit), Some(slot)) = (acc.limit(dim), acc.slot(dim)) {
-                let stop_line = acc.config.thresholds.stop_line(limit);
-                let room = stop_line.saturating_sub(slot.used());
-                left = Some(left.map_or(room, |least| least.min(room)));
-            }
-            next = acc.parent;
-        }
-        let left = left?;
+        let left = ledger.holdable_on_path(account, dim)?;
         let used = ledger
             .account(account)
             .slot(dim)

@@ -112,3 +112,25 @@ impl Ledger {
         self.holds.get(&reservation).map(|hold| hold.account)
     }
 }
+
+impl Ledger {
+    /// What a hold on `account` may still take in `dim` before it or an ancestor reaches its
+    /// stop threshold (the least over the path); None when nothing on the path limits `dim`.
+    pub fn holdable_on_path(&self, account: AccountId, dim: crate::amount::DimId) -> Option<u64> {
+        let mut least: Option<u64> = None;
+        let mut next = Some(account);
+        while let Some(id) = next {
+            let acc = self.account(id);
+            if let (Some(limit), Some(slot)) = (acc.limit(dim), acc.slot(dim)) {
+                let room = acc
+                    .config
+                    .thresholds
+                    .stop_line(limit)
+                    .saturating_sub(slot.used());
+                least = Some(least.map_or(room, |seen| seen.min(room)));
+            }
+            next = acc.parent;
+        }
+        least
+    }
+}

@@ -75,6 +75,12 @@ impl Budget for LedgerBudget<'_> {
         }
     }
 
+    fn left(&mut self, account: &str) -> Option<u64> {
+        let id = self.ledger.lookup(account)?;
+        let dim = self.ledger.dimensions().lookup(COST_DIMENSION)?;
+        self.ledger.holdable_on_path(id, dim)
+    }
+
     /// The account's enforcement (its own level and its ancestors', the worst) as a rung of
     /// the placement ladder. An account that is gone stops its DAG's placements.
     fn rung(&mut self, account: &str) -> Rung {

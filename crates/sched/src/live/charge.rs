@@ -55,6 +55,12 @@ pub trait Budget {
     fn rung(&mut self, _account: &str) -> super::Rung {
         super::Rung::Continue
     }
+
+    /// What a hold on `account` may still take in money; None when nothing limits it.
+    /// Placement leaves the pools a task could not afford to the others.
+    fn left(&mut self, _account: &str) -> Option<u64> {
+        None
+    }
 }
 
 /// A budget that admits everything without a hold (id 0): tests and callers without a ledger.

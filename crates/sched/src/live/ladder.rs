@@ -34,6 +34,8 @@ pub(crate) struct Ladder {
     caps: HashMap<u64, usize>,
     /// Tasks of a capped DAG holding machines, counting this pass's placements.
     holding: HashMap<u64, usize>,
+    /// What each account could still hold when the pass began.
+    left: HashMap<String, Option<u64>>,
 }
 
 impl Ladder {
@@ -72,6 +74,11 @@ impl DagState {
             .or_insert_with(|| budget.rung(account))
             .clone();
         let (_, task) = self.task(task_ref).expect("a candidate exists");
+        let left = *ladder
+            .left
+            .entry(account.to_string())
+            .or_insert_with(|| budget.left(account));
+        let mask = self.affordable(task, mask, left);
         match rung {
             Rung::Continue => Ok(mask),
             Rung::Stop { dimension } => Err(Unaffordable {
@@ -112,6 +119,20 @@ impl DagState {
                 (pool_idx, cost)
             })
             .collect()
+    }
+
+    /// The pools of `mask` whose estimate fits in `left`, unless none does (the refusal then
+    /// pauses the DAG with the need and what is left).
+    fn affordable(&self, task: &LiveTask, mask: u64, left: Option<u64>) -> u64 {
+        let Some(left) = left else {
+            return mask;
+        };
+        let fitting = self
+            .estimates(task, mask)
+            .iter()
+            .filter(|&&(_, cost)| cost <= left)
+            .fold(0u64, |pools, &(pool_idx, _)| pools | (1u64 << pool_idx));
+        if fitting == 0 { mask } else { fitting }
     }
 
     /// The pools of `mask` where `task` costs least, and that cost.

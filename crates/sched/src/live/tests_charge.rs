@@ -46,6 +46,10 @@ impl Budget for TestBudget {
     fn rung(&mut self, account: &str) -> Rung {
         self.rungs.get(account).cloned().unwrap_or(Rung::Continue)
     }
+
+    fn left(&mut self, account: &str) -> Option<u64> {
+        self.left.get(account).copied()
+    }
 }
 
 impl TestBudget {
@@ -397,6 +401,24 @@ fn at_throttle_a_dag_runs_at_its_rate_and_leaves_the_dearest_capacity() {
         (0..4).map(|idx| one_core(&format!("u{idx}"))).collect(),
     ));
     assert_eq!(machines_of(&run, other).into_iter().flatten().count(), 4);
+}
+
+#[test]
+fn a_task_its_budget_cannot_afford_on_the_fastest_pool_takes_one_it_can() {
+    let mut run = local_and_cloud();
+    run.lease("cloud-0");
+    run.lease("local-0");
+    // 10 s of a whole cloud machine (4x faster: 2.5 s) costs 2,500; only 1,000 are left.
+    run.budget.left.insert("acme".into(), 1_000);
+    let dag = run.submit(charged(
+        "acme",
+        vec![TaskRequest {
+            requests: Resources::cores(8),
+            ..one_core("a")
+        }],
+    ));
+    assert_eq!(machines_of(&run, dag), [Some("local#0".into())]);
+    assert!(run.state.paused(dag).is_none());
 }
 
 proptest! {
