@@ -98,6 +98,7 @@ fn workflow_tasks() -> Vec<TaskRequest> {
             checkpointing: false,
             max_attempts: None,
             account: None,
+            needs: Default::default(),
         })
         .collect()
 }

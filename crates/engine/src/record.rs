@@ -88,6 +88,8 @@ pub fn decode_snapshot(payload: &[u8]) -> Result<StateSnapshot, String> {
                 dags: old.dags.dags,
                 charges: Vec::new(),
                 paused: Vec::new(),
+                api_uses: Vec::new(),
+                api_windows: Default::default(),
             },
         }),
         _ => match current {

@@ -116,6 +116,7 @@ fn records() -> (Vec<Record>, Ledger, DagState) {
             checkpointing: true,
             max_attempts: None,
             account: None,
+            needs: Default::default(),
         }],
         account: None,
     };

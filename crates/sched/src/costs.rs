@@ -30,7 +30,9 @@ impl<'a> Costs<'a> {
         for (task_idx, task) in workflow.tasks().iter().enumerate() {
             let mut fits_somewhere = false;
             for (pool_idx, pool) in platform.pools.iter().enumerate() {
-                let runtime = if !task.requests.fits_in(&pool.capacity) {
+                // Plans are of machines: API callers and people take no workflow task.
+                let machines = matches!(pool.kind, crate::platform::PoolKind::Machines);
+                let runtime = if !machines || !task.requests.fits_in(&pool.capacity) {
                     f64::INFINITY
                 } else if let Some(rows) = explicit {
                     rows[task_idx][pool_idx]

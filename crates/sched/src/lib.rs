@@ -15,6 +15,7 @@
 
 mod bounds;
 mod budget_plan;
+mod calendar;
 mod costs;
 mod error;
 mod generate;
@@ -40,19 +41,21 @@ mod workflow;
 
 pub use bounds::{LowerBound, lower_bound};
 pub use budget_plan::{BudgetPlan, cheapest_plan, plan_within_budget};
+pub use calendar::WorkingHours;
 pub use error::SchedError;
 pub use generate::random_layered_workflow;
 pub use limits::{LimitRange, LimitRanges};
 pub use live::{
-    Budget, CostAsk, Dag, DagAnswer, DagCharge, DagCommand, DagConfig, DagError, DagEvent,
-    DagLimits, DagSnapshot, DagState, DagStatus, DagSubmitted, LiveTask, MACHINES_MAX, OpenCharge,
-    POOLS_MAX, Refusal, Rung, SHARE_PPM_FULL, SubmitDag, TaskCharge, TaskMove, TaskRef,
-    TaskRequest, TaskSpec, Unaffordable, Unlimited, cost_micros, pool_price, runtime_on, share_ppm,
+    API_WINDOW_MS, ApiUse, ApiWindows, Budget, CostAsk, Dag, DagAnswer, DagCharge, DagCommand,
+    DagConfig, DagError, DagEvent, DagLimits, DagSnapshot, DagState, DagStatus, DagSubmitted,
+    LiveTask, MACHINES_MAX, OpenCharge, POOLS_MAX, Refusal, Rung, SHARE_PPM_FULL, SubmitDag,
+    TaskCharge, TaskMove, TaskNeeds, TaskRef, TaskRequest, TaskSpec, Unaffordable, Unlimited,
+    cost_micros, pool_price, runtime_on, share_ppm,
 };
 pub use parse_dax::parse_dax;
 pub use parse_wfformat::parse_wfformat;
 pub use planner::{Algorithm, PlanOptions, Weights, plan, plan_with};
-pub use platform::{Platform, Pool, PoolSpec, parse_platform};
+pub use platform::{Platform, Pool, PoolKind, PoolSpec, parse_platform};
 pub use preempt::{QuotaHolder, preemptions};
 pub use quota::{QuotaDenial, QuotaLimit, Quotas};
 pub use resources::{Dimension, Resources};

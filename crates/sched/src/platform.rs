@@ -1,9 +1,38 @@
-//! Pools of machines and the platform TOML that describes them.
+//! Pools of capacity and the platform TOML that describes them: machines (the local machine,
+//! cloud on demand or spot), an external API's rate limits, and people with working hours.
 
 use serde::Deserialize;
 
 use crate::SchedError;
+use crate::calendar::WorkingHours;
 use crate::resources::Resources;
+
+/// What a pool's slots are.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum PoolKind {
+    /// Machines: tasks hold cores, memory and GPUs for their runtime.
+    #[default]
+    Machines,
+    /// Callers of an external API whose rate limits refill: no sliding minute may carry more
+    /// than these (a task declares the requests and tokens it will use).
+    Api {
+        requests_per_minute: Option<u64>,
+        tokens_per_minute: Option<u64>,
+    },
+    /// People: a task that needs a person starts only within their working hours, and its
+    /// work pauses outside them.
+    People(WorkingHours),
+}
+
+impl PoolKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            PoolKind::Machines => "machines",
+            PoolKind::Api { .. } => "api",
+            PoolKind::People(_) => "people",
+        }
+    }
+}
 
 /// A kind of machine and how many of it may run at once.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,6 +51,7 @@ pub struct Pool {
     pub startup_s: f64,
     /// Rate of spot interruptions per machine-hour.
     pub interruptions_per_hour: f64,
+    pub kind: PoolKind,
 }
 
 impl Pool {
@@ -37,6 +67,7 @@ impl Pool {
             spot_per_hour_micros: None,
             startup_s: 0.0,
             interruptions_per_hour: 0.0,
+            kind: PoolKind::Machines,
         }
     }
 }
@@ -117,8 +148,13 @@ struct PlatformFile {
 #[serde(deny_unknown_fields)]
 pub struct PoolSpec {
     pub name: String,
-    pub machines: u32,
-    pub cores: u64,
+    /// `machines` (the default), `api` or `people`.
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// Machines, or an API's concurrent callers. Required but for people.
+    pub machines: Option<u32>,
+    /// Cores per machine; required for machines, 1 for API callers and people.
+    pub cores: Option<u64>,
     pub memory_bytes: Option<u64>,
     #[serde(default)]
     pub gpu: u64,
@@ -131,16 +167,116 @@ pub struct PoolSpec {
     pub startup_s: f64,
     #[serde(default)]
     pub interruptions_per_hour: f64,
+    /// An API pool's limits per sliding minute (at least one).
+    pub requests_per_minute: Option<u64>,
+    pub tokens_per_minute: Option<u64>,
+    /// A human pool: how many people, their working hours (`"09:00-17:00"`), days
+    /// (`"mon-fri"`), time zone and holidays (`["2026-12-25"]`).
+    pub people: Option<u32>,
+    pub hours: Option<String>,
+    pub days: Option<String>,
+    pub timezone: Option<String>,
+    #[serde(default)]
+    pub holidays: Vec<String>,
 }
 
 impl PoolSpec {
-    /// The pool it describes (not yet validated: see `Platform::validate`).
-    pub fn to_pool(&self) -> Pool {
-        Pool {
+    /// The pool it describes, with its kind's fields checked (the rest: `Platform::validate`).
+    /// The error names the pool and the field.
+    pub fn to_pool(&self) -> Result<Pool, SchedError> {
+        let invalid = |field: &str, reason: String| SchedError::InvalidPool {
+            pool: self.name.clone(),
+            reason: format!("{field}: {reason}"),
+        };
+        let kind = self.kind.as_deref().unwrap_or("machines");
+        let api_fields = self.requests_per_minute.is_some() || self.tokens_per_minute.is_some();
+        let people_fields = self.people.is_some()
+            || self.hours.is_some()
+            || self.days.is_some()
+            || self.timezone.is_some()
+            || !self.holidays.is_empty();
+        let (machines, kind) = match kind {
+            "machines" => {
+                if api_fields || people_fields {
+                    return Err(invalid(
+                        "kind",
+                        "requests_per_minute, tokens_per_minute, people, hours, days, timezone and holidays belong to kind \"api\" or \"people\"".into(),
+                    ));
+                }
+                if self.cores.is_none() {
+                    return Err(invalid("cores", "a pool of machines needs cores".into()));
+                }
+                let machines = self
+                    .machines
+                    .ok_or_else(|| invalid("machines", "how many machines the pool has".into()))?;
+                (machines, PoolKind::Machines)
+            }
+            "api" => {
+                if people_fields {
+                    return Err(invalid("kind", "people fields on an api pool".into()));
+                }
+                if !api_fields {
+                    return Err(invalid(
+                        "requests_per_minute",
+                        "an api pool needs requests_per_minute or tokens_per_minute".into(),
+                    ));
+                }
+                for (field, limit) in [
+                    ("requests_per_minute", self.requests_per_minute),
+                    ("tokens_per_minute", self.tokens_per_minute),
+                ] {
+                    if limit == Some(0) {
+                        return Err(invalid(field, "must be at least 1".into()));
+                    }
+                }
+                let machines = self.machines.ok_or_else(|| {
+                    invalid(
+                        "machines",
+                        "how many callers may use the api at once".into(),
+                    )
+                })?;
+                let kind = PoolKind::Api {
+                    requests_per_minute: self.requests_per_minute,
+                    tokens_per_minute: self.tokens_per_minute,
+                };
+                (machines, kind)
+            }
+            "people" => {
+                if api_fields {
+                    return Err(invalid("kind", "api limits on a people pool".into()));
+                }
+                if self.machines.is_some() {
+                    return Err(invalid("machines", "a people pool counts people".into()));
+                }
+                let people = self
+                    .people
+                    .ok_or_else(|| invalid("people", "how many people the pool has".into()))?;
+                let required = |field: &'static str, value: &Option<String>| {
+                    value
+                        .clone()
+                        .ok_or_else(|| invalid(field, "a people pool needs it".into()))
+                };
+                let hours = WorkingHours::parse(
+                    &required("hours", &self.hours)?,
+                    self.days.as_deref().unwrap_or("mon-fri"),
+                    &required("timezone", &self.timezone)?,
+                    &self.holidays,
+                )
+                .map_err(|(field, reason)| invalid(field, reason))?;
+                (people, PoolKind::People(hours))
+            }
+            other => {
+                return Err(invalid(
+                    "kind",
+                    format!("{other:?} is not machines, api or people"),
+                ));
+            }
+        };
+        Ok(Pool {
             name: self.name.clone(),
-            machines: self.machines,
+            machines,
             capacity: Resources {
-                cores: self.cores,
+                cores: self.cores.unwrap_or(1),
                 memory_bytes: self.memory_bytes.unwrap_or(u64::MAX),
                 gpu: self.gpu,
             },
@@ -149,7 +285,8 @@ impl PoolSpec {
             spot_per_hour_micros: self.spot_per_hour_micros,
             startup_s: self.startup_s,
             interruptions_per_hour: self.interruptions_per_hour,
-        }
+            kind,
+        })
     }
 }
 
@@ -161,7 +298,11 @@ fn one() -> f64 {
 pub fn parse_platform(text: &str) -> Result<Platform, SchedError> {
     let file: PlatformFile =
         toml::from_str(text).map_err(|err| SchedError::PlatformToml(err.to_string()))?;
-    let pools = file.pool.iter().map(PoolSpec::to_pool).collect();
+    let pools = file
+        .pool
+        .iter()
+        .map(PoolSpec::to_pool)
+        .collect::<Result<_, _>>()?;
     let platform = Platform {
         bandwidth_mbps: file.bandwidth_mbps,
         pools,
@@ -237,5 +378,71 @@ interruptions_per_hour = 0.05
             "bandwidth_mbps = 1\n[[pool]]\nname='a'\nmachines=1\ncores=1\ncolour=1",
             "colour",
         );
+    }
+
+    #[test]
+    fn parses_api_and_people_pools_and_names_the_bad_field() {
+        let platform = parse_platform(
+            r#"
+bandwidth_mbps = 100
+[[pool]]
+name = "openai"
+kind = "api"
+machines = 8
+requests_per_minute = 500
+tokens_per_minute = 200000
+[[pool]]
+name = "reviewers"
+kind = "people"
+people = 5
+hours = "09:00-17:00"
+days = "mon-fri"
+timezone = "Europe/Berlin"
+holidays = ["2026-12-25", "2026-12-26"]
+"#,
+        )
+        .unwrap();
+        assert_eq!(
+            platform.pools[0].kind,
+            PoolKind::Api {
+                requests_per_minute: Some(500),
+                tokens_per_minute: Some(200_000)
+            }
+        );
+        assert_eq!(platform.pools[1].machines, 5);
+        assert_eq!(platform.pools[1].kind.name(), "people");
+        let base = "bandwidth_mbps = 1\n[[pool]]\nname='p'\n";
+        for (fields, expected) in [
+            ("kind='api'\nmachines=1", "requests_per_minute"),
+            (
+                "kind='api'\nmachines=1\nrequests_per_minute=0",
+                "requests_per_minute: must be",
+            ),
+            ("kind='api'\nrequests_per_minute=5", "machines"),
+            ("kind='people'\npeople=2\ntimezone='UTC'", "hours"),
+            (
+                "kind='people'\npeople=2\nhours='9-5'\ntimezone='UTC'",
+                "hours",
+            ),
+            (
+                "kind='people'\npeople=2\nhours='09:00-17:00'\ntimezone='Nowhere'",
+                "timezone",
+            ),
+            (
+                "kind='people'\npeople=2\nhours='09:00-17:00'\ntimezone='UTC'\ndays='funday'",
+                "days",
+            ),
+            (
+                "kind='people'\npeople=2\nhours='09:00-17:00'\ntimezone='UTC'\nholidays=['xmas']",
+                "holidays",
+            ),
+            ("kind='people'\nmachines=2", "machines"),
+            ("kind='robots'\nmachines=1\ncores=1", "kind"),
+            ("machines=1\ncores=1\npeople=3", "kind"),
+            ("machines=1", "cores"),
+        ] {
+            check_error(&format!("{base}{fields}"), expected);
+            check_error(&format!("{base}{fields}"), "pool p");
+        }
     }
 }

@@ -52,6 +52,7 @@ fn paper_case() -> Option<(Workflow, Platform)> {
         spot_per_hour_micros: None,
         startup_s: 0.0,
         interruptions_per_hour: 0.0,
+        kind: Default::default(),
     };
     let platform = Platform {
         bandwidth_mbps: 8e-6,

@@ -22,6 +22,7 @@ fn platform(pools: &[(u32, u64, f64, bool, f64)]) -> Platform {
             startup_s,
             // High enough that interruptions happen in a test of a few hundred tasks.
             interruptions_per_hour: if spot { 20.0 } else { 0.0 },
+            kind: Default::default(),
         })
         .collect();
     Platform {

@@ -19,6 +19,7 @@ fn pool(name: &str, machines: u32, speed: f64, startup_s: f64) -> Pool {
         spot_per_hour_micros: None,
         startup_s,
         interruptions_per_hour: 0.0,
+        kind: Default::default(),
     }
 }
 

@@ -16,6 +16,7 @@ fn platform(interruptions_per_hour: f64) -> Platform {
         spot_per_hour_micros: spot,
         startup_s: 30.0,
         interruptions_per_hour,
+        kind: Default::default(),
     };
     Platform {
         bandwidth_mbps: 1000.0,

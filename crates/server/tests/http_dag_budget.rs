@@ -273,3 +273,53 @@ fn committed_work_beyond_what_is_left_raises_an_alert_before_the_dag_pauses() {
     let (_, dags) = server.get("/v1/dags");
     assert_eq!(dags["dags"][0]["state"], "running");
 }
+
+/// An API pool of two callers (5 requests a minute) and two reviewers working 09:00-17:00 UTC
+/// on weekdays. The manual clock starts on Thursday 2026-11-19 at 10:30 UTC.
+const API_AND_PEOPLE: &str = "[[pool]]\nname = \"llm\"\nkind = \"api\"\nmachines = 2\nrequests_per_minute = 5\n\
+[[pool]]\nname = \"rev\"\nkind = \"people\"\npeople = 2\nhours = \"09:00-17:00\"\ndays = \"mon-fri\"\ntimezone = \"UTC\"\n";
+
+#[test]
+fn api_tasks_wait_for_their_window_and_people_work_their_hours() {
+    let (server, clock, _dir) = start_scheduler_manual(API_AND_PEOPLE);
+    let submitted = submit_ok(
+        &server,
+        json!({"tenant": "acme", "tasks": [
+            {"id": "draft", "uses": {"requests": 3}},
+            {"id": "polish", "uses": {"requests": 3}},
+            {"id": "approve", "person": true, "runtime_ms": 3_600_000, "depends_on": ["draft"]}
+        ]}),
+    );
+    let id = submitted["id"].as_str().unwrap();
+    let first = lease(&server, "llm-0");
+    assert_eq!(first["name"], "draft");
+    // 3 of 5 requests are taken this minute: `polish` (3 more) waits for the window.
+    assert!(lease(&server, "llm-1").is_null());
+    assert_eq!(
+        task_op(&server, &first, "complete", json!({"attempt": 1})).0,
+        200
+    );
+    let review = lease(&server, "rev-0");
+    assert_eq!(review["name"], "approve", "a person, within working hours");
+    clock.advance(60_001);
+    assert_eq!(lease(&server, "llm-1")["name"], "polish");
+    // The reviewer's lease runs in working time: an hour of work plus one TTL.
+    assert_eq!(
+        task_op(&server, &review, "complete", json!({"attempt": 1})).0,
+        200
+    );
+    assert_eq!(dag(&server, id)["counts"]["COMPLETED"], 2);
+    // Thursday 18:00: nobody works, a reviewer's lease answers nothing.
+    submit_ok(
+        &server,
+        json!({"tenant": "acme", "tasks": [{"id": "late", "person": true}]}),
+    );
+    clock.advance(7 * 3_600_000);
+    assert!(lease(&server, "rev-1").is_null());
+    // A call that uses more than the pool allows in a minute is refused with the field named.
+    let (status, body) = server.post(
+        "/v1/dags",
+        json!({"tenant": "acme", "tasks": [{"id": "x", "uses": {"requests": 9}}]}),
+    );
+    assert_error(&(status, body), 400, "invalid_field", Some("tasks[0].uses"));
+}

@@ -268,6 +268,7 @@ impl Sim {
                 checkpointing: self.rng.chance(300),
                 max_attempts: Some(self.rng.range(1, 4) as u32),
                 account: None,
+                needs: Default::default(),
             })
             .collect();
         let request = SubmitDag {

@@ -218,6 +218,7 @@ mod tests {
             spot_per_hour_micros: None,
             startup_s,
             interruptions_per_hour: 0.0,
+            kind: Default::default(),
         }
     }
 

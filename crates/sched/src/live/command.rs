@@ -18,6 +18,25 @@ pub struct TaskRequest {
     /// The account its machine time is charged to when not the DAG's (one below it: the
     /// caller checks that).
     pub account: Option<String>,
+    /// What it needs besides a machine: an external API's requests and tokens, or a person.
+    pub needs: TaskNeeds,
+}
+
+/// What a task needs besides a machine. A task that uses an API runs on an API pool, one that
+/// needs a person on a people pool, any other on machines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TaskNeeds {
+    /// API requests and tokens one attempt uses (counted when it is placed).
+    pub requests: u64,
+    pub tokens: u64,
+    /// A review, an approval: only people do it, within their working hours.
+    pub person: bool,
+}
+
+impl TaskNeeds {
+    pub fn uses_api(&self) -> bool {
+        self.requests > 0 || self.tokens > 0
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

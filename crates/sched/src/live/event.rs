@@ -108,6 +108,13 @@ pub enum DagEvent {
         dag: u64,
         at_ms: u64,
     },
+    /// The DAG just submitted has tasks that use an API: (task, requests, tokens) per attempt,
+    /// in task order.
+    ApiUses {
+        dag: u64,
+        tasks: Vec<(u32, u64, u64)>,
+        at_ms: u64,
+    },
 }
 
 impl DagEvent {

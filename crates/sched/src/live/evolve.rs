@@ -52,6 +52,10 @@ impl DagState {
                 self.n_tasks -= removed.tasks.len();
                 self.charges.remove(dag);
                 self.paused.remove(dag);
+                self.api_uses.remove(dag);
+            }
+            DagEvent::ApiUses { dag, tasks, .. } => {
+                self.api_uses.insert(*dag, tasks.clone());
             }
             DagEvent::Accounted { .. }
             | DagEvent::Charged { .. }
@@ -200,6 +204,16 @@ impl DagState {
                 self.hold(machine, &tenant, &requests);
                 self.machines[machine as usize].scheduled.insert(task_ref);
                 self.expiry.insert((moved.lease_expires_ms, task_ref));
+                let (api_requests, api_tokens) = self.api_use(task_ref);
+                if api_requests > 0 || api_tokens > 0 {
+                    let pool = self.machines[machine as usize].pool;
+                    let entry = super::ApiUse {
+                        at_ms: moved.at_ms,
+                        requests: api_requests,
+                        tokens: api_tokens,
+                    };
+                    self.api_windows.record(pool, entry);
+                }
             }
             TaskState::Running => {
                 self.expiry.insert((moved.lease_expires_ms, task_ref));
@@ -331,6 +345,19 @@ impl DagState {
             | DagEvent::AttemptEnded { .. }
             | DagEvent::Paused { .. }
             | DagEvent::Resumed { .. } => self.check_charge(event),
+            DagEvent::ApiUses { dag, tasks, .. } => {
+                let in_range = self.dags.get(dag).is_some_and(|found| {
+                    tasks
+                        .iter()
+                        .all(|(task, ..)| (*task as usize) < found.tasks.len())
+                });
+                let in_order = tasks.windows(2).all(|pair| pair[0].0 < pair[1].0);
+                if in_range && in_order && !self.api_uses.contains_key(dag) {
+                    Ok(())
+                } else {
+                    fail(format!("dag_{dag}: its API uses do not fit it"))
+                }
+            }
         }
     }
 }

@@ -11,6 +11,7 @@
 //! `lease` call marks its machine present for one lease TTL). Placement only uses present
 //! machines; presence is soft state, not journaled, and starts empty after a restart.
 
+mod capacity;
 mod charge;
 mod command;
 mod control;
@@ -24,6 +25,8 @@ mod submit;
 mod tasks;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_capacity;
 #[cfg(test)]
 mod tests_charge;
 #[cfg(test)]
@@ -45,11 +48,12 @@ use crate::quota::Quotas;
 use crate::resources::Resources;
 use crate::state::TaskState;
 
+pub use capacity::{API_WINDOW_MS, ApiUse, ApiWindows};
 pub use charge::{
     Budget, CostAsk, DagCharge, OpenCharge, SHARE_PPM_FULL, TaskCharge, Unaffordable, Unlimited,
     cost_micros, pool_price, runtime_on, share_ppm,
 };
-pub use command::{DagAnswer, DagCommand, SubmitDag, TaskRequest};
+pub use command::{DagAnswer, DagCommand, SubmitDag, TaskNeeds, TaskRequest};
 pub use error::{DagError, Refusal};
 pub use event::{DagEvent, DagSubmitted, TaskMove, TaskSpec};
 pub use ladder::Rung;
@@ -264,6 +268,10 @@ pub struct DagState {
     pub(crate) charges: BTreeMap<u64, DagCharge>,
     /// DAGs whose next task the budget refused, until one of theirs is placed or they finish.
     pub(crate) paused: BTreeMap<u64, Unaffordable>,
+    /// Per DAG, the tasks that use an API: (task, requests, tokens), in task order.
+    pub(crate) api_uses: BTreeMap<u64, Vec<(u32, u64, u64)>>,
+    /// The placements of the last minute on the API pools (`capacity.rs`).
+    pub(crate) api_windows: ApiWindows,
 }
 
 impl DagState {
@@ -309,6 +317,8 @@ impl DagState {
             tenant_cores: HashMap::new(),
             charges: BTreeMap::new(),
             paused: BTreeMap::new(),
+            api_uses: BTreeMap::new(),
+            api_windows: ApiWindows::default(),
         })
     }
 

@@ -46,6 +46,8 @@ impl DagState {
             .iter()
             .enumerate()
             .filter(|(_, machine)| machine.present_until_ms > now_ms)
+            // People take tasks only within their working hours.
+            .filter(|(machine_idx, _)| !self.off_hours(*machine_idx as u32, now_ms))
             .filter_map(|(machine_idx, machine)| {
                 let capacity = self.config.pools[machine.pool as usize].capacity;
                 // A config that shrank a pool leaves no room rather than panicking.
@@ -76,6 +78,8 @@ impl DagState {
         let mut charged: HashMap<TaskRef, OpenCharge> = HashMap::new();
         let mut refused: BTreeMap<u64, Unaffordable> = BTreeMap::new();
         let mut ladder = Ladder::default();
+        // What this pass placed on each API pool: (requests, tokens).
+        let mut api_placed: HashMap<usize, (u64, u64)> = HashMap::new();
         // Tasks grouped by the pools they may use; most tasks share one mask.
         let mut groups: BTreeMap<u64, Vec<EligibleTask>> = BTreeMap::new();
         for (candidate_idx, task_ref) in candidates.iter().enumerate() {
@@ -149,6 +153,11 @@ impl DagState {
                     if !ladder.has_room(task_ref.dag) {
                         return false;
                     }
+                    let api_extra = api_placed.get(&pool_idx).copied().unwrap_or((0, 0));
+                    if !self.api_fits(task_ref, pool_idx, api_extra, now_ms) {
+                        // The window is full: the task waits for it to slide.
+                        return false;
+                    }
                     if let Some(open) = self.price_placement(task_ref, pool_idx) {
                         match self.hold_for(task_ref, open, budget) {
                             Ok(open) => {
@@ -165,6 +174,11 @@ impl DagState {
                         debug_assert!(admitted.is_ok(), "the quotas admitted it a moment ago");
                     }
                     ladder.count(task_ref.dag);
+                    let (requests, tokens) = self.api_use(task_ref);
+                    if requests > 0 || tokens > 0 {
+                        let placed = api_placed.entry(pool_idx).or_insert((0, 0));
+                        *placed = (placed.0 + requests, placed.1 + tokens);
+                    }
                     true
                 },
             );
@@ -177,7 +191,6 @@ impl DagState {
                     .map(|assignment| (candidates[assignment.task as usize], assignment.machine)),
             );
         }
-        let lease_expires_ms = now_ms.saturating_add(self.config.lease_ttl_ms);
         let resumed: BTreeSet<u64> = placements
             .iter()
             .map(|(task, _)| task.dag)
@@ -197,7 +210,7 @@ impl DagState {
             }
             let moved = TaskMove {
                 machine: Some(machine),
-                lease_expires_ms,
+                lease_expires_ms: self.deadline(task, machine, now_ms),
                 ..self.move_of(task, TaskState::Scheduled, now_ms)
             };
             self.emit(DagEvent::Moved(moved), events);

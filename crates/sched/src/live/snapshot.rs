@@ -4,7 +4,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::evolve::{derive_dag, holds_machine, topological_order};
-use super::{Dag, DagCharge, DagConfig, DagError, DagState, LiveTask, Unaffordable};
+use super::capacity::TaskApiUses;
+use super::{ApiWindows, Dag, DagCharge, DagConfig, DagError, DagState, LiveTask, Unaffordable};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DagSnapshot {
@@ -13,6 +14,8 @@ pub struct DagSnapshot {
     /// The charged DAGs (last: a snapshot from before charging is this one without it).
     pub charges: Vec<(u64, DagCharge)>,
     pub paused: Vec<(u64, Unaffordable)>,
+    pub api_uses: Vec<(u64, TaskApiUses)>,
+    pub api_windows: ApiWindows,
 }
 
 impl DagState {
@@ -49,6 +52,12 @@ impl DagState {
                 .iter()
                 .map(|(&dag, why)| (dag, why.clone()))
                 .collect(),
+            api_uses: self
+                .api_uses
+                .iter()
+                .map(|(&dag, uses)| (dag, uses.clone()))
+                .collect(),
+            api_windows: self.api_windows.clone(),
         }
     }
 
@@ -97,6 +106,30 @@ impl DagState {
             }
             state.paused.insert(dag, why);
         }
+        for (dag, uses) in snapshot.api_uses {
+            let fits = state.dags.get(&dag).is_some_and(|found| {
+                uses.iter()
+                    .all(|(task, ..)| (*task as usize) < found.tasks.len())
+            });
+            if !fits || uses.windows(2).any(|pair| pair[0].0 >= pair[1].0) {
+                return Err(DagError::Replay(format!(
+                    "snapshot: the API uses of dag_{dag} do not fit it"
+                )));
+            }
+            state.api_uses.insert(dag, uses);
+        }
+        let n_pools = state.config.pools.len() as u32;
+        if snapshot
+            .api_windows
+            .pools
+            .iter()
+            .any(|(pool, _)| *pool >= n_pools)
+        {
+            return Err(DagError::Replay(
+                "snapshot: an API window of a pool the config lacks".into(),
+            ));
+        }
+        state.api_windows = snapshot.api_windows;
         Ok(state)
     }
 

@@ -7,13 +7,16 @@ use super::error::Refusal;
 use super::evolve::topological_order;
 use super::{
     Budget, DEFAULT_ATTEMPTS, DagAnswer, DagError, DagEvent, DagState, DagSubmitted, SubmitDag,
-    TaskRequest, TaskSpec,
+    TaskNeeds, TaskRequest, TaskSpec,
 };
 use crate::SchedError;
+use crate::platform::PoolKind;
 use crate::resources::{Dimension, Resources};
 
 /// How one pool answers one task's request.
 enum PoolAnswer {
+    /// Not the kind of pool the task runs on (machines, an API, people).
+    OtherKind,
     Fits(Resources),
     LimitRange(SchedError),
     TooLarge(Dimension, u64),
@@ -90,6 +93,13 @@ impl DagState {
                 max_attempts,
             });
         }
+        let api_uses: Vec<(u32, u64, u64)> = request
+            .tasks
+            .iter()
+            .enumerate()
+            .filter(|(_, task)| task.needs.uses_api())
+            .map(|(idx, task)| (idx as u32, task.needs.requests, task.needs.tokens))
+            .collect();
         let to_forget = self.room_for(specs.len())?;
         for dag in to_forget {
             self.emit(DagEvent::Forgotten { dag, at_ms: now_ms }, events);
@@ -105,6 +115,14 @@ impl DagState {
             at_ms: now_ms,
         };
         self.emit(DagEvent::Submitted(Box::new(submitted)), events);
+        if !api_uses.is_empty() {
+            let uses = DagEvent::ApiUses {
+                dag,
+                tasks: api_uses,
+                at_ms: now_ms,
+            };
+            self.emit(uses, events);
+        }
         if let Some(account) = request.account {
             let accounted = DagEvent::Accounted {
                 dag,
@@ -160,11 +178,18 @@ impl DagState {
         task: &TaskRequest,
         task_idx: usize,
     ) -> Result<(Resources, u64), DagError> {
+        self.check_kind(task, task_idx)?;
         let answers: Vec<PoolAnswer> = self
             .config
             .pools
             .iter()
-            .map(|pool| self.pool_answer(tenant, &pool.name, &pool.capacity, task.requests))
+            .map(|pool| {
+                if kind_fits(&pool.kind, &task.needs) {
+                    self.pool_answer(tenant, &pool.name, &pool.capacity, task.requests)
+                } else {
+                    PoolAnswer::OtherKind
+                }
+            })
             .collect();
         let mut chosen: Option<Resources> = None;
         let mut mask = 0u64;
@@ -455,4 +480,90 @@ fn charged_tasks(request: &SubmitDag) -> Result<Vec<(u32, String)>, DagError> {
         }
     }
     Ok(named)
+}
+
+/// Whether a pool of `kind` runs a task with `needs`: API tasks on API pools whose limits a
+/// minute can hold, people's tasks on people, the rest on machines.
+fn kind_fits(kind: &PoolKind, needs: &TaskNeeds) -> bool {
+    match kind {
+        PoolKind::Machines => !needs.person && !needs.uses_api(),
+        PoolKind::Api {
+            requests_per_minute,
+            tokens_per_minute,
+        } => {
+            !needs.person
+                && needs.uses_api()
+                && requests_per_minute.is_none_or(|limit| needs.requests <= limit)
+                && tokens_per_minute.is_none_or(|limit| needs.tokens <= limit)
+        }
+        PoolKind::People(_) => needs.person && !needs.uses_api(),
+    }
+}
+
+impl DagState {
+    /// A task whose kind of pool is not configured, or uses more of an API than any API pool
+    /// allows in a minute, is refused with the field named.
+    fn check_kind(&self, task: &TaskRequest, task_idx: usize) -> Result<(), DagError> {
+        if self
+            .config
+            .pools
+            .iter()
+            .any(|pool| kind_fits(&pool.kind, &task.needs))
+        {
+            return Ok(());
+        }
+        let needs = &task.needs;
+        let (field, message) = if needs.person && needs.uses_api() {
+            (
+                "person",
+                format!(
+                    "task {} needs a person and an API: split it in two",
+                    task.name
+                ),
+            )
+        } else if needs.person {
+            (
+                "person",
+                format!(
+                    "task {} needs a person, and no people pool is configured",
+                    task.name
+                ),
+            )
+        } else if needs.uses_api() {
+            let any_api = self
+                .config
+                .pools
+                .iter()
+                .any(|pool| matches!(pool.kind, PoolKind::Api { .. }));
+            if any_api {
+                (
+                    "uses",
+                    format!(
+                        "task {} uses {} requests and {} tokens, more than any API pool allows in a minute",
+                        task.name, needs.requests, needs.tokens
+                    ),
+                )
+            } else {
+                (
+                    "uses",
+                    format!(
+                        "task {} uses an API, and no API pool is configured",
+                        task.name
+                    ),
+                )
+            }
+        } else {
+            (
+                "requests",
+                format!(
+                    "task {} needs a machine, and no pool of machines is configured",
+                    task.name
+                ),
+            )
+        };
+        Err(DagError::invalid(
+            format!("tasks[{task_idx}].{field}"),
+            message,
+        ))
+    }
 }

@@ -18,6 +18,10 @@ impl DagState {
         // Soft state: the worker is present for one TTL (see the module docs).
         let ttl_ms = self.config.lease_ttl_ms;
         self.machines[machine as usize].present_until_ms = now_ms.saturating_add(ttl_ms);
+        if self.off_hours(machine, now_ms) {
+            // A person outside working hours starts nothing.
+            return Ok(DagAnswer::Leased(None));
+        }
         let found = &self.machines[machine as usize];
         let has_room = self.config.pools[found.pool as usize]
             .capacity
@@ -42,7 +46,7 @@ impl DagState {
         let moved = self.move_of(task, TaskState::Running, now_ms);
         self.emit(
             DagEvent::Moved(TaskMove {
-                lease_expires_ms: now_ms.saturating_add(ttl_ms),
+                lease_expires_ms: self.deadline(task, machine, now_ms),
                 ..moved
             }),
             events,
@@ -60,7 +64,10 @@ impl DagState {
         events: &mut Vec<DagEvent>,
     ) -> Result<DagAnswer, DagError> {
         let live = self.running(task, attempt)?;
-        let lease_expires_ms = now_ms.saturating_add(self.config.lease_ttl_ms);
+        // Never earlier than it was: a person's lease runs in working time (`capacity.rs`).
+        let lease_expires_ms = now_ms
+            .saturating_add(self.config.lease_ttl_ms)
+            .max(live.lease_expires_ms);
         let event = match checkpoint {
             None => DagEvent::LeaseRenewed {
                 task,

@@ -16,6 +16,7 @@ pub(super) fn pool(name: &str, machines: u32, cores: u64) -> Pool {
         spot_per_hour_micros: None,
         startup_s: 0.0,
         interruptions_per_hour: 0.0,
+        kind: Default::default(),
     }
 }
 
@@ -40,6 +41,7 @@ pub(super) fn task(name: &str, depends_on: &[&str]) -> TaskRequest {
         checkpointing: false,
         max_attempts: None,
         account: None,
+        needs: Default::default(),
     }
 }
 

@@ -208,6 +208,21 @@ mod tests {
             "pool[0].name",
         );
         check("[[pool]]\nname = \"a\"\nmachines = 0\ncores = 8", "pool a");
+        // API and people pools: a bad definition names the pool and the field.
+        check(
+            "[[pool]]\nname = \"llm\"\nkind = \"api\"\nmachines = 4",
+            "pool[0]: pool llm is invalid: requests_per_minute",
+        );
+        check(
+            "[[pool]]\nname = \"rev\"\nkind = \"people\"\npeople = 2\nhours = \"09:00-17:00\"\ntimezone = \"Europe/Nowhere\"",
+            "pool[0]: pool rev is invalid: timezone",
+        );
+        let config = Config::parse(
+            "[[pool]]\nname = \"llm\"\nkind = \"api\"\nmachines = 4\nrequests_per_minute = 500\ntokens_per_minute = 200000\n\
+             [[pool]]\nname = \"rev\"\nkind = \"people\"\npeople = 2\nhours = \"09:00-17:00\"\ndays = \"mon-fri\"\ntimezone = \"Europe/Berlin\"\nholidays = [\"2026-12-25\"]",
+        )
+        .unwrap();
+        assert_eq!(config.pool.len(), 2);
         let config = Config::parse(&format!("{pool}[[quota]]\ntenant = \"acme\"\npool = \"local\"\ndimension = \"cores\"\nnominal = 4\nborrowing_limit = 2")).unwrap();
         assert_eq!(config.quota[0].borrowing_limit, Some(2));
     }

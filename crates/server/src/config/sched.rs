@@ -232,7 +232,11 @@ pub fn dag_config(config: &crate::Config) -> Result<DagConfig, String> {
 }
 
 fn pools(entries: &[PoolConfig]) -> Result<Vec<Pool>, String> {
-    let pools: Vec<Pool> = entries.iter().map(PoolConfig::to_pool).collect();
+    let pools: Vec<Pool> = entries
+        .iter()
+        .enumerate()
+        .map(|(idx, entry)| entry.to_pool().map_err(|err| format!("pool[{idx}]: {err}")))
+        .collect::<Result<_, _>>()?;
     if pools.is_empty() {
         return Ok(pools);
     }

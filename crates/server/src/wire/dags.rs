@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use purser_sched::{Resources, SubmitDag, TaskRef, TaskRequest};
+use purser_sched::{Resources, SubmitDag, TaskNeeds, TaskRef, TaskRequest};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -46,6 +46,23 @@ pub struct TaskIn {
     /// The account its machine time is charged to, within the DAG's account (the agent that
     /// runs it): its own usage reports and its machine time then land on the same account.
     pub account: Option<String>,
+    /// What one attempt uses of an external API: it then runs on an API pool, placed only
+    /// when no sliding minute of the pool's rate limits would be passed.
+    pub uses: Option<UsesIn>,
+    /// The task needs a person (a review, an approval): it runs on a people pool, started only
+    /// within their working hours, and is completed by the person (`:complete`).
+    #[serde(default)]
+    pub person: bool,
+}
+
+/// An API task's use per attempt.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UsesIn {
+    #[serde(default)]
+    pub requests: u64,
+    #[serde(default)]
+    pub tokens: u64,
 }
 
 /// `POST /v1/dags`.
@@ -322,6 +339,11 @@ impl DagIn {
                     checkpointing: task.checkpointing,
                     max_attempts: task.max_attempts,
                     account: task.account,
+                    needs: TaskNeeds {
+                        requests: task.uses.map_or(0, |uses| uses.requests),
+                        tokens: task.uses.map_or(0, |uses| uses.tokens),
+                        person: task.person,
+                    },
                 })
                 .collect(),
         })
