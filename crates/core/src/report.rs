@@ -71,6 +71,38 @@ pub struct Report {
     pub waste: Vec<WasteTotal>,
     pub recommendations: Vec<Recommendation>,
     pub chart: Option<Chart>,
+    /// Machine time of the DAGs charged to the account or below it, newest first: the shell
+    /// that runs DAGs fills it (the ledger knows nothing of them).
+    pub dags: Vec<DagCost>,
+}
+
+/// What a DAG's machine time cost, in micro-units of money.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DagCost {
+    pub id: u64,
+    pub name: Option<String>,
+    pub account: String,
+    /// `running`, `paused`, `completed`, `failed` or `cancelled`.
+    pub state: &'static str,
+    pub spent_micros: u64,
+    pub reserved_micros: u64,
+    pub projected_micros: u64,
+    /// Its most expensive tasks, most expensive first.
+    pub tasks: Vec<TaskCost>,
+    /// Tasks with a cost left out of `tasks`.
+    pub n_tasks_omitted: usize,
+}
+
+/// What one task's attempts cost.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TaskCost {
+    /// `tsk_{dag}_{index}`.
+    pub id: String,
+    pub name: String,
+    pub account: String,
+    pub attempts: u32,
+    pub spent_micros: u64,
+    pub time_ms: u64,
 }
 
 /// One account of the report.
@@ -197,6 +229,7 @@ pub fn build_report(
         waste,
         recommendations,
         chart,
+        dags: Vec::new(),
     }
 }
 

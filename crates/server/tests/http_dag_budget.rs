@@ -77,6 +77,19 @@ fn machine_time_is_held_at_placement_and_settled_from_the_clock() {
         status["cost"],
         json!({"spent_micros": 300, "reserved_micros": 0, "projected_micros": 800})
     );
+    // The account's report lists the DAG and its task's cost.
+    let (status, report) = server.get("/v1/accounts/acme:report?format=json");
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["dags"][0]["id"], id);
+    assert_eq!(report["dags"][0]["spent_micros"], 300);
+    assert_eq!(report["dags"][0]["tasks"][0]["name"], "a");
+    assert_eq!(report["dags"][0]["tasks"][0]["account"], "acme/wf/agent");
+    let (_, sibling) = server.get("/v1/accounts/acme/wf/agent:report?format=json");
+    assert_eq!(
+        sibling["dags"],
+        json!([]),
+        "the DAG is charged to acme/wf, above the agent"
+    );
     // The agent's own LLM usage lands on the same account as its machine time.
     server.usage_ok("acme/wf/agent", json!({"cost_micros": 40}));
     assert_eq!(

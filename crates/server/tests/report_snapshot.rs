@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use purser_core::foresight::{Foresight, ForesightConfig};
-use purser_core::report::{LevelPoint, Report, build_report};
+use purser_core::report::{DagCost, LevelPoint, Report, TaskCost, build_report};
 use purser_core::{AccountPath, AccountSpec, Command, Event, Ledger, UsageReport};
 use purser_server::report::{ReportOut, html, markdown};
 
@@ -199,8 +199,33 @@ fn check_snapshot(name: &str, actual: &str) {
 #[test]
 fn the_markdown_report_matches_its_snapshot() {
     let mut team = team("tester");
-    let report = team.report("acme/research");
+    let mut report = team.report("acme/research");
+    // The DAGs charged to the account, as the engine fills them in (`view::dag::dag_costs`).
+    report.dags = vec![DagCost {
+        id: 7,
+        name: Some("nightly | build".into()),
+        account: "acme/research".into(),
+        state: "running",
+        spent_micros: 1_250_000,
+        reserved_micros: 40_000,
+        projected_micros: 1_900_000,
+        tasks: vec![TaskCost {
+            id: "tsk_7_2".into(),
+            name: "compile".into(),
+            account: "acme/research/impl-1".into(),
+            attempts: 2,
+            spent_micros: 900_000,
+            time_ms: 5_400_000,
+        }],
+        n_tasks_omitted: 0,
+    }];
     check_snapshot("report.md", &markdown::render(&report));
+    let json = serde_json::to_value(purser_server::report::ReportOut::from(&report)).unwrap();
+    assert_eq!(json["dags"][0]["id"], "dag_7");
+    assert_eq!(json["dags"][0]["tasks"][0]["spent_micros"], 900_000);
+    // Without DAGs the sections say so.
+    let plain = markdown::render(&team.report("acme/research"));
+    assert!(plain.contains("No DAG is charged to this account or below it."));
 }
 
 #[test]

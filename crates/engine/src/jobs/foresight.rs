@@ -139,12 +139,14 @@ impl EngineState {
             .into_iter()
             .map(|(at_ms, level)| LevelPoint { at_ms, level })
             .collect();
-        Ok(Box::new(build_report(
+        let mut report = build_report(
             &self.ledger,
             &mut self.foresight.watch,
             account,
             now_ms,
             &level_changes,
-        )))
+        );
+        report.dags = crate::view::dag::dag_costs(&self.dags, path.as_str());
+        Ok(Box::new(report))
     }
 }

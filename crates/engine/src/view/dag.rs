@@ -237,3 +237,57 @@ pub fn task_state(state: &DagState, task_ref: TaskRef) -> TaskStateView {
         lease_expires_ms: lease_expiry(task),
     }
 }
+
+/// DAGs a report lists at most (the newest), and tasks per DAG (the most expensive).
+pub const REPORT_DAGS_MAX: usize = 100;
+pub const REPORT_TASKS_MAX: usize = 20;
+
+/// The machine time of the DAGs charged to `path` or below it, newest first, for reports.
+pub fn dag_costs(state: &DagState, path: &str) -> Vec<purser_core::report::DagCost> {
+    let mut costs = Vec::new();
+    for dag in state.dags_after(0).collect::<Vec<_>>().into_iter().rev() {
+        if costs.len() >= REPORT_DAGS_MAX {
+            break;
+        }
+        let Some(charge) = state.charge(dag.id) else {
+            continue;
+        };
+        if !purser_core::path::is_within(&charge.account, path) {
+            continue;
+        }
+        let mut tasks: Vec<purser_core::report::TaskCost> = dag
+            .tasks
+            .iter()
+            .zip(&charge.tasks)
+            .enumerate()
+            .filter(|(_, (_, task_charge))| task_charge.spent_micros > 0 || task_charge.time_ms > 0)
+            .map(|(idx, (task, task_charge))| purser_core::report::TaskCost {
+                id: TaskRef {
+                    dag: dag.id,
+                    task: idx as u32,
+                }
+                .to_string(),
+                name: task.spec.name.clone(),
+                account: charge.account_of(idx as u32).to_string(),
+                attempts: task.attempts,
+                spent_micros: task_charge.spent_micros,
+                time_ms: task_charge.time_ms,
+            })
+            .collect();
+        tasks.sort_by(|a, b| b.spent_micros.cmp(&a.spent_micros).then(a.id.cmp(&b.id)));
+        let n_tasks_omitted = tasks.len().saturating_sub(REPORT_TASKS_MAX);
+        tasks.truncate(REPORT_TASKS_MAX);
+        costs.push(purser_core::report::DagCost {
+            id: dag.id,
+            name: dag.name.clone(),
+            account: charge.account.clone(),
+            state: state_name(state, dag),
+            spent_micros: charge.spent_micros(),
+            reserved_micros: charge.reserved_micros(),
+            projected_micros: state.projected_micros(dag.id).unwrap_or(0),
+            tasks,
+            n_tasks_omitted,
+        });
+    }
+    costs
+}

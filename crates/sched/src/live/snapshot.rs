@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::evolve::{derive_dag, holds_machine, topological_order};
 use super::capacity::TaskApiUses;
+use super::evolve::{derive_dag, holds_machine, topological_order};
 use super::{ApiWindows, Dag, DagCharge, DagConfig, DagError, DagState, LiveTask, Unaffordable};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

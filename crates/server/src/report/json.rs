@@ -1,7 +1,7 @@
 //! The report as JSON: wire types with their OpenAPI schemas, converted from the core's report.
 
 use purser_core::level::Level;
-use purser_core::report::{AccountRow, Chart, Recommendation, Report, Utilization};
+use purser_core::report::{AccountRow, Chart, DagCost, Recommendation, Report, Utilization};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -23,6 +23,33 @@ pub struct ReportOut {
     pub waste: Vec<WasteOut>,
     pub recommendations: Vec<RecommendationOut>,
     pub chart: Option<ChartOut>,
+    /// Machine time of the DAGs charged to the account or below it (the newest 100).
+    pub dags: Vec<ReportDagOut>,
+}
+
+/// What a DAG's machine time cost, in micro-units of money (`cost_micros`).
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct ReportDagOut {
+    pub id: String,
+    pub name: Option<String>,
+    pub account: String,
+    pub state: &'static str,
+    pub spent_micros: u64,
+    pub reserved_micros: u64,
+    pub projected_micros: u64,
+    /// Its most expensive tasks (at most 20), most expensive first.
+    pub tasks: Vec<ReportTaskOut>,
+    pub tasks_omitted: usize,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct ReportTaskOut {
+    pub id: String,
+    pub name: String,
+    pub account: String,
+    pub attempts: u32,
+    pub spent_micros: u64,
+    pub time_ms: u64,
 }
 
 #[derive(Clone, Debug, Serialize, ToSchema)]
@@ -186,6 +213,7 @@ impl From<&Report> for ReportOut {
                 .map(recommendation_out)
                 .collect(),
             chart: report.chart.as_ref().map(chart_out),
+            dags: report.dags.iter().map(dag_out).collect(),
         }
     }
 }
@@ -306,5 +334,30 @@ fn chart_out(chart: &Chart) -> ChartOut {
                 level: span.level.as_str(),
             })
             .collect(),
+    }
+}
+
+fn dag_out(dag: &DagCost) -> ReportDagOut {
+    ReportDagOut {
+        id: format!("dag_{}", dag.id),
+        name: dag.name.clone(),
+        account: dag.account.clone(),
+        state: dag.state,
+        spent_micros: dag.spent_micros,
+        reserved_micros: dag.reserved_micros,
+        projected_micros: dag.projected_micros,
+        tasks: dag
+            .tasks
+            .iter()
+            .map(|task| ReportTaskOut {
+                id: task.id.clone(),
+                name: task.name.clone(),
+                account: task.account.clone(),
+                attempts: task.attempts,
+                spent_micros: task.spent_micros,
+                time_ms: task.time_ms,
+            })
+            .collect(),
+        tasks_omitted: dag.n_tasks_omitted,
     }
 }

@@ -175,7 +175,63 @@ pub fn sections(report: &Report) -> Vec<Section> {
     sections.push(forecasts(report));
     sections.push(enforcement(report));
     sections.push(recommendations(report));
+    sections.extend(machine_time(report));
     sections
+}
+
+/// The DAGs charged to the account or below it, then their most expensive tasks.
+fn machine_time(report: &Report) -> [Section; 2] {
+    let mut dags = Table::new(&[
+        ("DAG", L),
+        ("Name", L),
+        ("Account", L),
+        ("State", L),
+        ("Spent", R),
+        ("Reserved", R),
+        ("Projected", R),
+    ]);
+    let mut tasks = Table::new(&[
+        ("Task", L),
+        ("Name", L),
+        ("Account", L),
+        ("Attempts", R),
+        ("Spent", R),
+        ("Machine time", R),
+    ]);
+    for dag in &report.dags {
+        dags.push(vec![
+            format!("dag_{}", dag.id),
+            dag.name.as_deref().unwrap_or("-").to_string(),
+            dag.account.clone(),
+            dag.state.to_string(),
+            digits(dag.spent_micros),
+            digits(dag.reserved_micros),
+            digits(dag.projected_micros),
+        ]);
+        for task in &dag.tasks {
+            tasks.push(vec![
+                task.id.clone(),
+                task.name.clone(),
+                task.account.clone(),
+                task.attempts.to_string(),
+                digits(task.spent_micros),
+                duration(task.time_ms),
+            ]);
+        }
+    }
+    [
+        Section::new(
+            "Machine time by DAG",
+            "What the DAGs charged here cost in cost_micros: settled, held for the attempts \
+             running now, and projected to finish.",
+        )
+        .with_table(dags, "No DAG is charged to this account or below it."),
+        Section::new(
+            "Most expensive tasks",
+            "Per DAG, its tasks that cost most (at most 20 each).",
+        )
+        .with_table(tasks, "No task has cost anything yet."),
+    ]
 }
 
 /// The line under the title: when, the kind, how many children.
