@@ -15,6 +15,12 @@ use super::Sim;
 #[derive(Default)]
 pub struct Follower {
     state: Option<(Ledger, DagState)>,
+    /// The DAGs as the whole journal folds them, never restarted: what a forgotten DAG had
+    /// been charged is read here just before it is forgotten.
+    accountant: Option<DagState>,
+    accounted_seq: u64,
+    /// Machine time of the DAGs forgotten so far, per account.
+    forgotten_time_ms: BTreeMap<String, u64>,
 }
 
 impl Sim {
@@ -22,6 +28,8 @@ impl Sim {
         self.check_replay();
         self.check_holds_subtree();
         self.check_machine_time_holds();
+        self.account_forgotten();
+        self.check_machine_time_charged();
         let dags = self.state().dags();
         if let Err(err) = dags.check_invariants() {
             panic!("seed {}: the dags are inconsistent: {err}", self.seed);
@@ -125,6 +133,77 @@ impl Sim {
             assert_eq!(
                 held, want,
                 "seed {}: {} holds (cost, time) {held:?}, its open attempts were estimated at {want:?}",
+                self.seed, account.path
+            );
+        }
+    }
+
+    /// Folds the DAG events committed since the last look into the accountant, counting the
+    /// machine time of each DAG it forgets.
+    fn account_forgotten(&mut self) {
+        let (mut journal, _) = MemJournal::open(&self.storage).expect("the journal reopens");
+        let seed = self.seed;
+        let follower = &mut self.follower;
+        let dags = follower
+            .accountant
+            .get_or_insert_with(|| DagState::new(self.config.dags.clone()).expect("the config"));
+        let forgotten = &mut follower.forgotten_time_ms;
+        let mut last = follower.accounted_seq;
+        journal
+            .replay(follower.accounted_seq, &mut |batch| {
+                let records = decode_records(batch)
+                    .unwrap_or_else(|err| panic!("seed {seed}: a batch does not decode: {err}"));
+                for (idx, record) in records.into_iter().enumerate() {
+                    last = batch.first_seq + idx as u64;
+                    let Record::Dag(event) = record else { continue };
+                    if let purser_sched::DagEvent::Forgotten { dag, .. } = &event
+                        && let Some(charge) = dags.charge(*dag)
+                    {
+                        for (task, task_charge) in charge.tasks.iter().enumerate() {
+                            *forgotten
+                                .entry(charge.account_of(task as u32).to_string())
+                                .or_insert(0) += task_charge.time_ms;
+                        }
+                    }
+                    dags.replay(&event)
+                        .unwrap_or_else(|err| panic!("seed {seed}: the accountant: {err}"));
+                }
+                Ok(())
+            })
+            .unwrap_or_else(|err| panic!("seed {seed}: the journal does not replay: {err}"));
+        follower.accounted_seq = last;
+    }
+
+    /// What the teams' accounts consumed in `time_ms` is exactly the machine time their DAGs'
+    /// ended attempts ran, kept or forgotten: every attempt charged once, through crashes.
+    fn check_machine_time_charged(&self) {
+        let ledger = self.state().ledger();
+        let dags = self.state().dags();
+        let Some(time_dim) = ledger.dimensions().lookup("time_ms") else {
+            return;
+        };
+        let mut expected = self.follower.forgotten_time_ms.clone();
+        for dag in dags.dags_after(0) {
+            let Some(charge) = dags.charge(dag.id) else {
+                continue;
+            };
+            for (task, task_charge) in charge.tasks.iter().enumerate() {
+                *expected
+                    .entry(charge.account_of(task as u32).to_string())
+                    .or_insert(0) += task_charge.time_ms;
+            }
+        }
+        let root = AccountPath::parse("sim/teams").expect("a valid path");
+        for id in ledger.list(Some(&root), 1, 100) {
+            let account = ledger.account(id);
+            if account.path.as_str() == root.as_str() {
+                continue;
+            }
+            let consumed = account.slot(time_dim).map_or(0, |slot| slot.consumed);
+            let want = expected.get(account.path.as_str()).copied().unwrap_or(0);
+            assert_eq!(
+                consumed, want,
+                "seed {}: {} consumed {consumed} ms of machine time, its DAGs' attempts ran {want}",
                 self.seed, account.path
             );
         }
