@@ -4,6 +4,7 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
+use crate::budget_plan::BudgetRule;
 use crate::costs::Costs;
 use crate::profile::Profile;
 use crate::rng::SplitMix64;
@@ -139,20 +140,6 @@ pub(crate) struct ListScheduler<'a> {
     budget: Option<BudgetRule>,
 }
 
-/// BHEFT's rule (Zheng and Sakellariou, 2013): the budget left beyond every task's cheapest
-/// cost is spread over the tasks in proportion to their cheapest cost; each task takes the
-/// earliest-finishing machine it can afford with its share, else the cheapest one, and what it
-/// did not spend goes on to the tasks after it.
-#[derive(Debug, Clone)]
-pub(crate) struct BudgetRule {
-    /// The budget beyond the cheapest costs still to place (micro-units).
-    spare: f64,
-    /// Each task's cheapest cost (its runtime on the cheapest pool it fits, on demand).
-    cheapest: Vec<f64>,
-    /// The cheapest costs of the tasks not placed yet.
-    cheapest_left: f64,
-}
-
 impl<'a> ListScheduler<'a> {
     pub(crate) fn new(costs: &'a Costs<'a>, oct: Option<&'a [f64]>) -> Self {
         let mut machines = Vec::new();
@@ -175,29 +162,7 @@ impl<'a> ListScheduler<'a> {
 
     /// Places under a budget of `budget_micros` (BHEFT; see [`BudgetRule`]).
     pub(crate) fn with_budget(mut self, budget_micros: f64) -> Self {
-        let platform = self.costs.platform;
-        let cheapest: Vec<f64> = (0..self.costs.workflow.len())
-            .map(|task_idx| {
-                platform
-                    .pools
-                    .iter()
-                    .enumerate()
-                    .map(|(pool_idx, pool)| {
-                        self.costs.runtime(task_idx, pool_idx)
-                            * pool.on_demand_per_hour_micros as f64
-                            / 3600.0
-                    })
-                    .filter(|cost| cost.is_finite())
-                    .fold(f64::INFINITY, f64::min)
-            })
-            .map(|cost| if cost.is_finite() { cost } else { 0.0 })
-            .collect();
-        let total: f64 = cheapest.iter().sum();
-        self.budget = Some(BudgetRule {
-            spare: budget_micros - total,
-            cheapest,
-            cheapest_left: total,
-        });
+        self.budget = Some(BudgetRule::new(self.costs, budget_micros));
         self
     }
 
@@ -442,7 +407,13 @@ impl<'a> ListScheduler<'a> {
         // one live slot (a dead machine is replaced), so there is a candidate.
         assert!(!candidates.is_empty(), "task {task_idx} has no machine");
         let chosen = match &mut self.budget {
-            Some(rule) => &candidates[rule.choose(task_idx, &candidates)],
+            Some(rule) => {
+                let options: Vec<(f64, f64)> = candidates
+                    .iter()
+                    .map(|candidate| (candidate.finish, candidate.cost))
+                    .collect();
+                &candidates[rule.choose(task_idx, &options)]
+            }
             None => &candidates[Self::choose(&candidates, selection)],
         };
         let machine_idx = match chosen.machine {
@@ -491,56 +462,12 @@ impl<'a> ListScheduler<'a> {
 
     pub(crate) fn book(&mut self, attempt: &Attempt) {
         if let Some(rule) = &mut self.budget {
-            rule.spend(attempt.task, self.costs.workflow.len());
+            rule.spend(attempt.task);
         }
         let request = self.costs.workflow.tasks()[attempt.task].requests;
         let machine = &mut self.machines[attempt.machine];
         machine.profile.add(attempt.start, attempt.finish, &request);
         machine.first_start = machine.first_start.min(attempt.start);
         machine.last_end = machine.last_end.max(attempt.finish);
-    }
-}
-
-impl BudgetRule {
-    /// The candidate a task takes under its share of the budget; notes what it spends.
-    fn choose(&mut self, task_idx: usize, candidates: &[Candidate]) -> usize {
-        let cheapest = self.cheapest[task_idx];
-        let share = if self.cheapest_left > 0.0 {
-            cheapest / self.cheapest_left
-        } else {
-            1.0
-        };
-        let allowance = cheapest + self.spare.max(0.0) * share;
-        let by_finish = |a: &&Candidate, b: &&Candidate| {
-            a.finish
-                .total_cmp(&b.finish)
-                .then(a.cost.total_cmp(&b.cost))
-        };
-        let affordable = candidates
-            .iter()
-            .filter(|candidate| candidate.cost <= allowance + 1e-6)
-            .min_by(by_finish);
-        let chosen = affordable.unwrap_or_else(|| {
-            candidates
-                .iter()
-                .min_by(|a, b| {
-                    a.cost
-                        .total_cmp(&b.cost)
-                        .then(a.finish.total_cmp(&b.finish))
-                })
-                .expect("a task has a candidate")
-        });
-        self.spare -= chosen.cost - cheapest;
-        candidates
-            .iter()
-            .position(|candidate| std::ptr::eq(candidate, chosen))
-            .expect("chosen among the candidates")
-    }
-
-    /// A task was placed: its cheapest cost no longer waits.
-    fn spend(&mut self, task_idx: usize, n_tasks: usize) {
-        if task_idx < n_tasks {
-            self.cheapest_left = (self.cheapest_left - self.cheapest[task_idx]).max(0.0);
-        }
     }
 }

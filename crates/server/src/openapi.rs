@@ -8,7 +8,8 @@ use utoipa::OpenApi;
 use crate::report;
 use crate::routes::{accounts, dags, events, health, manage, usage};
 use crate::wire::{
-    self, accounts as account_wire, dags as dag_wire, manage as manage_wire, usage as usage_wire,
+    self, accounts as account_wire, dags as dag_wire, manage as manage_wire, tasks as task_wire,
+    usage as usage_wire,
 };
 
 #[derive(OpenApi)]
@@ -80,20 +81,20 @@ use crate::wire::{
         dag_wire::DagIn,
         dag_wire::TaskIn,
         dag_wire::RequestsIn,
-        dag_wire::LeaseIn,
-        dag_wire::TaskOpIn,
-        dag_wire::CheckpointIn,
-        dag_wire::FailIn,
+        task_wire::LeaseIn,
+        task_wire::TaskOpIn,
+        task_wire::CheckpointIn,
+        task_wire::FailIn,
         dag_wire::DagOut,
         dag_wire::TaskOut,
         dag_wire::ResourcesOut,
-        dag_wire::LeaseOut,
-        dag_wire::LeasedTaskOut,
-        dag_wire::TaskStateOut,
+        task_wire::LeaseOut,
+        task_wire::LeasedTaskOut,
+        task_wire::TaskStateOut,
         dag_wire::ReasonIn,
         dag_wire::DagSummaryOut,
         dag_wire::DagListOut,
-        dag_wire::InterruptedOut,
+        task_wire::InterruptedOut,
         report::ReportOut,
         report::ReportAccountOut,
         report::ReportDimensionOut,

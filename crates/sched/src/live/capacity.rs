@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
-use super::{DagState, TaskRef};
+use super::{DagError, DagState, TaskNeeds, TaskRef, TaskRequest};
 use crate::platform::PoolKind;
 
 /// The API uses of a DAG's tasks: (task, requests, tokens) per attempt, in task order.
@@ -139,5 +139,91 @@ impl DagState {
             }
             _ => now_ms.saturating_add(ttl_ms),
         }
+    }
+}
+
+/// Whether a pool of `kind` runs a task with `needs`: API tasks on API pools whose limits a
+/// minute can hold, people's tasks on people, the rest on machines.
+pub(crate) fn kind_fits(kind: &PoolKind, needs: &TaskNeeds) -> bool {
+    match kind {
+        PoolKind::Machines => !needs.person && !needs.uses_api(),
+        PoolKind::Api {
+            requests_per_minute,
+            tokens_per_minute,
+        } => {
+            !needs.person
+                && needs.uses_api()
+                && requests_per_minute.is_none_or(|limit| needs.requests <= limit)
+                && tokens_per_minute.is_none_or(|limit| needs.tokens <= limit)
+        }
+        PoolKind::People(_) => needs.person && !needs.uses_api(),
+    }
+}
+
+impl DagState {
+    /// A task whose kind of pool is not configured, or uses more of an API than any API pool
+    /// allows in a minute, is refused with the field named.
+    pub(crate) fn check_kind(&self, task: &TaskRequest, task_idx: usize) -> Result<(), DagError> {
+        if self
+            .config
+            .pools
+            .iter()
+            .any(|pool| kind_fits(&pool.kind, &task.needs))
+        {
+            return Ok(());
+        }
+        let needs = &task.needs;
+        let (field, message) = if needs.person && needs.uses_api() {
+            (
+                "person",
+                format!(
+                    "task {} needs a person and an API: split it in two",
+                    task.name
+                ),
+            )
+        } else if needs.person {
+            (
+                "person",
+                format!(
+                    "task {} needs a person, and no people pool is configured",
+                    task.name
+                ),
+            )
+        } else if needs.uses_api() {
+            let any_api = self
+                .config
+                .pools
+                .iter()
+                .any(|pool| matches!(pool.kind, PoolKind::Api { .. }));
+            if any_api {
+                (
+                    "uses",
+                    format!(
+                        "task {} uses {} requests and {} tokens, more than any API pool allows in a minute",
+                        task.name, needs.requests, needs.tokens
+                    ),
+                )
+            } else {
+                (
+                    "uses",
+                    format!(
+                        "task {} uses an API, and no API pool is configured",
+                        task.name
+                    ),
+                )
+            }
+        } else {
+            (
+                "requests",
+                format!(
+                    "task {} needs a machine, and no pool of machines is configured",
+                    task.name
+                ),
+            )
+        };
+        Err(DagError::invalid(
+            format!("tasks[{task_idx}].{field}"),
+            message,
+        ))
     }
 }

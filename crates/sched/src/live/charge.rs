@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use std::collections::BTreeMap;
 
-use super::{Dag, DagEvent, DagState, TaskRef};
+use super::{Dag, DagError, DagEvent, DagState, SubmitDag, TaskRef};
 use crate::platform::Pool;
 use crate::resources::{Dimension, Resources};
 use crate::state::TaskState;
@@ -419,4 +419,43 @@ impl DagState {
             _ => unreachable!("not a charge event: {event:?}"),
         }
     }
+}
+
+/// Bytes of an account path at most (the ledger checks the path itself).
+const ACCOUNT_BYTES_MAX: usize = 1024;
+
+/// The tasks that name an account other than the DAG's, in task order. Only a charged DAG's
+/// tasks may name one.
+pub(crate) fn charged_tasks(request: &SubmitDag) -> Result<Vec<(u32, String)>, DagError> {
+    let check = |field: String, account: &str| {
+        if account.is_empty() || account.len() > ACCOUNT_BYTES_MAX {
+            return Err(DagError::invalid(
+                field,
+                format!("an account path is 1 to {ACCOUNT_BYTES_MAX} bytes"),
+            ));
+        }
+        Ok(())
+    };
+    if let Some(account) = &request.account {
+        check("account".into(), account)?;
+    }
+    let mut named = Vec::new();
+    for (task_idx, task) in request.tasks.iter().enumerate() {
+        let Some(account) = &task.account else {
+            continue;
+        };
+        let field = format!("tasks[{task_idx}].account");
+        check(field.clone(), account)?;
+        match &request.account {
+            None => {
+                return Err(DagError::invalid(
+                    field,
+                    format!("task {} names an account, the dag none", task.name),
+                ));
+            }
+            Some(dag_account) if dag_account == account => {}
+            Some(_) => named.push((task_idx as u32, account.clone())),
+        }
+    }
+    Ok(named)
 }

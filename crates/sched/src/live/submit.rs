@@ -3,14 +3,15 @@
 
 use std::collections::HashMap;
 
+use super::capacity::kind_fits;
+use super::charge::charged_tasks;
 use super::error::Refusal;
 use super::evolve::topological_order;
 use super::{
     Budget, DEFAULT_ATTEMPTS, DagAnswer, DagError, DagEvent, DagState, DagSubmitted, SubmitDag,
-    TaskNeeds, TaskRequest, TaskSpec,
+    TaskRequest, TaskSpec,
 };
 use crate::SchedError;
-use crate::platform::PoolKind;
 use crate::resources::{Dimension, Resources};
 
 /// How one pool answers one task's request.
@@ -441,129 +442,4 @@ fn first_in_cycle(parents: &[&[u32]]) -> Option<usize> {
             .find(|&&parent| n_waiting[parent as usize] > 0)? as usize;
     }
     Some(current)
-}
-
-/// Bytes of an account path at most (the ledger checks the path itself).
-const ACCOUNT_BYTES_MAX: usize = 1024;
-
-/// The tasks that name an account other than the DAG's, in task order. Only a charged DAG's
-/// tasks may name one.
-fn charged_tasks(request: &SubmitDag) -> Result<Vec<(u32, String)>, DagError> {
-    let check = |field: String, account: &str| {
-        if account.is_empty() || account.len() > ACCOUNT_BYTES_MAX {
-            return Err(DagError::invalid(
-                field,
-                format!("an account path is 1 to {ACCOUNT_BYTES_MAX} bytes"),
-            ));
-        }
-        Ok(())
-    };
-    if let Some(account) = &request.account {
-        check("account".into(), account)?;
-    }
-    let mut named = Vec::new();
-    for (task_idx, task) in request.tasks.iter().enumerate() {
-        let Some(account) = &task.account else {
-            continue;
-        };
-        let field = format!("tasks[{task_idx}].account");
-        check(field.clone(), account)?;
-        match &request.account {
-            None => {
-                return Err(DagError::invalid(
-                    field,
-                    format!("task {} names an account, the dag none", task.name),
-                ));
-            }
-            Some(dag_account) if dag_account == account => {}
-            Some(_) => named.push((task_idx as u32, account.clone())),
-        }
-    }
-    Ok(named)
-}
-
-/// Whether a pool of `kind` runs a task with `needs`: API tasks on API pools whose limits a
-/// minute can hold, people's tasks on people, the rest on machines.
-fn kind_fits(kind: &PoolKind, needs: &TaskNeeds) -> bool {
-    match kind {
-        PoolKind::Machines => !needs.person && !needs.uses_api(),
-        PoolKind::Api {
-            requests_per_minute,
-            tokens_per_minute,
-        } => {
-            !needs.person
-                && needs.uses_api()
-                && requests_per_minute.is_none_or(|limit| needs.requests <= limit)
-                && tokens_per_minute.is_none_or(|limit| needs.tokens <= limit)
-        }
-        PoolKind::People(_) => needs.person && !needs.uses_api(),
-    }
-}
-
-impl DagState {
-    /// A task whose kind of pool is not configured, or uses more of an API than any API pool
-    /// allows in a minute, is refused with the field named.
-    fn check_kind(&self, task: &TaskRequest, task_idx: usize) -> Result<(), DagError> {
-        if self
-            .config
-            .pools
-            .iter()
-            .any(|pool| kind_fits(&pool.kind, &task.needs))
-        {
-            return Ok(());
-        }
-        let needs = &task.needs;
-        let (field, message) = if needs.person && needs.uses_api() {
-            (
-                "person",
-                format!(
-                    "task {} needs a person and an API: split it in two",
-                    task.name
-                ),
-            )
-        } else if needs.person {
-            (
-                "person",
-                format!(
-                    "task {} needs a person, and no people pool is configured",
-                    task.name
-                ),
-            )
-        } else if needs.uses_api() {
-            let any_api = self
-                .config
-                .pools
-                .iter()
-                .any(|pool| matches!(pool.kind, PoolKind::Api { .. }));
-            if any_api {
-                (
-                    "uses",
-                    format!(
-                        "task {} uses {} requests and {} tokens, more than any API pool allows in a minute",
-                        task.name, needs.requests, needs.tokens
-                    ),
-                )
-            } else {
-                (
-                    "uses",
-                    format!(
-                        "task {} uses an API, and no API pool is configured",
-                        task.name
-                    ),
-                )
-            }
-        } else {
-            (
-                "requests",
-                format!(
-                    "task {} needs a machine, and no pool of machines is configured",
-                    task.name
-                ),
-            )
-        };
-        Err(DagError::invalid(
-            format!("tasks[{task_idx}].{field}"),
-            message,
-        ))
-    }
 }

@@ -17,9 +17,10 @@ use super::{
 };
 use crate::auth::Need;
 use crate::error::ApiError;
-use crate::wire::dags::{
-    self as dag_wire, CheckpointIn, DagIn, DagListOut, DagOut, FailIn, InterruptedOut, LeaseOut,
-    ReasonIn, TaskOpIn, TaskStateOut,
+use crate::wire::dags::{self as dag_wire, DagIn, DagListOut, DagOut, ReasonIn};
+use crate::wire::tasks::{
+    self as task_wire, CheckpointIn, FailIn, InterruptedOut, LeaseIn, LeaseOut, TaskOpIn,
+    TaskStateOut,
 };
 use crate::wire::{self, ErrorBody};
 
@@ -159,7 +160,7 @@ fn worker_caller(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> 
 
 #[utoipa::path(post, path = "/v1/workers/{id}:lease", tag = "dag_routes",
     params(("id" = String, Path, description = "The worker's machine, POOL-INDEX (local-0)")),
-    request_body = Option<dag_wire::LeaseIn>,
+    request_body = Option<LeaseIn>,
     responses((status = 200, description = "The next task placed on the machine, or {\"task\": null}; with max_tasks, up to that many in `tasks`", body = LeaseOut),
               (status = 404, body = ErrorBody)))]
 pub async fn lease(
@@ -180,16 +181,16 @@ pub async fn lease(
         )));
     }
     let body = read_body(body, BODY_MAX).await?;
-    let max_tasks = parse_or_default::<dag_wire::LeaseIn>(&body)?.max_tasks;
+    let max_tasks = parse_or_default::<LeaseIn>(&body)?.max_tasks;
     if let Some(max) = max_tasks
-        && !(1..=dag_wire::LEASE_BATCH_MAX).contains(&max)
+        && !(1..=task_wire::LEASE_BATCH_MAX).contains(&max)
     {
         return Err(ApiError::invalid(
             "invalid_field",
             "max_tasks",
             format!(
                 "max_tasks must be 1 to {}, not {max}",
-                dag_wire::LEASE_BATCH_MAX
+                task_wire::LEASE_BATCH_MAX
             ),
         ));
     }
@@ -221,7 +222,7 @@ pub async fn post_task_action(
     worker_caller(&state, &headers)?;
     let target = Target::of(&uri, "/v1/tasks/")?;
     let (id_text, method) = target.action("task", ":heartbeat, :checkpoint, :complete or :fail")?;
-    let task = dag_wire::task_id(id_text)?;
+    let task = task_wire::task_id(id_text)?;
     let body = read_body(body, BODY_MAX).await?;
     let command = match method {
         "heartbeat" => heartbeat_task(task, Some(parse_or_default(&body)?)),

@@ -8,6 +8,7 @@ pub mod dags;
 pub mod error;
 pub mod manage;
 pub mod schemas;
+pub mod tasks;
 pub mod usage;
 
 use std::collections::BTreeMap;
