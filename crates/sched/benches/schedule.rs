@@ -339,19 +339,28 @@ fn decision_times(platform: &Platform) {
     );
 }
 
+/// The committed platforms, in the order of the tables.
+const PLATFORM_FILES: [&str; 3] = [
+    "platform.toml",
+    "platform-contended.toml",
+    "platform-wan.toml",
+];
+
+/// A committed platform, announced on the output.
+fn platform(file: &str) -> Platform {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("benches")
+        .join(file);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{file}: {err}"));
+    println!("platform {}", path.display());
+    parse_platform(&text).unwrap()
+}
+
 fn main() {
     let workflows = workflows();
     if std::env::var("PURSER_BENCH").is_ok_and(|only| only == "budget") {
-        for file in [
-            "platform.toml",
-            "platform-contended.toml",
-            "platform-wan.toml",
-        ] {
-            let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("benches")
-                .join(file);
-            let platform = parse_platform(&std::fs::read_to_string(&path).unwrap()).unwrap();
-            println!("platform {}", path.display());
+        for file in PLATFORM_FILES {
+            let platform = platform(file);
             budget_table(&platform, &workflows);
             if file == "platform.toml" {
                 decision_times(&platform);
@@ -360,17 +369,8 @@ fn main() {
         return;
     }
     let mut first = None;
-    for file in [
-        "platform.toml",
-        "platform-contended.toml",
-        "platform-wan.toml",
-    ] {
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("benches")
-            .join(file);
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{file}: {err}"));
-        let platform = parse_platform(&text).unwrap();
-        println!("platform {}", path.display());
+    for file in PLATFORM_FILES {
+        let platform = platform(file);
         makespan_ratios(&platform, &workflows);
         spot_ratios(&platform, &workflows, "");
         budget_table(&platform, &workflows);

@@ -20,6 +20,16 @@ fn figure(server: &TestServer, account: &str, what: &str, dimension: &str) -> u6
         .unwrap_or(0)
 }
 
+/// `acme` with 10,000 cost_micros and `acme/wf` with 700 below it, both stopping at the limit.
+fn tight_accounts(server: &TestServer) {
+    for (path, limit) in [("acme", 10_000), ("acme/wf", 700)] {
+        server.put_ok(
+            path,
+            json!({"limits": {"cost_micros": limit}, "thresholds": {"stop": 1.0}}),
+        );
+    }
+}
+
 fn two_tasks(server: &TestServer) -> Value {
     submit_ok(
         server,
@@ -101,14 +111,7 @@ fn machine_time_is_held_at_placement_and_settled_from_the_clock() {
 #[test]
 fn a_dag_its_budget_cannot_afford_pauses_and_resumes_when_the_budget_is_raised() {
     let (server, clock, _dir) = start_scheduler_manual(PRICED);
-    server.put_ok(
-        "acme",
-        json!({"limits": {"cost_micros": 10_000}, "thresholds": {"stop": 1.0}}),
-    );
-    server.put_ok(
-        "acme/wf",
-        json!({"limits": {"cost_micros": 700}, "thresholds": {"stop": 1.0}}),
-    );
+    tight_accounts(&server);
     server.put_ok("acme/wf/agent", json!({}));
     let submitted = two_tasks(&server);
     let id = submitted["id"].as_str().unwrap();
@@ -246,14 +249,7 @@ fn an_account_at_stop_starts_no_attempt_even_on_free_machines() {
 #[test]
 fn committed_work_beyond_what_is_left_raises_an_alert_before_the_dag_pauses() {
     let (server, clock, _dir) = start_scheduler_manual(PRICED);
-    server.put_ok(
-        "acme",
-        json!({"limits": {"cost_micros": 10_000}, "thresholds": {"stop": 1.0}}),
-    );
-    server.put_ok(
-        "acme/wf",
-        json!({"limits": {"cost_micros": 700}, "thresholds": {"stop": 1.0}}),
-    );
+    tight_accounts(&server);
     // `a` (500) fits; `a` then `b` (another 500) do not fit in 700.
     submit_ok(
         &server,
