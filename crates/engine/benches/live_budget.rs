@@ -99,6 +99,7 @@ fn workflow_tasks() -> Vec<TaskRequest> {
             max_attempts: None,
             account: None,
             needs: Default::default(),
+            custom_requests: Vec::new(),
         })
         .collect()
 }

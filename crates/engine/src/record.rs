@@ -90,6 +90,7 @@ pub fn decode_snapshot(payload: &[u8]) -> Result<StateSnapshot, String> {
                 paused: Vec::new(),
                 api_uses: Vec::new(),
                 api_windows: Default::default(),
+                custom_requests: Vec::new(),
             },
         }),
         _ => match current {

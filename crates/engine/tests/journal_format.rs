@@ -117,6 +117,7 @@ fn records() -> (Vec<Record>, Ledger, DagState) {
             max_attempts: None,
             account: None,
             needs: Default::default(),
+            custom_requests: Vec::new(),
         }],
         account: None,
     };

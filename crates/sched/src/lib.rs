@@ -55,10 +55,10 @@ pub use live::{
 pub use parse_dax::parse_dax;
 pub use parse_wfformat::parse_wfformat;
 pub use planner::{Algorithm, PlanOptions, Weights, plan, plan_with};
-pub use platform::{Platform, Pool, PoolKind, PoolSpec, parse_platform};
+pub use platform::{Platform, Pool, PoolKind, PoolSpec, custom_dimensions, parse_platform};
 pub use preempt::{QuotaHolder, preemptions};
 pub use quota::{QuotaDenial, QuotaLimit, Quotas};
-pub use resources::{Dimension, Resources};
+pub use resources::{CUSTOM_DIMS_MAX, Dimension, Resources};
 pub use rng::SplitMix64;
 pub use schedule::{PlanStats, Schedule, ScheduledTask, summary};
 pub use state::TaskState;

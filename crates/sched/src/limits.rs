@@ -18,11 +18,7 @@ impl Default for LimitRange {
         LimitRange {
             default: Resources::ZERO,
             min: Resources::ZERO,
-            max: Resources {
-                cores: u64::MAX,
-                memory_bytes: u64::MAX,
-                gpu: u64::MAX,
-            },
+            max: Resources::UNBOUNDED,
         }
     }
 }
@@ -50,7 +46,8 @@ impl LimitRanges {
             return Ok(request);
         };
         let mut effective = request;
-        for dimension in Dimension::ALL {
+        // Ranges bound the built-in dimensions; custom ones pass as requested.
+        for dimension in Dimension::ALL[..3].iter().copied() {
             if effective.get(dimension) == 0 {
                 effective.set(dimension, range.default.get(dimension));
             }
@@ -85,16 +82,19 @@ mod tests {
                     cores: 2,
                     memory_bytes: 1 << 30,
                     gpu: 0,
+                    ..Resources::ZERO
                 },
                 min: Resources {
                     cores: 1,
                     memory_bytes: 0,
                     gpu: 0,
+                    ..Resources::ZERO
                 },
                 max: Resources {
                     cores: 8,
                     memory_bytes: 16 << 30,
                     gpu: 2,
+                    ..Resources::ZERO
                 },
             },
         );
@@ -117,6 +117,7 @@ mod tests {
             cores: 2,
             memory_bytes: 1 << 30,
             gpu: 0,
+            ..Resources::ZERO
         };
         check("acme", "gpu-pool", Resources::ZERO, Ok(defaulted));
         check(
@@ -141,6 +142,7 @@ mod tests {
                 cores: 1,
                 memory_bytes: 1,
                 gpu: 3,
+                ..Resources::ZERO
             },
             Err("3 gpu for tenant acme on pool gpu-pool"),
         );

@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use crate::SchedError;
 use crate::calendar::WorkingHours;
-use crate::resources::Resources;
+use crate::resources::{CUSTOM_DIMS_MAX, Dimension, Resources};
 
 /// What a pool's slots are.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -178,12 +178,57 @@ pub struct PoolSpec {
     pub timezone: Option<String>,
     #[serde(default)]
     pub holidays: Vec<String>,
+    /// What each machine offers of custom dimensions: `capacity = { licenses = 4 }`.
+    #[serde(default)]
+    pub capacity: std::collections::BTreeMap<String, u64>,
+}
+
+/// The custom dimensions the pools of `specs` offer, by name, in name order: the index of a
+/// name is its `Dimension::Custom` index. Refuses a built-in name, a malformed one, or more
+/// than [`CUSTOM_DIMS_MAX`].
+pub fn custom_dimensions(specs: &[PoolSpec]) -> Result<Vec<String>, SchedError> {
+    let mut names: Vec<String> = Vec::new();
+    for spec in specs {
+        for name in spec.capacity.keys() {
+            let invalid = |reason: String| SchedError::InvalidPool {
+                pool: spec.name.clone(),
+                reason: format!("capacity.{name}: {reason}"),
+            };
+            if Dimension::ALL[..3]
+                .iter()
+                .any(|builtin| builtin.name() == name)
+            {
+                return Err(invalid(format!("set {name} as a field of the pool")));
+            }
+            let well_formed = !name.is_empty()
+                && name.len() <= 64
+                && name
+                    .bytes()
+                    .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'_');
+            if !well_formed {
+                return Err(invalid("a dimension is 1-64 of a-z, 0-9 and _".into()));
+            }
+            if !names.contains(name) {
+                names.push(name.clone());
+            }
+        }
+    }
+    names.sort();
+    if names.len() > CUSTOM_DIMS_MAX {
+        return Err(SchedError::InvalidPlatform(format!(
+            "{} custom dimensions ({}), at most {CUSTOM_DIMS_MAX}",
+            names.len(),
+            names.join(", ")
+        )));
+    }
+    Ok(names)
 }
 
 impl PoolSpec {
-    /// The pool it describes, with its kind's fields checked (the rest: `Platform::validate`).
-    /// The error names the pool and the field.
-    pub fn to_pool(&self) -> Result<Pool, SchedError> {
+    /// The pool it describes, with its kind's fields checked (the rest: `Platform::validate`),
+    /// its custom capacity indexed by `custom` (see [`custom_dimensions`]). The error names the
+    /// pool and the field.
+    pub fn to_pool(&self, custom: &[String]) -> Result<Pool, SchedError> {
         let invalid = |field: &str, reason: String| SchedError::InvalidPool {
             pool: self.name.clone(),
             reason: format!("{field}: {reason}"),
@@ -279,6 +324,7 @@ impl PoolSpec {
                 cores: self.cores.unwrap_or(1),
                 memory_bytes: self.memory_bytes.unwrap_or(u64::MAX),
                 gpu: self.gpu,
+                custom: custom_capacity(&self.capacity, custom),
             },
             speed: self.speed,
             on_demand_per_hour_micros: self.on_demand_per_hour_micros,
@@ -290,6 +336,18 @@ impl PoolSpec {
     }
 }
 
+/// A pool's custom capacity as amounts indexed like `custom`.
+fn custom_capacity(
+    capacity: &std::collections::BTreeMap<String, u64>,
+    custom: &[String],
+) -> [u64; CUSTOM_DIMS_MAX] {
+    let mut amounts = [0; CUSTOM_DIMS_MAX];
+    for (idx, name) in custom.iter().enumerate().take(CUSTOM_DIMS_MAX) {
+        amounts[idx] = capacity.get(name).copied().unwrap_or(0);
+    }
+    amounts
+}
+
 fn one() -> f64 {
     1.0
 }
@@ -298,10 +356,11 @@ fn one() -> f64 {
 pub fn parse_platform(text: &str) -> Result<Platform, SchedError> {
     let file: PlatformFile =
         toml::from_str(text).map_err(|err| SchedError::PlatformToml(err.to_string()))?;
+    let custom = custom_dimensions(&file.pool)?;
     let pools = file
         .pool
         .iter()
-        .map(PoolSpec::to_pool)
+        .map(|spec| spec.to_pool(&custom))
         .collect::<Result<_, _>>()?;
     let platform = Platform {
         bandwidth_mbps: file.bandwidth_mbps,
@@ -444,5 +503,27 @@ holidays = ["2026-12-25", "2026-12-26"]
             check_error(&format!("{base}{fields}"), expected);
             check_error(&format!("{base}{fields}"), "pool p");
         }
+    }
+
+    #[test]
+    fn pools_offer_custom_dimensions_by_name() {
+        let platform = parse_platform(
+            "bandwidth_mbps = 1\n[[pool]]\nname='cad'\nmachines=2\ncores=8\ncapacity={ licenses = 3, seats = 1 }\n\
+             [[pool]]\nname='plain'\nmachines=1\ncores=8",
+        )
+        .unwrap();
+        // Names in order: licenses is 0, seats is 1; a pool without them offers none.
+        assert_eq!(platform.pools[0].capacity.custom[..2], [3, 1]);
+        assert_eq!(platform.pools[1].capacity.custom[..2], [0, 0]);
+        let base = "bandwidth_mbps = 1\n[[pool]]\nname='p'\nmachines=1\ncores=1\n";
+        check_error(&format!("{base}capacity={{ cores = 2 }}"), "capacity.cores");
+        check_error(
+            &format!("{base}capacity={{ Licenses = 2 }}"),
+            "capacity.Licenses",
+        );
+        check_error(
+            &format!("{base}capacity={{ a = 1, b = 1, c = 1, d = 1, e = 1 }}"),
+            "5 custom dimensions",
+        );
     }
 }

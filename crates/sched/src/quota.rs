@@ -43,7 +43,7 @@ impl QuotaLimit {
 pub struct QuotaDenial {
     pub tenant: String,
     pub pool: String,
-    pub dimension: &'static str,
+    pub dimension: Dimension,
     pub reason: &'static str,
 }
 
@@ -115,7 +115,7 @@ impl Quotas {
                 return Err(QuotaDenial {
                     tenant: tenant.to_string(),
                     pool: pool.to_string(),
-                    dimension: dimension.name(),
+                    dimension,
                     reason,
                 });
             }

@@ -134,7 +134,10 @@ impl From<DagError> for ApiError {
         let message = err.to_string();
         let code = err.code();
         let status = match &err {
-            DagError::Invalid { .. } | DagError::LimitRange(_) | DagError::NoPoolFits(_) => 400,
+            DagError::Invalid { .. }
+            | DagError::UnknownField { .. }
+            | DagError::LimitRange(_)
+            | DagError::NoPoolFits(_) => 400,
             DagError::DagNotFound(_) | DagError::TaskNotFound(_) | DagError::WorkerNotFound(_) => {
                 404
             }
@@ -148,7 +151,9 @@ impl From<DagError> for ApiError {
         };
         let mut error = ApiError::new(status, code, message);
         match err {
-            DagError::Invalid { field, .. } => error.detail.field = Some(field),
+            DagError::Invalid { field, .. } | DagError::UnknownField { field, .. } => {
+                error.detail.field = Some(field)
+            }
             DagError::LimitRange(refusal)
             | DagError::NoPoolFits(refusal)
             | DagError::Quota(refusal) => {

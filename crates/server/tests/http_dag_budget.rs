@@ -332,3 +332,48 @@ fn api_tasks_wait_for_their_window_and_people_work_their_hours() {
     );
     assert_error(&(status, body), 400, "invalid_field", Some("tasks[0].uses"));
 }
+
+#[test]
+fn tasks_request_custom_dimensions_that_pools_offer() {
+    let (server, _clock, _dir) = start_scheduler_manual(
+        "[[pool]]\nname = \"cad\"\nmachines = 1\ncores = 8\ncapacity = { licenses = 1 }\n",
+    );
+    let submitted = submit_ok(
+        &server,
+        json!({"tenant": "acme", "tasks": [
+            {"id": "a", "requests": {"cores": 2, "licenses": 1}},
+            {"id": "b", "requests": {"cores": 2, "licenses": 1}}
+        ]}),
+    );
+    assert_eq!(submitted["tasks"][0]["requests"]["licenses"], 1);
+    let first = lease(&server, "cad-0");
+    assert_eq!(first["requests"]["licenses"], 1);
+    assert!(
+        lease(&server, "cad-0").is_null(),
+        "one license: the second waits though cores are free"
+    );
+    let unknown = server.post(
+        "/v1/dags",
+        json!({"tenant": "acme", "tasks": [{"id": "x", "requests": {"seats": 1}}]}),
+    );
+    let error = assert_error(
+        &unknown,
+        400,
+        "unknown_field",
+        Some("tasks[0].requests.seats"),
+    );
+    assert!(
+        error["message"].as_str().unwrap().contains("licenses"),
+        "{error}"
+    );
+    let too_many = server.post(
+        "/v1/dags",
+        json!({"tenant": "acme", "tasks": [{"id": "y", "requests": {"licenses": 2}}]}),
+    );
+    assert_error(
+        &too_many,
+        400,
+        "no_pool_fits",
+        Some("tasks[0].requests.licenses"),
+    );
+}

@@ -269,6 +269,7 @@ impl Sim {
                 max_attempts: Some(self.rng.range(1, 4) as u32),
                 account: None,
                 needs: Default::default(),
+                custom_requests: Vec::new(),
             })
             .collect();
         let request = SubmitDag {

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{DagError, DagState, TaskNeeds, TaskRef, TaskRequest};
 use crate::platform::PoolKind;
+use crate::resources::{CUSTOM_DIMS_MAX, Dimension};
 
 /// The API uses of a DAG's tasks: (task, requests, tokens) per attempt, in task order.
 pub type TaskApiUses = Vec<(u32, u64, u64)>;
@@ -225,5 +226,70 @@ impl DagState {
             format!("tasks[{task_idx}].{field}"),
             message,
         ))
+    }
+}
+
+impl DagState {
+    /// A task's custom requests by the configuration's index; a name no pool offers is refused
+    /// with the field named.
+    pub(crate) fn custom_amounts(
+        &self,
+        task: &TaskRequest,
+        task_idx: usize,
+    ) -> Result<[u64; CUSTOM_DIMS_MAX], DagError> {
+        let mut amounts = [0; CUSTOM_DIMS_MAX];
+        for (name, amount) in &task.custom_requests {
+            let field = format!("tasks[{task_idx}].requests.{name}");
+            match Dimension::named(name, &self.config.custom_dimensions) {
+                Some(Dimension::Custom(idx)) => amounts[idx as usize] = *amount,
+                _ => {
+                    let offered = if self.config.custom_dimensions.is_empty() {
+                        "no pool offers a custom dimension".to_string()
+                    } else {
+                        format!(
+                            "the pools offer cores, memory_bytes, gpu and {}",
+                            self.config.custom_dimensions.join(", ")
+                        )
+                    };
+                    return Err(DagError::UnknownField {
+                        field,
+                        message: format!("task {} requests {name}: {offered}", task.name),
+                    });
+                }
+            }
+        }
+        Ok(amounts)
+    }
+
+    /// Folds the custom requests of a DAG's tasks into their specs.
+    pub(crate) fn fold_custom(&mut self, dag: u64, tasks: &[(u32, [u64; CUSTOM_DIMS_MAX])]) {
+        let found = self.dags.get_mut(&dag).expect("a checked dag exists");
+        for (task, amounts) in tasks {
+            found.tasks[*task as usize].spec.requests.custom = *amounts;
+        }
+    }
+
+    /// What replay checks of custom requests: the DAG exists, its tasks are in range and in
+    /// order, and none holds a machine yet (what it holds would change under it).
+    pub(crate) fn check_custom(
+        &self,
+        dag: u64,
+        tasks: &[(u32, [u64; CUSTOM_DIMS_MAX])],
+    ) -> Result<(), DagError> {
+        let fits = self.dags.get(&dag).is_some_and(|found| {
+            tasks.iter().all(|(task, _)| {
+                found
+                    .tasks
+                    .get(*task as usize)
+                    .is_some_and(|live| !super::evolve::holds_machine(live.state))
+            })
+        });
+        if fits && tasks.windows(2).all(|pair| pair[0].0 < pair[1].0) {
+            Ok(())
+        } else {
+            Err(DagError::Replay(format!(
+                "dag_{dag}: its custom requests do not fit it"
+            )))
+        }
     }
 }

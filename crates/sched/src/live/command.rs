@@ -20,6 +20,8 @@ pub struct TaskRequest {
     pub account: Option<String>,
     /// What it needs besides a machine: an external API's requests and tokens, or a person.
     pub needs: TaskNeeds,
+    /// Custom dimensions by name (`licenses`): resolved against the pools' at submission.
+    pub custom_requests: Vec<(String, u64)>,
 }
 
 /// What a task needs besides a machine. A task that uses an API runs on an API pool, one that

@@ -10,7 +10,8 @@ pub struct Refusal {
     pub task: String,
     pub tenant: String,
     pub pool: String,
-    pub dimension: &'static str,
+    /// `cores`, `memory_bytes`, `gpu` or a custom dimension's name.
+    pub dimension: String,
     pub requested: u64,
     /// What there is: a machine's size for `NoPoolFits`.
     pub available: Option<u64>,
@@ -22,6 +23,9 @@ pub enum DagError {
     /// Bad input, naming the field (`tasks[3].depends_on[0]`).
     #[error("{message}")]
     Invalid { field: String, message: String },
+    /// A name nothing knows: a request's dimension no pool offers.
+    #[error("{message}")]
+    UnknownField { field: String, message: String },
     #[error(
         "task {} of tenant {} requests {} {} on pool {}, {}",
         .0.task, .0.tenant, .0.requested, .0.dimension, .0.pool, .0.why
@@ -73,6 +77,7 @@ impl DagError {
     pub fn code(&self) -> &'static str {
         match self {
             DagError::Invalid { .. } => "invalid_field",
+            DagError::UnknownField { .. } => "unknown_field",
             DagError::LimitRange(_) => "limit_range",
             DagError::NoPoolFits(_) => "no_pool_fits",
             DagError::Quota(_) => "quota_exceeded",

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::TaskRef;
 use super::charge::{OpenCharge, Unaffordable};
-use crate::resources::Resources;
+use crate::resources::{CUSTOM_DIMS_MAX, Resources};
 use crate::state::TaskState;
 
 /// A task as the event of its DAG's submission fixes it: validated and resolved.
@@ -106,6 +106,13 @@ pub enum DagEvent {
     /// A paused DAG's task could be afforded again.
     Resumed {
         dag: u64,
+        at_ms: u64,
+    },
+    /// The DAG just submitted has tasks that request custom dimensions (by the configuration's
+    /// index), in task order.
+    CustomRequests {
+        dag: u64,
+        tasks: Vec<(u32, [u64; CUSTOM_DIMS_MAX])>,
         at_ms: u64,
     },
     /// The DAG just submitted has tasks that use an API: (task, requests, tokens) per attempt,

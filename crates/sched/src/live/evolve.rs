@@ -57,6 +57,7 @@ impl DagState {
             DagEvent::ApiUses { dag, tasks, .. } => {
                 self.api_uses.insert(*dag, tasks.clone());
             }
+            DagEvent::CustomRequests { dag, tasks, .. } => self.fold_custom(*dag, tasks),
             DagEvent::Accounted { .. }
             | DagEvent::Charged { .. }
             | DagEvent::AttemptEnded { .. }
@@ -345,6 +346,7 @@ impl DagState {
             | DagEvent::AttemptEnded { .. }
             | DagEvent::Paused { .. }
             | DagEvent::Resumed { .. } => self.check_charge(event),
+            DagEvent::CustomRequests { dag, tasks, .. } => self.check_custom(*dag, tasks),
             DagEvent::ApiUses { dag, tasks, .. } => {
                 let in_range = self.dags.get(dag).is_some_and(|found| {
                     tasks

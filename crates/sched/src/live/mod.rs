@@ -115,6 +115,9 @@ pub struct DagConfig {
     pub quotas: Option<Quotas>,
     pub limit_ranges: LimitRanges,
     pub limits: DagLimits,
+    /// The names of the custom dimensions the pools offer, by `Dimension::Custom` index
+    /// (`platform::custom_dimensions`).
+    pub custom_dimensions: Vec<String>,
 }
 
 impl DagConfig {
@@ -131,6 +134,7 @@ impl DagConfig {
             quotas: None,
             limit_ranges: LimitRanges::default(),
             limits: DagLimits::default(),
+            custom_dimensions: Vec::new(),
         }
     }
 }
@@ -416,6 +420,17 @@ impl DagState {
 
     pub fn n_tasks(&self) -> usize {
         self.n_tasks
+    }
+
+    /// A request's custom dimensions by name, those it asks any of.
+    pub fn custom_requests(&self, requests: &crate::resources::Resources) -> Vec<(String, u64)> {
+        self.config
+            .custom_dimensions
+            .iter()
+            .zip(requests.custom)
+            .filter(|(_, amount)| *amount > 0)
+            .map(|(name, amount)| (name.clone(), amount))
+            .collect()
     }
 
     pub fn lease_ttl_ms(&self) -> u64 {

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::capacity::TaskApiUses;
 use super::evolve::{derive_dag, holds_machine, topological_order};
 use super::{ApiWindows, Dag, DagCharge, DagConfig, DagError, DagState, LiveTask, Unaffordable};
+use crate::resources::CUSTOM_DIMS_MAX;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DagSnapshot {
@@ -16,7 +17,12 @@ pub struct DagSnapshot {
     pub paused: Vec<(u64, Unaffordable)>,
     pub api_uses: Vec<(u64, TaskApiUses)>,
     pub api_windows: ApiWindows,
+    /// Tasks' custom requests (which `Dag` leaves out), per DAG.
+    pub custom_requests: Vec<(u64, TaskCustomRequests)>,
 }
+
+/// A DAG's tasks that request custom dimensions: (task, amounts by index), in task order.
+pub type TaskCustomRequests = Vec<(u32, [u64; CUSTOM_DIMS_MAX])>;
 
 impl DagState {
     /// The canonical value: derived figures are left out (zero), as they are once encoded.
@@ -58,6 +64,20 @@ impl DagState {
                 .map(|(&dag, uses)| (dag, uses.clone()))
                 .collect(),
             api_windows: self.api_windows.clone(),
+            custom_requests: self
+                .dags
+                .values()
+                .filter_map(|dag| {
+                    let tasks: TaskCustomRequests = dag
+                        .tasks
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, task)| task.spec.requests.custom.iter().any(|&a| a > 0))
+                        .map(|(idx, task)| (idx as u32, task.spec.requests.custom))
+                        .collect();
+                    (!tasks.is_empty()).then_some((dag.id, tasks))
+                })
+                .collect(),
         }
     }
 
@@ -69,8 +89,20 @@ impl DagState {
             return Err(DagError::Replay("snapshot: no dag id is left".into()));
         }
         state.next_dag = snapshot.next_dag;
+        let mut custom: std::collections::HashMap<u64, TaskCustomRequests> =
+            snapshot.custom_requests.into_iter().collect();
         for mut dag in snapshot.dags {
             state.check_snapshot_dag(&dag)?;
+            // Custom requests first: what a placed task holds on its machine includes them.
+            for (task, amounts) in custom.remove(&dag.id).unwrap_or_default() {
+                let Some(live) = dag.tasks.get_mut(task as usize) else {
+                    return Err(DagError::Replay(format!(
+                        "snapshot: dag_{} has no task {task} to request custom dimensions",
+                        dag.id
+                    )));
+                };
+                live.spec.requests.custom = amounts;
+            }
             derive_dag(&mut dag);
             state.n_tasks += dag.tasks.len();
             if let Some(key) = &dag.idempotency_key {
@@ -130,6 +162,11 @@ impl DagState {
             ));
         }
         state.api_windows = snapshot.api_windows;
+        if let Some(dag) = custom.keys().next() {
+            return Err(DagError::Replay(format!(
+                "snapshot: custom requests of dag_{dag}, which it does not hold"
+            )));
+        }
         Ok(state)
     }
 

@@ -12,7 +12,7 @@ use super::{
     TaskRequest, TaskSpec,
 };
 use crate::SchedError;
-use crate::resources::{Dimension, Resources};
+use crate::resources::{CUSTOM_DIMS_MAX, Dimension, Resources};
 
 /// How one pool answers one task's request.
 enum PoolAnswer {
@@ -27,7 +27,7 @@ enum PoolAnswer {
 impl DagState {
     pub(crate) fn submit(
         &mut self,
-        request: SubmitDag,
+        mut request: SubmitDag,
         now_ms: u64,
         events: &mut Vec<DagEvent>,
         budget: &mut dyn Budget,
@@ -69,6 +69,9 @@ impl DagState {
             return Err(DagError::NoPools);
         }
         let task_accounts = charged_tasks(&request)?;
+        for (task_idx, task) in request.tasks.iter_mut().enumerate() {
+            task.requests.custom = self.custom_amounts(task, task_idx)?;
+        }
         let parents = resolve_parents(&request.tasks, &limits)?;
         let mut specs = Vec::with_capacity(request.tasks.len());
         for (task_idx, (task, parents)) in request.tasks.iter().zip(parents).enumerate() {
@@ -94,6 +97,8 @@ impl DagState {
                 max_attempts,
             });
         }
+        let specs_custom: Vec<[u64; CUSTOM_DIMS_MAX]> =
+            specs.iter().map(|spec| spec.requests.custom).collect();
         let api_uses: Vec<(u32, u64, u64)> = request
             .tasks
             .iter()
@@ -116,6 +121,20 @@ impl DagState {
             at_ms: now_ms,
         };
         self.emit(DagEvent::Submitted(Box::new(submitted)), events);
+        let custom: Vec<(u32, [u64; CUSTOM_DIMS_MAX])> = specs_custom
+            .into_iter()
+            .enumerate()
+            .filter(|(_, amounts)| amounts.iter().any(|&amount| amount > 0))
+            .map(|(idx, amounts)| (idx as u32, amounts))
+            .collect();
+        if !custom.is_empty() {
+            let event = DagEvent::CustomRequests {
+                dag,
+                tasks: custom,
+                at_ms: now_ms,
+            };
+            self.emit(event, events);
+        }
         if !api_uses.is_empty() {
             let uses = DagEvent::ApiUses {
                 dag,
@@ -216,12 +235,13 @@ impl DagState {
                 _ => None,
             });
         let refusal = |pool_idx: usize, dimension: Dimension, requested: u64, why: String| {
+            let name = dimension.name_in(&self.config.custom_dimensions);
             Box::new(Refusal {
-                field: field(dimension.name()),
+                field: field(&name),
                 task: task.name.clone(),
                 tenant: tenant.to_string(),
                 pool: named(pool_idx),
-                dimension: dimension.name(),
+                dimension: name,
                 requested,
                 available: None,
                 why,
@@ -311,11 +331,7 @@ impl DagState {
             // With nothing else admitted, a refusal means this request can never be admitted.
             let mut empty = quotas.clone();
             if let Err(denial) = empty.try_admit(tenant, pool, &effective) {
-                let dimension = Dimension::ALL
-                    .into_iter()
-                    .find(|candidate| candidate.name() == denial.dimension)
-                    .unwrap_or(Dimension::Cores);
-                return PoolAnswer::Quota(dimension, denial.reason);
+                return PoolAnswer::Quota(denial.dimension, denial.reason);
             }
         }
         PoolAnswer::Fits(effective)

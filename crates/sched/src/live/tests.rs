@@ -28,6 +28,7 @@ pub(super) fn config(pools: Vec<Pool>) -> DagConfig {
         quotas: None,
         limit_ranges: LimitRanges::default(),
         limits: DagLimits::default(),
+        custom_dimensions: Vec::new(),
     }
 }
 
@@ -42,6 +43,7 @@ pub(super) fn task(name: &str, depends_on: &[&str]) -> TaskRequest {
         max_attempts: None,
         account: None,
         needs: Default::default(),
+        custom_requests: Vec::new(),
     }
 }
 

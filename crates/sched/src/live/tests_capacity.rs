@@ -238,3 +238,82 @@ proptest! {
         }
     }
 }
+
+/// A pool of two CAD machines with one license each, and a local machine without licenses.
+fn licensed() -> Run {
+    let mut cad = pool("cad", 2, 8);
+    cad.capacity.custom[0] = 1;
+    let mut config = config(vec![cad, pool("local", 1, 8)]);
+    config.custom_dimensions = vec!["licenses".into()];
+    Run::new(config)
+}
+
+fn with_license(name: &str) -> TaskRequest {
+    TaskRequest {
+        custom_requests: vec![("licenses".into(), 1)],
+        ..task(name, &[])
+    }
+}
+
+#[test]
+fn custom_dimensions_are_held_like_cores() {
+    let mut run = licensed();
+    let tasks = (0..3)
+        .map(|idx| with_license(&format!("render{idx}")))
+        .collect();
+    let dag = run.submit(dag("acme", tasks));
+    for worker in ["cad-0", "cad-1", "local-0"] {
+        run.lease(worker);
+    }
+    // One license per machine: two run, the third waits; none on the local machine.
+    assert_eq!(placed(&run, dag), 2);
+    let local = run.state.worker_machine("local-0").unwrap();
+    let found = run.state.dag(dag).unwrap();
+    assert!(found.tasks.iter().all(|task| task.machine != Some(local)));
+    assert_eq!(
+        run.state.custom_requests(&found.tasks[0].spec.requests),
+        [("licenses".to_string(), 1)]
+    );
+    // The custom requests survive a snapshot (the journal's `Dag` leaves them out).
+    let snapshot = run.state.to_snapshot();
+    let restored = DagState::from_snapshot(run.state.config.clone(), snapshot.clone()).unwrap();
+    assert_eq!(restored.to_snapshot(), snapshot);
+    restored.check_invariants().unwrap();
+}
+
+#[test]
+fn a_quota_on_a_custom_dimension_and_an_unknown_one() {
+    let mut run = licensed();
+    let mut quotas = crate::quota::Quotas::default();
+    quotas.set(
+        "acme",
+        "cad",
+        crate::resources::Dimension::Custom(0),
+        crate::quota::QuotaLimit {
+            nominal: 1,
+            borrowing_limit: Some(0),
+            lending_limit: None,
+        },
+    );
+    run.state.config.quotas = Some(quotas);
+    let dag = run.submit(dag("acme", vec![with_license("a"), with_license("b")]));
+    for worker in ["cad-0", "cad-1"] {
+        run.lease(worker);
+    }
+    assert_eq!(placed(&run, dag), 1, "the tenant's quota is one license");
+    let typo = TaskRequest {
+        custom_requests: vec![("licenzes".into(), 1)],
+        ..task("c", &[])
+    };
+    match run.try_apply(DagCommand::Submit(dag_of(vec![typo]))) {
+        Err(DagError::UnknownField { field, message }) => {
+            assert_eq!(field, "tasks[0].requests.licenzes");
+            assert!(message.contains("licenses"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+fn dag_of(tasks: Vec<TaskRequest>) -> SubmitDag {
+    dag("acme", tasks)
+}

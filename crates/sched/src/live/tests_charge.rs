@@ -115,12 +115,14 @@ fn prices_follow_the_largest_share_and_round_up() {
         cores: 8,
         memory_bytes: 32 << 30,
         gpu: 0,
+        ..Resources::ZERO
     };
     assert_eq!(share_ppm(&Resources::cores(2), &machine), 250_000);
     let memory_heavy = Resources {
         cores: 1,
         memory_bytes: 16 << 30,
         gpu: 0,
+        ..Resources::ZERO
     };
     assert_eq!(share_ppm(&memory_heavy, &machine), 500_000);
     // More than the machine counts as the whole machine.

@@ -74,6 +74,7 @@ fn limit_ranges_and_quotas_refuse_naming_tenant_pool_and_dimension() {
             cores: max_cores,
             memory_bytes: u64::MAX,
             gpu: 0,
+            ..Resources::ZERO
         },
     };
     config.limit_ranges.set("acme", "small", bounded(4));
@@ -109,7 +110,7 @@ fn limit_ranges_and_quotas_refuse_naming_tenant_pool_and_dimension() {
         let got = (
             refusal.tenant.as_str(),
             refusal.pool.as_str(),
-            refusal.dimension,
+            refusal.dimension.as_str(),
             refusal.requested,
         );
         assert_eq!(got, expected);

@@ -223,6 +223,20 @@ mod tests {
         )
         .unwrap();
         assert_eq!(config.pool.len(), 2);
+        // Any dimension a pool offers may have a quota; another is refused, naming the ones
+        // there are.
+        let licensed =
+            "[[pool]]\nname = \"cad\"\nmachines = 2\ncores = 8\ncapacity = { licenses = 1 }\n";
+        Config::parse(&format!(
+            "{licensed}[[quota]]\ntenant = \"acme\"\npool = \"cad\"\ndimension = \"licenses\"\nnominal = 1"
+        ))
+        .unwrap();
+        check(
+            &format!(
+                "{licensed}[[quota]]\ntenant = \"acme\"\npool = \"cad\"\ndimension = \"seats\"\nnominal = 1"
+            ),
+            "quota[0].dimension: seats is not cores, memory_bytes, gpu, licenses",
+        );
         let config = Config::parse(&format!("{pool}[[quota]]\ntenant = \"acme\"\npool = \"local\"\ndimension = \"cores\"\nnominal = 4\nborrowing_limit = 2")).unwrap();
         assert_eq!(config.quota[0].borrowing_limit, Some(2));
     }

@@ -107,14 +107,13 @@ impl ResourcesConfig {
             cores: self.cores.unwrap_or(unset),
             memory_bytes: self.memory_bytes.unwrap_or(unset),
             gpu: self.gpu.unwrap_or(unset),
+            ..Resources::ZERO
         }
     }
 }
 
-fn dimension(name: &str) -> Option<Dimension> {
-    Dimension::ALL
-        .into_iter()
-        .find(|dimension| dimension.name() == name)
+fn dimension(name: &str, custom: &[String]) -> Option<Dimension> {
+    Dimension::named(name, custom)
 }
 
 fn tenant(text: &str, field: &str) -> Result<(), String> {
@@ -155,7 +154,9 @@ pub fn dag_config(config: &crate::Config) -> Result<DagConfig, String> {
     if !(1..=1_000_000).contains(&scheduler.dags_max) {
         return Err("scheduler.dags_max must be 1 to 1000000".to_string());
     }
-    let pools = pools(&config.pool)?;
+    let custom_dimensions =
+        purser_sched::custom_dimensions(&config.pool).map_err(|err| err.to_string())?;
+    let pools = pools(&config.pool, &custom_dimensions)?;
     let pool_exists = |name: &str| pools.iter().any(|pool| pool.name == name);
     let mut quotas = Quotas::default();
     let mut seen = std::collections::HashSet::new();
@@ -164,9 +165,13 @@ pub fn dag_config(config: &crate::Config) -> Result<DagConfig, String> {
         if !pool_exists(&entry.pool) {
             return Err(format!("quota[{idx}].pool: no pool named {}", entry.pool));
         }
-        let dim = dimension(&entry.dimension).ok_or_else(|| {
+        let dim = dimension(&entry.dimension, &custom_dimensions).ok_or_else(|| {
+            let custom = custom_dimensions
+                .iter()
+                .map(|name| format!(", {name}"))
+                .collect::<String>();
             format!(
-                "quota[{idx}].dimension: {} is not cores, memory_bytes or gpu",
+                "quota[{idx}].dimension: {} is not cores, memory_bytes, gpu{custom} (a custom dimension is one a pool's capacity offers)",
                 entry.dimension
             )
         })?;
@@ -203,9 +208,10 @@ pub fn dag_config(config: &crate::Config) -> Result<DagConfig, String> {
             cores: entry.default.cores.unwrap_or(fallback.cores),
             memory_bytes: entry.default.memory_bytes.unwrap_or(fallback.memory_bytes),
             gpu: entry.default.gpu.unwrap_or(fallback.gpu),
+            ..Resources::ZERO
         };
         let range = LimitRange { default, min, max };
-        for dim in Dimension::ALL {
+        for dim in Dimension::ALL[..3].iter().copied() {
             let (min, max) = (range.min.get(dim), range.max.get(dim));
             let default = range.default.get(dim);
             if min > max || (default != 0 && (default < min || default > max)) {
@@ -223,6 +229,7 @@ pub fn dag_config(config: &crate::Config) -> Result<DagConfig, String> {
         lease_ttl_ms: scheduler.lease_ttl_ms,
         quotas: (!config.quota.is_empty()).then_some(quotas),
         limit_ranges,
+        custom_dimensions,
         limits: DagLimits {
             dags_max: scheduler.dags_max,
             tasks_per_dag_max: scheduler.tasks_per_dag_max,
@@ -231,11 +238,15 @@ pub fn dag_config(config: &crate::Config) -> Result<DagConfig, String> {
     })
 }
 
-fn pools(entries: &[PoolConfig]) -> Result<Vec<Pool>, String> {
+fn pools(entries: &[PoolConfig], custom: &[String]) -> Result<Vec<Pool>, String> {
     let pools: Vec<Pool> = entries
         .iter()
         .enumerate()
-        .map(|(idx, entry)| entry.to_pool().map_err(|err| format!("pool[{idx}]: {err}")))
+        .map(|(idx, entry)| {
+            entry
+                .to_pool(custom)
+                .map_err(|err| format!("pool[{idx}]: {err}"))
+        })
         .collect::<Result<_, _>>()?;
     if pools.is_empty() {
         return Ok(pools);

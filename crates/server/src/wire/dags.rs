@@ -12,13 +12,16 @@ use purser_engine::view::dag::{DagCostView, DagPageView, DagSummaryView, DagView
 use super::{WireError, rfc3339};
 
 /// What a task needs of a machine; an absent dimension takes the tenant's default on the pool
-/// (from its limit range), and a task with no cores at all takes one.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Deserialize, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
+/// (from its limit range), and a task with no cores at all takes one. Any other key is a
+/// custom dimension some pool offers in its `capacity` (`"licenses": 1`); one no pool offers
+/// is refused with the field named.
+#[derive(Debug, Default, Clone, PartialEq, Deserialize, Serialize, ToSchema)]
 pub struct RequestsIn {
     pub cores: Option<u64>,
     pub memory_bytes: Option<u64>,
     pub gpu: Option<u64>,
+    #[serde(flatten)]
+    pub custom: BTreeMap<String, u64>,
 }
 
 /// One task of `POST /v1/dags`.
@@ -143,6 +146,9 @@ pub struct ResourcesOut {
     pub cores: u64,
     pub memory_bytes: u64,
     pub gpu: u64,
+    /// Custom dimensions by name (`"licenses": 1`), those requested.
+    #[serde(flatten)]
+    pub custom: BTreeMap<String, u64>,
 }
 
 /// A task in a DAG's status.
@@ -242,7 +248,9 @@ impl DagIn {
                         cores: task.requests.cores.unwrap_or(0),
                         memory_bytes: task.requests.memory_bytes.unwrap_or(0),
                         gpu: task.requests.gpu.unwrap_or(0),
+                        ..Resources::ZERO
                     },
+                    custom_requests: task.requests.custom.into_iter().collect(),
                     depends_on: task.depends_on,
                     priority: task.priority,
                     checkpointing: task.checkpointing,
@@ -259,11 +267,12 @@ impl DagIn {
     }
 }
 
-pub fn resources(resources: &Resources) -> ResourcesOut {
+pub fn resources(resources: &Resources, custom: Vec<(String, u64)>) -> ResourcesOut {
     ResourcesOut {
         cores: resources.cores,
         memory_bytes: resources.memory_bytes,
         gpu: resources.gpu,
+        custom: custom.into_iter().collect(),
     }
 }
 
@@ -308,7 +317,7 @@ impl From<TaskView> for TaskOut {
             max_attempts: view.max_attempts,
             depends_on: view.depends_on,
             runtime_ms: view.runtime_ms,
-            requests: resources(&view.requests),
+            requests: resources(&view.requests, view.custom_requests),
             priority: view.priority,
             checkpointing: view.checkpointing,
             checkpoint: view.checkpoint,

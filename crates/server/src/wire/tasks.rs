@@ -126,7 +126,7 @@ impl From<LeasedTaskView> for LeasedTaskOut {
             attempt: view.attempt,
             machine: view.machine,
             runtime_ms: view.runtime_ms,
-            requests: resources(&view.requests),
+            requests: resources(&view.requests, view.custom_requests),
             checkpoint: view.checkpoint,
             lease_expires_at: rfc3339(view.lease_expires_ms),
             lease_ttl_ms: view.lease_ttl_ms,
