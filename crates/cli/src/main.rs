@@ -203,6 +203,9 @@ enum Commands {
         /// `--algorithm`, `--weights` and spot do not apply). Exit code 2 when none exists.
         #[arg(long, value_name = "MICROS")]
         budget_micros: Option<u64>,
+        /// When the plan starts (RFC 3339; default now): people work by their calendar.
+        #[arg(long)]
+        start: Option<String>,
     },
     /// Replay a usage trace through the ledger in virtual time; JSON lines out.
     Replay {
@@ -369,6 +372,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             no_spot,
             no_interruptions,
             budget_micros,
+            start,
         } => schedule::run(schedule::ScheduleArgs {
             workflow: &workflow,
             platform: &platform,
@@ -379,6 +383,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             no_interruptions,
             weights: weights.as_deref(),
             budget_micros,
+            start: start.as_deref(),
         }),
         Commands::Dag { command } => dag::run(command),
         Commands::Void { id, remote } => accounts::void(&remote, &id),

@@ -20,6 +20,8 @@ pub struct ScheduleArgs<'a> {
     pub weights: Option<&'a str>,
     /// Plan the fastest schedule whose cost stays within this (on demand).
     pub budget_micros: Option<u64>,
+    /// When plan time 0 is (RFC 3339), for people's working hours; default now.
+    pub start: Option<&'a str>,
 }
 
 /// The most an input file (workflow, platform, DAG) may weigh.
@@ -59,12 +61,27 @@ fn parse_weights(text: &str) -> anyhow::Result<Weights> {
 }
 
 pub fn run(args: ScheduleArgs<'_>) -> anyhow::Result<ExitCode> {
+    let text = read(args.workflow)?;
     let format = match args.workflow.extension().and_then(|ext| ext.to_str()) {
         Some("xml") | Some("dax") => WorkflowFormat::Dax,
+        // The API's DAG shape has tasks at the top; WfFormat has a `workflow` object.
+        _ if serde_json::from_str::<serde_json::Value>(&text)
+            .is_ok_and(|value| value.get("workflow").is_none() && value.get("tasks").is_some()) =>
+        {
+            WorkflowFormat::Dag
+        }
         _ => WorkflowFormat::WfFormat,
     };
-    let workflow = purser_sched::parse_workflow(&read(args.workflow)?, format)
+    let workflow = purser_sched::parse_workflow(&text, format)
         .with_context(|| format!("parsing {}", args.workflow.display()))?;
+    let start_ms = match args.start {
+        Some(text) => text
+            .parse::<jiff::Timestamp>()
+            .map_err(|err| anyhow::anyhow!("--start {text:?}: not an RFC 3339 time: {err}"))?
+            .as_millisecond()
+            .max(0) as u64,
+        None => jiff::Timestamp::now().as_millisecond().max(0) as u64,
+    };
     let platform = purser_sched::parse_platform(&read(args.platform)?)
         .with_context(|| format!("parsing {}", args.platform.display()))?;
     let algorithm: Algorithm = args
@@ -76,13 +93,14 @@ pub fn run(args: ScheduleArgs<'_>) -> anyhow::Result<ExitCode> {
         None => Weights::default(),
     };
     let mut options = PlanOptions::new(algorithm, args.seed, weights);
+    options.start_ms = start_ms;
     options.spot = !args.no_spot;
     options.interruptions = !args.no_interruptions;
     let started = Instant::now();
     let mut schedule = match args.budget_micros {
         None => purser_sched::plan_with(&workflow, &platform, &options).context("planning")?,
         Some(budget) => {
-            match purser_sched::plan_within_budget(&workflow, &platform, budget)
+            match purser_sched::plan_within_budget(&workflow, &platform, budget, start_ms)
                 .context("planning")?
             {
                 BudgetPlan::Within(schedule) => schedule,

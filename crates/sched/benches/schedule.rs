@@ -175,7 +175,7 @@ fn budget_table(platform: &Platform, workflows: &[(String, Workflow)]) {
             &options(Algorithm::Heft, 1, Weights::MAKESPAN, false),
         )
         .unwrap();
-        let cheapest = cheapest_plan(workflow, platform).unwrap();
+        let cheapest = cheapest_plan(workflow, platform, 0).unwrap();
         verify(workflow, platform, &cheapest).unwrap();
         let mut line = format!(
             "{name:<46} heft {:>8.1} s {:>10} micros  cheapest {:>8.1} s {:>10} micros",
@@ -183,7 +183,7 @@ fn budget_table(platform: &Platform, workflows: &[(String, Workflow)]) {
         );
         for (idx, share) in shares.iter().enumerate() {
             let budget = (heft.cost_micros as f64 * share) as u64;
-            match plan_within_budget(workflow, platform, budget).unwrap() {
+            match plan_within_budget(workflow, platform, budget, 0).unwrap() {
                 BudgetPlan::Within(plan) => {
                     verify(workflow, platform, &plan).unwrap();
                     // Invariant: what is found within the budget stays within it.
@@ -268,7 +268,8 @@ fn decision_times(platform: &Platform) {
     let mut times: Vec<f64> = (0..5)
         .map(|_| {
             let started = Instant::now();
-            let found = plan_within_budget(&workflow, platform, heft.cost_micros * 3 / 4).unwrap();
+            let found =
+                plan_within_budget(&workflow, platform, heft.cost_micros * 3 / 4, 0).unwrap();
             let elapsed = started.elapsed().as_secs_f64() * 1e3;
             assert!(matches!(
                 found,

@@ -35,8 +35,9 @@ pub fn plan_within_budget(
     workflow: &Workflow,
     platform: &Platform,
     budget_micros: u64,
+    start_ms: u64,
 ) -> Result<BudgetPlan, SchedError> {
-    let costs = Costs::new(workflow, platform)?;
+    let costs = Costs::new(workflow, platform)?.at_epoch(start_ms);
     let plans = candidate_plans(&costs, Some(budget_micros as f64));
     let within = plans
         .iter()
@@ -61,8 +62,12 @@ pub fn plan_within_budget(
 }
 
 /// The cheapest plan of the same passes (every task on the machine that costs it least).
-pub fn cheapest_plan(workflow: &Workflow, platform: &Platform) -> Result<Schedule, SchedError> {
-    let costs = Costs::new(workflow, platform)?;
+pub fn cheapest_plan(
+    workflow: &Workflow,
+    platform: &Platform,
+    start_ms: u64,
+) -> Result<Schedule, SchedError> {
+    let costs = Costs::new(workflow, platform)?.at_epoch(start_ms);
     Ok(candidate_plans(&costs, None)
         .into_iter()
         .min_by(|a, b| {
@@ -221,12 +226,12 @@ mod tests {
                 &PlanOptions::new(Algorithm::Heft, 1, Weights::MAKESPAN),
             )
             .unwrap();
-            let cheapest = cheapest_plan(&workflow, &platform).unwrap();
+            let cheapest = cheapest_plan(&workflow, &platform, 0).unwrap();
             assert!(cheapest.cost_micros <= heft.cost_micros);
             let mut last_makespan = f64::INFINITY;
             for share in [0.25, 0.5, 0.75, 1.0, 1.5] {
                 let budget = (heft.cost_micros as f64 * share) as u64;
-                match plan_within_budget(&workflow, &platform, budget).unwrap() {
+                match plan_within_budget(&workflow, &platform, budget, 0).unwrap() {
                     BudgetPlan::Within(plan) => {
                         verify(&workflow, &platform, &plan).unwrap();
                         assert!(plan.cost_micros <= budget, "seed {seed} share {share}");
@@ -250,16 +255,16 @@ mod tests {
     fn a_budget_below_the_cheapest_plan_says_what_that_costs() {
         let platform = platform();
         let workflow = random_layered_workflow(30, 7);
-        let cheapest = cheapest_plan(&workflow, &platform).unwrap();
+        let cheapest = cheapest_plan(&workflow, &platform, 0).unwrap();
         assert!(cheapest.cost_micros > 0);
-        match plan_within_budget(&workflow, &platform, cheapest.cost_micros - 1).unwrap() {
+        match plan_within_budget(&workflow, &platform, cheapest.cost_micros - 1, 0).unwrap() {
             BudgetPlan::Impossible { cheapest: found } => {
                 assert_eq!(found.cost_micros, cheapest.cost_micros)
             }
             BudgetPlan::Within(plan) => panic!("found a plan below the cheapest: {plan:?}"),
         }
         assert!(matches!(
-            plan_within_budget(&workflow, &platform, cheapest.cost_micros).unwrap(),
+            plan_within_budget(&workflow, &platform, cheapest.cost_micros, 0).unwrap(),
             BudgetPlan::Within(_)
         ));
     }

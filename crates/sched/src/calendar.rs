@@ -7,9 +7,11 @@ use jiff::civil::{Date, Time};
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, Zoned};
 
-/// Days searched ahead for the next working moment: a calendar with no working day within a
-/// year (every day a holiday) has none.
-const DAYS_AHEAD_MAX: i64 = 400;
+/// Days searched ahead for the next working moment. With at least one working weekday and at
+/// most [`HOLIDAYS_MAX`] holidays, ten years always hold a working day.
+const DAYS_AHEAD_MAX: i64 = 3_660;
+/// Holidays a calendar lists at most.
+pub const HOLIDAYS_MAX: usize = 366;
 
 /// The working hours of a human pool.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,6 +55,12 @@ impl WorkingHours {
         }
         let zone = TimeZone::get(timezone)
             .map_err(|err| ("timezone", format!("unknown time zone {timezone:?}: {err}")))?;
+        if holidays.len() > HOLIDAYS_MAX {
+            return Err((
+                "holidays",
+                format!("{} holidays, at most {HOLIDAYS_MAX}", holidays.len()),
+            ));
+        }
         let mut holiday_dates = Vec::with_capacity(holidays.len());
         for holiday in holidays {
             holiday_dates.push(

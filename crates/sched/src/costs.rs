@@ -12,6 +12,8 @@ pub(crate) struct Costs<'a> {
     pub platform: &'a Platform,
     n_pools: usize,
     runtime_s: Vec<f64>,
+    /// The instant (ms since the epoch) plan time 0 stands for: people work by the calendar.
+    pub epoch_ms: u64,
 }
 
 impl<'a> Costs<'a> {
@@ -30,9 +32,13 @@ impl<'a> Costs<'a> {
         for (task_idx, task) in workflow.tasks().iter().enumerate() {
             let mut fits_somewhere = false;
             for (pool_idx, pool) in platform.pools.iter().enumerate() {
-                // Plans are of machines: API callers and people take no workflow task.
-                let machines = matches!(pool.kind, crate::platform::PoolKind::Machines);
-                let runtime = if !machines || !task.requests.fits_in(&pool.capacity) {
+                // A person's task goes to people, any other to machines; API callers take none.
+                let kind_fits = match pool.kind {
+                    crate::platform::PoolKind::Machines => !task.person,
+                    crate::platform::PoolKind::People(_) => task.person,
+                    crate::platform::PoolKind::Api { .. } => false,
+                };
+                let runtime = if !kind_fits || !task.requests.fits_in(&pool.capacity) {
                     f64::INFINITY
                 } else if let Some(rows) = explicit {
                     rows[task_idx][pool_idx]
@@ -53,7 +59,25 @@ impl<'a> Costs<'a> {
             platform,
             n_pools,
             runtime_s,
+            epoch_ms: 0,
         })
+    }
+
+    /// The same, with plan time 0 at `epoch_ms` on the calendar.
+    pub(crate) fn at_epoch(mut self, epoch_ms: u64) -> Self {
+        self.epoch_ms = epoch_ms;
+        self
+    }
+
+    /// A plan time as an instant on the calendar (rounded up to the millisecond).
+    pub(crate) fn instant_ms(&self, time_s: f64) -> u64 {
+        self.epoch_ms
+            .saturating_add((time_s.max(0.0) * 1e3).ceil() as u64)
+    }
+
+    /// An instant on the calendar as a plan time.
+    pub(crate) fn plan_time_s(&self, instant_ms: u64) -> f64 {
+        instant_ms.saturating_sub(self.epoch_ms) as f64 / 1e3
     }
 
     pub(crate) fn runtime(&self, task_idx: usize, pool_idx: usize) -> f64 {

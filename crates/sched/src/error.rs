@@ -11,7 +11,7 @@ pub enum SchedError {
     WorkflowDax(String),
     #[error("platform toml is invalid: {0}")]
     PlatformToml(String),
-    #[error("workflow format {0} is unknown (expected wfformat or dax)")]
+    #[error("workflow format {0} is unknown (expected wfformat, dax or dag)")]
     UnknownFormat(String),
     #[error("algorithm {0} is unknown (expected heft or purser)")]
     UnknownAlgorithm(String),

@@ -23,6 +23,7 @@ mod interrupt;
 mod limits;
 mod list_scheduler;
 mod live;
+mod parse_dag;
 mod parse_dax;
 mod parse_wfformat;
 mod planner;
@@ -63,7 +64,7 @@ pub use rng::SplitMix64;
 pub use schedule::{PlanStats, Schedule, ScheduledTask, summary};
 pub use state::TaskState;
 pub use tick::{Assignment, EligibleTask, FreeMachine, TickPool, tick};
-pub use verify::verify;
+pub use verify::{verify, verify_at};
 pub use workflow::{Dep, Task, Workflow};
 
 /// A workflow file format.
@@ -73,6 +74,8 @@ pub enum WorkflowFormat {
     WfFormat,
     /// Pegasus DAX XML.
     Dax,
+    /// The API's DAG shape (`POST /v1/dags`), where a task may need a person.
+    Dag,
 }
 
 impl std::str::FromStr for WorkflowFormat {
@@ -82,6 +85,7 @@ impl std::str::FromStr for WorkflowFormat {
         match name {
             "wfformat" | "json" => Ok(WorkflowFormat::WfFormat),
             "dax" | "xml" => Ok(WorkflowFormat::Dax),
+            "dag" => Ok(WorkflowFormat::Dag),
             other => Err(SchedError::UnknownFormat(other.to_string())),
         }
     }
@@ -92,5 +96,6 @@ pub fn parse_workflow(text: &str, format: WorkflowFormat) -> Result<Workflow, Sc
     match format {
         WorkflowFormat::WfFormat => parse_wfformat(text),
         WorkflowFormat::Dax => parse_dax(text),
+        WorkflowFormat::Dag => parse_dag::parse_dag(text),
     }
 }

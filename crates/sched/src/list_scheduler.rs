@@ -5,7 +5,9 @@ use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
 use crate::budget_plan::BudgetRule;
+use crate::calendar::WorkingHours;
 use crate::costs::Costs;
+use crate::platform::PoolKind;
 use crate::profile::Profile;
 use crate::rng::SplitMix64;
 
@@ -267,6 +269,9 @@ impl<'a> ListScheduler<'a> {
         if !duration.is_finite() {
             return None;
         }
+        if let PoolKind::People(hours) = &pool.kind {
+            return self.evaluate_person(task_idx, machine, pool_idx, hours, duration);
+        }
         let request = &self.costs.workflow.tasks()[task_idx].requests;
         let ready = self.ready_time(task_idx, machine);
         let (start, fragmentation, cost_span) = match machine {
@@ -312,6 +317,47 @@ impl<'a> ListScheduler<'a> {
             key_finish: finish + lookahead,
             cost: cost_span * self.price_per_s(pool_idx, spot),
             fragmentation,
+        })
+    }
+
+    /// A person's task: one at a time per person, started at the first working moment once it
+    /// is ready and they are free, and finished when its work is done in working time (the
+    /// nights and weekends in between count as waiting).
+    fn evaluate_person(
+        &self,
+        task_idx: usize,
+        machine: Option<usize>,
+        pool_idx: usize,
+        hours: &WorkingHours,
+        duration: f64,
+    ) -> Option<Candidate> {
+        let ready = self.ready_time(task_idx, machine);
+        let free = match machine {
+            Some(machine_idx) => {
+                let person = &self.machines[machine_idx];
+                person.last_end.max(person.available_from)
+            }
+            None => self.floor,
+        };
+        let start_ms = hours.next_working(self.costs.instant_ms(ready.max(free)))?;
+        let finish_ms = hours.add_working(start_ms, (duration * 1e3).ceil() as u64)?;
+        let (start, finish) = (
+            self.costs.plan_time_s(start_ms),
+            self.costs.plan_time_s(finish_ms),
+        );
+        let lookahead = self.oct.map_or(0.0, |oct| {
+            oct[task_idx * self.costs.platform.pools.len() + pool_idx]
+        });
+        Some(Candidate {
+            machine,
+            pool: pool_idx,
+            spot: false,
+            start,
+            finish,
+            key_finish: finish + lookahead,
+            // People are paid for their working time on it.
+            cost: duration * self.price_per_s(pool_idx, false),
+            fragmentation: 0.0,
         })
     }
 

@@ -95,6 +95,8 @@ pub struct PlanOptions {
     /// A task without the slack to absorb an interruption may still go on a spot machine when
     /// the chance that the machine is interrupted before the task ends is at most this.
     pub spot_risk_max: f64,
+    /// The instant (ms since the epoch) the plan starts at: people work by the calendar.
+    pub start_ms: u64,
 }
 
 impl PlanOptions {
@@ -107,6 +109,7 @@ impl PlanOptions {
             interruptions: true,
             deadline_stretch: 0.05,
             spot_risk_max: 0.01,
+            start_ms: 0,
         }
     }
 }
@@ -137,7 +140,7 @@ pub fn plan_with(
     options: &PlanOptions,
 ) -> Result<Schedule, SchedError> {
     options.weights.validate()?;
-    let costs = Costs::new(workflow, platform)?;
+    let costs = Costs::new(workflow, platform)?.at_epoch(options.start_ms);
     let critical_path_s = costs.critical_path_s();
     let upward = costs.upward_rank();
     let mut rng = SplitMix64::new(options.seed);

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use crate::SchedError;
 use crate::costs::Costs;
-use crate::platform::Platform;
+use crate::platform::{Platform, PoolKind};
 use crate::resources::Resources;
 use crate::schedule::{Schedule, ScheduledTask};
 use crate::workflow::Workflow;
@@ -16,9 +16,23 @@ const EPSILON_S: f64 = 1e-6;
 /// attempt starts after its parents' last attempts end plus the transfer between machines, a
 /// single attempt lasts the task's runtime on its pool, nothing runs on a machine before its
 /// pool's start-up has passed, no machine ever holds more than its capacity, and the makespan
-/// is the last finish. Returns the first violation found.
+/// is the last finish. Returns the first violation found. Plan time 0 is the epoch: see
+/// [`verify_at`] for plans with people.
 pub fn verify(workflow: &Workflow, platform: &Platform, schedule: &Schedule) -> Result<(), String> {
-    let costs = Costs::new(workflow, platform).map_err(|err: SchedError| err.to_string())?;
+    verify_at(workflow, platform, schedule, 0)
+}
+
+/// [`verify`] for a plan whose time 0 is `start_ms` on the calendar: a person's task starts
+/// within working hours and lasts its runtime in working time.
+pub fn verify_at(
+    workflow: &Workflow,
+    platform: &Platform,
+    schedule: &Schedule,
+    start_ms: u64,
+) -> Result<(), String> {
+    let costs = Costs::new(workflow, platform)
+        .map_err(|err: SchedError| err.to_string())?
+        .at_epoch(start_ms);
     let index: HashMap<&str, usize> = workflow
         .tasks()
         .iter()
@@ -66,6 +80,20 @@ pub fn verify(workflow: &Workflow, platform: &Platform, schedule: &Schedule) -> 
         let final_entry = *entries.last().ok_or(format!("task {id} never runs"))?;
         let pool_idx = pool_of(platform, &final_entry.machine)?;
         let runtime = costs.runtime(task_idx, pool_idx);
+        if let PoolKind::People(hours) = &platform.pools[pool_idx].kind {
+            let start_ms = costs.instant_ms(final_entry.start_s);
+            let done_ms = hours.add_working(start_ms, (runtime * 1e3).ceil() as u64);
+            let finish_ms = costs.instant_ms(final_entry.finish_s);
+            if !hours.is_working(start_ms)
+                || done_ms.is_none_or(|done| done.abs_diff(finish_ms) > 1)
+            {
+                return Err(format!(
+                    "task {id} is a person's {runtime} s from {start_ms} to {finish_ms}, which working hours do not give"
+                ));
+            }
+            last.push(final_entry);
+            continue;
+        }
         let duration = final_entry.finish_s - final_entry.start_s;
         let exact = entries.len() == 1 && (duration - runtime).abs() > EPSILON_S * runtime.max(1.0);
         if exact || duration > runtime + EPSILON_S * runtime.max(1.0) {

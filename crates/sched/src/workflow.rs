@@ -25,6 +25,8 @@ pub struct Task {
     /// None: an interrupted attempt restarts from scratch.
     pub checkpoint_interval_s: Option<f64>,
     pub parents: Vec<Dep>,
+    /// Done by a person (a review, an approval): planned on a people pool, in working hours.
+    pub person: bool,
 }
 
 impl Task {
@@ -38,6 +40,7 @@ impl Task {
             tenant: "default".to_string(),
             checkpoint_interval_s: None,
             parents: Vec::new(),
+            person: false,
         }
     }
 }
