@@ -9,7 +9,8 @@ use libfuzzer_sys::fuzz_target;
 use purser_fuzz as _;
 use purser_server::wire;
 use purser_server::wire::accounts::{AccountIn, AllocateIn};
-use purser_server::wire::dags::{self, CheckpointIn, DagIn, FailIn, LeaseIn, ReasonIn, TaskOpIn};
+use purser_server::wire::dags::{self, DagIn, ReasonIn};
+use purser_server::wire::tasks::{self, CheckpointIn, FailIn, LeaseIn, TaskOpIn};
 use purser_server::wire::usage::{ReserveIn, SettleIn, UsageBatchIn, UsageIn};
 
 fuzz_target!(|data: &[u8]| {
@@ -66,7 +67,7 @@ fuzz_target!(|data: &[u8]| {
             if let Ok(text) = std::str::from_utf8(body) {
                 let _ = wire::reservation_id(text);
                 let _ = dags::dag_id(text);
-                let _ = dags::task_id(text);
+                let _ = tasks::task_id(text);
                 let _ = wire::account_path(text, "path");
                 let _ =
                     purser_server::routes::query_params(Some(text), &["prefix", "depth", "limit"]);
