@@ -326,6 +326,20 @@ impl DagState {
                         moved.task, moved.machine
                     ));
                 }
+                // What a machine holds is a sum: a placement that would overflow it is not one a
+                // server made (a config that shrank a pool may leave it over capacity, not this).
+                if moved.to == TaskState::Scheduled
+                    && let Some(machine) = moved.machine
+                    && self.machines[machine as usize]
+                        .used
+                        .checked_add(&task.spec.requests)
+                        .is_none()
+                {
+                    return fail(format!(
+                        "task {} would overflow what machine {machine} holds",
+                        moved.task
+                    ));
+                }
                 Ok(())
             }
             DagEvent::LeaseRenewed { task, .. } | DagEvent::Checkpointed { task, .. } => {

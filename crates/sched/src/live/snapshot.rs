@@ -104,6 +104,7 @@ impl DagState {
                 live.spec.requests.custom = amounts;
             }
             derive_dag(&mut dag);
+            state.check_holds_fit(&dag)?;
             state.n_tasks += dag.tasks.len();
             if let Some(key) = &dag.idempotency_key {
                 state
@@ -230,5 +231,31 @@ impl DagState {
             Some((what, _)) => Err(format!("the live {what} differ from the rebuilt ones")),
             None => Ok(()),
         }
+    }
+}
+
+impl DagState {
+    /// A snapshot's placed tasks must not overflow what their machines hold (a server never
+    /// made such a state; the fold would panic on it).
+    fn check_holds_fit(&self, dag: &Dag) -> Result<(), DagError> {
+        let mut used: std::collections::HashMap<u32, crate::resources::Resources> =
+            std::collections::HashMap::new();
+        for task in dag.tasks.iter().filter(|task| holds_machine(task.state)) {
+            let Some(machine) = task.machine.filter(|&m| (m as usize) < self.machines.len()) else {
+                continue;
+            };
+            let base = used
+                .get(&machine)
+                .copied()
+                .unwrap_or(self.machines[machine as usize].used);
+            let Some(sum) = base.checked_add(&task.spec.requests) else {
+                return Err(DagError::Replay(format!(
+                    "snapshot: dag_{} overflows what machine {machine} holds",
+                    dag.id
+                )));
+            };
+            used.insert(machine, sum);
+        }
+        Ok(())
     }
 }
