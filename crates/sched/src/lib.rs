@@ -13,6 +13,7 @@
 //! Money is integer micro-dollars. Dependencies: serde (the `Schedule` wire shape), serde_json,
 //! toml and quick-xml (the three input formats), thiserror ([`SchedError`]).
 
+mod bheft;
 mod bounds;
 mod budget_plan;
 mod calendar;

@@ -4,7 +4,7 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
-use crate::budget_plan::BudgetRule;
+use crate::bheft::BudgetRule;
 use crate::calendar::WorkingHours;
 use crate::costs::Costs;
 use crate::platform::PoolKind;
