@@ -222,7 +222,8 @@ fn batches_and_snapshots_keep_their_bytes_and_recover() {
 /// recovery; or a snapshot (an odd kind), to the checked restore. They answer, never panic:
 /// `fd1a76b227a1` (a time past year 9999 in the audit) now recovers, `51822cf7bc0d` (a grant
 /// that lowers a limit) and `1c483c388ba8` (a snapshot whose placed tasks overflow a machine's
-/// usage) are refused.
+/// usage) are refused, and `c99494bb27c8` (a snapshot whose tenant holds more than 2^64 cores
+/// over its machines) restores.
 #[test]
 fn fuzz_regressions_recover_or_are_refused_without_a_panic() {
     let dir = corpus("");

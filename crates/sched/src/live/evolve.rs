@@ -155,7 +155,9 @@ impl DagState {
     fn hold(&mut self, machine: u32, tenant: &str, requests: &Resources) {
         let used = &mut self.machines[machine as usize].used;
         *used = used.checked_add(requests).expect("usage fits in u64");
-        *self.tenant_cores.entry(tenant.to_string()).or_insert(0) += requests.cores;
+        // A tenant's cores over all machines only order fair share: they saturate.
+        let cores = self.tenant_cores.entry(tenant.to_string()).or_insert(0);
+        *cores = cores.saturating_add(requests.cores);
     }
 
     fn release(&mut self, machine: u32, tenant: &str, requests: &Resources) {
@@ -165,7 +167,7 @@ impl DagState {
             .checked_sub(requests)
             .expect("a machine releases what it held");
         if let Some(cores) = self.tenant_cores.get_mut(tenant) {
-            *cores -= requests.cores;
+            *cores = cores.saturating_sub(requests.cores);
             if *cores == 0 {
                 self.tenant_cores.remove(tenant);
             }
