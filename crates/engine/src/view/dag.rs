@@ -250,7 +250,7 @@ pub const REPORT_TASKS_MAX: usize = 20;
 /// The machine time of the DAGs charged to `path` or below it, newest first, for reports.
 pub fn dag_costs(state: &DagState, path: &str) -> Vec<purser_core::report::DagCost> {
     let mut costs = Vec::new();
-    for dag in state.dags_after(0).collect::<Vec<_>>().into_iter().rev() {
+    for dag in state.dags_after(0).rev() {
         if costs.len() >= REPORT_DAGS_MAX {
             break;
         }

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use std::collections::BTreeMap;
 
-use super::{Dag, DagError, DagEvent, DagState, SubmitDag, TaskRef};
+use super::{Dag, DagError, DagEvent, DagState, LiveTask, SubmitDag, TaskRef};
 use crate::platform::Pool;
 use crate::resources::{Dimension, Resources};
 use crate::state::TaskState;
@@ -232,22 +232,24 @@ impl DagState {
             })
             .map(|(task_idx, (task, _))| {
                 let cheapest = self
-                    .config
-                    .pools
-                    .iter()
-                    .enumerate()
-                    .filter(|(pool_idx, _)| task.spec.pools & (1u64 << pool_idx) != 0)
-                    .map(|(_, pool)| {
-                        cost_micros(
-                            pool_price(pool),
-                            share_ppm(&task.spec.requests, &pool.capacity),
-                            runtime_on(task.spec.runtime_ms, pool.speed),
-                        )
-                    })
+                    .estimates(task, task.spec.pools)
+                    .into_iter()
+                    .map(|(_, cost)| cost)
                     .min()
                     .unwrap_or(0);
                 (task_idx as u32, cheapest)
             })
+    }
+
+    /// The estimated cost of an attempt of `task` on each pool of `mask`: (pool, micro-units).
+    pub(crate) fn estimates(&self, task: &LiveTask, mask: u64) -> Vec<(usize, u64)> {
+        self.config
+            .pools
+            .iter()
+            .enumerate()
+            .filter(|(pool_idx, _)| mask & (1u64 << pool_idx) != 0)
+            .map(|(pool_idx, pool)| (pool_idx, estimate_on(task, pool).estimate_micros))
+            .collect()
     }
 
     /// The hold a placement of `task` on a machine of `pool_idx` asks for, and the charge it
@@ -255,19 +257,7 @@ impl DagState {
     pub(crate) fn price_placement(&self, task: TaskRef, pool_idx: usize) -> Option<OpenCharge> {
         self.charges.get(&task.dag)?;
         let (_, live) = self.task(task)?;
-        let pool = &self.config.pools[pool_idx];
-        let price = pool_price(pool);
-        let share = share_ppm(&live.spec.requests, &pool.capacity);
-        let time_ms = runtime_on(live.spec.runtime_ms, pool.speed);
-        Some(OpenCharge {
-            attempt: live.attempts + 1,
-            reservation: 0,
-            price_per_hour_micros: price,
-            share_ppm: share,
-            estimate_micros: cost_micros(price, share, time_ms),
-            estimate_time_ms: time_ms,
-            started_ms: None,
-        })
+        Some(estimate_on(live, &self.config.pools[pool_idx]))
     }
 
     /// The settlement of the attempt `event` ends, if it moves a charged task off its
@@ -458,4 +448,21 @@ pub(crate) fn charged_tasks(request: &SubmitDag) -> Result<Vec<(u32, String)>, D
         }
     }
     Ok(named)
+}
+
+/// An attempt of `task` on a machine of `pool`, priced: its share, the price, the estimated
+/// runtime and cost (not held yet: no reservation, not started).
+pub(crate) fn estimate_on(task: &LiveTask, pool: &Pool) -> OpenCharge {
+    let price = pool_price(pool);
+    let share = share_ppm(&task.spec.requests, &pool.capacity);
+    let time_ms = runtime_on(task.spec.runtime_ms, pool.speed);
+    OpenCharge {
+        attempt: task.attempts + 1,
+        reservation: 0,
+        price_per_hour_micros: price,
+        share_ppm: share,
+        estimate_micros: cost_micros(price, share, time_ms),
+        estimate_time_ms: time_ms,
+        started_ms: None,
+    }
 }

@@ -7,8 +7,7 @@
 
 use std::collections::HashMap;
 
-use super::charge::{cost_micros, pool_price, runtime_on, share_ppm};
-use super::{Budget, DagState, LiveTask, TaskRef, Unaffordable};
+use super::{Budget, DagState, TaskRef, Unaffordable};
 
 /// What an account's enforcement level asks of placement.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,18 +77,17 @@ impl DagState {
             .left
             .entry(account.to_string())
             .or_insert_with(|| budget.left(account));
-        let mask = self.affordable(task, mask, left);
+        let mut estimates = self.estimates(task, mask);
+        let mask = affordable(&mut estimates, mask, left);
         match rung {
             Rung::Continue => Ok(mask),
             Rung::Stop { dimension } => Err(Unaffordable {
                 account: account.to_string(),
                 dimension,
-                needed: self.cheapest(task, mask).map_or(0, |(_, cost)| cost),
+                needed: cheapest(&estimates).map_or(0, |(_, cost)| cost),
                 available: 0,
             }),
-            Rung::Degrade => Ok(self
-                .cheapest(task, mask)
-                .map_or(mask, |(cheapest, _)| cheapest)),
+            Rung::Degrade => Ok(cheapest(&estimates).map_or(mask, |(cheapest, _)| cheapest)),
             Rung::Throttle { rate } => {
                 if let std::collections::hash_map::Entry::Vacant(entry) =
                     ladder.caps.entry(task_ref.dag)
@@ -98,65 +96,9 @@ impl DagState {
                     entry.insert(((usual as f64 * rate).floor() as usize).max(1));
                     ladder.holding.insert(task_ref.dag, holding);
                 }
-                Ok(self.without_dearest(task, mask))
+                Ok(without_dearest(&estimates, mask))
             }
         }
-    }
-
-    /// The estimated cost of `task` on each pool of `mask`.
-    fn estimates(&self, task: &LiveTask, mask: u64) -> Vec<(usize, u64)> {
-        self.config
-            .pools
-            .iter()
-            .enumerate()
-            .filter(|(pool_idx, _)| mask & (1u64 << pool_idx) != 0)
-            .map(|(pool_idx, pool)| {
-                let cost = cost_micros(
-                    pool_price(pool),
-                    share_ppm(&task.spec.requests, &pool.capacity),
-                    runtime_on(task.spec.runtime_ms, pool.speed),
-                );
-                (pool_idx, cost)
-            })
-            .collect()
-    }
-
-    /// The pools of `mask` whose estimate fits in `left`, unless none does (the refusal then
-    /// pauses the DAG with the need and what is left).
-    fn affordable(&self, task: &LiveTask, mask: u64, left: Option<u64>) -> u64 {
-        let Some(left) = left else {
-            return mask;
-        };
-        let fitting = self
-            .estimates(task, mask)
-            .iter()
-            .filter(|&&(_, cost)| cost <= left)
-            .fold(0u64, |pools, &(pool_idx, _)| pools | (1u64 << pool_idx));
-        if fitting == 0 { mask } else { fitting }
-    }
-
-    /// The pools of `mask` where `task` costs least, and that cost.
-    fn cheapest(&self, task: &LiveTask, mask: u64) -> Option<(u64, u64)> {
-        let estimates = self.estimates(task, mask);
-        let least = estimates.iter().map(|&(_, cost)| cost).min()?;
-        let pools = estimates
-            .iter()
-            .filter(|&&(_, cost)| cost == least)
-            .fold(0u64, |pools, &(pool_idx, _)| pools | (1u64 << pool_idx));
-        Some((pools, least))
-    }
-
-    /// `mask` without the pools where `task` costs most, unless they are all it has.
-    fn without_dearest(&self, task: &LiveTask, mask: u64) -> u64 {
-        let estimates = self.estimates(task, mask);
-        let Some(most) = estimates.iter().map(|&(_, cost)| cost).max() else {
-            return mask;
-        };
-        let cheaper = estimates
-            .iter()
-            .filter(|&&(_, cost)| cost < most)
-            .fold(0u64, |pools, &(pool_idx, _)| pools | (1u64 << pool_idx));
-        if cheaper == 0 { mask } else { cheaper }
     }
 
     /// A DAG's usual parallelism (its tasks that could run now: eligible, placed or running)
@@ -175,4 +117,39 @@ impl DagState {
             .count();
         (holding + ready, holding)
     }
+}
+
+/// The pools of a set of estimates (pool, cost) as a mask.
+fn mask_of<'a>(estimates: impl Iterator<Item = &'a (usize, u64)>) -> u64 {
+    estimates.fold(0u64, |pools, &(pool_idx, _)| pools | (1u64 << pool_idx))
+}
+
+/// The pools of `mask` whose estimate fits in `left`, unless none does (the refusal then
+/// pauses the DAG with the need and what is left); `estimates` keeps only those.
+fn affordable(estimates: &mut Vec<(usize, u64)>, mask: u64, left: Option<u64>) -> u64 {
+    let Some(left) = left else {
+        return mask;
+    };
+    if estimates.iter().any(|&(_, cost)| cost <= left) {
+        estimates.retain(|&(_, cost)| cost <= left);
+        mask_of(estimates.iter())
+    } else {
+        mask
+    }
+}
+
+/// The pools where the task costs least, and that cost.
+fn cheapest(estimates: &[(usize, u64)]) -> Option<(u64, u64)> {
+    let least = estimates.iter().map(|&(_, cost)| cost).min()?;
+    let pools = mask_of(estimates.iter().filter(|&&(_, cost)| cost == least));
+    Some((pools, least))
+}
+
+/// `mask` without the pools where the task costs most, unless they are all it has.
+fn without_dearest(estimates: &[(usize, u64)], mask: u64) -> u64 {
+    let Some(most) = estimates.iter().map(|&(_, cost)| cost).max() else {
+        return mask;
+    };
+    let cheaper = mask_of(estimates.iter().filter(|&&(_, cost)| cost < most));
+    if cheaper == 0 { mask } else { cheaper }
 }

@@ -399,7 +399,7 @@ impl DagState {
     }
 
     /// The DAGs kept, by id, from the one after `after` on.
-    pub fn dags_after(&self, after: u64) -> impl Iterator<Item = &Dag> {
+    pub fn dags_after(&self, after: u64) -> impl DoubleEndedIterator<Item = &Dag> {
         self.dags
             .range(after.saturating_add(1)..)
             .map(|(_, dag)| dag)
