@@ -4,6 +4,7 @@ mod accounts;
 mod client;
 mod dag;
 mod demo;
+mod monitoring;
 mod replay;
 mod report;
 mod schedule;
@@ -244,6 +245,11 @@ enum Commands {
         #[command(subcommand)]
         command: dag::DagCommand,
     },
+    /// Alert rules and a Grafana board for Prometheus and Grafana.
+    Monitoring {
+        #[command(subcommand)]
+        command: monitoring::MonitoringCommand,
+    },
     /// Release a reservation without spending.
     Void {
         id: String,
@@ -386,6 +392,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             start: start.as_deref(),
         }),
         Commands::Dag { command } => dag::run(command),
+        Commands::Monitoring { command } => monitoring::run(command),
         Commands::Void { id, remote } => accounts::void(&remote, &id),
     }
 }
@@ -400,12 +407,9 @@ fn init(path: &std::path::Path, force: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn serve(
-    listen: Option<std::net::SocketAddr>,
-    data_dir: Option<PathBuf>,
-    config_path: Option<PathBuf>,
-) -> anyhow::Result<ExitCode> {
-    let mut config = match &config_path {
+/// The config at `path`, or the defaults.
+pub(crate) fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<purser_server::Config> {
+    Ok(match path {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading {}", path.display()))?;
@@ -413,7 +417,15 @@ fn serve(
                 .map_err(|err| anyhow::anyhow!("{}: {err}", path.display()))?
         }
         None => purser_server::Config::default(),
-    };
+    })
+}
+
+fn serve(
+    listen: Option<std::net::SocketAddr>,
+    data_dir: Option<PathBuf>,
+    config_path: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    let mut config = load_config(config_path.as_deref())?;
     if let Some(listen) = listen {
         config.listen = listen;
     }

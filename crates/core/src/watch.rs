@@ -64,6 +64,18 @@ struct Series {
     /// The slot's `period_base` the series counts from: a change means a new period.
     base: u64,
     start_ms: u64,
+    /// What the alert pass last saw of it.
+    glance: Option<Glance>,
+}
+
+/// The alert pass's last forecast of one series, kept for those who look without forecasting
+/// (the metrics): when the series is forecast to reach its stop threshold, and how confident.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Glance {
+    pub at_ms: u64,
+    /// `None`: not within twice the lead time of `at_ms`.
+    pub exhausts_at_ms: Option<u64>,
+    pub confidence: f64,
 }
 
 /// Forecasters over the ledger's accounts.
@@ -191,6 +203,7 @@ impl Watch {
                         seen: slot.consumed,
                         base: slot.period_base,
                         start_ms,
+                        glance: None,
                     },
                 );
                 self.alert_queue.push(key);
@@ -253,6 +266,13 @@ impl Watch {
         let horizon_end_ms = self.horizon_end(ledger, account, now_ms);
         let series = self.series.get_mut(&(account, dim))?;
         Some(series.forecaster.forecast(now_ms, horizon_end_ms, limit))
+    }
+
+    /// The alert pass's last forecast of `account` in `dim`, if it made one.
+    pub fn glance(&self, account: AccountId, dim: DimId) -> Option<Glance> {
+        self.series
+            .get(&(account, dim))
+            .and_then(|series| series.glance)
     }
 
     /// When the series of `account` and `dim` began (its run or period start).
@@ -335,9 +355,15 @@ impl Watch {
                 .limit(dim)
                 .map(|limit| acc.config.thresholds.stop_line(limit));
             let Some(forecast) = self.series.get_mut(&(account, dim)).map(|series| {
-                series
+                let forecast = series
                     .forecaster
-                    .forecast(now_ms, now_ms + lead_ms, stop_line)
+                    .forecast(now_ms, now_ms + lead_ms, stop_line);
+                series.glance = Some(Glance {
+                    at_ms: now_ms,
+                    exhausts_at_ms: forecast.exhausts_at_ms,
+                    confidence: forecast.confidence,
+                });
+                forecast
             }) else {
                 if alerted {
                     commands.push(AlertCommand {

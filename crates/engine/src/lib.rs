@@ -24,6 +24,7 @@ pub mod recover;
 mod run;
 pub mod scope;
 pub mod state;
+pub mod stats;
 pub mod time;
 pub mod view;
 
@@ -106,10 +107,11 @@ pub fn open(
     config: &EngineConfig,
 ) -> Result<(Engine, std::thread::JoinHandle<()>, RecoveryReport), String> {
     let (state, report) = open_state(journal, config)?;
+    let stats = state.stats();
     let (queue, jobs) = mpsc::channel(QUEUE_MAX);
     let thread = std::thread::Builder::new()
         .name("purser-engine".into())
         .spawn(move || run::run(state, clock, jobs))
         .map_err(|err| format!("the engine thread cannot start: {err}"))?;
-    Ok((Engine::new(queue), thread, report))
+    Ok((Engine::new(queue, stats), thread, report))
 }

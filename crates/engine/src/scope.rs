@@ -22,6 +22,12 @@ impl Scope {
         }
     }
 
+    /// Whether it covers every account (and so what belongs to none: the scheduler, the
+    /// process).
+    pub fn is_everything(&self) -> bool {
+        self.prefix.is_none()
+    }
+
     pub fn covers(&self, path: &str) -> bool {
         self.prefix
             .as_deref()

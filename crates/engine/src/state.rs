@@ -2,6 +2,8 @@
 //! are committed to, and the commit of a batch's records in one append (group commit). The jobs
 //! (`jobs/`) change it; `EngineState::step` runs a batch of them.
 
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
 use purser_core::foresight::Foresight;
@@ -11,6 +13,7 @@ use purser_store::{Batch, Journal, Snapshot, StoreError};
 
 use crate::audit::AuditLog;
 use crate::record::{Record, StateSnapshot, encode_records, encode_snapshot};
+use crate::stats::EngineStats;
 
 /// What the writer owns.
 pub struct EngineState {
@@ -29,6 +32,8 @@ pub struct EngineState {
     /// Scratch space for the ledger's events of one command.
     pub(crate) events: Vec<Event>,
     payload: Vec<u8>,
+    /// What the writer counts for the metrics; the handles read it.
+    pub(crate) stats: Arc<EngineStats>,
 }
 
 /// How often the state is snapshotted, and the state recovery found.
@@ -44,6 +49,8 @@ pub struct StateParts {
 
 impl EngineState {
     pub fn new(parts: StateParts) -> EngineState {
+        let stats = EngineStats::default();
+        stats.snapshot_seq.store(parts.snapshot_seq, Relaxed);
         EngineState {
             ledger: parts.ledger,
             dags: parts.dags,
@@ -57,7 +64,13 @@ impl EngineState {
             records: Vec::with_capacity(8_192),
             events: Vec::with_capacity(64),
             payload: Vec::with_capacity(1 << 20),
+            stats: Arc::new(stats),
         }
+    }
+
+    /// The counters the writer keeps, for the metrics.
+    pub fn stats(&self) -> Arc<EngineStats> {
+        self.stats.clone()
     }
 
     pub fn ledger(&self) -> &Ledger {
@@ -102,11 +115,17 @@ impl EngineState {
             n_events,
             payload: std::mem::take(&mut self.payload),
         };
+        let started = Instant::now();
         let appended = self.journal.append(std::slice::from_ref(&batch));
+        self.stats
+            .commit_seconds
+            .observe(started.elapsed().as_nanos() as u64);
+        self.stats.commit_records.observe(u64::from(n_events));
         self.payload = batch.payload;
         appended?;
         for (idx, record) in self.records.iter().enumerate() {
             let seq = first_seq + idx as u64;
+            self.stats.note_record(record);
             self.audit
                 .note_record(&self.ledger, &self.dags, seq, record);
         }
@@ -144,6 +163,10 @@ impl EngineState {
         }
         self.previous_snapshot_seq = self.last_snapshot_seq;
         self.last_snapshot_seq = seq;
+        self.stats.snapshot_seq.store(seq, Relaxed);
+        self.stats
+            .snapshot_micros
+            .store(started.elapsed().as_micros() as u64, Relaxed);
         eprintln!(
             "purser: snapshot at event {seq} in {} ms",
             started.elapsed().as_millis()

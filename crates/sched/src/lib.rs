@@ -50,9 +50,9 @@ pub use limits::{LimitRange, LimitRanges};
 pub use live::{
     API_WINDOW_MS, ApiUse, ApiWindows, Budget, CostAsk, Dag, DagAnswer, DagCharge, DagCommand,
     DagConfig, DagError, DagEvent, DagLimits, DagSnapshot, DagState, DagStatus, DagSubmitted,
-    LiveTask, MACHINES_MAX, OpenCharge, POOLS_MAX, Refusal, Rung, SHARE_PPM_FULL, SubmitDag,
-    TaskCharge, TaskMove, TaskNeeds, TaskRef, TaskRequest, TaskSpec, Unaffordable, Unlimited,
-    cost_micros, pool_price, runtime_on, share_ppm,
+    LiveTask, MACHINES_MAX, OpenCharge, POOLS_MAX, PoolGauge, QuotaGauge, Refusal, Rung,
+    SHARE_PPM_FULL, SchedGauges, SubmitDag, TaskCharge, TaskMove, TaskNeeds, TaskRef, TaskRequest,
+    TaskSpec, Unaffordable, Unlimited, cost_micros, pool_price, runtime_on, share_ppm,
 };
 pub use parse_dax::parse_dax;
 pub use parse_wfformat::parse_wfformat;

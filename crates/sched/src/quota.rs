@@ -170,6 +170,21 @@ impl Quotas {
         })
     }
 
+    /// Every tenant's quota of every (pool, dimension) with what it uses now, for those who
+    /// watch: `(tenant, pool, dimension, limit, usage)`.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &str, Dimension, QuotaLimit, u64)> + '_ {
+        self.resources
+            .iter()
+            .flat_map(move |((pool, dimension), quota)| {
+                self.tenants
+                    .iter()
+                    .zip(quota.limits.iter().zip(&quota.usage))
+                    .map(move |(tenant, (limit, usage))| {
+                        (tenant.as_str(), pool.as_str(), *dimension, *limit, *usage)
+                    })
+            })
+    }
+
     /// Checks both invariants of the module docs; used by tests after every step.
     pub fn invariants_hold(&self) -> bool {
         self.resources.values().all(|quota| {

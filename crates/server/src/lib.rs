@@ -11,6 +11,8 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod listen;
+pub mod metrics;
+pub mod monitoring;
 pub mod openapi;
 pub mod report;
 pub mod routes;
@@ -154,6 +156,10 @@ pub async fn run_with_clock(
         closing,
         body_read_timeout,
         openapi: Arc::new(openapi::document(config.amount_max)),
+        metrics: Arc::new(config.metrics.clone()),
+        http_stats: Arc::default(),
+        omitted: Arc::default(),
+        data_dir: Arc::from(config.data_dir.as_path()),
     };
     eprintln!("purser: listening on http://{address}");
     let shutdown = async move {

@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 use utoipa::OpenApi;
 
 use crate::report;
-use crate::routes::{accounts, dags, events, health, manage, usage};
+use crate::routes::{accounts, dags, events, health, manage, metrics, usage};
 use crate::wire::{
     self, accounts as account_wire, dags as dag_wire, manage as manage_wire, tasks as task_wire,
     usage as usage_wire,
@@ -22,6 +22,7 @@ use crate::wire::{
         health::healthz,
         health::readyz,
         health::openapi,
+        metrics::metrics,
         accounts::list_accounts,
         accounts::get_account,
         accounts::report,

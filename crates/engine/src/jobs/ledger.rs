@@ -13,6 +13,7 @@ use crate::error::EngineError;
 use crate::record::{Note, Record};
 use crate::scope::Scope;
 use crate::state::EngineState;
+use crate::stats::EngineStats;
 use crate::view::account::{
     self, AccountView, HoldOutcome, ManagedView, UsageView, allocation, denial, reservation, usage,
 };
@@ -43,7 +44,13 @@ impl EngineState {
     ) -> Result<UsageView, EngineError> {
         check_scope(scope, &report.account)?;
         match self.apply_ledger(Command::Usage(report), now_ms)? {
-            Answer::Usage(answer) => Ok(usage(&self.ledger, &answer)),
+            Answer::Usage(answer) => {
+                EngineStats::count(&self.stats.usage_reports);
+                if answer.duplicate {
+                    EngineStats::count(&self.stats.duplicates);
+                }
+                Ok(usage(&self.ledger, &answer))
+            }
             other => unreachable!("usage answered {other:?}"),
         }
     }
@@ -57,9 +64,13 @@ impl EngineState {
         check_scope(scope, &request.account)?;
         match self.apply_ledger(Command::Reserve(request), now_ms)? {
             Answer::Reserved(answer) => {
+                if answer.duplicate {
+                    EngineStats::count(&self.stats.duplicates);
+                }
                 Ok(HoldOutcome::Reserved(reservation(&self.ledger, &answer)))
             }
             Answer::Denied(refused) => {
+                EngineStats::count(&self.stats.denials_budget);
                 let view = denial(&self.ledger, &refused);
                 // A refused hold goes to the audit log (not the journal: it changed nothing).
                 self.audit.push(audit::denial(

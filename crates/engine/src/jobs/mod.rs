@@ -21,9 +21,11 @@ use crate::audit::{AuditEntry, AuditQuery};
 use crate::error::EngineError;
 use crate::scope::Scope;
 use crate::state::EngineState;
+use crate::stats::EngineStats;
 use crate::view::account::{AccountView, HoldOutcome, ManagedView, UsageView};
 use crate::view::dag::{DagPageView, DagView, InterruptedView, LeaseView, TaskStateView};
 use crate::view::manage::{ForecastView, MoveView};
+use crate::view::metrics::{MetricsQuery, MetricsView};
 
 pub use dags::{DagListQuery, LIST_SCAN_MAX};
 
@@ -59,6 +61,7 @@ pub enum Op {
     Audit(AuditQuery, Responder<Vec<Arc<AuditEntry>>>),
     Subscribe(Responder<broadcast::Receiver<Arc<AuditEntry>>>),
     Report(AccountPath, Responder<Answer<Box<Report>>>),
+    Metrics(MetricsQuery, Scope, Responder<MetricsView>),
     SubmitDag(SubmitDag, Responder<Answer<DagView>>),
     Dag(u64, Scope, Responder<Answer<DagView>>),
     Dags(DagListQuery, Responder<DagPageView>),
@@ -103,11 +106,14 @@ impl EngineState {
     ) -> Result<(), StoreError> {
         let now_ms = self.batch_time(now_ms);
         let first_seq = self.ledger.last_seq() + 1;
+        let mut n_jobs = 0;
         for op in jobs {
+            n_jobs += 1;
             if let Some(delivery) = self.handle(op, now_ms) {
                 deliveries.push(delivery);
             }
         }
+        self.stats.batch_jobs.observe(n_jobs);
         self.finish_batch(first_seq)
     }
 
@@ -148,6 +154,10 @@ impl EngineState {
             Op::Audit(query, reply) => deliver(reply, self.audit.page(&query)),
             Op::Subscribe(reply) => deliver(reply, self.audit.sender().subscribe()),
             Op::Report(path, reply) => deliver(reply, self.report(&path, now_ms)),
+            Op::Metrics(query, scope, reply) => deliver(
+                reply,
+                crate::view::metrics::gather(self, &query, &scope, now_ms),
+            ),
             Op::SubmitDag(request, reply) => deliver(reply, self.submit_dag(request, now_ms)),
             Op::Dag(dag, scope, reply) => deliver(reply, self.dag(dag, &scope)),
             Op::Dags(query, reply) => deliver(reply, self.list_dags(&query)),
@@ -181,6 +191,7 @@ pub const QUEUE_MAX: usize = 65_536;
 #[derive(Clone)]
 pub struct Engine {
     queue: mpsc::Sender<Op>,
+    stats: Arc<EngineStats>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -190,8 +201,23 @@ impl std::fmt::Debug for Engine {
 }
 
 impl Engine {
-    pub(crate) fn new(queue: mpsc::Sender<Op>) -> Engine {
-        Engine { queue }
+    pub(crate) fn new(queue: mpsc::Sender<Op>, stats: Arc<EngineStats>) -> Engine {
+        Engine { queue, stats }
+    }
+
+    /// What the writer has counted since it started.
+    pub fn stats(&self) -> Arc<EngineStats> {
+        self.stats.clone()
+    }
+
+    /// Jobs waiting for the writer now (at most [`QUEUE_MAX`]).
+    pub fn queue_depth(&self) -> usize {
+        self.queue.max_capacity() - self.queue.capacity()
+    }
+
+    /// The figures `/metrics` shows, as the writer sees them now.
+    pub async fn metrics(&self, query: MetricsQuery, scope: Scope) -> Answer<MetricsView> {
+        self.ask(|reply| Op::Metrics(query, scope, reply)).await
     }
 
     /// Sends the job `make` builds around a reply channel and waits for its answer.

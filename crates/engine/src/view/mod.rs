@@ -5,6 +5,7 @@
 pub mod account;
 pub mod dag;
 pub mod manage;
+pub mod metrics;
 
 use std::collections::BTreeMap;
 

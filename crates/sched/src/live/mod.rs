@@ -18,6 +18,7 @@ mod control;
 mod error;
 mod event;
 mod evolve;
+mod gauges;
 mod ladder;
 mod place;
 mod snapshot;
@@ -56,6 +57,7 @@ pub use charge::{
 pub use command::{DagAnswer, DagCommand, SubmitDag, TaskNeeds, TaskRequest};
 pub use error::{DagError, Refusal};
 pub use event::{DagEvent, DagSubmitted, TaskMove, TaskSpec};
+pub use gauges::{PoolGauge, QuotaGauge, SchedGauges};
 pub use ladder::Rung;
 pub use snapshot::DagSnapshot;
 

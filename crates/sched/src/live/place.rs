@@ -319,7 +319,7 @@ impl DagState {
     }
 
     /// The configured quotas with what SCHEDULED and RUNNING tasks hold counted in.
-    fn quotas_in_use(&self) -> Option<Quotas> {
+    pub(crate) fn quotas_in_use(&self) -> Option<Quotas> {
         let mut quotas = self.config.quotas.clone()?;
         for &(_, task_ref) in &self.expiry {
             let (dag, task) = self.task(task_ref).expect("an indexed task exists");

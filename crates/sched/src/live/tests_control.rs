@@ -214,3 +214,55 @@ fn spot_machines_take_only_tasks_whose_slack_absorbs_an_interruption() {
     assert_eq!(run.lease("spot-0"), Some(at(dag, 0)));
     let _ = TTL;
 }
+
+#[test]
+fn gauges_count_tasks_pools_quotas_and_the_eligible_line() {
+    let mut config = config(vec![pool("local", 1, 4)]);
+    let mut quotas = Quotas::default();
+    quotas.set("batch", "local", Dimension::Cores, quota(1, 2));
+    quotas.set("idle", "local", Dimension::Cores, quota(3, 0));
+    config.quotas = Some(quotas);
+    let mut run = Run::new(config);
+    let tasks: Vec<TaskRequest> = (0..5).map(|idx| task(&format!("t-{idx}"), &[])).collect();
+    run.submit(super::tests::dag("batch", tasks));
+    for _ in 0..3 {
+        assert!(run.lease("local-0").is_some());
+    }
+    // The quota lets batch hold 3 cores (1 nominal + 2 borrowed from idle): two wait in line.
+    assert!(run.lease("local-0").is_none());
+    let gauges = run.state.gauges(10);
+    assert_eq!(
+        gauges.tasks,
+        vec![
+            ("ELIGIBLE", "none".to_string(), 2),
+            ("RUNNING", "local".to_string(), 3),
+        ]
+    );
+    assert_eq!(gauges.eligible, 2);
+    assert_eq!(
+        gauges.pools,
+        vec![PoolGauge {
+            pool: "local".into(),
+            dimension: "cores".into(),
+            capacity: 4,
+            used: 3,
+        }]
+    );
+    assert!((gauges.pools[0].utilization() - 0.75).abs() < 1e-12);
+    assert_eq!(
+        gauges.quotas[..1],
+        [QuotaGauge {
+            tenant: "batch".into(),
+            pool: "local".into(),
+            dimension: "cores".into(),
+            used: 3,
+            nominal: 1,
+            borrowed: 2,
+        }]
+    );
+    assert_eq!(
+        (gauges.quotas[1].tenant.as_str(), gauges.quotas[1].used),
+        ("idle", 0)
+    );
+    assert!(gauges.dag_costs.is_empty(), "an uncharged DAG has no cost");
+}

@@ -10,6 +10,7 @@ pub use crate::auth::TokenConfig;
 
 pub mod http;
 pub mod manager;
+pub mod metrics;
 pub mod sched;
 
 pub use http::HttpSection;
@@ -54,6 +55,9 @@ pub struct Config {
     /// Forecasts, alerts and the optimizer (`config_manager.rs`).
     #[serde(default)]
     pub manager: manager::ManagerSection,
+    /// What `GET /metrics` shows (`config/metrics.rs`).
+    #[serde(default)]
+    pub metrics: metrics::MetricsSection,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -124,6 +128,7 @@ impl Default for Config {
             quota: Vec::new(),
             limit_range: Vec::new(),
             manager: manager::ManagerSection::default(),
+            metrics: metrics::MetricsSection::default(),
         }
     }
 }
@@ -152,6 +157,7 @@ impl Config {
         config.http.body_read_timeout()?;
         sched::dag_config(&config)?;
         config.manager.to_config()?;
+        config.metrics.check()?;
         Ok(config)
     }
 

@@ -8,6 +8,7 @@ pub mod dags;
 pub mod events;
 pub mod health;
 pub mod manage;
+pub mod metrics;
 pub mod usage;
 
 use std::sync::Arc;
@@ -43,6 +44,14 @@ pub struct AppState {
     pub body_read_timeout: std::time::Duration,
     /// `GET /openapi.json`, built at start for the server's configuration.
     pub openapi: Arc<serde_json::Value>,
+    /// `[metrics]` of the configuration.
+    pub metrics: Arc<crate::config::metrics::MetricsSection>,
+    /// Requests and their latency by route, counted by a middleware.
+    pub http_stats: Arc<crate::metrics::http::HttpStats>,
+    /// Series the scrapes left out so far.
+    pub omitted: Arc<std::sync::atomic::AtomicU64>,
+    /// Where the journal's files are (their size is a metric).
+    pub data_dir: Arc<std::path::Path>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -50,6 +59,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/openapi.json", get(health::openapi))
+        .route("/metrics", get(metrics::metrics))
         .route("/v1/accounts", get(accounts::list_accounts))
         .route(
             "/v1/accounts/{*rest}",
@@ -81,6 +91,10 @@ pub fn router(state: AppState) -> Router {
             guard_body,
         ))
         .layer(axum::extract::DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn_with_state(
+            state.http_stats.clone(),
+            crate::metrics::http::observe,
+        ))
         .with_state(state)
 }
 

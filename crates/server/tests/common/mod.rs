@@ -189,6 +189,43 @@ impl TestServer {
         (status, value)
     }
 
+    /// A GET whose answer is not JSON: the status, the `Content-Type` and the body.
+    pub fn get_text(
+        &self,
+        token: Option<&str>,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> (u16, String, String) {
+        let mut request = ureq::http::Request::builder()
+            .method("GET")
+            .uri(format!("{}{}", self.base, path));
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request.body(Vec::new()).expect("a valid request");
+        let mut response = self
+            .agent
+            .run(request)
+            .unwrap_or_else(|err| panic!("GET {path}: {err}"));
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let text = response
+            .body_mut()
+            .with_config()
+            .limit(64 << 20)
+            .read_to_string()
+            .expect("a readable body");
+        (status, content_type, text)
+    }
+
     pub fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
         self.call_as(self.token.as_deref(), method, path, body)
     }
