@@ -4,7 +4,13 @@
 #      binary over HTTP, the SIGKILL crash test);
 #   2. Schemathesis against the real binary's OpenAPI document (installs itself into
 #      target/venv from PyPI on first use);
-#   3. the fuzz targets, 60 s each (FUZZ_SECONDS to change it).
+#   3. the monitoring pack: the rules that `purser monitoring render` writes, checked and unit-
+#      tested by promtool, the PrometheusRule against its CRD, the Grafana board's queries;
+#   4. the dashboard in headless Chromium over WebDriver (screenshots in target/screenshots);
+#   5. the fuzz targets, 60 s each (FUZZ_SECONDS to change it).
+# Python packages install into target/venv-tests from PyPI on first use; promtool, chromium and
+# chromedriver come from Debian's prometheus, chromium and chromium-driver (.ci/run installs
+# them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +20,23 @@ cargo test --workspace
 echo "== schemathesis"
 cargo build --quiet -p purser
 scripts/schemathesis.sh target/debug/purser "${SCHEMATHESIS_EXAMPLES:-100}"
+
+echo "== python packages of the checks below"
+venv=target/venv-tests
+if ! "$venv/bin/python" -c "import selenium, yaml, jsonschema" 2>/dev/null; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check \
+    "selenium==4.51.0" "pyyaml==6.0.4" "jsonschema==4.26.0"
+fi
+
+echo "== monitoring pack"
+rm -rf target/monitoring
+# The rules' unit tests are written for a lead time of an hour.
+target/debug/purser monitoring render --out target/monitoring --lead-time 1h
+"$venv/bin/python" scripts/monitoring-check.py target/monitoring
+
+echo "== the dashboard in a browser"
+"$venv/bin/python" tests/browser/dashboard_test.py target/debug/purser
 
 echo "== fuzzing"
 scripts/fuzz.sh "${FUZZ_SECONDS:-60}"

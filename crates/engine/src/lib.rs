@@ -40,7 +40,7 @@ use tokio::sync::mpsc;
 pub use clock::{Clock, ManualClock, WallClock};
 pub use error::EngineError;
 pub use jobs::Op;
-pub use jobs::{Engine, QUEUE_MAX};
+pub use jobs::{ACCOUNTS_LIST_MAX, Engine, QUEUE_MAX};
 pub use record::Record;
 pub use run::BATCH_JOBS_MAX;
 pub use scope::Scope;
@@ -108,10 +108,11 @@ pub fn open(
 ) -> Result<(Engine, std::thread::JoinHandle<()>, RecoveryReport), String> {
     let (state, report) = open_state(journal, config)?;
     let stats = state.stats();
+    let changes = state.changes();
     let (queue, jobs) = mpsc::channel(QUEUE_MAX);
     let thread = std::thread::Builder::new()
         .name("purser-engine".into())
         .spawn(move || run::run(state, clock, jobs))
         .map_err(|err| format!("the engine thread cannot start: {err}"))?;
-    Ok((Engine::new(queue, stats), thread, report))
+    Ok((Engine::new(queue, stats, changes), thread, report))
 }

@@ -34,6 +34,8 @@ pub struct EngineState {
     payload: Vec<u8>,
     /// What the writer counts for the metrics; the handles read it.
     pub(crate) stats: Arc<EngineStats>,
+    /// The last committed seq, for those who watch for any change (the dashboard).
+    changes: tokio::sync::watch::Sender<u64>,
 }
 
 /// How often the state is snapshotted, and the state recovery found.
@@ -49,6 +51,7 @@ pub struct StateParts {
 
 impl EngineState {
     pub fn new(parts: StateParts) -> EngineState {
+        let last_seq = parts.ledger.last_seq();
         let stats = EngineStats::default();
         stats.snapshot_seq.store(parts.snapshot_seq, Relaxed);
         EngineState {
@@ -65,7 +68,13 @@ impl EngineState {
             events: Vec::with_capacity(64),
             payload: Vec::with_capacity(1 << 20),
             stats: Arc::new(stats),
+            changes: tokio::sync::watch::Sender::new(last_seq),
         }
+    }
+
+    /// Follows the last committed seq: it changes after every commit.
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
     }
 
     /// The counters the writer keeps, for the metrics.
@@ -131,6 +140,7 @@ impl EngineState {
         }
         self.audit.end_batch();
         self.records.clear();
+        self.changes.send_replace(self.ledger.last_seq());
         Ok(())
     }
 

@@ -107,6 +107,45 @@ impl Tokens {
     }
 }
 
+/// The dashboard's cookie: the token, percent-encoded.
+pub const COOKIE: &str = "purser_token";
+
+impl Tokens {
+    /// The caller of a read from a browser: the `Authorization` header when there is one,
+    /// else the dashboard's sign-in cookie (an `EventSource` cannot send headers).
+    pub fn reader(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {
+        if self.by_token.is_empty() || headers.contains_key(axum::http::header::AUTHORIZATION) {
+            return self.caller(headers);
+        }
+        let token = cookie(headers, COOKIE).ok_or_else(|| {
+            ApiError::unauthorized("missing Authorization: Bearer token or sign-in cookie")
+        })?;
+        self.check(&token)
+            .ok_or_else(|| ApiError::unauthorized("unknown token"))
+    }
+
+    /// The caller a token names, if it is configured.
+    pub fn check(&self, token: &str) -> Option<Caller> {
+        self.by_token.get(token).cloned()
+    }
+}
+
+/// The value of cookie `name`, percent-decoded.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| {
+            percent_encoding::percent_decode_str(value)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+}
+
 impl Caller {
     /// Checks the role allows `need` on `path` (or on everything when `path` is `None`).
     pub fn allow(&self, need: Need, path: Option<&str>) -> Result<(), ApiError> {

@@ -16,6 +16,7 @@ pub mod monitoring;
 pub mod openapi;
 pub mod report;
 pub mod routes;
+pub mod ui;
 pub mod wire;
 
 use std::future::Future;

@@ -28,6 +28,7 @@ use crate::view::manage::{ForecastView, MoveView};
 use crate::view::metrics::{MetricsQuery, MetricsView};
 
 pub use dags::{DagListQuery, LIST_SCAN_MAX};
+pub use ledger::LIST_MAX as ACCOUNTS_LIST_MAX;
 
 /// Where a job's answer goes.
 pub type Responder<T> = oneshot::Sender<T>;
@@ -192,6 +193,7 @@ pub const QUEUE_MAX: usize = 65_536;
 pub struct Engine {
     queue: mpsc::Sender<Op>,
     stats: Arc<EngineStats>,
+    changes: tokio::sync::watch::Receiver<u64>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -201,8 +203,21 @@ impl std::fmt::Debug for Engine {
 }
 
 impl Engine {
-    pub(crate) fn new(queue: mpsc::Sender<Op>, stats: Arc<EngineStats>) -> Engine {
-        Engine { queue, stats }
+    pub(crate) fn new(
+        queue: mpsc::Sender<Op>,
+        stats: Arc<EngineStats>,
+        changes: tokio::sync::watch::Receiver<u64>,
+    ) -> Engine {
+        Engine {
+            queue,
+            stats,
+            changes,
+        }
+    }
+
+    /// Follows the last committed seq: it changes after every commit.
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.clone()
     }
 
     /// What the writer has counted since it started.

@@ -15,8 +15,11 @@ use purser_engine::audit::{AUDIT_PAGE_MAX, AuditEntry, AuditQuery, lagged, under
 use tokio::sync::broadcast;
 
 use super::manage::scoped_prefix;
-use super::{AppState, number, query_params};
+use super::{AppState, boolean, number, query_params};
 use crate::error::ApiError;
+
+/// `change` events come at most this often.
+const CHANGE_EVERY: Duration = Duration::from_millis(250);
 
 struct Stream {
     backlog: VecDeque<Arc<AuditEntry>>,
@@ -24,6 +27,27 @@ struct Stream {
     prefix: Option<AccountPath>,
     last_seq: u64,
     closing: tokio::sync::watch::Receiver<bool>,
+    /// With `changes=true`: the engine's last committed seq, and whether a change waits to be
+    /// told (at `change_at`, so that a burst of commits is one event).
+    changes: Option<tokio::sync::watch::Receiver<u64>>,
+    change_pending: bool,
+    change_at: tokio::time::Instant,
+}
+
+/// What woke the stream up.
+enum Woken {
+    Entry(Result<Arc<AuditEntry>, broadcast::error::RecvError>),
+    Closing,
+    Changed(bool),
+    ChangeDue,
+}
+
+/// Waits for the next change of `changes`; false when the engine is gone.
+async fn changed(changes: &mut Option<tokio::sync::watch::Receiver<u64>>) -> bool {
+    match changes {
+        Some(changes) => changes.changed().await.is_ok(),
+        None => std::future::pending().await,
+    }
 }
 
 impl Stream {
@@ -38,9 +62,31 @@ impl Stream {
             if *self.closing.borrow() {
                 return None;
             }
-            let received = tokio::select! {
-                received = self.live.recv() => received,
-                _ = self.closing.changed() => return None,
+            let woken = tokio::select! {
+                received = self.live.recv() => Woken::Entry(received),
+                _ = self.closing.changed() => Woken::Closing,
+                alive = changed(&mut self.changes), if !self.change_pending => Woken::Changed(alive),
+                _ = tokio::time::sleep_until(self.change_at), if self.change_pending => Woken::ChangeDue,
+            };
+            let received = match woken {
+                Woken::Entry(received) => received,
+                Woken::Closing => return None,
+                Woken::Changed(alive) => {
+                    self.change_pending = alive;
+                    if !alive {
+                        self.changes = None;
+                    }
+                    continue;
+                }
+                Woken::ChangeDue => {
+                    self.change_pending = false;
+                    self.change_at = tokio::time::Instant::now() + CHANGE_EVERY;
+                    let seq = self.changes.as_mut().map_or(0, |changes| *changes.borrow_and_update());
+                    let event = SseEvent::default()
+                        .event("change")
+                        .data(format!("{{\"seq\":{seq}}}"));
+                    return Some((Ok(event), self));
+                }
             };
             match received {
                 Ok(entry) => {
@@ -78,20 +124,24 @@ fn sse_event(entry: &AuditEntry) -> SseEvent {
 }
 
 #[utoipa::path(get, path = "/v1/events", tag = "routes_manage",
-    params(("prefix" = Option<String>, Query, description = "Only events of this account and below")),
+    params(("prefix" = Option<String>, Query, description = "Only events of this account and below"),
+           ("changes" = Option<bool>, Query, description = "Also `change` events, at most 4 a second, without an id: `{\"seq\": N}` whenever anything was committed (usage included), so that a view can refresh")),
     responses((status = 200, description = "text/event-stream: enforcement, alert, reallocation, reservation_expired, period, task, dag (paused or resumed); `id:` is the sequence number, `Last-Event-ID` resumes")))]
 pub async fn events(
     State(state): State<AppState>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let mut prefix = None;
-    for (key, value) in query_params(raw.as_deref(), &["prefix"])? {
-        if key == "prefix" {
-            prefix = Some(value);
+    let (mut prefix, mut changes) = (None, false);
+    for (key, value) in query_params(raw.as_deref(), &["prefix", "changes"])? {
+        match key.as_str() {
+            "prefix" => prefix = Some(value),
+            _ => changes = boolean(&value, "changes")?,
         }
     }
-    let prefix = scoped_prefix(&state, &headers, prefix)?;
+    // A browser's `EventSource` cannot send headers: the dashboard's cookie also signs in.
+    let caller = state.tokens.reader(&headers)?;
+    let prefix = scoped_prefix(&caller, prefix)?;
     // Subscribe first, then read the backlog: nothing falls between the two.
     let live = state.engine.subscribe().await?;
     let resume = headers
@@ -115,6 +165,9 @@ pub async fn events(
         prefix,
         last_seq: resume.unwrap_or(0),
         closing: state.closing.clone(),
+        changes: changes.then(|| state.engine.changes()),
+        change_pending: false,
+        change_at: tokio::time::Instant::now(),
     };
     let events = futures_util::stream::unfold(stream, Stream::next);
     Ok(Sse::new(events)

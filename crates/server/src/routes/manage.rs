@@ -6,7 +6,7 @@ use axum::response::Response;
 use purser_core::AccountPath;
 use purser_engine::audit::{AUDIT_PAGE_MAX, AuditQuery};
 
-use super::{AppState, json, number, query_params};
+use super::{AppState, boolean, json, number, query_params};
 use crate::auth::Need;
 use crate::error::ApiError;
 use crate::wire::manage::{AuditOut, MoveOut, OptimizerOut};
@@ -26,17 +26,7 @@ pub async fn run_optimizer(
     let mut dry_run = false;
     for (key, value) in query_params(raw.as_deref(), &["dry_run"])? {
         if key == "dry_run" {
-            dry_run = match value.as_str() {
-                "" | "true" | "1" => true,
-                "false" | "0" => false,
-                other => {
-                    return Err(ApiError::invalid(
-                        "invalid_field",
-                        "dry_run",
-                        format!("dry_run must be true or false, not {other:?}"),
-                    ));
-                }
-            };
+            dry_run = boolean(&value, "dry_run")?;
         }
     }
     let moves = state.engine.optimize(dry_run).await?;
@@ -48,11 +38,9 @@ pub async fn run_optimizer(
 
 /// The prefix a caller reads under: the one asked, which must be in the token's scope.
 pub(super) fn scoped_prefix(
-    state: &AppState,
-    headers: &HeaderMap,
+    caller: &crate::auth::Caller,
     prefix: Option<String>,
 ) -> Result<Option<AccountPath>, ApiError> {
-    let caller = state.tokens.caller(headers)?;
     let prefix = prefix
         .map(|text| wire::account_path(&text, "prefix"))
         .transpose()?;
@@ -78,7 +66,7 @@ pub async fn audit(
             _ => limit = (number(&value, "limit")? as usize).min(AUDIT_PAGE_MAX),
         }
     }
-    let prefix = scoped_prefix(&state, &headers, prefix)?;
+    let prefix = scoped_prefix(&state.tokens.caller(&headers)?, prefix)?;
     let query = AuditQuery {
         prefix,
         since_seq,

@@ -85,6 +85,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/optimizer:run", post(manage::run_optimizer))
         .route("/v1/audit", get(manage::audit))
         .route("/v1/events", get(events::events))
+        .merge(crate::ui::router())
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .layer(axum::middleware::from_fn_with_state(
             state.body_read_timeout,
@@ -112,6 +113,7 @@ fn takes_query(method: &axum::http::Method, path: &str) -> bool {
     match *method {
         Method::GET => {
             ["/v1/accounts", "/v1/dags", "/v1/audit", "/v1/events"].contains(&path)
+                || path.starts_with("/ui/")
                 || (path.starts_with(ACCOUNTS)
                     && (path.ends_with(":report") || path.ends_with(":forecast")))
         }
@@ -178,7 +180,10 @@ async fn guard_body(
             .run(axum::extract::Request::from_parts(parts, body))
             .await;
     }
-    if let Some(refusal) = refuse_media_type(&parts) {
+    // The dashboard's sign-in is an HTML form; everything else takes JSON.
+    if !parts.uri.path().starts_with("/ui/")
+        && let Some(refusal) = refuse_media_type(&parts)
+    {
         return refusal.into_response();
     }
     match read_within(body, max, body_read_timeout).await {
@@ -360,6 +365,19 @@ pub(crate) fn number(value: &str, field: &str) -> Result<u64, ApiError> {
             format!("{field} must be a non-negative integer, not {value:?}"),
         )
     })
+}
+
+/// A boolean query parameter: `true`, `1` or empty, `false` or `0`.
+pub(crate) fn boolean(value: &str, field: &str) -> Result<bool, ApiError> {
+    match value {
+        "" | "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        other => Err(ApiError::invalid(
+            "invalid_field",
+            field,
+            format!("{field} must be true or false, not {other:?}"),
+        )),
+    }
 }
 
 /// An answer of the engine as JSON.
