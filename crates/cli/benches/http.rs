@@ -1,6 +1,7 @@
 //! Load generator and benchmark of the HTTP API against the real release binary.
 //!
-//! `cargo bench -p purser --bench http [-- all|http|restart|memory]`, or `PURSER_BENCH=...`.
+//! `cargo bench -p purser --bench http [-- all|http|restart|memory|monitoring]`, or
+//! `PURSER_BENCH=...`.
 //! Knobs (environment): `PURSER_BENCH_CONNS` (64), `PURSER_BENCH_SECS` (10),
 //! `PURSER_BENCH_WARMUP_SECS` (2), `PURSER_BENCH_EVENTS` (10,000,000: the restart journal),
 //! `PURSER_BENCH_BATCH` (1,000 reports per batch), `PURSER_BENCH_SNAPSHOT_EVERY` (the server's
@@ -15,6 +16,8 @@ mod load;
 mod report;
 #[path = "http/server.rs"]
 mod server;
+#[path = "http/watch.rs"]
+mod watch;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -51,8 +54,8 @@ impl Settings {
             .find(|arg| !arg.starts_with('-'))
             .unwrap_or_else(|| env_or("PURSER_BENCH", "all".to_string()));
         assert!(
-            ["all", "http", "restart", "memory"].contains(&what.as_str()),
-            "PURSER_BENCH must be all, http, restart or memory, not {what}"
+            ["all", "http", "restart", "memory", "monitoring"].contains(&what.as_str()),
+            "PURSER_BENCH must be all, http, restart, memory or monitoring, not {what}"
         );
         Settings {
             what,
@@ -106,6 +109,16 @@ fn main() {
     }
     if outcome.is_ok() && settings.runs("memory") {
         outcome = memory(&mut results);
+    }
+    if outcome.is_ok() && settings.runs("monitoring") {
+        outcome = temp_dir().and_then(|dir| {
+            watch::run(
+                dir.path(),
+                settings.conns,
+                settings.warmup,
+                settings.measure,
+            )
+        });
     }
     report::print(&header, &results);
     if let Err(err) = outcome {

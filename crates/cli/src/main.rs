@@ -76,6 +76,9 @@ enum Commands {
         /// Seed of the simulated LLM calls.
         #[arg(long, default_value_t = 7)]
         seed: u64,
+        /// Keep the server (and its dashboard) up after the agents finish, until Ctrl-C.
+        #[arg(long)]
+        keep: bool,
     },
     /// Show an account and its subtree as a table.
     Status {
@@ -276,7 +279,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             config,
         } => serve(listen, data_dir, config),
         Commands::Init { path, force } => init(&path, force),
-        Commands::Demo { seconds, seed } => demo::run(seconds, seed),
+        Commands::Demo {
+            seconds,
+            seed,
+            keep,
+        } => demo::run(seconds, seed, keep),
         Commands::Replay {
             trace,
             trace_format,

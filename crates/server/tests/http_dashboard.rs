@@ -80,7 +80,10 @@ fn signing_in_sets_a_strict_cookie_and_a_bad_token_is_refused() {
         "GET /ui/accounts HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
     );
     assert!(answer.starts_with("HTTP/1.1 303"), "{answer}");
-    assert!(answer.contains("location: /ui/sign-in?next=%2Fui%2Faccounts"), "{answer}");
+    assert!(
+        answer.contains("location: /ui/sign-in?next=%2Fui%2Faccounts"),
+        "{answer}"
+    );
 
     let body = format!("token={OPERATOR}&next=%2Fui%2Fdags");
     let answer = raw(
@@ -109,7 +112,10 @@ fn signing_in_sets_a_strict_cookie_and_a_bad_token_is_refused() {
     );
     assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
     assert!(answer.contains("not one this server knows"));
-    assert!(!answer.contains("evil.example"), "a sign-in never sends elsewhere");
+    assert!(
+        !answer.contains("evil.example"),
+        "a sign-in never sends elsewhere"
+    );
 }
 
 #[test]
@@ -119,7 +125,10 @@ fn pages_are_locked_down_and_a_scoped_token_sees_its_scope() {
     let (status, content_type, body) = page(&server, OPERATOR, "/ui/accounts");
     assert_eq!(status, 200, "{body}");
     assert!(content_type.starts_with("text/html"));
-    assert!(body.contains("href=\"/ui/accounts/acme/research/wf-1\""), "{body}");
+    assert!(
+        body.contains("href=\"/ui/accounts/acme/research/wf-1\""),
+        "{body}"
+    );
     assert!(!body.contains("acme/ops"), "outside the scope");
     assert!(body.contains("research-lead (acme/research)"));
     let (status, _, body) = page(&server, OPERATOR, "/ui/accounts/acme/ops");
@@ -138,11 +147,19 @@ fn pages_are_locked_down_and_a_scoped_token_sees_its_scope() {
             cookie(ADMIN_TOKEN)
         ),
     );
-    assert!(answer.contains("content-security-policy: default-src 'none'; script-src 'self'; style-src 'self'"), "{answer}");
+    assert!(
+        answer.contains(
+            "content-security-policy: default-src 'none'; script-src 'self'; style-src 'self'"
+        ),
+        "{answer}"
+    );
     assert!(answer.contains("x-content-type-options: nosniff"));
     assert!(!answer.contains(" style=\""), "no inline style");
     assert!(!answer.contains("<script>"), "no inline script");
-    assert!(!answer.contains("http://") || !answer.contains("src=\"http"), "no remote resource");
+    assert!(
+        !answer.contains("http://") || !answer.contains("src=\"http"),
+        "no remote resource"
+    );
     let (status, content_type, script) = server.get_text(None, "/ui/app.js", &[]);
     assert_eq!(status, 200);
     assert!(content_type.starts_with("text/javascript"));
@@ -165,8 +182,14 @@ fn every_view_renders_the_engine_figures() {
     assert_eq!(task["name"], "plan");
     for (path, expect) in [
         ("/ui/accounts", "80.0% / 2,000"),
-        ("/ui/accounts/acme/research/wf-1", "Agents are told to <strong>throttle</strong>"),
-        ("/ui/accounts/acme/research/wf-1", "<figure id=\"consumption\"><svg"),
+        (
+            "/ui/accounts/acme/research/wf-1",
+            "Agents are told to <strong>throttle</strong>",
+        ),
+        (
+            "/ui/accounts/acme/research/wf-1",
+            "<figure id=\"consumption\"><svg",
+        ),
         ("/ui/alerts", "Forecast alerts"),
         ("/ui/audit?type=enforcement", "acme/research/wf-1 moved"),
         ("/ui/dags", "dag_1</a> nightly"),
@@ -189,15 +212,24 @@ fn the_tree_is_paged_and_light() {
     let (server, _dir) = start();
     server.put_ok("acme", json!({"limits": {"tokens": 10_000_000}}));
     for team in 0..5 {
-        server.put_ok(&format!("acme/t{team}"), json!({"limits": {"tokens": 100_000}}));
+        server.put_ok(
+            &format!("acme/t{team}"),
+            json!({"limits": {"tokens": 100_000}}),
+        );
         for wf in 0..50 {
-            server.put_ok(&format!("acme/t{team}/wf-{wf:02}"), json!({"limits": {"tokens": 1_000}}));
+            server.put_ok(
+                &format!("acme/t{team}/wf-{wf:02}"),
+                json!({"limits": {"tokens": 1_000}}),
+            );
         }
     }
     let (_, _, first) = page(&server, ADMIN_TOKEN, "/ui/accounts");
     assert_eq!(first.matches("<tr data-key=").count(), 100);
     assert!(first.contains("256 accounts"));
-    assert!(first.contains("rel=\"next\" href=\"/ui/accounts?depth=3&amp;page=2\""), "{first}");
+    assert!(
+        first.contains("rel=\"next\" href=\"/ui/accounts?depth=3&amp;page=2\""),
+        "{first}"
+    );
     assert!(first.len() < 300_000, "{} bytes", first.len());
     let (_, _, third) = page(&server, ADMIN_TOKEN, "/ui/accounts?depth=3&page=3");
     assert_eq!(third.matches("<tr data-key=").count(), 56);
@@ -231,13 +263,20 @@ fn the_stream_says_when_anything_changed() {
     let mut seen = String::new();
     loop {
         line.clear();
-        assert!(reader.read_line(&mut line).unwrap() > 0, "the stream ended: {seen}");
+        assert!(
+            reader.read_line(&mut line).unwrap() > 0,
+            "the stream ended: {seen}"
+        );
         seen.push_str(&line);
         if line.starts_with("event: change") {
             break;
         }
     }
-    assert!(sent.elapsed() < Duration::from_secs(1), "{:?}", sent.elapsed());
+    assert!(
+        sent.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        sent.elapsed()
+    );
     line.clear();
     reader.read_line(&mut line).unwrap();
     assert!(line.starts_with("data: {\"seq\":"), "{line}");

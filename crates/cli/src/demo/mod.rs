@@ -121,13 +121,21 @@ impl Shared {
     }
 }
 
-pub fn run(seconds: u64, seed: u64) -> anyhow::Result<ExitCode> {
+pub fn run(seconds: u64, seed: u64, keep: bool) -> anyhow::Result<ExitCode> {
     let data_dir = tempfile::tempdir().context("making a temporary data directory")?;
     let (address, stop_server, server_thread) = start_server(data_dir.path().to_path_buf())?;
     let client = Client::new(&format!("http://{address}"), None);
     println!(
         "purser demo: embedded server on http://{address}, data in {}",
         data_dir.path().display()
+    );
+    println!(
+        "purser demo: the dashboard is at http://{address}/ (open it while the agents run{})",
+        if keep {
+            "; it stays up after them"
+        } else {
+            ", or run with --keep"
+        }
     );
     setup(&client)?;
     let shared = Arc::new(Shared {
@@ -166,9 +174,27 @@ pub fn run(seconds: u64, seed: u64) -> anyhow::Result<ExitCode> {
     }
     draw(&client, &shared, true)?;
     summary(&client, &shared)?;
+    if keep {
+        println!(
+            "purser demo: the agents are done; the dashboard stays at http://{address}/ until Ctrl-C"
+        );
+        keep_serving();
+    }
     let _ = stop_server.send(());
     let _ = server_thread.join();
     Ok(ExitCode::SUCCESS)
+}
+
+/// Waits for Ctrl-C (or SIGTERM) while the server keeps serving.
+fn keep_serving() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build();
+    if let Ok(runtime) = runtime {
+        runtime.block_on(async {
+            let _ = tokio::signal::ctrl_c().await;
+        });
+    }
 }
 
 fn start_server(

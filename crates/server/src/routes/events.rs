@@ -81,7 +81,10 @@ impl Stream {
                 Woken::ChangeDue => {
                     self.change_pending = false;
                     self.change_at = tokio::time::Instant::now() + CHANGE_EVERY;
-                    let seq = self.changes.as_mut().map_or(0, |changes| *changes.borrow_and_update());
+                    let seq = self
+                        .changes
+                        .as_mut()
+                        .map_or(0, |changes| *changes.borrow_and_update());
                     let event = SseEvent::default()
                         .event("change")
                         .data(format!("{{\"seq\":{seq}}}"));

@@ -28,7 +28,7 @@ pub async fn page(
 ) -> Response {
     let caller = match viewer(&state, &headers, &format!("/ui/accounts/{path}")) {
         Ok(caller) => caller,
-        Err(sign_in) => return sign_in,
+        Err(sign_in) => return *sign_in,
     };
     match account(&state, &caller, &path).await {
         Ok(page) => render(page, &caller),
@@ -71,10 +71,10 @@ async fn account(
             html::percent(fired.fraction)
         )
     });
-    let _ = write!(
+    let _ = writeln!(
         body,
         "<section id=\"summary\" data-live><p>{} Agents are told to <strong>{}</strong>.{fired}{parent} \
-         Open holds: {}. Last change at event {}.</p>\n",
+         Open holds: {}. Last change at event {}.</p>",
         html::level_badge(view.verdict.level),
         html::action_name(view.verdict.level),
         view.open_reservations,
@@ -145,7 +145,7 @@ async fn account(
         .iter()
         .filter(|child| child.path != view.path)
         .collect();
-    let _ = write!(body, "<h2>Children ({})</h2>\n", children.len());
+    let _ = writeln!(body, "<h2>Children ({})</h2>", children.len());
     if children.is_empty() {
         body.push_str("<p class=\"muted\">None.</p>\n");
     } else {

@@ -26,7 +26,7 @@ pub async fn page(
 ) -> Response {
     let caller = match viewer(&state, &headers, "/ui/accounts") {
         Ok(caller) => caller,
-        Err(sign_in) => return sign_in,
+        Err(sign_in) => return *sign_in,
     };
     match tree(&state, &caller, raw.as_deref()).await {
         Ok(page) => render(page, &caller),

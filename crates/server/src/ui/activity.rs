@@ -98,7 +98,7 @@ async fn read(
 pub async fn alerts(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let caller = match viewer(&state, &headers, "/ui/alerts") {
         Ok(caller) => caller,
-        Err(sign_in) => return sign_in,
+        Err(sign_in) => return *sign_in,
     };
     let (prefix, entries) = match read(&state, &caller, None).await {
         Ok(read) => read,
@@ -111,7 +111,10 @@ pub async fn alerts(State(state): State<AppState>, headers: HeaderMap) -> Respon
     for entry in entries.iter().filter(|entry| entry.kind == "alert") {
         let key = (
             entry.account.clone().unwrap_or_default(),
-            entry.data["dimension"].as_str().unwrap_or_default().to_string(),
+            entry.data["dimension"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
         );
         let raised = entry.data["raised"] == true;
         if seen.insert(key) && raised {
@@ -148,7 +151,7 @@ pub async fn audit(
 ) -> Response {
     let caller = match viewer(&state, &headers, "/ui/audit") {
         Ok(caller) => caller,
-        Err(sign_in) => return sign_in,
+        Err(sign_in) => return *sign_in,
     };
     match audit_page(&state, &caller, raw.as_deref()).await {
         Ok(page) => render(page, &caller),
@@ -156,7 +159,11 @@ pub async fn audit(
     }
 }
 
-async fn audit_page(state: &AppState, caller: &Caller, raw: Option<&str>) -> Result<Page, ApiError> {
+async fn audit_page(
+    state: &AppState,
+    caller: &Caller,
+    raw: Option<&str>,
+) -> Result<Page, ApiError> {
     let (mut prefix, mut kind, mut actor, mut page) = (None, String::new(), String::new(), 1);
     for (key, value) in query_params(raw, &["prefix", "type", "actor", "page"])? {
         match key.as_str() {
@@ -181,8 +188,15 @@ async fn audit_page(state: &AppState, caller: &Caller, raw: Option<&str>) -> Res
         .filter(|entry| actor.is_empty() || *entry.actor == *actor)
         .collect();
     let start = (page - 1) * PAGE_ROWS;
-    let shown: Vec<_> = matching.iter().skip(start).take(PAGE_ROWS).copied().collect();
-    let prefix_text = prefix.as_ref().map_or(String::new(), |prefix| prefix.to_string());
+    let shown: Vec<_> = matching
+        .iter()
+        .skip(start)
+        .take(PAGE_ROWS)
+        .copied()
+        .collect();
+    let prefix_text = prefix
+        .as_ref()
+        .map_or(String::new(), |prefix| prefix.to_string());
     let mut body = format!(
         "<form class=\"filters\" method=\"get\" action=\"/ui/audit\">\
          <label>Prefix <input name=\"prefix\" value=\"{}\"></label> \

@@ -8,8 +8,8 @@ use std::fmt::Write;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use purser_engine::jobs::DagListQuery;
 use purser_engine::audit::{AUDIT_PAGE_MAX, AuditQuery};
+use purser_engine::jobs::DagListQuery;
 use purser_engine::view::dag::DagSummaryView;
 
 use super::html::{self, digits, escape};
@@ -48,7 +48,7 @@ pub async fn list(
 ) -> Response {
     let caller = match viewer(&state, &headers, "/ui/dags") {
         Ok(caller) => caller,
-        Err(sign_in) => return sign_in,
+        Err(sign_in) => return *sign_in,
     };
     match list_page(&state, &caller, raw.as_deref()).await {
         Ok(page) => render(page, &caller),
@@ -119,7 +119,7 @@ pub async fn page(
 ) -> Response {
     let caller = match viewer(&state, &headers, &format!("/ui/dags/{id}")) {
         Ok(caller) => caller,
-        Err(sign_in) => return sign_in,
+        Err(sign_in) => return *sign_in,
     };
     match dag_page(&state, &caller, &id).await {
         Ok(page) => render(page, &caller),
@@ -170,7 +170,10 @@ async fn dag_page(state: &AppState, caller: &Caller, id: &str) -> Result<Page, A
         account = summary
             .account
             .as_deref()
-            .map_or(String::new(), |account| format!(", charged to {}", html::account_link(account))),
+            .map_or(String::new(), |account| format!(
+                ", charged to {}",
+                html::account_link(account)
+            )),
     );
     body.push_str("<h2>Timeline of attempts per machine</h2>\n<figure id=\"timeline\" data-live>");
     body.push_str(&timeline(&moves, &view.tasks));
@@ -298,7 +301,10 @@ fn timeline(moves: &[Move], tasks: &[purser_engine::view::dag::TaskView]) -> Str
         let mut lanes: Vec<(i64, Vec<&Attempt>)> = Vec::new();
         for attempt in attempts.iter() {
             let end_ms = attempt.end_ms.unwrap_or(now_ms);
-            match lanes.iter_mut().find(|(free_ms, _)| *free_ms <= attempt.start_ms) {
+            match lanes
+                .iter_mut()
+                .find(|(free_ms, _)| *free_ms <= attempt.start_ms)
+            {
                 Some((free_ms, lane)) => {
                     *free_ms = end_ms;
                     lane.push(attempt);
@@ -341,9 +347,7 @@ fn timeline(moves: &[Move], tasks: &[purser_engine::view::dag::TaskView]) -> Str
                 ROW - 8.0,
                 escape(&attempt.task),
                 escape(&attempt.outcome),
-                html::duration(
-                    (attempt.end_ms.unwrap_or(now_ms) - attempt.start_ms).max(0) as u64
-                ),
+                html::duration((attempt.end_ms.unwrap_or(now_ms) - attempt.start_ms).max(0) as u64),
             );
         }
     }

@@ -25,10 +25,7 @@ pub fn account_link(path: &str) -> String {
 
 /// A level as a coloured badge with its name (colour is never the only cue).
 pub fn level_badge(level: Level) -> String {
-    format!(
-        "<span class=\"lvl lvl-{0}\">{0}</span>",
-        level.as_str()
-    )
+    format!("<span class=\"lvl lvl-{0}\">{0}</span>", level.as_str())
 }
 
 /// The action an account's level tells agents.
@@ -134,5 +131,9 @@ pub fn pager(base: &str, params: &[(&str, String)], page: usize, has_next: bool)
 /// `at` (RFC 3339) as shown: the date and time to the second, UTC.
 pub fn when(at: &str) -> String {
     let shown = at.get(..19).unwrap_or(at).replace('T', " ");
-    format!("<time datetime=\"{}\">{}</time>", escape(at), escape(&shown))
+    format!(
+        "<time datetime=\"{}\">{}</time>",
+        escape(at),
+        escape(&shown)
+    )
 }

@@ -40,7 +40,10 @@ pub fn router() -> Router<AppState> {
         .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .route("/ui/sign-in", get(sign_in_page).post(sign_in))
         .route("/ui/sign-out", axum::routing::post(sign_out))
-        .route("/ui/app.js", get(|| async { asset(SCRIPT, "text/javascript") }))
+        .route(
+            "/ui/app.js",
+            get(|| async { asset(SCRIPT, "text/javascript") }),
+        )
         .route("/ui/app.css", get(|| async { asset(STYLE, "text/css") }))
         .route("/ui/accounts", get(accounts::page))
         .route("/ui/accounts/{*path}", get(account::page))
@@ -68,10 +71,14 @@ fn asset(text: &'static str, content_type: &'static str) -> Response {
 
 /// Who is looking: the `Authorization` header or the sign-in cookie; without either (when
 /// tokens are configured), the sign-in page.
-fn viewer(state: &AppState, request_headers: &HeaderMap, uri: &str) -> Result<Caller, Response> {
+fn viewer(
+    state: &AppState,
+    request_headers: &HeaderMap,
+    uri: &str,
+) -> Result<Caller, Box<Response>> {
     state.tokens.reader(request_headers).map_err(|_| {
         let next = percent_encoding::utf8_percent_encode(uri, percent_encoding::NON_ALPHANUMERIC);
-        Redirect::to(&format!("/ui/sign-in?next={next}")).into_response()
+        Box::new(Redirect::to(&format!("/ui/sign-in?next={next}")).into_response())
     })
 }
 
@@ -157,7 +164,10 @@ fn page_response(status: StatusCode, text: String) -> Response {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     response
 }
 
@@ -169,7 +179,10 @@ pub(super) fn error_page(err: ApiError, caller: &Caller) -> Response {
             title: format!("{} {}", err.status, status.canonical_reason().unwrap_or("")),
             nav: "",
             live: None,
-            body: format!("<p class=\"error\">{}</p>", html::escape(&err.detail.message)),
+            body: format!(
+                "<p class=\"error\">{}</p>",
+                html::escape(&err.detail.message)
+            ),
         },
         caller,
     );
@@ -198,7 +211,10 @@ fn sign_in_form(state: &AppState, next: &str, error: Option<&str>) -> Response {
          only; a token with a scope shows that scope only.</p>"
     };
     let error = error.map_or(String::new(), |error| {
-        format!("<p class=\"error\" role=\"alert\">{}</p>", html::escape(error))
+        format!(
+            "<p class=\"error\" role=\"alert\">{}</p>",
+            html::escape(error)
+        )
     });
     let text = format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
@@ -243,7 +259,11 @@ async fn sign_in(State(state): State<AppState>, request: Request) -> Response {
     }
     let next = safe_next(&next).to_string();
     if !state.tokens.is_empty() && state.tokens.check(&token).is_none() {
-        return sign_in_form(&state, &next, Some("That token is not one this server knows."));
+        return sign_in_form(
+            &state,
+            &next,
+            Some("That token is not one this server knows."),
+        );
     }
     let value = percent_encoding::utf8_percent_encode(&token, percent_encoding::NON_ALPHANUMERIC);
     let cookie = format!("{COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict");
@@ -270,7 +290,12 @@ mod tests {
     #[test]
     fn a_sign_in_only_sends_on_to_the_dashboard() {
         assert_eq!(safe_next("/ui/dags/3"), "/ui/dags/3");
-        for elsewhere in ["https://evil.example/", "//evil.example/ui/", "/v1/usage", "/ui\\x"] {
+        for elsewhere in [
+            "https://evil.example/",
+            "//evil.example/ui/",
+            "/v1/usage",
+            "/ui\\x",
+        ] {
             assert_eq!(safe_next(elsewhere), "/ui/accounts", "{elsewhere}");
         }
     }

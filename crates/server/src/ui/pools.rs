@@ -35,7 +35,12 @@ fn usage_bar(used: u64, capacity: u64, borrowed: u64) -> String {
     } else {
         String::new()
     };
-    let title = format!("{} of {} ({}){borrowed}", digits(used), digits(capacity), percent(ratio));
+    let title = format!(
+        "{} of {} ({}){borrowed}",
+        digits(used),
+        digits(capacity),
+        percent(ratio)
+    );
     format!(
         "<span class=\"bar\"><svg class=\"use {class}\" width=\"{BAR}\" height=\"14\" viewBox=\"0 0 {BAR} 14\" \
          role=\"img\" aria-label=\"{title}\"><title>{title}</title><rect class=\"rest\" width=\"{BAR}\" height=\"14\"/>\
@@ -46,7 +51,7 @@ fn usage_bar(used: u64, capacity: u64, borrowed: u64) -> String {
 pub async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let caller = match viewer(&state, &headers, "/ui/pools") {
         Ok(caller) => caller,
-        Err(sign_in) => return sign_in,
+        Err(sign_in) => return *sign_in,
     };
     // The accounts' part of the view is not shown here: ask for none of it.
     let query = MetricsQuery {
@@ -98,7 +103,9 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response
     }
     body.push_str("<h2>Quotas</h2>\n");
     if sched.quotas.is_empty() {
-        body.push_str("<p class=\"muted\">No quota is configured ([[quota]] in purser.toml).</p>\n");
+        body.push_str(
+            "<p class=\"muted\">No quota is configured ([[quota]] in purser.toml).</p>\n",
+        );
     } else {
         body.push_str(
             "<table><thead><tr><th scope=\"col\">Tenant</th><th scope=\"col\">Pool</th>\
