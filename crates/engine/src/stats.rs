@@ -101,6 +101,8 @@ pub struct EngineStats {
     pub reservations_expired: AtomicU64,
     /// Holds refused because they would pass a stop threshold.
     pub denials_budget: AtomicU64,
+    /// DAGs paused because their account could not afford their next task.
+    pub denials_dag_budget: AtomicU64,
     pub alerts: AtomicU64,
     pub reclaims: AtomicU64,
     pub grants: AtomicU64,
@@ -125,6 +127,7 @@ impl Default for EngineStats {
             reservations_voided: AtomicU64::new(0),
             reservations_expired: AtomicU64::new(0),
             denials_budget: AtomicU64::new(0),
+            denials_dag_budget: AtomicU64::new(0),
             alerts: AtomicU64::new(0),
             reclaims: AtomicU64::new(0),
             grants: AtomicU64::new(0),
@@ -141,8 +144,13 @@ impl Default for EngineStats {
 impl EngineStats {
     /// Counts what a committed record did.
     pub(crate) fn note_record(&self, record: &Record) {
-        let Record::Ledger(event) = record else {
-            return;
+        let event = match record {
+            Record::Ledger(event) => event,
+            Record::Dag(purser_sched::DagEvent::Paused { .. }) => {
+                self.denials_dag_budget.fetch_add(1, Relaxed);
+                return;
+            }
+            _ => return,
         };
         let counter = match event {
             Event::ReservationOpened { .. } => &self.reservations_created,

@@ -167,7 +167,13 @@ pub async fn run_with_clock(
         shutdown.await;
         let _ = closing_tx.send(true);
     };
-    listen::serve(listener, routes::router(state), &listen_limits, shutdown).await;
+    listen::serve(
+        listener,
+        routes::router(state, ui::router()),
+        &listen_limits,
+        shutdown,
+    )
+    .await;
     tick_task.abort();
     let _ = tick_task.await;
     // The last handle is gone once the router and the ticker are: the engine drains and stops.

@@ -168,6 +168,11 @@ fn a_dag_its_budget_cannot_afford_pauses_and_resumes_when_the_budget_is_raised()
         .map(|entry| &entry["data"]["state"])
         .collect();
     assert_eq!(states, [&json!("paused"), &json!("running")]);
+    let (_, _, metrics) = server.get_text(server.token.as_deref(), "/metrics", &[]);
+    assert!(
+        metrics.contains("purser_denials_total{reason=\"dag_paused\"} 1\n"),
+        "the pause is counted as a denial: {metrics}"
+    );
 }
 
 #[test]

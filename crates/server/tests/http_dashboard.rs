@@ -180,8 +180,12 @@ fn every_view_renders_the_engine_figures() {
     );
     let task = lease(&server, "local-0");
     assert_eq!(task["name"], "plan");
+    let hold = server.reserve_ok(
+        json!({"account": "acme/research/wf-1", "amount": {"tokens": 100}, "ttl_ms": 60_000}),
+    );
     for (path, expect) in [
-        ("/ui/accounts", "80.0% / 2,000"),
+        ("/ui/accounts", "85.0% / 2,000"),
+        ("/ui/accounts/acme/research/wf-1", "<td>100 tokens</td>"),
         (
             "/ui/accounts/acme/research/wf-1",
             "Agents are told to <strong>throttle</strong>",
@@ -201,6 +205,11 @@ fn every_view_renders_the_engine_figures() {
         assert_eq!(status, 200, "{path}: {body}");
         assert!(body.contains(expect), "{path} lacks {expect:?}:\n{body}");
     }
+    let (_, _, body) = page(&server, ADMIN_TOKEN, "/ui/accounts/acme/research/wf-1");
+    assert!(body.contains(&format!(
+        "<th scope=\"row\">{}</th>",
+        hold["id"].as_str().unwrap()
+    )));
     let (status, _, body) = page(&server, ADMIN_TOKEN, "/ui/audit?type=nonsense");
     assert_eq!(status, 400, "{body}");
     let (status, _, _) = page(&server, ADMIN_TOKEN, "/ui/dags/dag_99");

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use super::Ledger;
 use crate::account::{AccountConfig, AccountId};
+use crate::amount::Amounts;
 use crate::command::Verdict;
 use crate::level::fraction;
 use crate::path::AccountPath;
@@ -107,6 +108,20 @@ impl Ledger {
 }
 
 impl Ledger {
+    /// The open holds taken on `account` itself (not below it), oldest first, at most `max`:
+    /// `(id, amounts, expires_ms)`. Scans every hold: for a page about one account.
+    pub fn open_holds(&self, account: AccountId, max: usize) -> Vec<(u64, Amounts, u64)> {
+        let mut found: Vec<(u64, Amounts, u64)> = self
+            .holds
+            .iter()
+            .filter(|(_, hold)| hold.account == account && hold.state == super::HoldState::Open)
+            .map(|(id, hold)| (*id, hold.amount.clone(), hold.expires_ms))
+            .collect();
+        found.sort_unstable_by_key(|(id, _, _)| *id);
+        found.truncate(max);
+        found
+    }
+
     /// The account a reservation (open or remembered) holds on.
     pub fn reservation_account(&self, reservation: u64) -> Option<AccountId> {
         self.holds.get(&reservation).map(|hold| hold.account)

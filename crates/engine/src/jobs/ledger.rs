@@ -193,6 +193,24 @@ impl EngineState {
         Ok(account::account(&self.ledger, id))
     }
 
+    pub(super) fn holds(
+        &self,
+        path: &AccountPath,
+        max: usize,
+    ) -> Result<Vec<account::HoldView>, EngineError> {
+        let id = self.lookup(path)?;
+        Ok(self
+            .ledger
+            .open_holds(id, max)
+            .into_iter()
+            .map(|(id, amounts, expires_ms)| account::HoldView {
+                id,
+                amounts: account::amounts(&self.ledger, &amounts),
+                expires_ms,
+            })
+            .collect())
+    }
+
     /// The account named by `prefix` (or every top-level one) and its descendants down to
     /// `depth` levels, those the scope covers, in path order.
     pub(super) fn accounts(

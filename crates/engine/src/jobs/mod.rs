@@ -22,7 +22,7 @@ use crate::error::EngineError;
 use crate::scope::Scope;
 use crate::state::EngineState;
 use crate::stats::EngineStats;
-use crate::view::account::{AccountView, HoldOutcome, ManagedView, UsageView};
+use crate::view::account::{AccountView, HoldOutcome, HoldView, ManagedView, UsageView};
 use crate::view::dag::{DagPageView, DagView, InterruptedView, LeaseView, TaskStateView};
 use crate::view::manage::{ForecastView, MoveView};
 use crate::view::metrics::{MetricsQuery, MetricsView};
@@ -47,6 +47,8 @@ pub enum Op {
     /// An operator's command on accounts (upsert, close, allocate), attributed to its actor.
     Manage(Command, Arc<str>, Responder<Answer<ManagedView>>),
     Account(AccountPath, Responder<Answer<AccountView>>),
+    /// The holds open on an account itself, oldest first, at most so many.
+    Holds(AccountPath, usize, Responder<Answer<Vec<HoldView>>>),
     Accounts {
         prefix: Option<AccountPath>,
         depth: usize,
@@ -140,6 +142,7 @@ impl EngineState {
                 deliver(reply, self.manage(command, actor, now_ms))
             }
             Op::Account(path, reply) => deliver(reply, self.account(&path)),
+            Op::Holds(path, max, reply) => deliver(reply, self.holds(&path, max)),
             Op::Accounts {
                 prefix,
                 depth,
@@ -280,6 +283,11 @@ impl Engine {
 
     pub async fn account(&self, path: AccountPath) -> Answer<AccountView> {
         self.ask(|reply| Op::Account(path, reply)).await?
+    }
+
+    /// The holds open on the account itself (not below it), oldest first, at most `max`.
+    pub async fn holds(&self, path: AccountPath, max: usize) -> Answer<Vec<HoldView>> {
+        self.ask(|reply| Op::Holds(path, max, reply)).await?
     }
 
     pub async fn accounts(

@@ -49,6 +49,14 @@ pub struct AccountView {
     pub work_units: u64,
 }
 
+/// A hold open on an account.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HoldView {
+    pub id: u64,
+    pub amounts: AmountsByName,
+    pub expires_ms: u64,
+}
+
 /// The answer to a usage report or a settlement.
 #[derive(Clone, Debug, PartialEq)]
 pub struct UsageView {

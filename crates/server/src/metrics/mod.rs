@@ -312,11 +312,11 @@ fn encode_process(process: &Process, family: &mut Family<'_, '_>) -> Result<(), 
     }
     family.counters(
         "denials",
-        "Requests refused by a budget, by reason.",
-        [(
-            [("reason", "budget_exhausted")],
-            count(&stats.denials_budget),
-        )],
+        "Refusals by a budget: holds that would pass a stop threshold (budget_exhausted), DAGs whose next task their account cannot afford (dag_paused).",
+        [
+            ([("reason", "budget_exhausted")], count(&stats.denials_budget)),
+            ([("reason", "dag_paused")], count(&stats.denials_dag_budget)),
+        ],
     )?;
     family.counters(
         "optimizer_moves",

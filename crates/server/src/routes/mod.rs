@@ -54,7 +54,9 @@ pub struct AppState {
     pub data_dir: Arc<std::path::Path>,
 }
 
-pub fn router(state: AppState) -> Router {
+/// The API's routes, with `pages` (the dashboard's, `crate::ui::router`) beside them, behind
+/// the body guard and the request counter.
+pub fn router(state: AppState, pages: Router<AppState>) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -85,7 +87,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/optimizer:run", post(manage::run_optimizer))
         .route("/v1/audit", get(manage::audit))
         .route("/v1/events", get(events::events))
-        .merge(crate::ui::router())
+        .merge(pages)
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .layer(axum::middleware::from_fn_with_state(
             state.body_read_timeout,

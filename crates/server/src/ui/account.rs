@@ -20,6 +20,8 @@ use crate::wire;
 const ENTRIES_SHOWN: usize = 50;
 /// Children an account's page lists at most.
 const CHILDREN_SHOWN: usize = 200;
+/// Open holds an account's page lists at most.
+const HOLDS_SHOWN: usize = 100;
 
 pub async fn page(
     State(state): State<AppState>,
@@ -49,6 +51,7 @@ async fn account(
         .engine
         .accounts(Some(path.clone()), 1, caller.scope())
         .await?;
+    let holds = state.engine.holds(path.clone(), HOLDS_SHOWN).await?;
     let entries = state
         .engine
         .audit(AuditQuery {
@@ -102,6 +105,39 @@ async fn account(
         );
     }
     body.push_str("</tbody></table></section>\n");
+
+    let _ = writeln!(
+        body,
+        "<h2>Open holds ({})</h2>\n<p class=\"muted\">Taken on this account itself; holds below it \
+         count in its Held figures and show on their own accounts.</p>",
+        view.open_reservations
+    );
+    body.push_str(
+        "<table><thead><tr><th scope=\"col\">Hold</th><th scope=\"col\">Amount</th>\
+         <th scope=\"col\">Expires</th></tr></thead><tbody id=\"holds\" data-live data-rows>\n",
+    );
+    for hold in &holds {
+        let amounts: Vec<String> = hold
+            .amounts
+            .iter()
+            .map(|(dimension, amount)| format!("{} {}", digits(*amount), escape(dimension)))
+            .collect();
+        let _ = writeln!(
+            body,
+            "<tr data-key=\"rsv_{0}\"><th scope=\"row\">rsv_{0}</th><td>{1}</td><td>{2}</td></tr>",
+            hold.id,
+            amounts.join(", "),
+            html::when(&purser_engine::time::rfc3339(hold.expires_ms)),
+        );
+    }
+    body.push_str("</tbody></table>\n");
+    if (holds.len() as u32) < view.open_reservations {
+        let _ = writeln!(
+            body,
+            "<p class=\"muted\">The oldest {} are shown.</p>",
+            holds.len()
+        );
+    }
 
     body.push_str("<section id=\"charts\" data-live>");
     match &report.chart {
