@@ -11,7 +11,7 @@ use purser_engine::audit::AuditQuery;
 
 use super::activity::entries_table;
 use super::html::{self, digits, escape};
-use super::{Page, error_page, render, viewer};
+use super::{Page, show};
 use crate::error::ApiError;
 use crate::routes::AppState;
 use crate::wire;
@@ -28,14 +28,11 @@ pub async fn page(
     headers: HeaderMap,
     Path(path): Path<String>,
 ) -> Response {
-    let caller = match viewer(&state, &headers, &format!("/ui/accounts/{path}")) {
-        Ok(caller) => caller,
-        Err(sign_in) => return *sign_in,
-    };
-    match account(&state, &caller, &path).await {
-        Ok(page) => render(page, &caller),
-        Err(err) => error_page(err, &caller),
-    }
+    let uri = format!("/ui/accounts/{path}");
+    show(&state, &headers, &uri, async |caller| {
+        account(&state, caller, &path).await
+    })
+    .await
 }
 
 async fn account(

@@ -9,7 +9,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 
 use super::html::{self, escape};
-use super::{Page, error_page, render, viewer};
+use super::{Page, show};
 use crate::error::ApiError;
 use crate::routes::{AppState, number, query_params};
 use crate::wire;
@@ -24,14 +24,10 @@ pub async fn page(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let caller = match viewer(&state, &headers, "/ui/accounts") {
-        Ok(caller) => caller,
-        Err(sign_in) => return *sign_in,
-    };
-    match tree(&state, &caller, raw.as_deref()).await {
-        Ok(page) => render(page, &caller),
-        Err(err) => error_page(err, &caller),
-    }
+    show(&state, &headers, "/ui/accounts", async |caller| {
+        tree(&state, caller, raw.as_deref()).await
+    })
+    .await
 }
 
 async fn tree(

@@ -10,7 +10,7 @@ use axum::response::Response;
 use purser_engine::audit::{AUDIT_PAGE_MAX, AuditEntry, AuditQuery};
 
 use super::html::{self, escape};
-use super::{Page, error_page, render, viewer};
+use super::{Page, show};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::routes::{AppState, number, query_params};
@@ -96,14 +96,14 @@ async fn read(
 }
 
 pub async fn alerts(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let caller = match viewer(&state, &headers, "/ui/alerts") {
-        Ok(caller) => caller,
-        Err(sign_in) => return *sign_in,
-    };
-    let (prefix, entries) = match read(&state, &caller, None).await {
-        Ok(read) => read,
-        Err(err) => return error_page(err, &caller),
-    };
+    show(&state, &headers, "/ui/alerts", async |caller| {
+        alerts_page(&state, caller).await
+    })
+    .await
+}
+
+async fn alerts_page(state: &AppState, caller: &Caller) -> Result<Page, ApiError> {
+    let (prefix, entries) = read(state, caller, None).await?;
     // An account's alert is in force when its newest alert entry raised it.
     let mut seen = std::collections::BTreeSet::new();
     let mut active = Vec::new();
@@ -133,15 +133,12 @@ pub async fn alerts(State(state): State<AppState>, headers: HeaderMap) -> Respon
     body.push_str(&entries_table("active", &active));
     body.push_str("<h2>Latest alert entries</h2>\n");
     body.push_str(&entries_table("history", &history));
-    render(
-        Page {
-            title: "Alerts".into(),
-            nav: "alerts",
-            live: Some(prefix.map_or(String::new(), |prefix| prefix.to_string())),
-            body,
-        },
-        &caller,
-    )
+    Ok(Page {
+        title: "Alerts".into(),
+        nav: "alerts",
+        live: Some(prefix.map_or(String::new(), |prefix| prefix.to_string())),
+        body,
+    })
 }
 
 pub async fn audit(
@@ -149,14 +146,10 @@ pub async fn audit(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let caller = match viewer(&state, &headers, "/ui/audit") {
-        Ok(caller) => caller,
-        Err(sign_in) => return *sign_in,
-    };
-    match audit_page(&state, &caller, raw.as_deref()).await {
-        Ok(page) => render(page, &caller),
-        Err(err) => error_page(err, &caller),
-    }
+    show(&state, &headers, "/ui/audit", async |caller| {
+        audit_page(&state, caller, raw.as_deref()).await
+    })
+    .await
 }
 
 async fn audit_page(

@@ -13,7 +13,7 @@ use purser_engine::jobs::DagListQuery;
 use purser_engine::view::dag::DagSummaryView;
 
 use super::html::{self, digits, escape};
-use super::{Page, error_page, render, viewer};
+use super::{Page, show};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::routes::{AppState, number, query_params};
@@ -46,14 +46,10 @@ pub async fn list(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let caller = match viewer(&state, &headers, "/ui/dags") {
-        Ok(caller) => caller,
-        Err(sign_in) => return *sign_in,
-    };
-    match list_page(&state, &caller, raw.as_deref()).await {
-        Ok(page) => render(page, &caller),
-        Err(err) => error_page(err, &caller),
-    }
+    show(&state, &headers, "/ui/dags", async |caller| {
+        list_page(&state, caller, raw.as_deref()).await
+    })
+    .await
 }
 
 async fn list_page(state: &AppState, caller: &Caller, raw: Option<&str>) -> Result<Page, ApiError> {
@@ -117,14 +113,11 @@ pub async fn page(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let caller = match viewer(&state, &headers, &format!("/ui/dags/{id}")) {
-        Ok(caller) => caller,
-        Err(sign_in) => return *sign_in,
-    };
-    match dag_page(&state, &caller, &id).await {
-        Ok(page) => render(page, &caller),
-        Err(err) => error_page(err, &caller),
-    }
+    let uri = format!("/ui/dags/{id}");
+    show(&state, &headers, &uri, async |caller| {
+        dag_page(&state, caller, &id).await
+    })
+    .await
 }
 
 async fn dag_page(state: &AppState, caller: &Caller, id: &str) -> Result<Page, ApiError> {

@@ -88,6 +88,24 @@ fn viewer(
     })
 }
 
+/// A page for whoever looks: the sign-in for nobody, else the page `build` makes for the
+/// caller, or its error as a page.
+pub(super) async fn show(
+    state: &AppState,
+    headers: &HeaderMap,
+    uri: &str,
+    build: impl AsyncFnOnce(&Caller) -> Result<Page, ApiError>,
+) -> Response {
+    let caller = match viewer(state, headers, uri) {
+        Ok(caller) => caller,
+        Err(sign_in) => return *sign_in,
+    };
+    match build(&caller).await {
+        Ok(page) => render(page, &caller),
+        Err(err) => error_page(err, &caller),
+    }
+}
+
 /// A page: its title, which navigation entry it is, what its live updates listen to, its
 /// content and the seq it reflects.
 pub(super) struct Page {

@@ -10,7 +10,9 @@ use axum::response::Response;
 use purser_engine::view::metrics::MetricsQuery;
 
 use super::html::{digits, escape, percent};
-use super::{Page, error_page, render, viewer};
+use super::{Page, show};
+use crate::auth::Caller;
+use crate::error::ApiError;
 use crate::routes::AppState;
 
 const BAR: f64 = 220.0;
@@ -49,34 +51,31 @@ fn usage_bar(used: u64, capacity: u64, borrowed: u64) -> String {
 }
 
 pub async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let caller = match viewer(&state, &headers, "/ui/pools") {
-        Ok(caller) => caller,
-        Err(sign_in) => return *sign_in,
-    };
+    show(&state, &headers, "/ui/pools", async |caller| {
+        pools_page(&state, caller).await
+    })
+    .await
+}
+
+async fn pools_page(state: &AppState, caller: &Caller) -> Result<Page, ApiError> {
     // The accounts' part of the view is not shown here: ask for none of it.
     let query = MetricsQuery {
         depth: 0,
         series_max: 0,
         dags_max: 0,
     };
-    let view = match state.engine.metrics(query, caller.scope()).await {
-        Ok(view) => view,
-        Err(err) => return error_page(crate::error::ApiError::from(err), &caller),
-    };
+    let view = state.engine.metrics(query, caller.scope()).await?;
     let mut body = String::new();
     let Some(sched) = view.sched else {
         body.push_str(
             "<p>Pools and quotas span every tenant: a token without a scope sees them.</p>",
         );
-        return render(
-            Page {
-                title: "Pools and quotas".into(),
-                nav: "pools",
-                live: None,
-                body,
-            },
-            &caller,
-        );
+        return Ok(Page {
+            title: "Pools and quotas".into(),
+            nav: "pools",
+            live: None,
+            body,
+        });
     };
     let _ = write!(
         body,
@@ -143,13 +142,10 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response
         body.push_str("</tbody></table>\n");
     }
     body.push_str("</section>\n");
-    render(
-        Page {
-            title: "Pools and quotas".into(),
-            nav: "pools",
-            live: Some(String::new()),
-            body,
-        },
-        &caller,
-    )
+    Ok(Page {
+        title: "Pools and quotas".into(),
+        nav: "pools",
+        live: Some(String::new()),
+        body,
+    })
 }
