@@ -57,6 +57,12 @@ impl ApiError {
         error.detail.dimension = Some(denial.dimension);
         error.detail.requested = Some(denial.requested);
         error.detail.available = Some(denial.available);
+        error.detail.limit = denial.limit;
+        error.detail.spent = Some(denial.spent);
+        error.detail.resets_at = denial.resets_ms.map(purser_engine::time::rfc3339);
+        error.detail.retry_after_s = denial
+            .retry_after_ms
+            .map(|ms| (ms as f64 / 1000.0 * 1000.0).round() / 1000.0);
         error
     }
 
@@ -174,6 +180,16 @@ impl From<DagError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, axum::Json(self.body())).into_response()
+        let retry_after = self.detail.retry_after_s;
+        let mut response = (status, axum::Json(self.body())).into_response();
+        if let Some(seconds) = retry_after
+            && let Ok(value) =
+                axum::http::HeaderValue::from_str(&(seconds.ceil() as u64).to_string())
+        {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, value);
+        }
+        response
     }
 }

@@ -108,6 +108,34 @@ impl Ledger {
 }
 
 impl Ledger {
+    /// Per dimension limited on the path of `account` (it and its ancestors), the account with
+    /// the least left (limit less consumed and held) and how much: `(dimension, account,
+    /// remaining)`, by dimension. The least is what `UsageAnswer::remaining` says; this names
+    /// where it is.
+    pub fn tightest(&self, account: AccountId) -> Vec<(crate::amount::DimId, AccountId, u64)> {
+        let mut found: Vec<(crate::amount::DimId, AccountId, u64)> = Vec::new();
+        let mut next = Some(account);
+        while let Some(id) = next {
+            let acc = self.account(id);
+            for slot in &acc.slots {
+                let Some(left) = slot.remaining() else {
+                    continue;
+                };
+                match found.iter_mut().find(|(dim, _, _)| *dim == slot.dim) {
+                    Some(entry) => {
+                        if left < entry.2 {
+                            *entry = (slot.dim, id, left);
+                        }
+                    }
+                    None => found.push((slot.dim, id, left)),
+                }
+            }
+            next = acc.parent;
+        }
+        found.sort_unstable_by_key(|(dim, _, _)| *dim);
+        found
+    }
+
     /// The open holds taken on `account` itself (not below it), oldest first, at most `max`:
     /// `(id, amounts, expires_ms)`. Scans every hold: for a page about one account.
     pub fn open_holds(&self, account: AccountId, max: usize) -> Vec<(u64, Amounts, u64)> {

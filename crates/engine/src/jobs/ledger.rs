@@ -36,20 +36,27 @@ impl EngineState {
         answer
     }
 
+    /// A usage report; `name_tightest` names where on the path each dimension has least left
+    /// (single reports: a batch's items go without, for speed).
     pub(super) fn usage(
         &mut self,
         report: UsageReport,
         scope: &Scope,
         now_ms: u64,
+        name_tightest: bool,
     ) -> Result<UsageView, EngineError> {
         check_scope(scope, &report.account)?;
+        let path = report.account.clone();
         match self.apply_ledger(Command::Usage(report), now_ms)? {
             Answer::Usage(answer) => {
                 EngineStats::count(&self.stats.usage_reports);
                 if answer.duplicate {
                     EngineStats::count(&self.stats.duplicates);
                 }
-                Ok(usage(&self.ledger, &answer))
+                let account = name_tightest
+                    .then(|| self.ledger.lookup(path.as_str()))
+                    .flatten();
+                Ok(usage(&self.ledger, &answer, account))
             }
             other => unreachable!("usage answered {other:?}"),
         }
@@ -62,16 +69,22 @@ impl EngineState {
         now_ms: u64,
     ) -> Result<HoldOutcome, EngineError> {
         check_scope(scope, &request.account)?;
+        let path = request.account.clone();
         match self.apply_ledger(Command::Reserve(request), now_ms)? {
             Answer::Reserved(answer) => {
                 if answer.duplicate {
                     EngineStats::count(&self.stats.duplicates);
                 }
-                Ok(HoldOutcome::Reserved(reservation(&self.ledger, &answer)))
+                let account = self.ledger.lookup(path.as_str());
+                Ok(HoldOutcome::Reserved(reservation(
+                    &self.ledger,
+                    &answer,
+                    account,
+                )))
             }
             Answer::Denied(refused) => {
                 EngineStats::count(&self.stats.denials_budget);
-                let view = denial(&self.ledger, &refused);
+                let view = denial(&self.ledger, &refused, now_ms);
                 // A refused hold goes to the audit log (not the journal: it changed nothing).
                 self.audit.push(audit::denial(
                     self.ledger.last_seq(),
@@ -94,8 +107,9 @@ impl EngineState {
         now_ms: u64,
     ) -> Result<UsageView, EngineError> {
         self.check_reservation_scope(request.reservation, scope)?;
+        let account = self.ledger.reservation_account(request.reservation);
         match self.apply_ledger(Command::Settle(request), now_ms)? {
-            Answer::Usage(answer) => Ok(usage(&self.ledger, &answer)),
+            Answer::Usage(answer) => Ok(usage(&self.ledger, &answer, account)),
             other => unreachable!("a settlement answered {other:?}"),
         }
     }

@@ -123,11 +123,13 @@ impl EngineState {
     /// Runs one job at `now_ms`; its records join the batch, its answer waits for the commit.
     pub(crate) fn handle(&mut self, op: Op, now_ms: u64) -> Option<Delivery> {
         match op {
-            Op::Usage(report, scope, reply) => deliver(reply, self.usage(report, &scope, now_ms)),
+            Op::Usage(report, scope, reply) => {
+                deliver(reply, self.usage(report, &scope, now_ms, true))
+            }
             Op::UsageBatch(reports, scope, reply) => {
                 let answers = reports
                     .into_iter()
-                    .map(|report| self.usage(report, &scope, now_ms))
+                    .map(|report| self.usage(report, &scope, now_ms, false))
                     .collect();
                 deliver(reply, answers)
             }

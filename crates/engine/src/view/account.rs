@@ -57,6 +57,14 @@ pub struct HoldView {
     pub expires_ms: u64,
 }
 
+/// Per dimension limited on an account's path, the account with the least left and how much.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TightestView {
+    pub dimension: String,
+    pub account: String,
+    pub remaining: u64,
+}
+
 /// The answer to a usage report or a settlement.
 #[derive(Clone, Debug, PartialEq)]
 pub struct UsageView {
@@ -64,6 +72,8 @@ pub struct UsageView {
     pub duplicate: bool,
     pub verdict: VerdictView,
     pub remaining: AmountsByName,
+    /// Where on the path each remaining figure is least.
+    pub tightest: Vec<TightestView>,
     /// A settlement of a hold that had expired.
     pub expired: bool,
 }
@@ -75,6 +85,8 @@ pub struct ReservationView {
     pub expires_ms: u64,
     pub verdict: VerdictView,
     pub duplicate: bool,
+    /// After the hold: where on the path each dimension has least left.
+    pub tightest: Vec<TightestView>,
 }
 
 /// A hold refused: it would take `account` to its stop threshold in `dimension`. An outcome,
@@ -85,6 +97,12 @@ pub struct DenialView {
     pub dimension: String,
     pub requested: u64,
     pub available: u64,
+    /// The refusing account's limit in the dimension, and what it spent this period.
+    pub limit: Option<u64>,
+    pub spent: u64,
+    /// When its budget period renews, where it does; how long until then.
+    pub resets_ms: Option<u64>,
+    pub retry_after_ms: Option<u64>,
 }
 
 /// What a hold request came to.
@@ -128,31 +146,61 @@ pub fn amounts(ledger: &Ledger, amounts: &Amounts) -> AmountsByName {
         .collect()
 }
 
-pub fn usage(ledger: &Ledger, answer: &UsageAnswer) -> UsageView {
+/// Where on `account`'s path each limited dimension has least left.
+pub fn tightest(ledger: &Ledger, account: Option<AccountId>) -> Vec<TightestView> {
+    account.map_or_else(Vec::new, |account| {
+        ledger
+            .tightest(account)
+            .into_iter()
+            .map(|(dim, at, remaining)| TightestView {
+                dimension: ledger.dimensions().name(dim).to_string(),
+                account: ledger.account(at).path.to_string(),
+                remaining,
+            })
+            .collect()
+    })
+}
+
+/// A usage answer on `account` (its path's tightest figures named, where it is known).
+pub fn usage(ledger: &Ledger, answer: &UsageAnswer, account: Option<AccountId>) -> UsageView {
     UsageView {
         seq: answer.seq,
         duplicate: answer.duplicate,
         verdict: verdict(ledger, &answer.verdict),
         remaining: amounts(ledger, &answer.remaining),
+        tightest: tightest(ledger, account),
         expired: answer.expired,
     }
 }
 
-pub fn reservation(ledger: &Ledger, answer: &ReserveAnswer) -> ReservationView {
+pub fn reservation(
+    ledger: &Ledger,
+    answer: &ReserveAnswer,
+    account: Option<AccountId>,
+) -> ReservationView {
     ReservationView {
         id: answer.reservation,
         expires_ms: answer.expires_ms,
         verdict: verdict(ledger, &answer.verdict),
         duplicate: answer.duplicate,
+        tightest: tightest(ledger, account),
     }
 }
 
-pub fn denial(ledger: &Ledger, denial: &purser_core::Denial) -> DenialView {
+/// A refused hold at `now_ms`, with the refusing account's figures and its next renewal.
+pub fn denial(ledger: &Ledger, denial: &purser_core::Denial, now_ms: u64) -> DenialView {
+    let acc = ledger.account(denial.account);
+    let slot = acc.slot(denial.dimension);
+    let resets_ms = acc.period.as_ref().map(|period| period.end_ms);
     DenialView {
-        account: ledger.account(denial.account).path.to_string(),
+        account: acc.path.to_string(),
         dimension: ledger.dimensions().name(denial.dimension).to_string(),
         requested: denial.requested,
         available: denial.available,
+        limit: slot.and_then(|slot| slot.limit),
+        spent: slot.map_or(0, |slot| slot.period_consumed()),
+        resets_ms,
+        retry_after_ms: resets_ms.map(|end_ms| end_ms.saturating_sub(now_ms)),
     }
 }
 

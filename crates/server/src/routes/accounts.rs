@@ -14,7 +14,7 @@ use super::{
 use crate::auth::Need;
 use crate::error::ApiError;
 use crate::report::{self, Format};
-use crate::wire::accounts::{AccountIn, AccountOut, AccountsOut, AllocateIn, ManagedOut};
+use crate::wire::accounts::{AccountIn, AccountOut, AccountsOut, AllocateIn, ManagedOut, MeOut};
 use crate::wire::manage::ForecastOut;
 use crate::wire::{self, ErrorBody};
 
@@ -58,6 +58,36 @@ pub async fn list_accounts(
     let views = state.engine.accounts(prefix, depth, caller.scope()).await?;
     let accounts = views.into_iter().map(AccountOut::from).collect();
     Ok(json(AccountsOut { accounts }))
+}
+
+#[utoipa::path(get, path = "/v1/me", tag = "routes",
+    responses((status = 200, body = MeOut), (status = 401, body = ErrorBody)))]
+pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let caller = state.tokens.caller(&headers)?;
+    let role = match caller.role {
+        crate::auth::Role::Admin => "admin",
+        crate::auth::Role::Operator => "operator",
+        crate::auth::Role::Agent => "agent",
+    };
+    let views = if caller.scope.is_empty() {
+        state.engine.accounts(None, 0, caller.scope()).await?
+    } else {
+        let scope = wire::account_path(&caller.scope, "scope")?;
+        // A scope whose account does not exist yet has nothing to show.
+        match state.engine.accounts(Some(scope), 1, caller.scope()).await {
+            Ok(views) => views,
+            Err(purser_engine::EngineError::Ledger(
+                purser_core::LedgerError::AccountNotFound { .. },
+            )) => Vec::new(),
+            Err(err) => return Err(err.into()),
+        }
+    };
+    Ok(json(MeOut {
+        name: caller.name.to_string(),
+        role: role.into(),
+        scope: caller.scope.to_string(),
+        accounts: views.into_iter().map(AccountOut::from).collect(),
+    }))
 }
 
 #[utoipa::path(get, path = "/v1/accounts/{path}", tag = "routes",

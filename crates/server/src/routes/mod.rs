@@ -63,6 +63,7 @@ pub fn router(state: AppState, pages: Router<AppState>) -> Router {
         .route("/openapi.json", get(health::openapi))
         .route("/metrics", get(metrics::metrics))
         .route("/v1/accounts", get(accounts::list_accounts))
+        .route("/v1/me", get(accounts::me))
         .route(
             "/v1/accounts/{*rest}",
             get(accounts::get_account)

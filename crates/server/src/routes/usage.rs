@@ -12,8 +12,8 @@ use super::{AppState, BATCH_BODY_MAX, BODY_MAX, Target, json, parse_or_default, 
 use crate::auth::Need;
 use crate::error::ApiError;
 use crate::wire::usage::{
-    BatchItemOut, ReservationOut, ReserveIn, SettleIn, UsageBatchIn, UsageBatchOut, UsageIn,
-    UsageOut, VoidOut,
+    BatchItemOut, ReservationOut, ReserveIn, SettleIn, TightestOut, UsageBatchIn, UsageBatchOut,
+    UsageIn, UsageOut, VoidOut,
 };
 use crate::wire::{self, ErrorBody};
 
@@ -32,7 +32,23 @@ pub async fn post_usage(
     let report = wire::parse::<UsageIn>(&body)?.into_report()?;
     caller.allow(Need::Spend, Some(report.account.as_str()))?;
     let view = state.engine.usage(report, caller.scope()).await?;
-    Ok(json(UsageOut::from(view)))
+    let out = UsageOut::from(view);
+    Ok(with_remaining(&out.tightest, json(&out)))
+}
+
+/// `Purser-Remaining-<dimension>` headers: what the tightest account on the path has left,
+/// for a proxy that reads headers and not bodies.
+fn with_remaining(tightest: &[TightestOut], mut response: Response) -> Response {
+    for tight in tightest {
+        let name = format!("purser-remaining-{}", tight.dimension);
+        if let (Ok(name), Ok(value)) = (
+            axum::http::HeaderName::from_bytes(name.as_bytes()),
+            axum::http::HeaderValue::from_str(&tight.remaining.to_string()),
+        ) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
 }
 
 #[utoipa::path(post, path = "/v1/usage:batch", tag = "routes", request_body = UsageBatchIn,
@@ -115,7 +131,10 @@ pub async fn post_reservation(
     caller.allow(Need::Spend, Some(request.account.as_str()))?;
     match state.engine.reserve(request, caller.scope()).await? {
         HoldOutcome::Reserved(view) => {
-            Ok((StatusCode::CREATED, axum::Json(ReservationOut::from(view))).into_response())
+            let out = ReservationOut::from(view);
+            let tightest = out.tightest.clone();
+            let response = (StatusCode::CREATED, axum::Json(out)).into_response();
+            Ok(with_remaining(&tightest, response))
         }
         HoldOutcome::Denied(denial) => Err(ApiError::denied(denial)),
     }
@@ -138,7 +157,8 @@ pub async fn post_reservation_action(
         "settle" => {
             let request = settle_reservation(reservation, &body)?;
             let view = state.engine.settle(request, caller.scope()).await?;
-            Ok(json(UsageOut::from(view)))
+            let out = UsageOut::from(view);
+            Ok(with_remaining(&out.tightest, json(&out)))
         }
         "void" => {
             let id = void_reservation(reservation);

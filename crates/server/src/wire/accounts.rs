@@ -126,6 +126,19 @@ pub struct AccountsOut {
     pub accounts: Vec<AccountOut>,
 }
 
+/// `GET /v1/me`: the calling token and its accounts' status.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct MeOut {
+    /// The token's `name` (`anonymous` without tokens).
+    pub name: String,
+    /// `admin`, `operator` or `agent`.
+    pub role: String,
+    /// The account path prefix it may touch; empty for every account.
+    pub scope: String,
+    /// Its scope's account and that account's children; every top-level account without a scope.
+    pub accounts: Vec<AccountOut>,
+}
+
 /// The answer to closing an account.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ClosedOut {

@@ -25,6 +25,17 @@ pub struct ErrorDetail {
     pub requested: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub available: Option<u64>,
+    /// Budget errors: the refusing account's limit in the dimension and what it spent this
+    /// period; where it renews, when (`resets_at`) and how long to wait (`retry_after_s`).
+    /// Waiting helps only then: `budget_exhausted` is not transient.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spent: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resets_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after_s: Option<f64>,
     /// Scheduler errors (limit ranges, quotas): the tenant and pool that refused.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tenant: Option<String>,

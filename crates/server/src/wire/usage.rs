@@ -5,7 +5,7 @@ use purser_core::{ReserveRequest, SettleRequest, UsageReport};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use purser_engine::view::account::{ReservationView, UsageView};
+use purser_engine::view::account::{ReservationView, TightestView, UsageView};
 
 use super::{
     ActionOut, AmountMap, AmountsIn, ErrorBody, FiredOut, WireError, account_path, named, rfc3339,
@@ -57,6 +57,25 @@ pub struct SettleIn {
     pub work_units: Option<u64>,
 }
 
+/// Per dimension limited on the account's path: the account with the least left before its
+/// limit, and how much (the least is `remaining`'s figure).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TightestOut {
+    pub dimension: String,
+    pub account: String,
+    pub remaining: u64,
+}
+
+impl From<TightestView> for TightestOut {
+    fn from(view: TightestView) -> TightestOut {
+        TightestOut {
+            dimension: view.dimension,
+            account: view.account,
+            remaining: view.remaining,
+        }
+    }
+}
+
 /// The answer to a usage report or a settlement.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct UsageOut {
@@ -67,6 +86,10 @@ pub struct UsageOut {
     pub fired: Option<FiredOut>,
     #[schema(value_type = super::schemas::Amounts)]
     pub remaining: AmountMap,
+    /// Where on the path each dimension has least left (single reports, holds and
+    /// settlements; not the items of a batch).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tightest: Vec<TightestOut>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub expired: bool,
 }
@@ -79,6 +102,9 @@ pub struct ReservationOut {
     pub action: ActionOut,
     pub fired: Option<FiredOut>,
     pub duplicate: bool,
+    /// After the hold: where on the path each dimension has least left.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tightest: Vec<TightestOut>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -153,6 +179,7 @@ impl From<UsageView> for UsageOut {
             action,
             fired,
             remaining: view.remaining,
+            tightest: view.tightest.into_iter().map(TightestOut::from).collect(),
             expired: view.expired,
         }
     }
@@ -168,6 +195,7 @@ impl From<ReservationView> for ReservationOut {
             action,
             fired,
             duplicate: view.duplicate,
+            tightest: view.tightest.into_iter().map(TightestOut::from).collect(),
         }
     }
 }

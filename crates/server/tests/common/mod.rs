@@ -189,6 +189,43 @@ impl TestServer {
         (status, value)
     }
 
+    /// A POST with the default token: the status, the answer's headers (names lower-case) and
+    /// its JSON body.
+    pub fn post_full(&self, path: &str, body: Value) -> (u16, Vec<(String, String)>, Value) {
+        let mut request = ureq::http::Request::builder()
+            .method("POST")
+            .uri(format!("{}{}", self.base, path))
+            .header("content-type", "application/json");
+        if let Some(token) = &self.token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let request = request
+            .body(body.to_string().into_bytes())
+            .expect("a valid request");
+        let mut response = self
+            .agent
+            .run(request)
+            .unwrap_or_else(|err| panic!("POST {path}: {err}"));
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(name, value)| {
+                (
+                    name.as_str().to_string(),
+                    value.to_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect();
+        let text = response
+            .body_mut()
+            .read_to_string()
+            .expect("a readable body");
+        let value = serde_json::from_str(&text)
+            .unwrap_or_else(|_| panic!("POST {path} answered {status} with non-JSON: {text}"));
+        (status, headers, value)
+    }
+
     /// A GET whose answer is not JSON: the status, the `Content-Type` and the body.
     pub fn get_text(
         &self,
@@ -339,6 +376,10 @@ pub fn assert_error_body(body: &Value, code: &str, field: Option<&str>) -> Value
                 "dimension",
                 "requested",
                 "available",
+                "limit",
+                "spent",
+                "resets_at",
+                "retry_after_s",
                 "tenant",
                 "pool"
             ]
