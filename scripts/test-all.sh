@@ -7,7 +7,9 @@
 #   3. the monitoring pack: the rules that `purser monitoring render` writes, checked and unit-
 #      tested by promtool, the PrometheusRule against its CRD, the Grafana board's queries;
 #   4. the dashboard in headless Chromium over WebDriver (screenshots in target/screenshots);
-#   5. the fuzz targets, 60 s each (FUZZ_SECONDS to change it).
+#   5. the Python client (clients/python): pytest against the release binary, the examples, the
+#      OpenAI wrapper against a local stub, and mypy --strict;
+#   6. the fuzz targets, 60 s each (FUZZ_SECONDS to change it).
 # Python packages install into target/venv-tests from PyPI on first use; promtool, chromium and
 # chromedriver come from Debian's prometheus, chromium and chromium-driver (.ci/run installs
 # them).
@@ -37,6 +39,17 @@ target/debug/purser monitoring render --out target/monitoring --lead-time 1h
 
 echo "== the dashboard in a browser"
 "$venv/bin/python" tests/browser/dashboard_test.py target/debug/purser
+
+echo "== the Python client against the release binary (pytest, mypy --strict)"
+cargo build --release --quiet -p purser
+client_venv=target/venv-client
+if ! "$client_venv/bin/python" -c "import purser_client, pytest, mypy, openai" 2>/dev/null; then
+  python3 -m venv "$client_venv"
+  "$client_venv/bin/pip" install --quiet --disable-pip-version-check -e "clients/python[dev]"
+fi
+(cd clients/python && PURSER_BINARY="$PWD/../../target/release/purser" \
+  "../../$client_venv/bin/python" -m pytest -q -p no:cacheprovider)
+(cd clients/python && "../../$client_venv/bin/python" -m mypy --strict --cache-dir=/dev/null purser_client)
 
 echo "== fuzzing"
 scripts/fuzz.sh "${FUZZ_SECONDS:-60}"

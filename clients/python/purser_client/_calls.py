@@ -13,8 +13,10 @@ from datetime import datetime
 from typing import Any, Callable, Generic, Optional, TypeVar, Union
 from urllib.parse import quote
 
+import json
+
 import httpx
-import pydantic_core
+from pydantic import TypeAdapter
 
 from .errors import PurserError, error_of
 from .models import (
@@ -77,10 +79,21 @@ class Call(Generic[T]):
     params: Optional[dict[str, Union[str, int]]] = None
 
 
+# pydantic's serializer writes JSON about three times faster than the standard library's, which
+# matters for batches; reading, the standard library is as fast.
+_ANY = TypeAdapter(Any)
+
+
+def dump_json(value: Any) -> bytes:
+    return _ANY.dump_json(value)
+
+
+def load_json(data: Union[bytes, str]) -> Any:
+    return json.loads(data)
+
+
 def _json(body: Union[Request, Mapping[str, Any], None]) -> bytes:
-    if isinstance(body, Request):
-        return pydantic_core.to_json(body.to_wire())
-    return pydantic_core.to_json(body)
+    return dump_json(body.to_wire() if isinstance(body, Request) else body)
 
 
 def _reader(model: type[AnswerT]) -> Callable[[httpx.Response], AnswerT]:
@@ -250,7 +263,7 @@ def read_batch(response: httpx.Response) -> list[BatchResult]:
     """A batch answer: each item a usage answer, or the error of that item as an exception
     value (not raised)."""
     results: list[BatchResult] = []
-    for item in pydantic_core.from_json(response.content)["results"]:
+    for item in load_json(response.content)["results"]:
         if "error" in item:
             results.append(error_of(ErrorBody.model_validate(item).error, None))
         else:
@@ -262,7 +275,7 @@ def usage_batch(items: Sequence[Mapping[str, Any]]) -> Call[list[BatchResult]]:
     """`items` already carry their keys (`keyed_report`), at most `BATCH_REPORTS_MAX`."""
     if len(items) > BATCH_REPORTS_MAX:
         raise ValueError(f"a batch holds at most {BATCH_REPORTS_MAX} reports, not {len(items)}")
-    body = pydantic_core.to_json({"reports": items})
+    body = dump_json({"reports": items})
     return Call("POST", "/v1/usage:batch", read_batch, body)
 
 

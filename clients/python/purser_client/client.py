@@ -246,7 +246,8 @@ class Purser:
         results: list[BatchResult] = []
         for start in range(0, len(items), calls.BATCH_REPORTS_MAX):
             chunk = items[start : start + calls.BATCH_REPORTS_MAX]
-            results.extend(self.send(calls.usage_batch(chunk)))
+            answered = self.send(calls.usage_batch(chunk))
+            results.extend(answered)
         return results
 
     def reserve(
