@@ -68,6 +68,11 @@ class PurserError(Exception):
         return self.detail.spent
 
     @property
+    def period(self) -> Optional[str]:
+        """The refusing account's budget period (`hour`, `day`, `week`, `month`), if it renews."""
+        return self.detail.period
+
+    @property
     def resets_at(self) -> Optional[datetime]:
         return self.detail.resets_at
 

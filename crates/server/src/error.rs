@@ -59,6 +59,7 @@ impl ApiError {
         error.detail.available = Some(denial.available);
         error.detail.limit = denial.limit;
         error.detail.spent = Some(denial.spent);
+        error.detail.period = denial.period.map(str::to_string);
         error.detail.resets_at = denial.resets_ms.map(purser_engine::time::rfc3339);
         error.detail.retry_after_s = denial
             .retry_after_ms

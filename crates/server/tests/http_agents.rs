@@ -117,6 +117,7 @@ fn a_budget_error_says_what_an_agent_needs_to_decide() {
         (&json!(1_000), &json!(900))
     );
     // The manual clock starts at 10:30:15 UTC: the day renews at midnight, 13h29m45s later.
+    assert_eq!(error["period"], "day");
     assert_eq!(error["resets_at"], "2026-11-20T00:00:00.000Z");
     let wait_s = 13.0 * 3600.0 + 29.0 * 60.0 + 45.0;
     assert_eq!(error["retry_after_s"].as_f64(), Some(wait_s));
@@ -132,6 +133,7 @@ fn a_budget_error_says_what_an_agent_needs_to_decide() {
     assert_eq!(status, 409);
     assert!(error["error"].get("retry_after_s").is_none(), "{error}");
     assert!(error["error"].get("resets_at").is_none());
+    assert!(error["error"].get("period").is_none());
     assert_eq!(error["error"]["limit"], 10);
     assert_eq!(header(&headers, "retry-after"), None);
 }

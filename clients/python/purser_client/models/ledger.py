@@ -219,6 +219,7 @@ class ErrorDetail(Answer):
     available: Optional[int] = None
     limit: Optional[int] = None
     spent: Optional[int] = None
+    period: Optional[str] = None
     resets_at: Optional[datetime] = None
     retry_after_s: Optional[float] = None
     pool: Optional[str] = None

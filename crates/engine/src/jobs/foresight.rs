@@ -50,25 +50,30 @@ impl EngineState {
     /// missed ones are skipped), its bounds on the calendar of the account's time zone.
     fn renew_periods(&mut self, now_ms: u64) {
         for account in self.ledger.periods_due(now_ms, RENEWALS_PER_TICK_MAX) {
-            let Some(spec) = self.ledger.account(account).config.period.clone() else {
-                continue;
-            };
-            match period_bounds(&spec, now_ms) {
-                Ok((start_ms, end_ms)) => {
-                    let command = Command::RenewPeriod {
-                        account,
-                        start_ms,
-                        end_ms,
-                    };
-                    if let Err(err) = self.apply_ledger(command, now_ms) {
-                        eprintln!("purser: renewing the period of account {account:?}: {err}");
-                    }
+            self.renew_period(account, now_ms);
+        }
+    }
+
+    /// Starts the period that contains `now_ms` for `account`, if it renews.
+    pub(super) fn renew_period(&mut self, account: purser_core::AccountId, now_ms: u64) {
+        let Some(spec) = self.ledger.account(account).config.period.clone() else {
+            return;
+        };
+        match period_bounds(&spec, now_ms) {
+            Ok((start_ms, end_ms)) => {
+                let command = Command::RenewPeriod {
+                    account,
+                    start_ms,
+                    end_ms,
+                };
+                if let Err(err) = self.apply_ledger(command, now_ms) {
+                    eprintln!("purser: renewing the period of account {account:?}: {err}");
                 }
-                Err(err) => eprintln!(
-                    "purser: the period of {} cannot be computed: {err}",
-                    self.ledger.account(account).path
-                ),
             }
+            Err(err) => eprintln!(
+                "purser: the period of {} cannot be computed: {err}",
+                self.ledger.account(account).path
+            ),
         }
     }
 

@@ -164,7 +164,22 @@ impl EngineState {
             actor,
             changes: Vec::new(),
         }));
+        let upserted = match &command {
+            Command::UpsertAccount { path, .. } => Some(path.clone()),
+            _ => None,
+        };
         let answer = self.apply_ledger(command, now_ms);
+        // An account given a period starts its first one now, in the same batch: usage reported
+        // before the next tick then counts in it (the first renewal restarts the window, so it
+        // would forget what came before).
+        if answer.is_ok()
+            && let Some(id) = upserted.and_then(|path| self.ledger.lookup(path.as_str()))
+        {
+            let acc = self.ledger.account(id);
+            if acc.config.period.is_some() && acc.period.is_none() {
+                self.renew_period(id, now_ms);
+            }
+        }
         if answer.is_err() || self.records.len() == note_idx + 1 {
             // Refused, or nothing to change: nothing is journaled, the note neither.
             self.records.pop();

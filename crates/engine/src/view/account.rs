@@ -100,7 +100,9 @@ pub struct DenialView {
     /// The refusing account's limit in the dimension, and what it spent this period.
     pub limit: Option<u64>,
     pub spent: u64,
-    /// When its budget period renews, where it does; how long until then.
+    /// Where the account renews: its period (`hour`, `day`, `week`, `month`), when the current
+    /// one renews, and how long until then.
+    pub period: Option<&'static str>,
     pub resets_ms: Option<u64>,
     pub retry_after_ms: Option<u64>,
 }
@@ -199,6 +201,7 @@ pub fn denial(ledger: &Ledger, denial: &purser_core::Denial, now_ms: u64) -> Den
         available: denial.available,
         limit: slot.and_then(|slot| slot.limit),
         spent: slot.map_or(0, |slot| slot.period_consumed()),
+        period: acc.period.as_ref().map(|period| period.spec.every.name()),
         resets_ms,
         retry_after_ms: resets_ms.map(|end_ms| end_ms.saturating_sub(now_ms)),
     }

@@ -32,6 +32,9 @@ pub struct ErrorDetail {
     pub limit: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub spent: Option<u64>,
+    /// `hour`, `day`, `week` or `month`: the refusing account's budget period.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub period: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resets_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

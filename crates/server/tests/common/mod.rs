@@ -378,6 +378,7 @@ pub fn assert_error_body(body: &Value, code: &str, field: Option<&str>) -> Value
                 "available",
                 "limit",
                 "spent",
+                "period",
                 "resets_at",
                 "retry_after_s",
                 "tenant",
