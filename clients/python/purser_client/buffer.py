@@ -89,6 +89,8 @@ class _Book:
         self.n_failed_flushes = 0
         self.last_failure: Optional[PurserError] = None
         self.last_action: Optional[Action] = None
+        self.closing = False
+        self.flush_wanted = False
         self._key_prefix = uuid.uuid4().hex
         self._key_counter = itertools.count()
 
@@ -114,6 +116,38 @@ class _Book:
         report["idempotency_key"] = idempotency_key or f"{self._key_prefix}-{next(self._key_counter)}"
         return report
 
+    def must_wait(self) -> bool:
+        """Whether `add()` must wait for room (`max_pending` reports are waiting)."""
+        return len(self.pending) >= self.max_pending and not self.closing
+
+    def push(self, report: Report) -> bool:
+        """Queues a report; True when it fills a batch (the senders should wake)."""
+        if self.closing:
+            raise RuntimeError("the usage buffer is closed")
+        self.pending.append(report)
+        self.n_added += 1
+        return len(self.pending) == self.max_reports
+
+    def not_sent(self, target: int, timeout_s: Optional[float]) -> Unavailable:
+        """The error of a flush that did not see report number `target` answered in time."""
+        return Unavailable(
+            ErrorDetail(
+                code="unavailable",
+                message=f"{target - self.n_done} reports not sent within {timeout_s} s",
+            )
+        )
+
+    def filling(self) -> bool:
+        """Whether a sender should wait for more reports: no full batch, no flush asked for."""
+        return len(self.pending) < self.max_reports and not self.flush_wanted
+
+    def next_batch(self) -> Optional[list[Report]]:
+        """The batch to send now: [] when nothing waits, None once closing."""
+        if not self.pending:
+            self.flush_wanted = False
+            return None if self.closing else []
+        return self.take()
+
     def take(self) -> list[Report]:
         batch = self.pending[: self.batch_max]
         del self.pending[: self.batch_max]
@@ -127,6 +161,15 @@ class _Book:
     def retryable(self, failure: PurserError) -> bool:
         """Whether a failed batch may succeed later: a refusal (4xx) never will."""
         return isinstance(failure, (Unavailable, ServerError))
+
+    def failed(self, batch: list[Report], exc: Exception) -> tuple[bool, list[tuple[Report, PurserError]]]:
+        """A batch got no answer, or a refusal. One that may succeed later goes back to the
+        queue (True); else its reports are refused, returned for `on_error` (False)."""
+        failure = exc if isinstance(exc, PurserError) else unavailable(exc)
+        if self.retryable(failure):
+            self.put_back(batch, failure)
+            return True, []
+        return False, self.refused(batch, failure)
 
     def refused(self, batch: list[Report], failure: PurserError) -> list[tuple[Report, PurserError]]:
         self.n_done += len(batch)
@@ -164,11 +207,51 @@ class _Book:
         self.errors.extend(refused[:room])
         return []
 
+    def tell(self, refused: list[tuple[Report, PurserError]]) -> None:
+        """Hands refused reports to `on_error` (outside the lock)."""
+        if self.on_error is None:
+            return
+        for report, error in refused:
+            self.on_error(report, error)
+
     def pause_after_failure_s(self) -> float:
         return self.retry.backoff(min(self.n_failed_flushes, 10), None)
 
 
-class UsageBuffer:
+class _Buffered:
+    """What both buffers keep in their book, and show of it."""
+
+    def __init__(
+        self,
+        retry: RetryPolicy,
+        max_reports: int,
+        batch_max: int,
+        flush_interval: float,
+        max_pending: int,
+        on_error: Optional[ErrorCallback],
+        errors_max: int,
+    ) -> None:
+        self.book = _Book(
+            max_reports=max_reports,
+            batch_max=batch_max,
+            flush_interval=flush_interval,
+            max_pending=max_pending,
+            on_error=on_error,
+            errors_max=errors_max,
+            retry=retry,
+        )
+
+    @property
+    def errors(self) -> list[tuple[Report, PurserError]]:
+        return self.book.errors
+
+    @property
+    def last_action(self) -> Optional[Action]:
+        """The most severe action of the last batch answered, for `client.pace`."""
+        return self.book.last_action
+
+
+class UsageBuffer(_Buffered):
     def __init__(
         self,
         client: Purser,
@@ -181,34 +264,17 @@ class UsageBuffer:
         on_error: Optional[ErrorCallback] = None,
         errors_max: int = 10_000,
     ) -> None:
-        self.client = client
-        self.book = _Book(
-            max_reports=max_reports,
-            batch_max=batch_max,
-            flush_interval=flush_interval,
-            max_pending=max_pending,
-            on_error=on_error,
-            errors_max=errors_max,
-            retry=client.retry,
+        super().__init__(
+            client.retry, max_reports, batch_max, flush_interval, max_pending, on_error, errors_max
         )
+        self.client = client
         self._cond = threading.Condition()
-        self._closing = False
-        self._flush_wanted = False
         self._senders = [
             threading.Thread(target=self._send_loop, name=f"purser-usage-buffer-{n}", daemon=True)
             for n in range(max(1, senders))
         ]
         for sender in self._senders:
             sender.start()
-
-    @property
-    def errors(self) -> list[tuple[Report, PurserError]]:
-        return self.book.errors
-
-    @property
-    def last_action(self) -> Optional[Action]:
-        """The most severe action of the last batch answered, for `client.pace`."""
-        return self.book.last_action
 
     def add(
         self,
@@ -227,13 +293,9 @@ class UsageBuffer:
             account, usage, amounts, operation, work_units, occurred_at, idempotency_key
         )
         with self._cond:
-            while len(self.book.pending) >= self.book.max_pending and not self._closing:
+            while self.book.must_wait():
                 self._cond.wait()
-            if self._closing:
-                raise RuntimeError("the usage buffer is closed")
-            self.book.pending.append(report)
-            self.book.n_added += 1
-            if len(self.book.pending) == self.book.max_reports:
+            if self.book.push(report):
                 self._cond.notify_all()
         key: str = report["idempotency_key"]
         return key
@@ -244,17 +306,12 @@ class UsageBuffer:
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         with self._cond:
             target = self.book.n_added
-            self._flush_wanted = True
+            self.book.flush_wanted = True
             self._cond.notify_all()
             while self.book.n_done < target:
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
-                    raise Unavailable(
-                        ErrorDetail(
-                            code="unavailable",
-                            message=f"{target - self.book.n_done} reports not sent within {timeout_s} s",
-                        )
-                    ) from self.book.last_failure
+                    raise self.book.not_sent(target, timeout_s) from self.book.last_failure
                 self._cond.wait(left)
 
     def close(self, timeout_s: Optional[float] = 60.0) -> None:
@@ -264,7 +321,7 @@ class UsageBuffer:
             self.flush(timeout_s)
         finally:
             with self._cond:
-                self._closing = True
+                self.book.closing = True
                 self._cond.notify_all()
             for sender in self._senders:
                 sender.join(timeout=self.client.retry.deadline_s)
@@ -289,16 +346,14 @@ class UsageBuffer:
         """Waits for a batch to send (full, due, or asked for); None once closing."""
         with self._cond:
             due = time.monotonic() + self.book.flush_interval
-            while len(self.book.pending) < self.book.max_reports and not self._flush_wanted:
+            while self.book.filling():
                 left = due - time.monotonic()
-                if self._closing or left <= 0:
+                if self.book.closing or left <= 0:
                     break
                 self._cond.wait(left)
-            if not self.book.pending:
-                self._flush_wanted = False
-                return None if self._closing else []
-            batch = self.book.take()
-            self._cond.notify_all()
+            batch = self.book.next_batch()
+            if batch:
+                self._cond.notify_all()
             return batch
 
     def _send_loop(self) -> None:
@@ -306,44 +361,32 @@ class UsageBuffer:
             batch = self._next_batch()
             if batch is None:
                 return
-            if batch and not self._send(batch) and self._closing:
+            if batch and not self._send(batch) and self.book.closing:
                 # Closing with the server away: what is left stays in `pending`.
                 return
 
     def _send(self, batch: list[Report]) -> bool:
         """Sends one batch; False when it went back to the queue."""
+        put_back = False
         try:
             results = self.client.send(_batch_call(batch))
         except Exception as exc:
             # Anything else (a closed client, a bug) must not kill the sender and strand the
             # queue: the batch goes back like any failure without an answer.
-            failure = exc if isinstance(exc, PurserError) else unavailable(exc)
             with self._cond:
-                if self.book.retryable(failure):
-                    self.book.put_back(batch, failure)
-                    refused = []
-                else:
-                    refused = self.book.refused(batch, failure)
+                put_back, refused = self.book.failed(batch, exc)
                 self._cond.notify_all()
-            self._tell(refused)
-            if refused:
-                return True
+        else:
+            with self._cond:
+                refused = self.book.settled(batch, results)
+                self._cond.notify_all()
+        self.book.tell(refused)
+        if put_back:
             time.sleep(self.book.pause_after_failure_s())
-            return False
-        with self._cond:
-            refused = self.book.settled(batch, results)
-            self._cond.notify_all()
-        self._tell(refused)
-        return True
-
-    def _tell(self, refused: list[tuple[Report, PurserError]]) -> None:
-        if self.book.on_error is None:
-            return
-        for report, error in refused:
-            self.book.on_error(report, error)
+        return not put_back
 
 
-class AsyncUsageBuffer:
+class AsyncUsageBuffer(_Buffered):
     """`await buffer.add(...)`, `await buffer.flush()`, `await buffer.aclose()` or `async with`."""
 
     def __init__(
@@ -357,28 +400,12 @@ class AsyncUsageBuffer:
         on_error: Optional[ErrorCallback] = None,
         errors_max: int = 10_000,
     ) -> None:
-        self.client = client
-        self.book = _Book(
-            max_reports=max_reports,
-            batch_max=batch_max,
-            flush_interval=flush_interval,
-            max_pending=max_pending,
-            on_error=on_error,
-            errors_max=errors_max,
-            retry=client.retry,
+        super().__init__(
+            client.retry, max_reports, batch_max, flush_interval, max_pending, on_error, errors_max
         )
+        self.client = client
         self._changed = asyncio.Condition()
-        self._closing = False
-        self._flush_wanted = False
         self._sender: Optional[asyncio.Task[None]] = None
-
-    @property
-    def errors(self) -> list[tuple[Report, PurserError]]:
-        return self.book.errors
-
-    @property
-    def last_action(self) -> Optional[Action]:
-        return self.book.last_action
 
     async def add(
         self,
@@ -398,13 +425,9 @@ class AsyncUsageBuffer:
         if self._sender is None:
             self._sender = asyncio.create_task(self._send_loop())
         async with self._changed:
-            while len(self.book.pending) >= self.book.max_pending and not self._closing:
+            while self.book.must_wait():
                 await self._changed.wait()
-            if self._closing:
-                raise RuntimeError("the usage buffer is closed")
-            self.book.pending.append(report)
-            self.book.n_added += 1
-            if len(self.book.pending) == self.book.max_reports:
+            if self.book.push(report):
                 self._changed.notify_all()
         key: str = report["idempotency_key"]
         return key
@@ -412,7 +435,7 @@ class AsyncUsageBuffer:
     async def flush(self, timeout_s: Optional[float] = 60.0) -> None:
         async def answered(target: int) -> None:
             async with self._changed:
-                self._flush_wanted = True
+                self.book.flush_wanted = True
                 self._changed.notify_all()
                 await self._changed.wait_for(lambda: self.book.n_done >= target)
 
@@ -420,19 +443,14 @@ class AsyncUsageBuffer:
         try:
             await asyncio.wait_for(answered(target), timeout=timeout_s)
         except asyncio.TimeoutError:
-            raise Unavailable(
-                ErrorDetail(
-                    code="unavailable",
-                    message=f"{target - self.book.n_done} reports not sent within {timeout_s} s",
-                )
-            ) from self.book.last_failure
+            raise self.book.not_sent(target, timeout_s) from self.book.last_failure
 
     async def aclose(self, timeout_s: Optional[float] = 60.0) -> None:
         try:
             await self.flush(timeout_s)
         finally:
             async with self._changed:
-                self._closing = True
+                self.book.closing = True
                 self._changed.notify_all()
             if self._sender is not None:
                 await self._sender
@@ -451,19 +469,17 @@ class AsyncUsageBuffer:
     async def _next_batch(self) -> Optional[list[Report]]:
         async with self._changed:
             due = time.monotonic() + self.book.flush_interval
-            while len(self.book.pending) < self.book.max_reports and not self._flush_wanted:
+            while self.book.filling():
                 left = due - time.monotonic()
-                if self._closing or left <= 0:
+                if self.book.closing or left <= 0:
                     break
                 try:
                     await asyncio.wait_for(self._changed.wait(), timeout=left)
                 except asyncio.TimeoutError:
                     break
-            if not self.book.pending:
-                self._flush_wanted = False
-                return None if self._closing else []
-            batch = self.book.take()
-            self._changed.notify_all()
+            batch = self.book.next_batch()
+            if batch:
+                self._changed.notify_all()
             return batch
 
     async def _send_loop(self) -> None:
@@ -471,7 +487,7 @@ class AsyncUsageBuffer:
             batch = await self._next_batch()
             if batch is None:
                 return
-            if batch and not await self._send(batch) and self._closing:
+            if batch and not await self._send(batch) and self.book.closing:
                 return
 
     async def _send(self, batch: list[Report]) -> bool:
@@ -480,22 +496,14 @@ class AsyncUsageBuffer:
         try:
             results = await self.client.send(_batch_call(batch))
         except Exception as exc:
-            failure = exc if isinstance(exc, PurserError) else unavailable(exc)
             async with self._changed:
-                put_back = self.book.retryable(failure)
-                if put_back:
-                    self.book.put_back(batch, failure)
-                    refused = []
-                else:
-                    refused = self.book.refused(batch, failure)
+                put_back, refused = self.book.failed(batch, exc)
                 self._changed.notify_all()
         else:
             async with self._changed:
                 refused = self.book.settled(batch, results)
                 self._changed.notify_all()
-        if self.book.on_error is not None:
-            for report, error in refused:
-                self.book.on_error(report, error)
+        self.book.tell(refused)
         if put_back:
             await asyncio.sleep(self.book.pause_after_failure_s())
         return not put_back

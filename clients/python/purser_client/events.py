@@ -131,10 +131,28 @@ class _Reconnects:
             "GET", "/v1/events", params=params, headers=headers, timeout=self.timeout
         )
 
-    def refused(self, response: httpx.Response) -> Optional[Exception]:
-        """After a non-200 answer: the error to raise now, or None to try again."""
+    def connecting(self, last: Optional[httpx.Response]) -> None:
+        """A connection is about to be made; a stream that had one before counts a reconnect."""
+        if last is not None:
+            self.reconnects += 1
+
+    def refused(self, response: httpx.Response) -> Exception:
+        """After a non-200 answer (read and closed): the error to raise, which ends the stream
+        unless it is an `_EndOfStream` (an answer worth trying again)."""
         error = error_from_answer(response.status_code, response.content)
-        return None if retried_status(response.status_code) else error
+        if retried_status(response.status_code):
+            return _EndOfStream(f"HTTP {response.status_code}")
+        return error
+
+    def feed(self, line: Optional[str]) -> Optional[Event]:
+        """The next line read (None: the server ended the stream); the event it completes."""
+        if line is None:
+            raise _EndOfStream("the server ended the stream")
+        return self.parser.feed(line)
+
+    def retried(self, why: Exception) -> bool:
+        """Whether a failed read or connect is worth another connection."""
+        return isinstance(why, (*RETRIED_EXCEPTIONS, _EndOfStream))
 
     def dropped(self, why: BaseException) -> float:
         """The connection is gone: the wait before the next one; raises once it is hopeless."""
@@ -176,14 +194,12 @@ class _EndOfStream(Exception):
     """The server ended the stream (it is shutting down): reconnect."""
 
 
-class EventStream(Iterator[Event]):
-    """The synchronous stream; `close()` (from any thread) ends the iteration."""
+class _Stream:
+    """What both streams keep apart from their HTTP client and lines."""
 
-    def __init__(self, http: httpx.Client, *, give_up_after_s: Optional[float] = None, **options: Any) -> None:
-        self._http = http
+    def __init__(self, give_up_after_s: Optional[float], options: dict[str, Any]) -> None:
         self._state = _Reconnects(give_up_after_s=give_up_after_s, **options)
         self._response: Optional[httpx.Response] = None
-        self._lines: Optional[Iterator[str]] = None
         self._closed = False
 
     @property
@@ -194,6 +210,15 @@ class EventStream(Iterator[Event]):
     def reconnects(self) -> int:
         return self._state.reconnects
 
+
+class EventStream(_Stream, Iterator[Event]):
+    """The synchronous stream; `close()` (from any thread) ends the iteration."""
+
+    def __init__(self, http: httpx.Client, *, give_up_after_s: Optional[float] = None, **options: Any) -> None:
+        super().__init__(give_up_after_s, options)
+        self._http = http
+        self._lines: Optional[Iterator[str]] = None
+
     def __iter__(self) -> EventStream:
         return self
 
@@ -201,15 +226,12 @@ class EventStream(Iterator[Event]):
         while not self._closed:
             try:
                 lines = self._lines if self._lines is not None else self._connect()
-                line = next(lines, None)
-                if line is None:
-                    raise _EndOfStream("the server ended the stream")
-                event = self._state.parser.feed(line)
+                event = self._state.feed(next(lines, None))
             except Exception as why:
                 # A close() from another thread shows here as whatever the read ran into.
                 if self._closed:
                     break
-                if not isinstance(why, (*RETRIED_EXCEPTIONS, _EndOfStream)):
+                if not self._state.retried(why):
                     raise
                 self._disconnect()
                 time.sleep(self._state.dropped(why))
@@ -219,17 +241,13 @@ class EventStream(Iterator[Event]):
         raise StopIteration
 
     def _connect(self) -> Iterator[str]:
-        if self._response is not None:
-            self._state.reconnects += 1
+        self._state.connecting(self._response)
         response = self._http.send(self._state.request(self._http), stream=True)
         self._response = response
         if response.status_code != 200:
             response.read()
             response.close()
-            error = self._state.refused(response)
-            if error is not None:
-                raise error
-            raise _EndOfStream(f"HTTP {response.status_code}")
+            raise self._state.refused(response)
         self._lines = response.iter_lines()
         return self._lines
 
@@ -254,23 +272,13 @@ class EventStream(Iterator[Event]):
         self.close()
 
 
-class AsyncEventStream(AsyncIterator[Event]):
+class AsyncEventStream(_Stream, AsyncIterator[Event]):
     """The asynchronous stream; `await aclose()` ends the iteration."""
 
     def __init__(self, http: httpx.AsyncClient, *, give_up_after_s: Optional[float] = None, **options: Any) -> None:
+        super().__init__(give_up_after_s, options)
         self._http = http
-        self._state = _Reconnects(give_up_after_s=give_up_after_s, **options)
-        self._response: Optional[httpx.Response] = None
         self._lines: Optional[AsyncIterator[str]] = None
-        self._closed = False
-
-    @property
-    def last_event_id(self) -> Optional[str]:
-        return self._state.last_event_id
-
-    @property
-    def reconnects(self) -> int:
-        return self._state.reconnects
 
     def __aiter__(self) -> AsyncEventStream:
         return self
@@ -279,14 +287,11 @@ class AsyncEventStream(AsyncIterator[Event]):
         while not self._closed:
             try:
                 lines = self._lines if self._lines is not None else await self._connect()
-                line = await anext(lines, None)
-                if line is None:
-                    raise _EndOfStream("the server ended the stream")
-                event = self._state.parser.feed(line)
+                event = self._state.feed(await anext(lines, None))
             except Exception as why:
                 if self._closed:
                     break
-                if not isinstance(why, (*RETRIED_EXCEPTIONS, _EndOfStream)):
+                if not self._state.retried(why):
                     raise
                 await self._disconnect()
                 await asyncio.sleep(self._state.dropped(why))
@@ -296,17 +301,13 @@ class AsyncEventStream(AsyncIterator[Event]):
         raise StopAsyncIteration
 
     async def _connect(self) -> AsyncIterator[str]:
-        if self._response is not None:
-            self._state.reconnects += 1
+        self._state.connecting(self._response)
         response = await self._http.send(self._state.request(self._http), stream=True)
         self._response = response
         if response.status_code != 200:
             await response.aread()
             await response.aclose()
-            error = self._state.refused(response)
-            if error is not None:
-                raise error
-            raise _EndOfStream(f"HTTP {response.status_code}")
+            raise self._state.refused(response)
         self._lines = response.aiter_lines()
         return self._lines
 

@@ -40,7 +40,7 @@ import math
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Optional, Union, overload
+from typing import TYPE_CHECKING, Any, Callable, Generic, Optional, TypeVar, Union, overload
 
 from pydantic import BaseModel
 
@@ -187,17 +187,85 @@ def _prepared(kind: _Kind, kwargs: dict[str, Any]) -> dict[str, Any]:
     return kwargs
 
 
+class _Create(_Proxy):
+    """What both metered `create`s decide: the estimate before the call, the settlement after."""
+
+    def __init__(self, inner: Any, meter: Meter, kind: _Kind) -> None:
+        super().__init__(inner)
+        self._meter, self._kind = meter, kind
+
+    def _estimate(self, kwargs: Mapping[str, Any]) -> tuple[str, dict[str, int]]:
+        """The model called, and the amounts to hold for the call."""
+        estimate: dict[str, int] = getattr(self._meter, self._kind.estimate)(kwargs)
+        return str(kwargs["model"]), estimate
+
+    def _settlement(self, model: str, answer: Any, estimate: dict[str, int]) -> dict[str, int]:
+        """The amounts to settle an answer at: its usage, else the estimate."""
+        usage = _usage_of(answer)
+        return self._meter.actual(model, usage) if usage is not None else estimate
+
+
+H = TypeVar("H", bound=Union[Hold, AsyncHold])
+
+
+class _Stream(_Proxy, Generic[H]):
+    """What both metered streams decide: the usage seen so far and the settlement it makes."""
+
+    def __init__(self, inner: Any, hold: H, meter: Meter, model: str, kind: _Kind) -> None:
+        super().__init__(inner)
+        self._hold: H = hold
+        self._meter, self._model, self._kind = meter, model, kind
+        self._usage: Optional[Any] = None
+
+    def _seen(self, chunk: Any) -> Any:
+        usage = _usage_of(chunk)
+        if usage is not None:
+            self._usage = usage
+        return chunk
+
+    def _settlement(self) -> Optional[dict[str, int]]:
+        """The amounts to settle at (the usage reported, else the hold's); None once the hold
+        is settled or voided."""
+        if self._hold.state != "open":
+            return None
+        if self._usage is not None:
+            return self._meter.actual(self._model, self._usage)
+        return self._hold.amount
+
+
+class _Chat(_Proxy):
+    def __init__(self, inner: Any, completions: _Create) -> None:
+        super().__init__(inner)
+        self.completions = completions
+
+
+class _MeteredClient(_Proxy):
+    """The wrapped client: `chat.completions` and `responses` metered by a `create` class."""
+
+    def __init__(
+        self, inner: Any, meter: Meter, purser: Any, create: Callable[[Any, Meter, Any, _Kind], _Create]
+    ) -> None:
+        super().__init__(inner)
+        self.meter = meter
+        chat = inner.chat
+        self.chat = _Chat(chat, create(chat.completions, meter, purser, CHAT))
+        self.responses = create(inner.responses, meter, purser, RESPONSES)
+
+    @property
+    def last_settlement(self) -> Optional[UsageOut]:
+        return self.meter.last_settlement
+
+
 # --- sync --------------------------------------------------------------------------------------
 
 
-class _MeteredCreate(_Proxy):
+class _MeteredCreate(_Create):
     def __init__(self, inner: Any, meter: Meter, purser: Purser, kind: _Kind) -> None:
-        super().__init__(inner)
-        self._meter, self._purser, self._kind = meter, purser, kind
+        super().__init__(inner, meter, kind)
+        self._purser = purser
 
     def create(self, **kwargs: Any) -> Any:
-        model = str(kwargs["model"])
-        estimate: dict[str, int] = getattr(self._meter, self._kind.estimate)(kwargs)
+        model, estimate = self._estimate(kwargs)
         hold = self._purser.reserve(self._meter.account, estimate, ttl_ms=self._meter.ttl_ms)
         try:
             answer = self._inner.create(**_prepared(self._kind, kwargs))
@@ -206,8 +274,7 @@ class _MeteredCreate(_Proxy):
             raise
         if kwargs.get("stream"):
             return MeteredStream(answer, hold, self._meter, model, self._kind)
-        usage = _usage_of(answer)
-        settled = self._meter.actual(model, usage) if usage is not None else estimate
+        settled = self._settlement(model, answer, estimate)
         self._meter.last_settlement = hold.settle(settled, operation=self._kind.operation, work_units=1)
         return answer
 
@@ -219,14 +286,12 @@ def _void_quietly(hold: Hold) -> None:
         log.warning("purser: voiding %s failed: %r", hold.id, exc)
 
 
-class MeteredStream(_Proxy):
+class MeteredStream(_Stream[Hold]):
     """The model's stream, chunk for chunk; settles the hold when it ends."""
 
     def __init__(self, inner: Any, hold: Hold, meter: Meter, model: str, kind: _Kind) -> None:
-        super().__init__(inner)
+        super().__init__(inner, hold, meter, model, kind)
         self._chunks: Iterator[Any] = iter(inner)
-        self._hold, self._meter, self._model, self._kind = hold, meter, model, kind
-        self._usage: Optional[Any] = None
 
     def __iter__(self) -> MeteredStream:
         return self
@@ -240,18 +305,12 @@ class MeteredStream(_Proxy):
         except BaseException:
             _void_quietly(self._hold)
             raise
-        usage = _usage_of(chunk)
-        if usage is not None:
-            self._usage = usage
-        return chunk
+        return self._seen(chunk)
 
     def _settle(self) -> None:
-        if self._hold.state != "open":
+        amounts = self._settlement()
+        if amounts is None:
             return
-        if self._usage is not None:
-            amounts = self._meter.actual(self._model, self._usage)
-        else:
-            amounts = self._hold.amount
         self._meter.last_settlement = self._hold.settle(
             amounts, operation=self._kind.operation, work_units=1
         )
@@ -278,22 +337,9 @@ class MeteredStream(_Proxy):
         self.close()
 
 
-class _Chat(_Proxy):
+class MeteredOpenAI(_MeteredClient):
     def __init__(self, inner: Any, meter: Meter, purser: Purser) -> None:
-        super().__init__(inner)
-        self.completions = _MeteredCreate(inner.completions, meter, purser, CHAT)
-
-
-class MeteredOpenAI(_Proxy):
-    def __init__(self, inner: Any, meter: Meter, purser: Purser) -> None:
-        super().__init__(inner)
-        self.meter = meter
-        self.chat = _Chat(inner.chat, meter, purser)
-        self.responses = _MeteredCreate(inner.responses, meter, purser, RESPONSES)
-
-    @property
-    def last_settlement(self) -> Optional[UsageOut]:
-        return self.meter.last_settlement
+        super().__init__(inner, meter, purser, _MeteredCreate)
 
 
 # --- async -------------------------------------------------------------------------------------
@@ -306,14 +352,13 @@ async def _avoid_quietly(hold: AsyncHold) -> None:
         log.warning("purser: voiding %s failed: %r", hold.id, exc)
 
 
-class _AsyncMeteredCreate(_Proxy):
+class _AsyncMeteredCreate(_Create):
     def __init__(self, inner: Any, meter: Meter, purser: AsyncPurser, kind: _Kind) -> None:
-        super().__init__(inner)
-        self._meter, self._purser, self._kind = meter, purser, kind
+        super().__init__(inner, meter, kind)
+        self._purser = purser
 
     async def create(self, **kwargs: Any) -> Any:
-        model = str(kwargs["model"])
-        estimate: dict[str, int] = getattr(self._meter, self._kind.estimate)(kwargs)
+        model, estimate = self._estimate(kwargs)
         hold = await self._purser.reserve(self._meter.account, estimate, ttl_ms=self._meter.ttl_ms)
         try:
             answer = await self._inner.create(**_prepared(self._kind, kwargs))
@@ -322,20 +367,17 @@ class _AsyncMeteredCreate(_Proxy):
             raise
         if kwargs.get("stream"):
             return AsyncMeteredStream(answer, hold, self._meter, model, self._kind)
-        usage = _usage_of(answer)
-        settled = self._meter.actual(model, usage) if usage is not None else estimate
+        settled = self._settlement(model, answer, estimate)
         self._meter.last_settlement = await hold.settle(
             settled, operation=self._kind.operation, work_units=1
         )
         return answer
 
 
-class AsyncMeteredStream(_Proxy):
+class AsyncMeteredStream(_Stream[AsyncHold]):
     def __init__(self, inner: Any, hold: AsyncHold, meter: Meter, model: str, kind: _Kind) -> None:
-        super().__init__(inner)
+        super().__init__(inner, hold, meter, model, kind)
         self._chunks: AsyncIterator[Any] = inner.__aiter__()
-        self._hold, self._meter, self._model, self._kind = hold, meter, model, kind
-        self._usage: Optional[Any] = None
 
     def __aiter__(self) -> AsyncMeteredStream:
         return self
@@ -349,18 +391,12 @@ class AsyncMeteredStream(_Proxy):
         except BaseException:
             await _avoid_quietly(self._hold)
             raise
-        usage = _usage_of(chunk)
-        if usage is not None:
-            self._usage = usage
-        return chunk
+        return self._seen(chunk)
 
     async def _settle(self) -> None:
-        if self._hold.state != "open":
+        amounts = self._settlement()
+        if amounts is None:
             return
-        if self._usage is not None:
-            amounts = self._meter.actual(self._model, self._usage)
-        else:
-            amounts = self._hold.amount
         self._meter.last_settlement = await self._hold.settle(
             amounts, operation=self._kind.operation, work_units=1
         )
@@ -387,22 +423,9 @@ class AsyncMeteredStream(_Proxy):
         await self.close()
 
 
-class _AsyncChat(_Proxy):
+class AsyncMeteredOpenAI(_MeteredClient):
     def __init__(self, inner: Any, meter: Meter, purser: AsyncPurser) -> None:
-        super().__init__(inner)
-        self.completions = _AsyncMeteredCreate(inner.completions, meter, purser, CHAT)
-
-
-class AsyncMeteredOpenAI(_Proxy):
-    def __init__(self, inner: Any, meter: Meter, purser: AsyncPurser) -> None:
-        super().__init__(inner)
-        self.meter = meter
-        self.chat = _AsyncChat(inner.chat, meter, purser)
-        self.responses = _AsyncMeteredCreate(inner.responses, meter, purser, RESPONSES)
-
-    @property
-    def last_settlement(self) -> Optional[UsageOut]:
-        return self.meter.last_settlement
+        super().__init__(inner, meter, purser, _AsyncMeteredCreate)
 
 
 # --- wrap --------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ import threading
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from types import FrameType
-from typing import TYPE_CHECKING, Any, Callable, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Generic, Optional, TypeVar, Union
 
 from .errors import Conflict, NotFound, PurserError, ServerError, Unavailable
 from .models import LeasedTaskOut
@@ -36,6 +36,9 @@ if TYPE_CHECKING:
     from .client import Purser
 
 log = logging.getLogger("purser_client")
+
+T = TypeVar("T")
+E = TypeVar("E", bound=Union[threading.Event, asyncio.Event])
 
 # The server keeps at most 1 KiB of a failure's text.
 ERROR_TEXT_MAX = 1000
@@ -80,6 +83,10 @@ def _idle_wait_s(n_idle: int, idle_min_s: float, idle_max_s: float) -> float:
 
 
 class _RunFigures:
+    """The leased task as both kinds of run show it, and what its outcomes mean."""
+
+    lost: Union[threading.Event, asyncio.Event]
+
     def __init__(self, task: LeasedTaskOut) -> None:
         self.task = task
 
@@ -100,6 +107,65 @@ class _RunFigures:
     def account(self) -> Optional[str]:
         """Where the task's own usage (its LLM calls) should be reported."""
         return self.task.account
+
+    def outcome(
+        self, failure: Optional[Exception], complete: Callable[[str, int], T], fail: Callable[..., T]
+    ) -> T:
+        """Reports the handler's outcome with `complete` or `fail` (the client's, sync or async):
+        failed when it raised, retryable unless it raised `PermanentFailure`."""
+        if failure is None:
+            return complete(self.id, self.attempt)
+        retryable = not isinstance(failure, PermanentFailure)
+        return fail(self.id, _error_text(failure), attempt=self.attempt, retryable=retryable)
+
+    def outcome_lost(self, exc: PurserError) -> None:
+        # Taken away (409, 404), or no answer: the server hands the task out again once its
+        # lease runs out.
+        log.warning("purser: the outcome of %s attempt %d is lost: %s", self.id, self.attempt, exc)
+        self.lost.set()
+
+    def beat_failed(self, exc: PurserError) -> bool:
+        """A heartbeat failed: True when the lease is gone (stop beating), False when the next
+        beat may still make it within the TTL."""
+        if isinstance(exc, (Conflict, NotFound)):
+            log.warning("purser: %s attempt %d lost its lease: %s", self.id, self.attempt, exc)
+            self.lost.set()
+            return True
+        log.warning("purser: heartbeat of %s failed: %s", self.id, exc)
+        return False
+
+
+class _WorkerBase(Generic[E]):
+    """What both workers share: their settings and stats, `stop()`, and the decisions that
+    wait on nothing."""
+
+    def __init__(
+        self,
+        machine: str,
+        idle_min_s: float,
+        idle_max_s: float,
+        heartbeat_every_s: Optional[float],
+        stopping: E,
+    ) -> None:
+        self.machine = machine
+        self.idle_min_s = idle_min_s
+        self.idle_max_s = idle_max_s
+        self.heartbeat_every_s = heartbeat_every_s
+        self.stats = WorkerStats()
+        self._stopping = stopping
+
+    def stop(self) -> None:
+        """Ends `run` once the running task (if any) is done."""
+        self._stopping.set()
+
+    def _idle_wait_s(self, n_idle: int) -> float:
+        return _idle_wait_s(n_idle, self.idle_min_s, self.idle_max_s)
+
+    def _every_s(self, task: LeasedTaskOut) -> float:
+        return _heartbeat_every_s(task, self.heartbeat_every_s)
+
+    def _lease_failed(self, exc: PurserError) -> None:
+        log.warning("purser: leasing on %s failed: %s", self.machine, exc)
 
 
 class TaskRun(_RunFigures):
@@ -129,7 +195,7 @@ class TaskRun(_RunFigures):
 Handler = Callable[[TaskRun], Any]
 
 
-class Worker:
+class Worker(_WorkerBase[threading.Event]):
     def __init__(
         self,
         client: Purser,
@@ -139,17 +205,8 @@ class Worker:
         idle_max_s: float = 2.0,
         heartbeat_every_s: Optional[float] = None,
     ) -> None:
+        super().__init__(machine, idle_min_s, idle_max_s, heartbeat_every_s, threading.Event())
         self.client = client
-        self.machine = machine
-        self.idle_min_s = idle_min_s
-        self.idle_max_s = idle_max_s
-        self.heartbeat_every_s = heartbeat_every_s
-        self.stats = WorkerStats()
-        self._stopping = threading.Event()
-
-    def stop(self) -> None:
-        """Ends `run` once the running task (if any) is done."""
-        self._stopping.set()
 
     def run(
         self,
@@ -170,7 +227,7 @@ class Worker:
                 self.stats.idle_polls += 1
                 if until is not None and until():
                     break
-                self._stopping.wait(_idle_wait_s(n_idle, self.idle_min_s, self.idle_max_s))
+                self._stopping.wait(self._idle_wait_s(n_idle))
                 n_idle += 1
         finally:
             for signum, previous in restore.items():
@@ -183,7 +240,7 @@ class Worker:
         done = threading.Event()
         beats = threading.Thread(
             target=self._heartbeats,
-            args=(run, _heartbeat_every_s(task, self.heartbeat_every_s), done),
+            args=(run, self._every_s(task), done),
             name=f"purser-heartbeat-{task.id}",
             daemon=True,
         )
@@ -200,18 +257,9 @@ class Worker:
             beats.join()
         if not run.lost.is_set():
             try:
-                if failure is None:
-                    self.client.complete(run.id, run.attempt)
-                else:
-                    retryable = not isinstance(failure, PermanentFailure)
-                    self.client.fail(
-                        run.id, _error_text(failure), attempt=run.attempt, retryable=retryable
-                    )
+                run.outcome(failure, self.client.complete, self.client.fail)
             except PurserError as exc:
-                # Taken away (409, 404), or no answer: the server hands the task out again
-                # once its lease runs out.
-                log.warning("purser: the outcome of %s attempt %d is lost: %s", run.id, run.attempt, exc)
-                run.lost.set()
+                run.outcome_lost(exc)
         self.stats.record(lost=run.lost.is_set(), failed=failure is not None)
 
     def _lease(self) -> Optional[LeasedTaskOut]:
@@ -220,20 +268,16 @@ class Worker:
         try:
             return self.client.lease(self.machine).task
         except (Unavailable, ServerError) as exc:
-            log.warning("purser: leasing on %s failed: %s", self.machine, exc)
+            self._lease_failed(exc)
             return None
 
     def _heartbeats(self, run: TaskRun, every_s: float, done: threading.Event) -> None:
         while not done.wait(every_s):
             try:
                 self.client.heartbeat(run.id, run.attempt, deadline_s=every_s)
-            except (Conflict, NotFound) as exc:
-                log.warning("purser: %s attempt %d lost its lease: %s", run.id, run.attempt, exc)
-                run.lost.set()
-                return
             except PurserError as exc:
-                # The next beat may still make it within the TTL.
-                log.warning("purser: heartbeat of %s failed: %s", run.id, exc)
+                if run.beat_failed(exc):
+                    return
 
     def _catch_signals(self) -> dict[int, Any]:
         if threading.current_thread() is not threading.main_thread():
@@ -277,7 +321,7 @@ class AsyncTaskRun(_RunFigures):
 AsyncHandler = Callable[[AsyncTaskRun], Awaitable[Any]]
 
 
-class AsyncWorker:
+class AsyncWorker(_WorkerBase[asyncio.Event]):
     def __init__(
         self,
         client: AsyncPurser,
@@ -287,16 +331,8 @@ class AsyncWorker:
         idle_max_s: float = 2.0,
         heartbeat_every_s: Optional[float] = None,
     ) -> None:
+        super().__init__(machine, idle_min_s, idle_max_s, heartbeat_every_s, asyncio.Event())
         self.client = client
-        self.machine = machine
-        self.idle_min_s = idle_min_s
-        self.idle_max_s = idle_max_s
-        self.heartbeat_every_s = heartbeat_every_s
-        self.stats = WorkerStats()
-        self._stopping = asyncio.Event()
-
-    def stop(self) -> None:
-        self._stopping.set()
 
     async def run(
         self,
@@ -321,7 +357,7 @@ class AsyncWorker:
                         finished = await finished
                     if finished:
                         break
-                wait = _idle_wait_s(n_idle, self.idle_min_s, self.idle_max_s)
+                wait = self._idle_wait_s(n_idle)
                 try:
                     await asyncio.wait_for(self._stopping.wait(), timeout=wait)
                 except asyncio.TimeoutError:
@@ -335,8 +371,7 @@ class AsyncWorker:
 
     async def run_one(self, task: LeasedTaskOut, handler: AsyncHandler) -> None:
         run = AsyncTaskRun(self.client, task, self._stopping)
-        every_s = _heartbeat_every_s(task, self.heartbeat_every_s)
-        beats = asyncio.create_task(self._heartbeats(run, every_s))
+        beats = asyncio.create_task(self._heartbeats(run, self._every_s(task)))
         failure: Optional[Exception] = None
         try:
             await handler(run)
@@ -349,23 +384,16 @@ class AsyncWorker:
             await asyncio.gather(beats, return_exceptions=True)
         if not run.lost.is_set():
             try:
-                if failure is None:
-                    await self.client.complete(run.id, run.attempt)
-                else:
-                    retryable = not isinstance(failure, PermanentFailure)
-                    await self.client.fail(
-                        run.id, _error_text(failure), attempt=run.attempt, retryable=retryable
-                    )
+                await run.outcome(failure, self.client.complete, self.client.fail)
             except PurserError as exc:
-                log.warning("purser: the outcome of %s attempt %d is lost: %s", run.id, run.attempt, exc)
-                run.lost.set()
+                run.outcome_lost(exc)
         self.stats.record(lost=run.lost.is_set(), failed=failure is not None)
 
     async def _lease(self) -> Optional[LeasedTaskOut]:
         try:
             return (await self.client.lease(self.machine)).task
         except (Unavailable, ServerError) as exc:
-            log.warning("purser: leasing on %s failed: %s", self.machine, exc)
+            self._lease_failed(exc)
             return None
 
     async def _heartbeats(self, run: AsyncTaskRun, every_s: float) -> None:
@@ -373,12 +401,9 @@ class AsyncWorker:
             await asyncio.sleep(every_s)
             try:
                 await self.client.heartbeat(run.id, run.attempt, deadline_s=every_s)
-            except (Conflict, NotFound) as exc:
-                log.warning("purser: %s attempt %d lost its lease: %s", run.id, run.attempt, exc)
-                run.lost.set()
-                return
             except PurserError as exc:
-                log.warning("purser: heartbeat of %s failed: %s", run.id, exc)
+                if run.beat_failed(exc):
+                    return
 
     def _catch_signals(self) -> list[int]:
         if threading.current_thread() is not threading.main_thread():
