@@ -68,6 +68,9 @@ pub struct AuditQuery {
     pub limit: usize,
     /// Only what the event stream carries (its resume by `Last-Event-ID`).
     pub streamed_only: bool,
+    /// The newest `limit` entries, newest first (views of what happened lately), instead of
+    /// the oldest after `since_seq`.
+    pub newest_first: bool,
 }
 
 /// The ring and the stream's sender. Owned by the engine thread.
@@ -104,19 +107,23 @@ impl AuditLog {
         }
     }
 
-    /// Entries after `since_seq` under `prefix`, oldest first, at most `limit`.
+    /// Entries after `since_seq` under `prefix`, at most `limit`: the oldest first, or with
+    /// `newest_first` the newest.
     pub fn page(&self, query: &AuditQuery) -> Vec<Arc<AuditEntry>> {
         let start = self
             .entries
             .partition_point(|entry| entry.seq <= query.since_seq);
         let prefix = query.prefix.as_ref().map(AccountPath::as_str);
-        self.entries
-            .range(start..)
-            .filter(|entry| !query.streamed_only || entry.streamed)
-            .filter(|entry| under(entry.account.as_deref(), prefix))
-            .take(query.limit.min(AUDIT_PAGE_MAX))
-            .cloned()
-            .collect()
+        let wanted = |entry: &&Arc<AuditEntry>| {
+            (!query.streamed_only || entry.streamed) && under(entry.account.as_deref(), prefix)
+        };
+        let limit = query.limit.min(AUDIT_PAGE_MAX);
+        let entries = self.entries.range(start..);
+        if query.newest_first {
+            entries.rev().filter(wanted).take(limit).cloned().collect()
+        } else {
+            entries.filter(wanted).take(limit).cloned().collect()
+        }
     }
 
     /// The level changes of `account` the ring still holds, oldest first.
@@ -202,7 +209,41 @@ pub fn lagged(n_lost: u64) -> Value {
 
 #[cfg(test)]
 mod tests {
-    use super::under;
+    use super::*;
+
+    fn entry(seq: u64, account: &str) -> AuditEntry {
+        AuditEntry {
+            seq,
+            at: rfc3339(seq),
+            kind: "period",
+            account: Some(account.into()),
+            actor: Cow::Borrowed("clock"),
+            reason: String::new(),
+            data: Value::Null,
+            streamed: true,
+            level: None,
+        }
+    }
+
+    #[test]
+    fn a_page_reads_the_oldest_or_the_newest_under_a_prefix() {
+        let mut log = AuditLog::new();
+        for seq in 1..=6 {
+            log.push(entry(seq, if seq % 2 == 0 { "acme/a" } else { "beta" }));
+        }
+        let seqs = |newest_first: bool| -> Vec<u64> {
+            let query = AuditQuery {
+                prefix: Some(AccountPath::parse("acme").unwrap()),
+                since_seq: 0,
+                limit: 2,
+                streamed_only: false,
+                newest_first,
+            };
+            log.page(&query).iter().map(|entry| entry.seq).collect()
+        };
+        assert_eq!(seqs(false), [2, 4]);
+        assert_eq!(seqs(true), [6, 4]);
+    }
 
     #[test]
     fn prefixes_match_whole_segments() {

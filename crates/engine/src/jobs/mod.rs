@@ -65,6 +65,8 @@ pub enum Op {
     Subscribe(Responder<broadcast::Receiver<Arc<AuditEntry>>>),
     Report(AccountPath, Responder<Answer<Box<Report>>>),
     Metrics(MetricsQuery, Scope, Responder<MetricsView>),
+    /// The scheduler's gauges alone, at most so many unfinished DAGs' costs.
+    Gauges(usize, Responder<purser_sched::SchedGauges>),
     SubmitDag(SubmitDag, Responder<Answer<DagView>>),
     Dag(u64, Scope, Responder<Answer<DagView>>),
     Dags(DagListQuery, Responder<DagPageView>),
@@ -160,6 +162,7 @@ impl EngineState {
             Op::Audit(query, reply) => deliver(reply, self.audit.page(&query)),
             Op::Subscribe(reply) => deliver(reply, self.audit.sender().subscribe()),
             Op::Report(path, reply) => deliver(reply, self.report(&path, now_ms)),
+            Op::Gauges(dags_max, reply) => deliver(reply, self.dags.gauges(dags_max)),
             Op::Metrics(query, scope, reply) => deliver(
                 reply,
                 crate::view::metrics::gather(self, &query, &scope, now_ms),
@@ -233,6 +236,11 @@ impl Engine {
     /// Jobs waiting for the writer now (at most [`QUEUE_MAX`]).
     pub fn queue_depth(&self) -> usize {
         self.queue.max_capacity() - self.queue.capacity()
+    }
+
+    /// What the scheduler holds now (every tenant's: for an unscoped caller).
+    pub async fn sched_gauges(&self, dags_max: usize) -> Answer<purser_sched::SchedGauges> {
+        self.ask(|reply| Op::Gauges(dags_max, reply)).await
     }
 
     /// The figures `/metrics` shows, as the writer sees them now.

@@ -19,11 +19,6 @@ use purser_engine::view::metrics::MetricsView;
 
 use self::http::{CLASSES, HttpStats, ROUTES};
 
-/// The level as a number: 0 green (ok) to 4 black (stop).
-fn level_number(level: purser_core::Level) -> u8 {
-    level as u8
-}
-
 /// Everything one scrape shows.
 #[derive(Debug)]
 pub struct Scrape {
@@ -221,7 +216,7 @@ impl Scrape {
         family.gauges(
             "account_level",
             "The level the dimension holds the account at: 0 green, 1 yellow (warn), 2 orange (throttle), 3 red (degrade), 4 black (stop).",
-            per_dim().map(|(labels, dim)| (labels, i64::from(level_number(dim.level)))),
+            per_dim().map(|(labels, dim)| (labels, dim.level as i64)),
         )?;
         family.gauges(
             "account_level_info",

@@ -159,6 +159,7 @@ pub async fn events(
             since_seq,
             limit: AUDIT_PAGE_MAX,
             streamed_only: true,
+            newest_first: false,
         };
         backlog.extend(state.engine.audit(query).await?);
     }

@@ -72,6 +72,7 @@ pub async fn audit(
         since_seq,
         limit,
         streamed_only: false,
+        newest_first: false,
     };
     let events = state.engine.audit(query).await?;
     Ok(json(AuditOut { events }))

@@ -54,8 +54,9 @@ async fn account(
         .audit(AuditQuery {
             prefix: Some(path.clone()),
             since_seq: 0,
-            limit: purser_engine::audit::AUDIT_PAGE_MAX,
+            limit: ENTRIES_SHOWN,
             streamed_only: false,
+            newest_first: true,
         })
         .await?;
 
@@ -76,7 +77,7 @@ async fn account(
         "<section id=\"summary\" data-live><p>{} Agents are told to <strong>{}</strong>.{fired}{parent} \
          Open holds: {}. Last change at event {}.</p>",
         html::level_badge(view.verdict.level),
-        html::action_name(view.verdict.level),
+        view.verdict.action.kind(),
         view.open_reservations,
         view.seq,
     );
@@ -200,7 +201,7 @@ async fn account(
     }
 
     body.push_str("<h2>Audit log</h2>\n");
-    let newest: Vec<_> = entries.iter().rev().take(ENTRIES_SHOWN).collect();
+    let newest: Vec<_> = entries.iter().collect();
     body.push_str(&entries_table("entries", &newest));
     let _ = write!(
         body,

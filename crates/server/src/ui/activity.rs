@@ -82,16 +82,16 @@ async fn read(
         crate::auth::Need::Read,
         prefix.as_ref().map(|path| path.as_str()),
     )?;
-    let mut entries = state
+    let entries = state
         .engine
         .audit(AuditQuery {
             prefix: prefix.clone(),
             since_seq: 0,
             limit: AUDIT_PAGE_MAX,
             streamed_only: false,
+            newest_first: true,
         })
         .await?;
-    entries.reverse();
     Ok((prefix, entries))
 }
 

@@ -132,11 +132,14 @@ async fn dag_page(state: &AppState, caller: &Caller, id: &str) -> Result<Page, A
             since_seq: 0,
             limit: AUDIT_PAGE_MAX,
             streamed_only: false,
+            newest_first: true,
         })
         .await?;
     let name = format!("dag_{id}");
+    // The tenant's newest entries, read back in the order they happened.
     let moves: Vec<Move> = entries
         .iter()
+        .rev()
         .filter(|entry| entry.kind == "task" && entry.data["dag"] == name.as_str())
         .filter_map(|entry| Move::of(&entry.data))
         .collect();

@@ -28,17 +28,6 @@ pub fn level_badge(level: Level) -> String {
     format!("<span class=\"lvl lvl-{0}\">{0}</span>", level.as_str())
 }
 
-/// The action an account's level tells agents.
-pub fn action_name(level: Level) -> &'static str {
-    match level {
-        Level::Green => "continue",
-        Level::Yellow => "warn",
-        Level::Orange => "throttle",
-        Level::Red => "degrade",
-        Level::Black => "stop",
-    }
-}
-
 const BAR_WIDTH: f64 = 220.0;
 const BAR_HEIGHT: f64 = 14.0;
 

@@ -157,20 +157,20 @@ impl TestServer {
         self.raw_authorized(authorization.as_deref(), method, path, body)
     }
 
-    /// Sends `body` with `authorization` as the whole `Authorization` header, if any.
-    pub fn raw_authorized(
+    /// One request with exactly `headers`: the status, the answer's headers (names lower-case)
+    /// and its body as text.
+    pub fn exchange(
         &self,
-        authorization: Option<&str>,
         method: &str,
         path: &str,
+        headers: &[(&str, &str)],
         body: Vec<u8>,
-    ) -> (u16, Value) {
+    ) -> (u16, Vec<(String, String)>, String) {
         let mut request = ureq::http::Request::builder()
             .method(method)
-            .uri(format!("{}{}", self.base, path))
-            .header("content-type", "application/json");
-        if let Some(authorization) = authorization {
-            request = request.header("authorization", authorization);
+            .uri(format!("{}{}", self.base, path));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
         }
         let request = request.body(body).expect("a valid request");
         let mut response = self
@@ -178,36 +178,7 @@ impl TestServer {
             .run(request)
             .unwrap_or_else(|err| panic!("{method} {path}: {err}"));
         let status = response.status().as_u16();
-        let text = response
-            .body_mut()
-            .with_config()
-            .limit(64 << 20)
-            .read_to_string()
-            .expect("a readable body");
-        let value = serde_json::from_str(&text)
-            .unwrap_or_else(|_| panic!("{method} {path} answered {status} with non-JSON: {text}"));
-        (status, value)
-    }
-
-    /// A POST with the default token: the status, the answer's headers (names lower-case) and
-    /// its JSON body.
-    pub fn post_full(&self, path: &str, body: Value) -> (u16, Vec<(String, String)>, Value) {
-        let mut request = ureq::http::Request::builder()
-            .method("POST")
-            .uri(format!("{}{}", self.base, path))
-            .header("content-type", "application/json");
-        if let Some(token) = &self.token {
-            request = request.header("authorization", format!("Bearer {token}"));
-        }
-        let request = request
-            .body(body.to_string().into_bytes())
-            .expect("a valid request");
-        let mut response = self
-            .agent
-            .run(request)
-            .unwrap_or_else(|err| panic!("POST {path}: {err}"));
-        let status = response.status().as_u16();
-        let headers = response
+        let answer_headers = response
             .headers()
             .iter()
             .map(|(name, value)| {
@@ -219,11 +190,40 @@ impl TestServer {
             .collect();
         let text = response
             .body_mut()
+            .with_config()
+            .limit(64 << 20)
             .read_to_string()
             .expect("a readable body");
-        let value = serde_json::from_str(&text)
-            .unwrap_or_else(|_| panic!("POST {path} answered {status} with non-JSON: {text}"));
-        (status, headers, value)
+        (status, answer_headers, text)
+    }
+
+    /// Sends `body` with `authorization` as the whole `Authorization` header, if any.
+    pub fn raw_authorized(
+        &self,
+        authorization: Option<&str>,
+        method: &str,
+        path: &str,
+        body: Vec<u8>,
+    ) -> (u16, Value) {
+        let mut headers = vec![("content-type", "application/json")];
+        headers.extend(authorization.map(|value| ("authorization", value)));
+        let (status, _, text) = self.exchange(method, path, &headers, body);
+        (status, json_of(method, path, status, &text))
+    }
+
+    /// A POST with the default token: the status, the answer's headers (names lower-case) and
+    /// its JSON body.
+    pub fn post_full(&self, path: &str, body: Value) -> (u16, Vec<(String, String)>, Value) {
+        let authorization = self.token.as_ref().map(|token| format!("Bearer {token}"));
+        let mut headers = vec![("content-type", "application/json")];
+        headers.extend(
+            authorization
+                .as_deref()
+                .map(|value| ("authorization", value)),
+        );
+        let (status, answer_headers, text) =
+            self.exchange("POST", path, &headers, body.to_string().into_bytes());
+        (status, answer_headers, json_of("POST", path, status, &text))
     }
 
     /// A GET whose answer is not JSON: the status, the `Content-Type` and the body.
@@ -233,33 +233,19 @@ impl TestServer {
         path: &str,
         headers: &[(&str, &str)],
     ) -> (u16, String, String) {
-        let mut request = ureq::http::Request::builder()
-            .method("GET")
-            .uri(format!("{}{}", self.base, path));
-        if let Some(token) = token {
-            request = request.header("authorization", format!("Bearer {token}"));
-        }
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        let request = request.body(Vec::new()).expect("a valid request");
-        let mut response = self
-            .agent
-            .run(request)
-            .unwrap_or_else(|err| panic!("GET {path}: {err}"));
-        let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or_default()
-            .to_string();
-        let text = response
-            .body_mut()
-            .with_config()
-            .limit(64 << 20)
-            .read_to_string()
-            .expect("a readable body");
+        let authorization = token.map(|token| format!("Bearer {token}"));
+        let mut all: Vec<(&str, &str)> = headers.to_vec();
+        all.extend(
+            authorization
+                .as_deref()
+                .map(|value| ("authorization", value)),
+        );
+        let (status, answer_headers, text) = self.exchange("GET", path, &all, Vec::new());
+        let content_type = answer_headers
+            .into_iter()
+            .find(|(name, _)| name == "content-type")
+            .map(|(_, value)| value)
+            .unwrap_or_default();
         (status, content_type, text)
     }
 
@@ -352,6 +338,12 @@ pub fn assert_error(answer: &(u16, Value), status: u16, code: &str, field: Optio
     let (got_status, body) = answer;
     assert_eq!(*got_status, status, "status of {body}");
     assert_error_body(body, code, field)
+}
+
+/// The JSON of an answer, or a panic that shows what came instead.
+fn json_of(method: &str, path: &str, status: u16, text: &str) -> Value {
+    serde_json::from_str(text)
+        .unwrap_or_else(|_| panic!("{method} {path} answered {status} with non-JSON: {text}"))
 }
 
 /// Asserts the shape `{"error": {"code", "message", "field"?}}` with the given code and field.
