@@ -106,6 +106,12 @@ def fill(base: str) -> None:
     return dag["id"]
 
 
+def text_of(driver, selector: str) -> str | None:
+    """The text of the first element matching `selector`, read atomically in the page."""
+    return driver.execute_script(
+        "const e = document.querySelector(arguments[0]); return e ? e.textContent.trim() : null", selector)
+
+
 class Checks:
     def __init__(self) -> None:
         self.failed = 0
@@ -165,26 +171,26 @@ def main() -> int:
             driver.save_screenshot(str(SHOTS / "accounts.png"))
 
             # Usage posted through the API shows on the open page within a second.
-            row = driver.find_element(By.CSS_SELECTOR, 'tr[data-key="acme/research/wf-1"]')
-            before = row.find_element(By.CSS_SELECTOR, ".lvl").text
+            before = text_of(driver, 'tr[data-key="acme/research/wf-1"] .lvl')
             WebDriverWait(driver, 5).until(
-                lambda d: "Live" in d.find_element(By.ID, "live-status").text)
+                lambda d: "Live" in (text_of(d, "#live-status") or ""))
             sent = time.monotonic()
             api(base, "POST", "/v1/usage", {"account": "acme/research/wf-1", "usage": {"tokens": 1600}},
                 token=OPERATOR)
             changed = None
             while time.monotonic() - sent < 3:
-                cell = driver.find_element(By.CSS_SELECTOR, 'tr[data-key="acme/research/wf-1"] .lvl')
-                if cell.text == "orange":
+                # The live view replaces cells as it updates them: read in one script call, so
+                # a cell swapped between a lookup and a read never leaves a stale reference.
+                if text_of(driver, 'tr[data-key="acme/research/wf-1"] .lvl') == "orange":
                     changed = time.monotonic() - sent
                     break
                 time.sleep(0.02)
             checks.check(before == "green" and changed is not None and changed < 1.0,
                          f"the level went {before} -> orange on the open page in {changed}s")
-            title = driver.find_element(
-                By.CSS_SELECTOR, 'tr[data-key="acme/research/wf-1"] svg title').get_attribute("textContent")
+            title = text_of(driver, 'tr[data-key="acme/research/wf-1"] svg title')
             checks.check("1,600 spent" in title, f"the bar shows the new figures: {title}")
-            after = [r.get_attribute("data-key") for r in driver.find_elements(By.CSS_SELECTOR, "#rows tr[data-key]")]
+            after = driver.execute_script(
+                "return [...document.querySelectorAll('#rows tr[data-key]')].map(r => r.dataset.key)")
             checks.check(after == keys, "no row moved")
             checks.check(driver.execute_script("return performance.getEntriesByType('navigation').length") == 1
                          and "/ui/sign-in" not in driver.current_url, "without reloading the page")

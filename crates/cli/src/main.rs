@@ -71,7 +71,7 @@ enum Commands {
     /// Show the main job on an embedded server: four agents spend a workflow's budget.
     Demo {
         /// Seconds the agents may run at most.
-        #[arg(long, default_value_t = 30)]
+        #[arg(long, default_value_t = 60)]
         seconds: u64,
         /// Seed of the simulated LLM calls.
         #[arg(long, default_value_t = 7)]

@@ -27,6 +27,12 @@ pub struct Outlook {
 /// Most moves one pass decides; the rest wait for the next pass.
 pub const MOVES_PER_PASS_MAX: usize = 10_000;
 
+/// A grant smaller than this share of the child's limit (parts per million) is not made, unless
+/// it covers all the child is forecast to need: as the pool drains, each pass may hand out only
+/// half of what is left, and a tail of ever smaller grants would be noise in the audit log
+/// without changing when anyone stops.
+pub const GRANT_MIN_PPM: u32 = 10_000;
+
 /// Decides the moves of one pass at `now_ms`. `outlook` forecasts a child's dimension;
 /// `policy_of` gives a parent's policy (its own or the server's default).
 pub fn plan_moves(
@@ -217,7 +223,7 @@ impl DimensionPass<'_> {
                 .saturating_sub(limit)
                 .min(mul_ppm(limit, policy.grant_growth_max_ppm));
             let grant = need.min(available);
-            if grant == 0 {
+            if grant == 0 || (grant < need && grant < mul_ppm(limit, GRANT_MIN_PPM)) {
                 continue;
             }
             self.children_limits += grant;

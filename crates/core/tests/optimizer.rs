@@ -123,3 +123,33 @@ fn a_stopped_child_is_left_to_its_operator() {
     fx.usage("org/a", &[("tokens", 85_000)], None).unwrap();
     assert!(grants(&fx, &policy, outlook(200_000, 0.99, 100)).is_empty());
 }
+
+#[test]
+fn a_drained_pool_makes_no_tail_of_tiny_grants() {
+    // The demo showed grants of 146, 73, 36 ... 5 tokens, each half the last, as each pass may
+    // hand out half of what the pool has left. Below 1 % of the child's limit a grant is made
+    // only when it covers the whole need.
+    let open = OptimizerPolicy {
+        grant_pass_share_ppm: 1_000_000,
+        ..OptimizerPolicy::default()
+    };
+    let mut fx = Fixture::default();
+    fx.apply(Command::UpsertAccount {
+        path: path("org"),
+        spec: AccountSpec {
+            limits: Some(named(&[("tokens", 200_900)])),
+            reserve: Some(0.0),
+            ..AccountSpec::default()
+        },
+    })
+    .unwrap();
+    fx.put("org/a", &[("tokens", 100_000)]).unwrap();
+    fx.put("org/b", &[("tokens", 100_000)]).unwrap();
+    fx.usage("org/a", &[("tokens", 90_000)], None).unwrap();
+    // 900 left in the pool, under 1 % of a's limit, and a needs 100,000 more: no grant.
+    let moves = grants(&fx, &open, outlook(200_000, 0.9, 20));
+    assert!(moves.is_empty(), "{moves:?}");
+    // The same 900 covering a need of 800 is granted.
+    let moves = grants(&fx, &open, outlook(100_800, 0.9, 20));
+    assert_eq!((moves[0].from, moves[0].to), (100_000, 100_800));
+}

@@ -1,7 +1,8 @@
 //! The simulated agents of the demo: reserve, call, settle, and how they take the ladder's
-//! answers; and the operator who raises a stopped agent's budget.
+//! answers; and the operator's seat that watches them and the manager.
 
 use purser_core::amount::group_digits;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
@@ -11,6 +12,7 @@ use purser_server::wire::FiredOut;
 use purser_server::wire::accounts::AccountOut;
 use purser_server::wire::usage::{ReservationOut, UsageOut};
 
+use super::manager::Follower;
 use super::screen::{action_text, draw};
 use super::{
     LARGE_MODEL_MICROS_PER_TOKEN, PROFILES, Rng, SMALL_MODEL_MICROS_PER_TOKEN, Shared, WORKFLOW,
@@ -183,32 +185,26 @@ fn wait_for_budget(
     Ok(false)
 }
 
-/// The operator: draws the dashboard, and grants impl-1 more budget from the pool once it stops.
-pub(super) fn operate(client: &Client, shared: &Shared, deadline: Instant) -> anyhow::Result<()> {
-    let mut raised = false;
-    let mut stopped_since: Option<Instant> = None;
+/// The operator's seat: draws the view and follows the audit log (the manager's alerts and
+/// moves) until every agent and the DAG are done; answers what the log showed.
+pub(super) fn operate(
+    client: &Client,
+    shared: &Shared,
+    deadline: Instant,
+) -> anyhow::Result<Follower> {
+    let mut follower = Follower::default();
     loop {
+        follower.poll(client, shared)?;
         draw(client, shared, false)?;
-        let views = shared.views.lock().expect("views lock").clone();
-        if views.iter().all(|view| view.done) || Instant::now() >= deadline {
-            return Ok(());
-        }
-        if !raised && views[0].stopped {
-            let since = *stopped_since.get_or_insert_with(Instant::now);
-            if since.elapsed() > Duration::from_millis(800) {
-                let status: AccountOut =
-                    expect(client, "GET", "/v1/accounts/acme/wf-demo/impl-1", None)?;
-                let limit = tokens(&status.limits);
-                let raised_to = limit + 60_000;
-                expect::<AccountOut>(
-                    client,
-                    "PUT",
-                    "/v1/accounts/acme/wf-demo/impl-1",
-                    Some(&json!({"limits": {"tokens": raised_to}})),
-                )?;
-                shared.say(format!("operator raises acme/wf-demo/impl-1 from {} to {} tokens out of the workflow's pool", group_digits(limit), group_digits(raised_to)));
-                raised = true;
-            }
+        let all_done = shared
+            .views
+            .lock()
+            .expect("views lock")
+            .iter()
+            .all(|view| view.done);
+        if (all_done && shared.dag_done.load(Ordering::Relaxed)) || Instant::now() >= deadline {
+            follower.poll(client, shared)?;
+            return Ok(follower);
         }
         std::thread::sleep(Duration::from_millis(120));
     }

@@ -6,6 +6,7 @@
 use purser_core::amount::group_digits;
 use std::io::IsTerminal;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -18,6 +19,9 @@ use purser_server::wire::accounts::{AccountOut, AllocateOut};
 use crate::client::Client;
 
 mod agents;
+mod dag;
+mod manager;
+mod python;
 mod screen;
 
 use agents::{agent, operate};
@@ -36,38 +40,40 @@ struct Profile {
     pause_ms: u64,
 }
 
+/// The Rust agents. Two implementers and a reviewer want more than their share; the tester is
+/// done early and leaves most of its budget idle, for the optimizer to move.
 const PROFILES: [Profile; 4] = [
     Profile {
         name: "impl-1",
         role: "implementer",
         weight: 2.0,
-        tokens_per_call: 9_000,
-        calls: 80,
-        pause_ms: 90,
+        tokens_per_call: 3_500,
+        calls: 400,
+        pause_ms: 300,
     },
     Profile {
         name: "impl-2",
         role: "implementer",
         weight: 2.0,
-        tokens_per_call: 8_000,
-        calls: 80,
-        pause_ms: 110,
+        tokens_per_call: 3_200,
+        calls: 400,
+        pause_ms: 300,
     },
     Profile {
         name: "review",
         role: "quality reviewer",
         weight: 1.0,
-        tokens_per_call: 4_500,
-        calls: 30,
-        pause_ms: 200,
+        tokens_per_call: 1_800,
+        calls: 400,
+        pause_ms: 300,
     },
     Profile {
         name: "test",
         role: "tester",
         weight: 1.0,
-        tokens_per_call: 3_000,
-        calls: 25,
-        pause_ms: 220,
+        tokens_per_call: 1_500,
+        calls: 20,
+        pause_ms: 300,
     },
 ];
 /// Micro-dollars per token of the large model and of the small one agents degrade to.
@@ -103,12 +109,16 @@ struct AgentView {
 }
 
 struct Shared {
+    /// The agents' names and roles, in the order of `views`: `PROFILES`, then the Python agent.
+    agents: Vec<(&'static str, &'static str)>,
     views: Mutex<Vec<AgentView>>,
     log: Mutex<Vec<String>>,
     started: Instant,
     tty: bool,
     /// Whether a frame is on the screen, to be drawn over.
-    drawn: std::sync::atomic::AtomicBool,
+    drawn: AtomicBool,
+    /// Whether the DAG's workers are done.
+    dag_done: AtomicBool,
 }
 
 impl Shared {
@@ -119,40 +129,89 @@ impl Shared {
         }
         self.log.lock().expect("log lock").push(line);
     }
+
+    /// The Python agent's process ended.
+    fn python_done(&self, outcome: String) {
+        let mut views = self.views.lock().expect("views lock");
+        if let Some(view) = views.get_mut(PROFILES.len()) {
+            view.done = true;
+            view.outcome = outcome;
+        }
+    }
 }
+
+/// The demo's server: the manager on a compressed clock, so that a minute shows what an hour
+/// would, and the DAG's pools.
+fn demo_config(data_dir: std::path::PathBuf) -> anyhow::Result<purser_server::Config> {
+    let text = format!("{MANAGER}{}", dag::POOLS);
+    let config = purser_server::Config::parse(&text)
+        .map_err(|err| anyhow::anyhow!("the demo's config: {err}"))?;
+    Ok(purser_server::Config { data_dir, ..config })
+}
+
+/// The `[manager]` section of the demo's server (the defaults are for hours, not a minute).
+const MANAGER: &str = r#"
+[manager]
+optimizer_every_ms = 1000
+alerts_every_ms = 500
+lead_time_ms = 8000
+alert_confidence = 0.6
+idle_after_ms = 4000
+reclaim_share = 0.8
+grant_above = 0.6
+horizon_ms = 60000
+backtest_horizon_ms = 3000
+"#;
 
 pub fn run(seconds: u64, seed: u64, keep: bool) -> anyhow::Result<ExitCode> {
     let data_dir = tempfile::tempdir().context("making a temporary data directory")?;
-    let (address, stop_server, server_thread) = start_server(data_dir.path().to_path_buf())?;
-    let client = Client::new(&format!("http://{address}"), None);
+    let config = demo_config(data_dir.path().join("data"))?;
+    let (address, stop_server, server_thread) = start_server(config)?;
+    let url = format!("http://{address}");
+    let client = Client::new(&url, None);
     println!(
-        "purser demo: embedded server on http://{address}, data in {}",
+        "purser demo: embedded server on {url}, data in {}",
         data_dir.path().display()
     );
     println!(
-        "purser demo: the dashboard is at http://{address}/ (open it while the agents run{})",
+        "purser demo: the dashboard is at {url}/ (open it while the agents run{})",
         if keep {
             "; it stays up after them"
         } else {
             ", or run with --keep"
         }
     );
-    setup(&client)?;
+    println!(
+        "purser demo: the manager runs on a compressed clock (its [manager] settings for a minute, \
+         not hours): an agent idle 4 s gives back 80 % of what it left unused, an agent past 60 % \
+         forecast to run out is granted from the pool, alerts look 8 s ahead at confidence 0.6, \
+         the optimizer runs every second and forecasts end at the minute"
+    );
+    let python = python::find();
+    let mut agents: Vec<(&str, &str)> = PROFILES.iter().map(|p| (p.name, p.role)).collect();
+    match &python {
+        Ok(_) => agents.push((python::NAME, "writer (Python)")),
+        Err(why) => println!("purser demo: the Python agent is skipped: {why}"),
+    }
+    setup(&client, &agents)?;
+    let dag_id = dag::submit(&client)?;
     let shared = Arc::new(Shared {
         views: Mutex::new(vec![
             AgentView {
                 action: "continue".into(),
                 ..AgentView::default()
             };
-            PROFILES.len()
+            agents.len()
         ]),
+        agents,
         log: Mutex::new(Vec::new()),
         started: Instant::now(),
         tty: std::io::stdout().is_terminal(),
-        drawn: std::sync::atomic::AtomicBool::new(false),
+        drawn: AtomicBool::new(false),
+        dag_done: AtomicBool::new(false),
     });
-    let deadline = Instant::now() + Duration::from_secs(seconds.clamp(5, 600));
-    let agents: Vec<_> = (0..PROFILES.len())
+    let deadline = Instant::now() + Duration::from_secs(seconds.clamp(10, 600));
+    let mut threads: Vec<std::thread::JoinHandle<anyhow::Result<()>>> = (0..PROFILES.len())
         .map(|idx| {
             let (client, shared) = (client.clone(), shared.clone());
             std::thread::spawn(move || {
@@ -166,18 +225,39 @@ pub fn run(seconds: u64, seed: u64, keep: bool) -> anyhow::Result<ExitCode> {
             })
         })
         .collect();
-    operate(&client, &shared, deadline)?;
-    for agent in agents {
-        if let Err(err) = agent.join().expect("agent thread") {
-            eprintln!("agent failed: {err:#}");
+    {
+        let (client, shared, dag_id) = (client.clone(), shared.clone(), dag_id.clone());
+        threads.push(std::thread::spawn(move || {
+            let ran = dag::run_workers(&client, &shared, &dag_id, deadline);
+            shared.dag_done.store(true, Ordering::Relaxed);
+            ran
+        }));
+    }
+    let python_thread = match python {
+        Ok(python) => Some(python::start(
+            &python,
+            &url,
+            &format!("{WORKFLOW}/{}", python::NAME),
+            seed,
+            deadline,
+            shared.clone(),
+            data_dir.path(),
+        )?),
+        Err(_) => None,
+    };
+    let follower = operate(&client, &shared, deadline)?;
+    for thread in threads {
+        if let Err(err) = thread.join().expect("demo thread") {
+            eprintln!("purser demo: {err:#}");
         }
     }
+    if let Some(thread) = python_thread {
+        let _ = thread.join();
+    }
     draw(&client, &shared, true)?;
-    summary(&client, &shared)?;
+    summary(&client, &shared, &follower, &dag_id)?;
     if keep {
-        println!(
-            "purser demo: the agents are done; the dashboard stays at http://{address}/ until Ctrl-C"
-        );
+        println!("purser demo: the agents are done; the dashboard stays at {url}/ until Ctrl-C");
         keep_serving();
     }
     let _ = stop_server.send(());
@@ -198,7 +278,7 @@ fn keep_serving() {
 }
 
 fn start_server(
-    data_dir: std::path::PathBuf,
+    config: purser_server::Config,
 ) -> anyhow::Result<(
     std::net::SocketAddr,
     tokio::sync::oneshot::Sender<()>,
@@ -213,10 +293,6 @@ fn start_server(
             .build()
             .expect("runtime");
         runtime.block_on(async move {
-            let config = purser_server::Config {
-                data_dir,
-                ..purser_server::Config::default()
-            };
             let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
                 Ok(listener) => listener,
                 Err(err) => return address_tx.send(Err(err.to_string())).unwrap_or(()),
@@ -259,49 +335,77 @@ fn expect<T: serde::de::DeserializeOwned>(
     }
 }
 
-fn setup(client: &Client) -> anyhow::Result<()> {
+/// Tokens the workflow hands its agents; the rest of its 1,000,000 is its pool.
+const HANDED_OUT: u64 = 900_000;
+
+fn setup(client: &Client, agents: &[(&str, &str)]) -> anyhow::Result<()> {
     expect::<AccountOut>(
         client,
         "PUT",
         "/v1/accounts/acme",
-        Some(&json!({"kind": "org", "limits": {"tokens": 2_000_000, "cost_micros": 60_000_000}})),
+        // One workflow in the org: the org's budget is the workflow's, so the optimizer's moves
+        // stay among the agents. Its ladder sits above theirs, as the workflow's does.
+        Some(&json!({
+            "kind": "org", "limits": {"tokens": 1_000_000, "cost_micros": 20_000_000}, "reserve": 0.0,
+            "thresholds": {"warn": 0.8, "throttle": 0.9, "degrade": 0.95, "stop": 1.0}
+        })),
     )?;
+    // The workflow's own ladder sits above its agents' (they enforce), and it keeps 5 % back.
     expect::<AccountOut>(
         client,
         "PUT",
         &format!("/v1/accounts/{WORKFLOW}"),
-        Some(
-            &json!({"kind": "workflow", "limits": {"tokens": 1_000_000, "cost_micros": 20_000_000}}),
-        ),
+        Some(&json!({
+            "kind": "workflow", "limits": {"tokens": 1_000_000, "cost_micros": 20_000_000},
+            "reserve": 0.05,
+            "thresholds": {"warn": 0.8, "throttle": 0.9, "degrade": 0.95, "stop": 1.0}
+        })),
     )?;
-    let children: Vec<Value> = PROFILES
+    let children: Vec<Value> = agents
         .iter()
-        .map(|p| json!({"name": p.name, "weight": p.weight}))
+        .map(|(name, _)| {
+            let weight = PROFILES
+                .iter()
+                .find(|p| p.name == *name)
+                .map_or(1.0, |p| p.weight);
+            json!({"name": name, "weight": weight})
+        })
         .collect();
-    // 800,000 tokens go to the agents; 100,000 stay in the pool for grants, 100,000 are the reserve.
     let answer: AllocateOut = expect(
         client,
         "POST",
         &format!("/v1/accounts/{WORKFLOW}:allocate"),
         Some(&json!({
-            "strategy": "proportional", "total": {"tokens": 800_000, "cost_micros": 16_000_000},
+            "strategy": "proportional",
+            "total": {"tokens": HANDED_OUT, "cost_micros": 18_000_000},
             "children": children
         })),
     )?;
-    println!(
-        "org acme: 2,000,000 tokens, $60; workflow {WORKFLOW}: 1,000,000 tokens, $20, allocated by weight:"
-    );
-    for (allocation, profile) in answer.allocations.iter().zip(&PROFILES) {
+    println!("org acme and its workflow {WORKFLOW}: 1,000,000 tokens, $20, allocated by weight:");
+    for allocation in &answer.allocations {
+        let name = allocation.path.rsplit('/').next().unwrap_or_default();
+        let (role, weight) = agents
+            .iter()
+            .find(|(agent, _)| *agent == name)
+            .map(|(_, role)| {
+                let weight = PROFILES
+                    .iter()
+                    .find(|p| p.name == name)
+                    .map_or(1.0, |p| p.weight);
+                (*role, weight)
+            })
+            .unwrap_or(("", 1.0));
         println!(
             "  {:<28} {:<17} weight {}  {} tokens",
             allocation.path,
-            profile.role,
-            profile.weight,
+            role,
+            weight,
             group_digits(tokens(&allocation.limits))
         );
     }
     println!(
-        "  pool {} tokens (of which 100,000 is the reserve, never handed out)\n",
+        "  pool {} tokens (of which 50,000 is the reserve, never handed out); the DAG feature-42 \
+         charges its machine time to the workflow\n",
         group_digits(tokens(&answer.pool))
     );
     Ok(())

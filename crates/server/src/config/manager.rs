@@ -21,6 +21,10 @@ pub struct ManagerSection {
     pub forecast_series_max: Option<usize>,
     /// The forecast horizon of accounts with neither a period nor a deadline.
     pub horizon_ms: Option<u64>,
+    /// The shortest horizon the forecasts' backtest checks its predictions at (the others are
+    /// 2, 4, ... 128 times it): a forecast is confident only once predictions this far ahead
+    /// have come true, so a compressed clock (the demo's) needs it short.
+    pub backtest_horizon_ms: Option<u64>,
     /// The optimizer's default policy; each parent may set its own.
     pub idle_used_max: Option<f64>,
     pub idle_after_ms: Option<u64>,
@@ -68,6 +72,14 @@ impl ManagerSection {
         if horizon_ms == 0 {
             return Err("manager.horizon_ms must be positive".into());
         }
+        let pseudo_horizon_ms = self
+            .backtest_horizon_ms
+            .unwrap_or(defaults.watch.pseudo_horizon_ms);
+        if !(100..=86_400_000).contains(&pseudo_horizon_ms) {
+            return Err(format!(
+                "manager.backtest_horizon_ms must be 100 to 86,400,000 (a day), not {pseudo_horizon_ms}"
+            ));
+        }
         let max_share = match self.max_share {
             None => policy.max_share_ppm,
             Some(v) => Some(ppm(Some(v), "max_share", 0)?),
@@ -78,6 +90,7 @@ impl ManagerSection {
                 horizon_ms,
                 lead_time_ms: self.lead_time_ms.unwrap_or(defaults.watch.lead_time_ms),
                 alert_confidence: confidence,
+                pseudo_horizon_ms,
                 ..defaults.watch
             },
             optimizer: OptimizerPolicy {
