@@ -5,6 +5,7 @@ mod client;
 mod dag;
 mod demo;
 mod monitoring;
+mod recommend;
 mod replay;
 mod report;
 mod schedule;
@@ -248,6 +249,11 @@ enum Commands {
         #[command(subcommand)]
         command: dag::DagCommand,
     },
+    /// What Kubernetes would do with a profile: the HPA's replicas, the VPA's requests.
+    Recommend {
+        #[command(subcommand)]
+        command: recommend::RecommendCommand,
+    },
     /// Alert rules and a Grafana board for Prometheus and Grafana.
     Monitoring {
         #[command(subcommand)]
@@ -400,6 +406,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }),
         Commands::Dag { command } => dag::run(command),
         Commands::Monitoring { command } => monitoring::run(command),
+        Commands::Recommend { command } => recommend::run(command),
         Commands::Void { id, remote } => accounts::void(&remote, &id),
     }
 }

@@ -10,6 +10,7 @@
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod fleet;
 pub mod listen;
 pub mod metrics;
 pub mod monitoring;
@@ -141,7 +142,10 @@ pub async fn run_with_clock(
         .http
         .body_read_timeout()
         .map_err(ServerError::Config)?;
-    let (engine, engine_thread) = open_engine(&config, clock)?;
+    let fleet = Arc::new(fleet::Fleet::new(
+        config.fleet().map_err(ServerError::Config)?,
+    ));
+    let (engine, engine_thread) = open_engine(&config, clock.clone())?;
     create_configured_accounts(&engine, &config).await?;
     if config.tokens.is_empty() {
         eprintln!(
@@ -149,6 +153,7 @@ pub async fn run_with_clock(
         );
     }
     let tick_task = tokio::spawn(engine.clone().run_ticker(Duration::from_millis(TICK_MS)));
+    let fleet_task = tokio::spawn(fleet::watch(fleet.clone(), engine.clone(), clock.clone()));
     // Event streams never end on their own: they end when the server begins to shut down.
     let (closing_tx, closing) = tokio::sync::watch::channel(false);
     let state = routes::AppState {
@@ -161,6 +166,8 @@ pub async fn run_with_clock(
         http_stats: Arc::default(),
         omitted: Arc::default(),
         data_dir: Arc::from(config.data_dir.as_path()),
+        fleet,
+        clock,
     };
     eprintln!("purser: listening on http://{address}");
     let shutdown = async move {
@@ -176,6 +183,8 @@ pub async fn run_with_clock(
     .await;
     tick_task.abort();
     let _ = tick_task.await;
+    fleet_task.abort();
+    let _ = fleet_task.await;
     // The last handle is gone once the router and the ticker are: the engine drains and stops.
     tokio::task::spawn_blocking(move || engine_thread.join())
         .await

@@ -6,10 +6,10 @@ use serde_json::{Map, Value, json};
 use utoipa::OpenApi;
 
 use crate::report;
-use crate::routes::{accounts, dags, events, health, manage, metrics, usage};
+use crate::routes::{accounts, dags, events, fleet, health, manage, metrics, usage};
 use crate::wire::{
-    self, accounts as account_wire, dags as dag_wire, manage as manage_wire, tasks as task_wire,
-    usage as usage_wire,
+    self, accounts as account_wire, dags as dag_wire, fleet as fleet_wire, manage as manage_wire,
+    tasks as task_wire, usage as usage_wire,
 };
 
 #[derive(OpenApi)]
@@ -49,6 +49,14 @@ use crate::wire::{
         dags::checkpoint_task,
         dags::complete_task,
         dags::fail_task,
+        fleet::list_profiles,
+        fleet::get_profile,
+        fleet::post_samples,
+        fleet::list_agents,
+        fleet::get_agent,
+        fleet::put_agent,
+        fleet::post_agent,
+        fleet::delete_agent,
     ),
     components(schemas(
         wire::ErrorBody,
@@ -112,6 +120,24 @@ use crate::wire::{
         report::ChartOut,
         report::ChartPointOut,
         report::LevelSpanOut,
+        fleet_wire::QuantitiesOut,
+        fleet_wire::ScaleTargetsOut,
+        fleet_wire::AgentCountsOut,
+        fleet_wire::ProfileOut,
+        fleet_wire::ProfilesOut,
+        fleet_wire::AgentIn,
+        fleet_wire::HeartbeatIn,
+        fleet_wire::AgentOut,
+        fleet_wire::AgentsOut,
+        fleet_wire::SampleIn,
+        fleet_wire::SamplesIn,
+        fleet_wire::SamplesOut,
+        fleet_wire::AmountsOut,
+        fleet_wire::ContainerRightsizeOut,
+        fleet_wire::RightsizeOut,
+        fleet_wire::ScaleMetricOut,
+        fleet_wire::ConditionOut,
+        fleet_wire::ScaleOut,
     ))
 )]
 struct ApiDoc;
@@ -122,6 +148,9 @@ const PUBLIC: [&str; 3] = ["/healthz", "/readyz", "/openapi.json"];
 /// The pattern of an account path: segments of `[a-z0-9][a-z0-9._-]{0,63}`, depth 1 to 8.
 pub const ACCOUNT_PATH_PATTERN: &str =
     "^[a-z0-9][a-z0-9._-]{0,63}(/[a-z0-9][a-z0-9._-]{0,63}){0,7}$";
+
+/// The pattern of an agent's name.
+pub const AGENT_NAME_PATTERN: &str = "^[A-Za-z0-9._-]{1,253}$";
 
 /// The document a server with the given `amount_max` serves.
 pub fn document(amount_max: u64) -> Value {
@@ -160,7 +189,7 @@ fn complete_operation(path: &str, method: &str, operation: &mut Value) {
             Some("query") => {
                 has_query = true;
                 let name = parameter["name"].as_str().unwrap_or("").to_string();
-                for (key, value) in query_schema(&name) {
+                for (key, value) in query_schema(path, &name) {
                     parameter["schema"][key] = value;
                 }
             }
@@ -227,6 +256,10 @@ fn id_pattern(path: &str, name: &str) -> (&'static str, &'static str) {
         (path, _) if path.starts_with("/v1/dags/") => ("^dag_[0-9]{1,19}$", "dag_1"),
         (path, _) if path.starts_with("/v1/tasks/") => ("^tsk_[0-9]{1,19}_[0-9]{1,10}$", "tsk_1_0"),
         (path, _) if path.starts_with("/v1/reservations/") => ("^rsv_[0-9]{1,19}$", "rsv_1"),
+        (path, _) if path.starts_with("/v1/profiles/") => {
+            ("^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$", "implementation")
+        }
+        (path, _) if path.starts_with("/v1/agents/") => (AGENT_NAME_PATTERN, "impl-7"),
         (path, _) if path.starts_with("/v1/workers/") => {
             ("^[A-Za-z0-9._-]+-[0-9]{1,10}$", "local-0")
         }
@@ -235,8 +268,10 @@ fn id_pattern(path: &str, name: &str) -> (&'static str, &'static str) {
 }
 
 /// What a query parameter accepts beyond its type.
-fn query_schema(name: &str) -> Vec<(&'static str, Value)> {
+fn query_schema(path: &str, name: &str) -> Vec<(&'static str, Value)> {
     match name {
+        "after" if path == "/v1/agents" => vec![("pattern", json!(AGENT_NAME_PATTERN))],
+        "profile" => vec![("pattern", json!("^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$"))],
         "prefix" | "tenant" => vec![("pattern", json!(ACCOUNT_PATH_PATTERN))],
         "dimension" => vec![("pattern", json!(crate::wire::schemas::DIMENSION_PATTERN))],
         "format" => vec![("enum", json!(["json", "markdown", "html"]))],

@@ -110,9 +110,14 @@ impl AuditLog {
     /// Entries after `since_seq` under `prefix`, at most `limit`: the oldest first, or with
     /// `newest_first` the newest.
     pub fn page(&self, query: &AuditQuery) -> Vec<Arc<AuditEntry>> {
-        let start = self
-            .entries
-            .partition_point(|entry| entry.seq <= query.since_seq);
+        // Entries from outside the ledger before its first event carry seq 0: `since_seq` 0
+        // is the beginning, and includes them.
+        let start = if query.since_seq == 0 {
+            0
+        } else {
+            self.entries
+                .partition_point(|entry| entry.seq <= query.since_seq)
+        };
         let prefix = query.prefix.as_ref().map(AccountPath::as_str);
         let wanted = |entry: &&Arc<AuditEntry>| {
             (!query.streamed_only || entry.streamed) && under(entry.account.as_deref(), prefix)
@@ -199,6 +204,35 @@ pub fn denial(
         data: json!({"dimension": dimension, "requested": requested, "available": available}),
         streamed: false,
         level: None,
+    }
+}
+
+/// An entry from outside the ledger: a finding of the resource monitor, an agent's health.
+/// Derived state, not journaled; streamed.
+#[derive(Clone, Debug)]
+pub struct Notice {
+    /// `alert` (pressure, trend, anomaly) or `agent`.
+    pub kind: &'static str,
+    pub account: Option<String>,
+    /// `monitor` or `agents`.
+    pub actor: &'static str,
+    pub reason: String,
+    pub data: Value,
+}
+
+impl Notice {
+    pub fn into_entry(self, seq: u64, at_ms: u64) -> AuditEntry {
+        AuditEntry {
+            seq,
+            at: rfc3339(at_ms),
+            kind: self.kind,
+            account: self.account,
+            actor: Cow::Borrowed(self.actor),
+            reason: self.reason,
+            data: self.data,
+            streamed: true,
+            level: None,
+        }
     }
 }
 

@@ -49,6 +49,9 @@ pub enum Op {
     Account(AccountPath, Responder<Answer<AccountView>>),
     /// The holds open on an account itself, oldest first, at most so many.
     Holds(AccountPath, usize, Responder<Answer<Vec<HoldView>>>),
+    /// An entry from outside the ledger (the resource monitor, agents' health) for the audit
+    /// log and the event stream.
+    Notice(crate::audit::Notice, Responder<()>),
     Accounts {
         prefix: Option<AccountPath>,
         depth: usize,
@@ -147,6 +150,11 @@ impl EngineState {
             }
             Op::Account(path, reply) => deliver(reply, self.account(&path)),
             Op::Holds(path, max, reply) => deliver(reply, self.holds(&path, max)),
+            Op::Notice(notice, reply) => {
+                let seq = self.ledger.last_seq();
+                self.audit.push(notice.into_entry(seq, now_ms));
+                deliver(reply, ())
+            }
             Op::Accounts {
                 prefix,
                 depth,
@@ -293,6 +301,12 @@ impl Engine {
 
     pub async fn account(&self, path: AccountPath) -> Answer<AccountView> {
         self.ask(|reply| Op::Account(path, reply)).await?
+    }
+
+    /// Writes `notice` to the audit log and the event stream. It is not journaled: it carries
+    /// the sequence number of the last event before it, as a denial does.
+    pub async fn notice(&self, notice: crate::audit::Notice) -> Result<(), EngineError> {
+        self.ask(|reply| Op::Notice(notice, reply)).await
     }
 
     /// The holds open on the account itself (not below it), oldest first, at most `max`.

@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 pub use crate::auth::TokenConfig;
 
+pub mod fleet;
 pub mod http;
 pub mod manager;
 pub mod metrics;
@@ -58,6 +59,13 @@ pub struct Config {
     /// What `GET /metrics` shows (`config/metrics.rs`).
     #[serde(default)]
     pub metrics: metrics::MetricsSection,
+    /// Agent profiles; the Kubernetes guide's three when none is given.
+    #[serde(default)]
+    pub profile: Vec<purser_k8s::profile::ProfileConfig>,
+    #[serde(default)]
+    pub agents: fleet::AgentsSection,
+    #[serde(default)]
+    pub monitor: fleet::MonitorSection,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -129,6 +137,9 @@ impl Default for Config {
             limit_range: Vec::new(),
             manager: manager::ManagerSection::default(),
             metrics: metrics::MetricsSection::default(),
+            profile: Vec::new(),
+            agents: fleet::AgentsSection::default(),
+            monitor: fleet::MonitorSection::default(),
         }
     }
 }
@@ -158,7 +169,13 @@ impl Config {
         sched::dag_config(&config)?;
         config.manager.to_config()?;
         config.metrics.check()?;
+        config.fleet()?;
         Ok(config)
+    }
+
+    /// The fleet's profiles and settings, resolved and checked.
+    pub fn fleet(&self) -> Result<fleet::FleetConfig, String> {
+        fleet::fleet_config(&self.profile, &self.agents, &self.monitor)
     }
 
     /// A commented example, what `purser init` writes.

@@ -49,6 +49,7 @@ async fn scrape(state: &AppState, headers: &HeaderMap) -> Result<Response, ApiEr
             queue_capacity: QUEUE_MAX as u64,
             journal_bytes: journal_bytes(&state.data_dir),
             omitted_total,
+            fleet: state.fleet.gauges(),
         })
     } else {
         None

@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod dags;
 pub mod events;
+pub mod fleet;
 pub mod health;
 pub mod manage;
 pub mod metrics;
@@ -52,6 +53,10 @@ pub struct AppState {
     pub omitted: Arc<std::sync::atomic::AtomicU64>,
     /// Where the journal's files are (their size is a metric).
     pub data_dir: Arc<std::path::Path>,
+    /// Agent profiles, agents and the resource monitor (soft state).
+    pub fleet: Arc<crate::fleet::Fleet>,
+    /// The engine's clock, for the fleet's times.
+    pub clock: Arc<dyn purser_engine::Clock>,
 }
 
 /// The API's routes, with `pages` (the dashboard's, `crate::ui::router`) beside them, behind
@@ -86,6 +91,19 @@ pub fn router(state: AppState, pages: Router<AppState>) -> Router {
         .route("/v1/workers/{action}", post(dags::lease))
         .route("/v1/tasks/{action}", post(dags::post_task_action))
         .route("/v1/optimizer:run", post(manage::run_optimizer))
+        .route("/v1/profiles", get(fleet::list_profiles))
+        .route(
+            "/v1/profiles/{*rest}",
+            get(fleet::get_profile).post(fleet::post_samples),
+        )
+        .route("/v1/agents", get(fleet::list_agents))
+        .route(
+            "/v1/agents/{*rest}",
+            get(fleet::get_agent)
+                .put(fleet::put_agent)
+                .post(fleet::post_agent)
+                .delete(fleet::delete_agent),
+        )
         .route("/v1/audit", get(manage::audit))
         .route("/v1/events", get(events::events))
         .merge(pages)
@@ -115,7 +133,14 @@ fn takes_query(method: &axum::http::Method, path: &str) -> bool {
     use axum::http::Method;
     match *method {
         Method::GET => {
-            ["/v1/accounts", "/v1/dags", "/v1/audit", "/v1/events"].contains(&path)
+            [
+                "/v1/accounts",
+                "/v1/dags",
+                "/v1/audit",
+                "/v1/events",
+                "/v1/agents",
+            ]
+            .contains(&path)
                 || path.starts_with("/ui/")
                 || (path.starts_with(ACCOUNTS)
                     && (path.ends_with(":report") || path.ends_with(":forecast")))

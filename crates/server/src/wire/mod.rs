@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod dags;
 pub mod error;
+pub mod fleet;
 pub mod manage;
 pub mod schemas;
 pub mod tasks;
