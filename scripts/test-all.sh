@@ -6,7 +6,9 @@
 #      target/venv from PyPI on first use);
 #   3. the monitoring pack: the rules that `purser monitoring render` writes, checked and unit-
 #      tested by promtool, the PrometheusRule against its CRD, the Grafana board's queries;
-#   4. the dashboard in headless Chromium over WebDriver (screenshots in target/screenshots);
+#   4. the Kubernetes manifests `purser k8s render` writes, checked by kubernetes-validate
+#      --strict, against the CRDs in ../shared/data/k8s-crds and by promtool;
+#      the dashboard in headless Chromium over WebDriver (screenshots in target/screenshots);
 #   5. the Python client (clients/python): pytest against the release binary, the examples, the
 #      OpenAI wrapper against a local stub, and mypy --strict;
 #   6. the fuzz targets, 60 s each (FUZZ_SECONDS to change it).
@@ -25,10 +27,10 @@ scripts/schemathesis.sh target/debug/purser "${SCHEMATHESIS_EXAMPLES:-100}"
 
 echo "== python packages of the checks below"
 venv=target/venv-tests
-if ! "$venv/bin/python" -c "import selenium, yaml, jsonschema" 2>/dev/null; then
+if ! "$venv/bin/python" -c "import selenium, yaml, jsonschema, kubernetes_validate" 2>/dev/null; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check \
-    "selenium==4.51.0" "pyyaml==6.0.4" "jsonschema==4.26.0"
+    "selenium==4.51.0" "pyyaml==6.0.4" "jsonschema==4.26.0" "kubernetes-validate==1.37.0"
 fi
 
 echo "== monitoring pack"
@@ -36,6 +38,13 @@ rm -rf target/monitoring
 # The rules' unit tests are written for a lead time of an hour.
 target/debug/purser monitoring render --out target/monitoring --lead-time 1h
 "$venv/bin/python" scripts/monitoring-check.py target/monitoring
+
+echo "== kubernetes manifests"
+rm -rf target/k8s
+for environment in production testing; do
+  target/debug/purser k8s render --environment "$environment" --out "target/k8s/$environment"
+done
+"$venv/bin/python" scripts/k8s-check.py target/k8s
 
 echo "== the dashboard in a browser"
 "$venv/bin/python" tests/browser/dashboard_test.py target/debug/purser

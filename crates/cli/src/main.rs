@@ -4,6 +4,7 @@ mod accounts;
 mod client;
 mod dag;
 mod demo;
+mod k8s;
 mod monitoring;
 mod recommend;
 mod replay;
@@ -249,6 +250,11 @@ enum Commands {
         #[command(subcommand)]
         command: dag::DagCommand,
     },
+    /// Kubernetes manifests of the agent profiles and of Purser.
+    K8s {
+        #[command(subcommand)]
+        command: k8s::K8sCommand,
+    },
     /// What Kubernetes would do with a profile: the HPA's replicas, the VPA's requests.
     Recommend {
         #[command(subcommand)]
@@ -407,6 +413,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Commands::Dag { command } => dag::run(command),
         Commands::Monitoring { command } => monitoring::run(command),
         Commands::Recommend { command } => recommend::run(command),
+        Commands::K8s { command } => k8s::run(command),
         Commands::Void { id, remote } => accounts::void(&remote, &id),
     }
 }

@@ -198,6 +198,33 @@ mod tests {
         assert!(config.tokens.is_empty());
         assert_eq!(config.scheduler.lease_ttl_ms, 30_000);
         assert_eq!(config.pool.len(), 1);
+        let fleet = config.fleet().unwrap();
+        let defaults = fleet::FleetConfig::default();
+        assert_eq!(fleet.profiles, defaults.profiles);
+        assert_eq!(fleet.monitor, defaults.monitor);
+        assert_eq!(fleet.heartbeat_ttl_ms, defaults.heartbeat_ttl_ms);
+    }
+
+    #[test]
+    fn profiles_and_fleet_sections_are_checked() {
+        let check = |text: &str, fragment: &str| {
+            let err = Config::parse(text).unwrap_err();
+            assert!(err.contains(fragment), "{err} lacks {fragment}");
+        };
+        check(
+            "[[profile]]\nname = \"impl\"\nrequests = { cpu = \"8\" }",
+            "profile impl: limits must be at least the requests",
+        );
+        check(
+            "[[profile]]\nname = \"a\"\n[[profile]]\nname = \"a\"",
+            "profile a is configured twice",
+        );
+        check("[agents]\nheartbeat_ttl_ms = 5", "agents.heartbeat_ttl_ms");
+        check("[monitor]\nwarning = 0.99\ncritical = 0.9", "monitor");
+        let config = Config::parse("[[profile]]\nname = \"reviewer\"\nrole = \"quality\"").unwrap();
+        let fleet = config.fleet().unwrap();
+        assert_eq!(fleet.profiles.len(), 1);
+        assert_eq!(fleet.profiles[0].requests.cpu_millicores, 1_000);
     }
 
     #[test]

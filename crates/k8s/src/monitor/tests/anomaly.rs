@@ -89,7 +89,7 @@ fn a_single_stray_sample_needs_a_confirmation_of_one() {
             &values,
             None
         )),
-        []
+        [0usize; 0]
     );
     let single = AnomalyConfig {
         confirm_points: 1,
@@ -174,24 +174,36 @@ fn what_the_series_did_within_a_day_is_not_news() {
 fn a_flat_series_never_alarms() {
     let config = AnomalyConfig::default();
     let flat = vec![42.0; 2_000];
-    assert_eq!(indices(&anomalies(config, MINUTE_MS, &flat, None)), []);
+    assert_eq!(
+        indices(&anomalies(config, MINUTE_MS, &flat, None)),
+        [0usize; 0]
+    );
     let idle = vec![0.0; 2_000];
-    assert_eq!(indices(&anomalies(config, MINUTE_MS, &idle, None)), []);
+    assert_eq!(
+        indices(&anomalies(config, MINUTE_MS, &idle, None)),
+        [0usize; 0]
+    );
     // Rounding noise: parts in a billion.
     let jitter: Vec<f64> = noisy(23, 42.0, 1e-9, 2_000);
-    assert_eq!(indices(&anomalies(config, MINUTE_MS, &jitter, None)), []);
+    assert_eq!(
+        indices(&anomalies(config, MINUTE_MS, &jitter, None)),
+        [0usize; 0]
+    );
     // An idle CPU quantized to thousandths, now and then one step up: the MAD is zero, the
     // mean deviation tiny, and the minimum scale (1 % of the value) keeps it quiet.
     let quantized: Vec<f64> = (0..2_000)
         .map(|index| if index % 9 == 0 { 0.067 } else { 0.066 })
         .collect();
-    assert_eq!(indices(&anomalies(config, MINUTE_MS, &quantized, None)), []);
+    assert_eq!(
+        indices(&anomalies(config, MINUTE_MS, &quantized, None)),
+        [0usize; 0]
+    );
     // The same idle CPU with a capacity of 100 %: a jump to 2 % is not worth a page.
     let mut blips = quantized.clone();
     blips[1_000..1_005].fill(2.0);
     assert_eq!(
         indices(&anomalies(config, MINUTE_MS, &blips, Some(100.0))),
-        []
+        [0usize; 0]
     );
 }
 
@@ -206,7 +218,7 @@ fn nothing_is_scored_during_the_warm_up() {
             &values,
             None
         )),
-        []
+        [0usize; 0]
     );
     // The early burst was not scored, but it is remembered: a later one must go beyond it.
     values[100..104].fill(95.0);

@@ -85,5 +85,5 @@ fn the_baseline_learns_its_threshold_from_the_start_and_alarms_on_each_crossing(
         "{threshold}"
     );
     assert_eq!(baseline.detect(&samples), minutes(&[50, 90]));
-    assert_eq!(baseline.detect(&samples[..1]), []);
+    assert_eq!(baseline.detect(&samples[..1]), [0u64; 0]);
 }
