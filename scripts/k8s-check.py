@@ -23,7 +23,7 @@ fails, 2 on a usage error or a missing tool.
 Needs promtool (Debian: apt-get install prometheus; or PROMTOOL=/path/to/promtool) and the
 Python packages it was tested with:
 
-  pip install pyyaml==6.0.3 jsonschema==4.26.0 kubernetes-validate==1.37.0
+  pip install pyyaml==6.0.4 jsonschema==4.26.0 kubernetes-validate==1.37.0
 
 A rendered folder for a try: K8S_RENDER_DIR=/tmp/k8s-render cargo test -p purser-k8s --test
 manifests writes the default profiles' manifests to /tmp/k8s-render/{production,testing}.
@@ -62,7 +62,7 @@ except ImportError:
 if _missing:
     print(
         f"k8s-check: missing Python packages: {', '.join(_missing)}. Install them with: "
-        "pip install pyyaml==6.0.3 jsonschema==4.26.0 kubernetes-validate==1.37.0",
+        "pip install pyyaml==6.0.4 jsonschema==4.26.0 kubernetes-validate==1.37.0",
         file=sys.stderr,
     )
     sys.exit(2)

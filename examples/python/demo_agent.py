@@ -32,7 +32,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--tokens-per-call", type=int, default=2_000)
     parser.add_argument("--pause-ms", type=int, default=300)
-    parser.add_argument("--calls", type=int, default=60)
+    parser.add_argument("--calls", type=int, default=400)
     parser.add_argument("--seconds", type=float, default=60.0)
     args = parser.parse_args()
     rng = random.Random(args.seed)
@@ -49,8 +49,8 @@ def main() -> int:
                     args.account, tokens=estimate, cost_micros=estimate * PRICES[model]
                 ) as hold:
                     started = time.monotonic()
-                    time.sleep(rng.uniform(0.5, 1.5) * args.pause_ms / 1000)
-                    used = rng.randint(mean // 2, mean * 3 // 2)
+                    time.sleep(rng.uniform(0.85, 1.15) * args.pause_ms / 1000)
+                    used = rng.randint(mean * 85 // 100, mean * 115 // 100)
                     settled = hold.settle(
                         tokens=used, cost_micros=used * PRICES[model], operation="llm_call",
                         work_units=1,

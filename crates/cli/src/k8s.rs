@@ -17,8 +17,7 @@ pub enum K8sCommand {
         /// The namespace of the agents and of Purser.
         #[arg(long, default_value = "agents")]
         namespace: String,
-        /// production sizes the ResourceQuota to every profile at replicas_max, testing at
-        /// replicas_min.
+        /// production or testing: the environment label of every object.
         #[arg(long, default_value = "production")]
         environment: String,
         /// The directory to write one file per object to (created if missing); without it, one

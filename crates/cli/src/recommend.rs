@@ -315,6 +315,10 @@ impl Columns {
                 })?
                 .as_millisecond(),
         };
+        // 1970 to 3000: the recommender's windows add to the times, which must not overflow.
+        if !(0..=32_503_680_000_000).contains(&t_ms) {
+            bail!("timestamp {stamp:?} is outside 1970 to 3000");
+        }
         let oom = match self.oom.map(|idx| cells[idx]) {
             None | Some("") | Some("0") | Some("false") => false,
             Some("1") | Some("true") => true,

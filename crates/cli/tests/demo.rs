@@ -107,8 +107,8 @@ fn the_demo_shows_the_whole_manager() {
         })
         .unwrap_or_else(|| panic!("no utilization figure:\n{text}"));
     assert!(
-        utilization >= 80.0,
-        "the workflow's budget was {utilization}% used:\n{text}"
+        utilization >= 85.0,
+        "the workflow's budget was {utilization}% used (the seed's target is 85 %):\n{text}"
     );
     assert!(
         has("Fairness over the agents (Jain's index"),

@@ -167,7 +167,7 @@ fn resource_quota_is_the_peak_times_the_buffer() {
         ),
         (
             Environment::Testing,
-            profiles.iter().map(|p| p.replicas_min).collect(),
+            profiles.iter().map(|p| p.replicas_max).collect(),
         ),
     ] {
         let manifests = render_defaults(environment);

@@ -301,3 +301,80 @@ fn a_full_pool_raises_a_pressure_alert_after_its_duration() {
         "{text}"
     );
 }
+
+#[test]
+fn a_new_agent_gets_its_profiles_budget_and_bad_input_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(dir.path());
+    config.profile = vec![purser_k8s::profile::ProfileConfig {
+        name: "writer".into(),
+        budget: [("tokens".to_string(), 50_000u64)].into_iter().collect(),
+        ..Default::default()
+    }];
+    let (server, _clock) = start_manual(config);
+    server.put_ok("acme", json!({"limits": {"tokens": 1_000_000}}));
+    let (status, agent) = server.put(
+        "/v1/agents/w-1",
+        json!({"profile": "writer", "account": "acme/w-1"}),
+    );
+    assert_eq!(status, 200, "{agent}");
+    assert_eq!(agent["opened_account"], "acme/w-1");
+    assert_eq!(server.status("acme/w-1")["limits"]["tokens"], 50_000);
+    // An account that exists keeps its limits.
+    server.put_ok("acme/w-1", json!({"limits": {"tokens": 70_000}}));
+    let (_, again) = server.put(
+        "/v1/agents/w-1",
+        json!({"profile": "writer", "account": "acme/w-1"}),
+    );
+    assert!(again.get("opened_account").is_none(), "{again}");
+    assert_eq!(server.status("acme/w-1")["limits"]["tokens"], 70_000);
+
+    assert_error(
+        &server.post(
+            "/v1/agents/w-1:heartbeat",
+            json!({"cpu_millicores": 1u64 << 60}),
+        ),
+        400,
+        "invalid_field",
+        Some("cpu_millicores"),
+    );
+    let labels: serde_json::Map<String, Value> = (0..20)
+        .map(|i| (format!("label-{i}"), json!("x".repeat(250))))
+        .collect();
+    assert_error(
+        &server.put(
+            "/v1/agents/w-2",
+            json!({"profile": "writer", "labels": labels}),
+        ),
+        400,
+        "invalid_field",
+        Some("labels"),
+    );
+    let future = purser_server::wire::rfc3339(common::MANUAL_START_MS + 3_600_000);
+    assert_error(
+        &server.post(
+            "/v1/profiles/writer/samples",
+            json!({"samples": [{"container": "agent", "at": future, "cpu_millicores": 5}]}),
+        ),
+        400,
+        "invalid_value",
+        Some("samples[0].at"),
+    );
+    // A profile nobody runs is recommended its floor.
+    let (_, scale) = server.get("/v1/profiles/writer:scale");
+    assert_eq!(
+        (
+            scale["current_replicas"].clone(),
+            scale["desired_replicas"].clone()
+        ),
+        (json!(1), json!(1)),
+        "{scale}"
+    );
+    assert_eq!(server.delete("/v1/agents/w-1").0, 200);
+    let (_, scale) = server.get("/v1/profiles/writer:scale");
+    assert_eq!(scale["desired_replicas"], 1, "{scale}");
+    assert!(
+        scale["reason"].as_str().unwrap().contains("no agent"),
+        "{scale}"
+    );
+}

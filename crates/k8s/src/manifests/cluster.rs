@@ -13,8 +13,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::Value;
 
 use super::{
-    Environment, PART_OF, PURSER_LIMITS, PURSER_REQUESTS, RenderOptions, bytes_quantity,
-    common_labels, cpu_quantity, metadata, to_value,
+    PART_OF, PURSER_LIMITS, PURSER_REQUESTS, RenderOptions, bytes_quantity, common_labels,
+    cpu_quantity, metadata, to_value,
 };
 use crate::profile::{PRIORITY_TIERS, Profile, Resources};
 
@@ -77,9 +77,8 @@ pub(super) struct QuotaFigures {
     pub claims: u64,
 }
 
-/// The peak is every profile at its replica count for the environment (`replicas_max` in
-/// production, `replicas_min` in testing, where the quota is what keeps a test cluster at its
-/// floor) plus Purser's own pod and claim. Each figure is then:
+/// The peak is every profile at its `replicas_max` (what its HPA may reach) plus Purser's own
+/// pod and claim, in either environment. Each figure is then:
 ///
 /// * `requests.cpu`, `limits.cpu`: the sum over profiles of the container's figure times the
 ///   replicas, plus Purser's, times `1 + buffer`, rounded up to a millicore;
@@ -103,10 +102,7 @@ pub(super) fn quota_figures(
     let mut pods: u128 = 1;
     let mut claims: u128 = 1;
     for profile in profiles {
-        let replicas = u128::from(match options.environment {
-            Environment::Production => profile.replicas_max,
-            Environment::Testing => profile.replicas_min,
-        });
+        let replicas = u128::from(profile.replicas_max);
         requests_cpu += replicas * u128::from(profile.requests.cpu_millicores);
         requests_memory += replicas * u128::from(profile.requests.memory_bytes);
         limits_cpu += replicas * u128::from(profile.limits.cpu_millicores);
@@ -257,6 +253,7 @@ pub(super) fn resource_map(resources: Resources) -> BTreeMap<String, Quantity> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::manifests::Environment;
     use crate::profile::ProfileConfig;
 
     fn profile(name: &str, replicas: (u32, u32), storage: &str) -> Profile {
@@ -313,22 +310,22 @@ mod tests {
                 claims: 5,
             },
         );
-        // Testing: 3 replicas, 1 with a claim; without a buffer only the mebibyte rounds.
+        // Testing sizes to the same peak; without a buffer only the mebibyte rounds.
         check(
             Environment::Testing,
             0.0,
             QuotaFigures {
                 requests: Resources {
-                    cpu_millicores: 1499,
+                    cpu_millicores: 8 * 333 + 500,
                     memory_bytes: 513 << 20,
                 },
                 limits: Resources {
-                    cpu_millicores: 8000,
-                    memory_bytes: 26 * gib,
+                    cpu_millicores: 18_000,
+                    memory_bytes: 66 * gib,
                 },
                 storage_bytes: (1 << 30) + (1 << 20),
-                pods: 4,
-                claims: 2,
+                pods: 9,
+                claims: 4,
             },
         );
     }

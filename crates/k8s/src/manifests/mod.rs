@@ -34,12 +34,12 @@ pub mod yaml;
 /// Which kind of cluster the manifests are for; it sizes the ResourceQuota.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Environment {
-    /// The quota holds every profile at its `replicas_max`.
+    /// Objects labelled `purser.dev/environment: production`.
     #[default]
     Production,
-    /// The quota holds every profile at its `replicas_min`: the HPAs keep the profiles'
-    /// bounds, and the quota stops them at the floor plus the buffer (the pods it refuses show
-    /// as `FailedCreate` events), so a test cluster cannot grow into production's size.
+    /// Objects labelled `purser.dev/environment: testing`: a namespace of its own beside
+    /// production's, with its own quota (every profile at `replicas_max` plus the buffer, as in
+    /// production, so the HPAs can reach their bounds).
     Testing,
 }
 

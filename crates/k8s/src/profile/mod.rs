@@ -84,7 +84,7 @@ pub struct ScaleConfig {
     pub eligible_tasks_per_replica: Option<u32>,
 }
 
-/// One `[[profile]]` of `purser.toml`, or the body of `PUT /v1/profiles/{name}`.
+/// One `[[profile]]` of `purser.toml`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileConfig {

@@ -80,7 +80,12 @@ pub fn fleet_config(
         return Err("monitor.every_ms must be 100 to 3,600,000 (an hour)".into());
     }
     let defaults = PressureConfig::default();
+    let defaults_monitor = MonitorConfig::default();
+    // Enough samples for the trend's window at this sampling period.
+    let samples_max = (defaults_monitor.trend.window_ms / monitor_every_ms + 16)
+        .max(defaults_monitor.samples_max as u64) as usize;
     let config = MonitorConfig {
+        samples_max,
         pressure: PressureConfig {
             warning: monitor.warning.unwrap_or(defaults.warning),
             critical: monitor.critical.unwrap_or(defaults.critical),

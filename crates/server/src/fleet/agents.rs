@@ -7,9 +7,12 @@ use serde_json::json;
 
 use super::{Fleet, FleetError};
 
-/// Labels per agent at most, and the length of a name, a version, a label or a health text.
+/// Labels per agent at most, their bytes in all, the length of a name, a version, a label or a
+/// health text, and the largest usage an agent may report (2^50: beyond any machine).
 pub const LABELS_MAX: usize = 32;
+pub const LABEL_BYTES_MAX: usize = 4_096;
 pub const TEXT_MAX: usize = 253;
+pub const USAGE_MAX: u64 = 1 << 50;
 
 /// One registered agent.
 #[derive(Debug, Clone, PartialEq)]
@@ -106,6 +109,19 @@ impl Fleet {
             check_text("labels", key)?;
             check_text("labels", value)?;
         }
+        let label_bytes: usize = registration
+            .labels
+            .iter()
+            .map(|(key, value)| key.len() + value.len())
+            .sum();
+        if label_bytes > LABEL_BYTES_MAX {
+            return Err(FleetError::Invalid {
+                field: "labels".into(),
+                message: format!(
+                    "labels take at most {LABEL_BYTES_MAX} bytes in all, not {label_bytes}"
+                ),
+            });
+        }
         let mut state = self.lock();
         if !state.agents.contains_key(name) && state.agents.len() >= self.config.agents_max {
             return Err(FleetError::Full(format!(
@@ -146,6 +162,17 @@ impl Fleet {
         if let Some(status) = &beat.status {
             check_text("status", status)?;
         }
+        for (field, value) in [
+            ("cpu_millicores", beat.cpu_millicores),
+            ("memory_bytes", beat.memory_bytes),
+        ] {
+            if value.is_some_and(|value| value > USAGE_MAX) {
+                return Err(FleetError::Invalid {
+                    field: field.into(),
+                    message: format!("{field} is beyond any machine (at most 2^50)"),
+                });
+            }
+        }
         let mut state = self.lock();
         let agent = state.agents.get_mut(name).ok_or_else(|| {
             FleetError::NotFound(format!(
@@ -184,6 +211,24 @@ impl Fleet {
             .take(limit)
             .cloned()
             .collect()
+    }
+
+    /// The healthy and unhealthy agents of a profile.
+    pub fn agent_counts(&self, profile: &str) -> (u64, u64) {
+        let state = self.lock();
+        let (mut healthy, mut unhealthy) = (0, 0);
+        for agent in state
+            .agents
+            .values()
+            .filter(|agent| agent.profile == profile)
+        {
+            if agent.healthy {
+                healthy += 1;
+            } else {
+                unhealthy += 1;
+            }
+        }
+        (healthy, unhealthy)
     }
 
     /// Forgets an agent (it was scaled down, or retired).

@@ -156,6 +156,16 @@ impl Fleet {
         }
     }
 
+    /// Forgets the monitor's series not sampled within `idle_ms`, and their levels.
+    pub fn forget_idle(&self, now_ms: u64, idle_ms: u64) {
+        let mut state = self.lock();
+        if state.monitor.forget_idle(now_ms, idle_ms) > 0 {
+            let kept: std::collections::BTreeSet<Series> =
+                state.monitor.series().into_iter().cloned().collect();
+            state.levels.retain(|series, _| kept.contains(series));
+        }
+    }
+
     /// Feeds the monitor one sample; answers the notices of what it found.
     pub fn observe(
         &self,

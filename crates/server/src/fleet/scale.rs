@@ -13,7 +13,7 @@ use purser_k8s::vpa::{ContainerRecommendation, UsageSample, Workload};
 use super::{CONTAINERS_MAX, Fleet, FleetError, SAMPLES_PER_REQUEST_MAX};
 
 /// What a profile's HPA remembers between reconciliations.
-#[derive(Debug)]
+#[derive(Debug, Clone, Default)]
 pub(super) struct ProfileHpa {
     recommendations: Option<Vec<purser_k8s::hpa::Recommendation>>,
     /// The changes of the registered count, as scale events.
@@ -56,13 +56,16 @@ fn spec(profile: &Profile) -> HpaSpec {
 
 impl Fleet {
     /// Runs the profile's HPA once at `now_ms` over its registered agents (a pod each, ready
-    /// while healthy, with the usage of its last heartbeat) and `eligible` tasks waiting; keeps
-    /// and answers the decision.
+    /// while healthy, with the usage of its last heartbeat) and `eligible` tasks waiting, and
+    /// answers the decision. With `record` the run is one of the controller's (every 15 s): its
+    /// recommendation joins the history the stabilization windows look back over; without, it
+    /// runs on a copy and changes nothing (a read).
     pub fn reconcile(
         &self,
         name: &str,
         eligible: u64,
         now_ms: u64,
+        record: bool,
     ) -> Result<ScaleDecision, FleetError> {
         let profile = self.profile(name)?.clone();
         let mut state = self.lock();
@@ -96,9 +99,11 @@ impl Fleet {
                     )
             })
             .collect();
+        // An unhealthy agent's last report is stale: it counts as a pod without a sample.
         let usage = |resource: Resource, pick: &dyn Fn(&super::Agent) -> Option<i64>| {
             agents
                 .iter()
+                .filter(|agent| agent.healthy)
                 .filter_map(|agent| {
                     pick(agent).map(|milli| PodUsage {
                         pod: agent.name.clone(),
@@ -117,53 +122,41 @@ impl Fleet {
         let memory = usage(Resource::Memory, &|agent| {
             agent.memory_bytes.map(|b| (b as i64).saturating_mul(1000))
         });
-        let observe = |samples: Vec<PodUsage>| {
-            if samples.is_empty() {
-                MetricObservation::Unavailable {
-                    reason: "no agent of the profile reported this usage in a heartbeat".into(),
-                }
-            } else {
-                MetricObservation::PodUsage(samples)
+        // A resource no agent of the profile reports is left out, as an HPA without that
+        // metric: a metric that can never be read would block every scale-down.
+        let mut metrics = Vec::new();
+        for (resource, target, samples) in [
+            (Resource::Cpu, profile.cpu_utilization, cpu),
+            (Resource::Memory, profile.memory_utilization, memory),
+        ] {
+            if !samples.is_empty() {
+                metrics.push(MetricInput {
+                    source: MetricSource::Resource {
+                        resource,
+                        target: ResourceTarget::Utilization(target as i32),
+                    },
+                    observation: MetricObservation::PodUsage(samples),
+                });
             }
-        };
-        let metrics = vec![
-            MetricInput {
-                source: MetricSource::Resource {
-                    resource: Resource::Cpu,
-                    target: ResourceTarget::Utilization(profile.cpu_utilization as i32),
-                },
-                observation: observe(cpu),
+        }
+        metrics.push(MetricInput {
+            source: MetricSource::External {
+                metric: QUEUE_METRIC.into(),
+                target: ValueTarget::AverageValue(
+                    i64::from(profile.eligible_tasks_per_replica) * 1000,
+                ),
             },
-            MetricInput {
-                source: MetricSource::Resource {
-                    resource: Resource::Memory,
-                    target: ResourceTarget::Utilization(profile.memory_utilization as i32),
-                },
-                observation: observe(memory),
+            observation: MetricObservation::ExternalValues {
+                values_milli: vec![(eligible.min(1 << 40) as i64) * 1000],
+                timestamp_ms: now,
             },
-            MetricInput {
-                source: MetricSource::External {
-                    metric: QUEUE_METRIC.into(),
-                    target: ValueTarget::AverageValue(
-                        i64::from(profile.eligible_tasks_per_replica) * 1000,
-                    ),
-                },
-                observation: MetricObservation::ExternalValues {
-                    values_milli: vec![(eligible as i64).saturating_mul(1000)],
-                    timestamp_ms: now,
-                },
-            },
-        ];
+        });
         let replicas = agents.len() as i32;
-        let hpa = state
+        let mut hpa = state
             .autoscalers
-            .entry(name.to_string())
-            .or_insert_with(|| ProfileHpa {
-                recommendations: None,
-                events: History::default(),
-                replicas: None,
-                last: None,
-            });
+            .get(name)
+            .cloned()
+            .unwrap_or_else(ProfileHpa::default);
         // The controller records a scale event for each decision it makes, as it applies
         // them. Purser recommends; the fleet scales when agents come and go, so the events
         // the policies look back over are the changes of the registered count seen here.
@@ -180,7 +173,7 @@ impl Fleet {
                 scale_down_events: hpa.events.scale_down_events.clone(),
             },
         );
-        let decision = autoscaler.reconcile(
+        let mut decision = autoscaler.reconcile(
             &ScaleInput {
                 spec_replicas: replicas,
                 status_replicas: replicas,
@@ -189,8 +182,20 @@ impl Fleet {
             },
             now,
         );
-        hpa.recommendations = autoscaler.history().recommendations.clone();
-        hpa.last = Some(decision.clone());
+        if replicas == 0 {
+            // The controller leaves a target at zero replicas alone (scaling disabled); a
+            // profile nobody runs yet is recommended its floor.
+            decision.desired_replicas = profile.replicas_min as i32;
+            decision.reason = format!(
+                "no agent of {name} is registered: its minimum of {} replicas",
+                profile.replicas_min
+            );
+        }
+        if record {
+            hpa.recommendations = autoscaler.history().recommendations.clone();
+            hpa.last = Some(decision.clone());
+            state.autoscalers.insert(name.to_string(), hpa);
+        }
         Ok(decision)
     }
 

@@ -24,6 +24,9 @@ pub async fn watch(fleet: Arc<Fleet>, engine: Engine, clock: Arc<dyn Clock>) {
         ticker.tick().await;
         let now_ms = clock.now_ms();
         let mut notices = fleet.sweep(now_ms);
+        // A series not sampled for a while (a pool removed, a profile whose agents stopped
+        // reporting) is forgotten, and its pressure level with it.
+        fleet.forget_idle(now_ms, (fleet.config().monitor_every_ms * 12).max(60_000));
         let Ok(gauges) = engine.sched_gauges(0).await else {
             return;
         };
@@ -46,7 +49,7 @@ pub async fn watch(fleet: Arc<Fleet>, engine: Engine, clock: Arc<dyn Clock>) {
             next_hpa_ms = now_ms + HPA_SYNC_MS;
             let names: Vec<String> = fleet.profiles().iter().map(|p| p.name.clone()).collect();
             for name in names {
-                let _ = fleet.reconcile(&name, gauges.eligible, now_ms);
+                let _ = fleet.reconcile(&name, gauges.eligible, now_ms, true);
             }
         }
         for notice in notices {
@@ -69,21 +72,27 @@ impl Fleet {
                 .values()
                 .filter(|agent| agent.profile == profile.name && agent.healthy)
                 .collect();
-            let reporting_cpu: Vec<u64> = healthy.iter().filter_map(|a| a.cpu_millicores).collect();
+            // Sums in f64: what agents report is bounded (2^50 each), their number too.
+            let reporting_cpu: Vec<f64> = healthy
+                .iter()
+                .filter_map(|a| a.cpu_millicores.map(|v| v as f64))
+                .collect();
             if !reporting_cpu.is_empty() {
                 out.push((
                     Series::new(format!("profile/{}", profile.name), "cpu"),
-                    reporting_cpu.iter().sum::<u64>() as f64,
-                    (profile.limits.cpu_millicores * reporting_cpu.len() as u64) as f64,
+                    reporting_cpu.iter().sum::<f64>(),
+                    profile.limits.cpu_millicores as f64 * reporting_cpu.len() as f64,
                 ));
             }
-            let reporting_memory: Vec<u64> =
-                healthy.iter().filter_map(|a| a.memory_bytes).collect();
+            let reporting_memory: Vec<f64> = healthy
+                .iter()
+                .filter_map(|a| a.memory_bytes.map(|v| v as f64))
+                .collect();
             if !reporting_memory.is_empty() {
                 out.push((
                     Series::new(format!("profile/{}", profile.name), "memory_bytes"),
-                    reporting_memory.iter().sum::<u64>() as f64,
-                    (profile.limits.memory_bytes * reporting_memory.len() as u64) as f64,
+                    reporting_memory.iter().sum::<f64>(),
+                    profile.limits.memory_bytes as f64 * reporting_memory.len() as f64,
                 ));
             }
         }

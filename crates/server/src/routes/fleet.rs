@@ -38,15 +38,8 @@ impl From<FleetError> for ApiError {
 }
 
 fn counts(state: &AppState, profile: &str) -> AgentCountsOut {
-    let mut out = AgentCountsOut::default();
-    for agent in state.fleet.agents(Some(profile), None, usize::MAX) {
-        if agent.healthy {
-            out.healthy += 1;
-        } else {
-            out.unhealthy += 1;
-        }
-    }
-    out
+    let (healthy, unhealthy) = state.fleet.agent_counts(profile);
+    AgentCountsOut { healthy, unhealthy }
 }
 
 #[utoipa::path(get, path = "/v1/profiles", tag = "fleet_routes",
@@ -83,12 +76,13 @@ pub async fn get_profile(
             counts(&state, &profile.name),
         ))),
         Some("scale") => {
-            // A reconciliation now, on the agents and the queue as they are: the stabilization
-            // windows look back over every decision, these and the watch's every 15 s.
+            // The HPA run now on the agents and the queue as they are, on a copy of its
+            // history: reading does not change what the watch's runs every 15 s remember.
             let eligible = state.engine.sched_gauges(0).await?.eligible;
-            let decision = state
-                .fleet
-                .reconcile(&profile.name, eligible, state.clock.now_ms())?;
+            let decision =
+                state
+                    .fleet
+                    .reconcile(&profile.name, eligible, state.clock.now_ms(), false)?;
             let names: Vec<String> = SCALE_METRICS.iter().map(|m| m.to_string()).collect();
             Ok(json(ScaleOut::new(&profile, &decision, &names)))
         }
@@ -209,6 +203,10 @@ pub async fn put_agent(
     let name = plain(Target::of(&uri, AGENTS)?, "PUT")?;
     let body = read_body(body, BODY_MAX).await?;
     let agent_in = wire::parse::<AgentIn>(&body)?;
+    let account = match &agent_in.account {
+        Some(text) => Some(wire::account_path(text, "account")?),
+        None => None,
+    };
     let registration = Registration {
         profile: agent_in.profile,
         version: agent_in.version,
@@ -220,7 +218,43 @@ pub async fn put_agent(
     if let Some(notice) = notice {
         state.engine.notice(notice).await?;
     }
-    Ok(json(AgentOut::from(agent)))
+    let budget = state.fleet.profile(&agent.profile)?.budget.clone();
+    let mut out = AgentOut::from(agent);
+    if let Some(path) = account
+        && !budget.is_empty()
+    {
+        out.opened_account = open_with_budget(&state, &caller, path, budget).await?;
+    }
+    Ok(json(out))
+}
+
+/// Opens the agent's account with its profile's budget when it does not exist yet; answers its
+/// path when it did so. An account that exists keeps its limits.
+async fn open_with_budget(
+    state: &AppState,
+    caller: &crate::auth::Caller,
+    path: purser_core::AccountPath,
+    budget: std::collections::BTreeMap<String, u64>,
+) -> Result<Option<String>, ApiError> {
+    match state.engine.account(path.clone()).await {
+        Ok(_) => return Ok(None),
+        Err(purser_engine::EngineError::Ledger(purser_core::LedgerError::AccountNotFound {
+            ..
+        })) => {}
+        Err(err) => return Err(err.into()),
+    }
+    caller.allow_change(&path)?;
+    let spec = purser_core::AccountSpec {
+        limits: Some(budget.into_iter().collect()),
+        kind: Some("agent".into()),
+        ..purser_core::AccountSpec::default()
+    };
+    let command = purser_core::Command::UpsertAccount {
+        path: path.clone(),
+        spec,
+    };
+    state.engine.manage(command, caller.name.clone()).await?;
+    Ok(Some(path.as_str().to_string()))
 }
 
 #[utoipa::path(post, path = "/v1/agents/{name}:heartbeat", tag = "fleet_routes",

@@ -106,6 +106,9 @@ pub struct AgentIn {
     pub version: Option<String>,
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// The agent's account. When it does not exist yet it is opened with the profile's
+    /// `budget` as its limits (the token must be allowed to change accounts there).
+    pub account: Option<String>,
 }
 
 /// `POST /v1/agents/{name}:heartbeat`: the agent is alive; what it says of itself and its usage.
@@ -135,6 +138,9 @@ pub struct AgentOut {
     pub last_seen_at: String,
     pub cpu_millicores: Option<u64>,
     pub memory_bytes: Option<u64>,
+    /// Set when this registration opened the agent's account with the profile's budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opened_account: Option<String>,
 }
 
 impl From<Agent> for AgentOut {
@@ -151,6 +157,7 @@ impl From<Agent> for AgentOut {
             last_seen_at: rfc3339(agent.last_seen_ms),
             cpu_millicores: agent.cpu_millicores,
             memory_bytes: agent.memory_bytes,
+            opened_account: None,
         }
     }
 }
@@ -175,6 +182,9 @@ pub struct SampleIn {
     #[serde(default)]
     pub oom: bool,
 }
+
+/// How far ahead of the server's clock a sample's time may be.
+pub const SKEW_MAX_MS: u64 = 5 * 60_000;
 
 /// `POST /v1/profiles/{name}/samples`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -204,6 +214,18 @@ impl SamplesIn {
                             )
                         })?,
                 };
+                // A sample from the future would make every real one after it look old, and
+                // dropped: a few minutes of clock skew are allowed, no more.
+                if t_ms > now_ms.saturating_add(SKEW_MAX_MS) {
+                    return Err(WireError::invalid(
+                        "invalid_value",
+                        &field("at"),
+                        format!(
+                            "is more than {} minutes ahead of the server's clock",
+                            SKEW_MAX_MS / 60_000
+                        ),
+                    ));
+                }
                 if sample.cpu_millicores.is_none() && sample.memory_bytes.is_none() {
                     return Err(WireError::invalid(
                         "invalid_value",
