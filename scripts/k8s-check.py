@@ -67,34 +67,7 @@ if _missing:
     )
     sys.exit(2)
 
-
-class Report:
-    """Counts checks and prints one line for each."""
-
-    def __init__(self) -> None:
-        self.passed = 0
-        self.failed = 0
-        self.skipped = 0
-
-    def ok(self, what: str) -> None:
-        self.passed += 1
-        print(f"ok: {what}")
-
-    def fail(self, what: str, detail: str = "") -> None:
-        self.failed += 1
-        print(f"FAILED: {what}")
-        for line in detail.rstrip().splitlines():
-            print(f"    {line}")
-
-    def skip(self, what: str) -> None:
-        self.skipped += 1
-        print(f"skipped: {what}")
-
-    def check(self, what: str, problems: list[str]) -> None:
-        if problems:
-            self.fail(what, "\n".join(problems))
-        else:
-            self.ok(what)
+from checklib import Report, unknown_fields  # noqa: E402 (after the package check)
 
 
 def load_objects(report: Report, root: Path) -> list[tuple[str, dict]]:
@@ -143,27 +116,6 @@ def served_schema(crds: list[dict], obj: dict) -> tuple[dict | None, str]:
                 return (schema, "") if schema else (None, f"version {version} has no schema")
         return None, f"the CRD has no version {version}"
     return None, f"no CRD in {CRD_DIR} defines {obj.get('kind')} of group {group}"
-
-
-def unknown_fields(value, schema: dict, path: str) -> list[str]:
-    """Fields the API server would prune: keys that a structural schema does not declare."""
-    problems = []
-    if not isinstance(schema, dict) or schema.get("x-kubernetes-preserve-unknown-fields"):
-        return problems
-    if isinstance(value, dict):
-        props = schema.get("properties")
-        extra = schema.get("additionalProperties")
-        for key, item in value.items():
-            if props is not None and key in props:
-                problems += unknown_fields(item, props[key], f"{path}.{key}")
-            elif isinstance(extra, dict):
-                problems += unknown_fields(item, extra, f"{path}.{key}")
-            elif props is not None and extra is not True:
-                problems.append(f"{path}.{key}: unknown field")
-    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
-        for index, item in enumerate(value):
-            problems += unknown_fields(item, schema["items"], f"{path}[{index}]")
-    return problems
 
 
 def check_custom(report: Report, crds: list[dict] | None, name: str, obj: dict) -> None:

@@ -51,6 +51,8 @@ use crate::wire::{
         dags::fail_task,
         fleet::list_profiles,
         fleet::get_profile,
+        fleet::scale,
+        fleet::rightsize,
         fleet::post_samples,
         fleet::list_agents,
         fleet::get_agent,

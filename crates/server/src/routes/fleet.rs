@@ -59,9 +59,8 @@ pub async fn list_profiles(
 }
 
 #[utoipa::path(get, path = "/v1/profiles/{name}", tag = "fleet_routes",
-    params(("name" = String, Path, description = "A profile, or `NAME:scale` (the HPA's replica count) or `NAME:rightsize` (the VPA's requests)")),
-    responses((status = 200, body = ProfileOut), (status = 200, body = ScaleOut),
-              (status = 200, body = RightsizeOut), (status = 404, body = ErrorBody)))]
+    params(("name" = String, Path, description = "A profile")),
+    responses((status = 200, body = ProfileOut), (status = 404, body = ErrorBody)))]
 pub async fn get_profile(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -75,30 +74,49 @@ pub async fn get_profile(
             &profile,
             counts(&state, &profile.name),
         ))),
-        Some("scale") => {
-            // The HPA run now on the agents and the queue as they are, on a copy of its
-            // history: reading does not change what the watch's runs every 15 s remember.
-            let eligible = state.engine.sched_gauges(0).await?.eligible;
-            let decision =
-                state
-                    .fleet
-                    .reconcile(&profile.name, eligible, state.clock.now_ms(), false)?;
-            let names: Vec<String> = SCALE_METRICS.iter().map(|m| m.to_string()).collect();
-            Ok(json(ScaleOut::new(&profile, &decision, &names)))
-        }
-        Some("rightsize") => {
-            let (recommendations, counts, lifespans) = state.fleet.rightsize(&profile.name)?;
-            Ok(json(RightsizeOut::new(
-                &profile,
-                recommendations,
-                counts,
-                lifespans,
-            )))
-        }
+        Some("scale") => scale(&state, &profile).await,
+        Some("rightsize") => rightsize(&state, &profile),
         Some(other) => Err(ApiError::not_found(format!(
             "no method :{other} for GET on profiles (:scale, :rightsize)"
         ))),
     }
+}
+
+/// `GET /v1/profiles/{name}:scale` (dispatched by `get_profile`).
+#[utoipa::path(get, path = "/v1/profiles/{name}:scale", tag = "fleet_routes",
+    params(("name" = String, Path, description = "A profile")),
+    responses((status = 200, description = "The replica count the Kubernetes HPA controller would set now", body = ScaleOut),
+              (status = 404, body = ErrorBody)))]
+pub async fn scale(
+    state: &AppState,
+    profile: &purser_k8s::profile::Profile,
+) -> Result<Response, ApiError> {
+    // The HPA run now on the agents and the queue as they are, on a copy of its history:
+    // reading does not change what the watch's runs every 15 s remember.
+    let eligible = state.engine.sched_gauges(0).await?.eligible;
+    let decision = state
+        .fleet
+        .reconcile(&profile.name, eligible, state.clock.now_ms(), false)?;
+    let names: Vec<String> = SCALE_METRICS.iter().map(|m| m.to_string()).collect();
+    Ok(json(ScaleOut::new(profile, &decision, &names)))
+}
+
+/// `GET /v1/profiles/{name}:rightsize` (dispatched by `get_profile`).
+#[utoipa::path(get, path = "/v1/profiles/{name}:rightsize", tag = "fleet_routes",
+    params(("name" = String, Path, description = "A profile")),
+    responses((status = 200, description = "Container requests as the Kubernetes VPA recommender computes them from the profile's samples", body = RightsizeOut),
+              (status = 404, body = ErrorBody)))]
+pub fn rightsize(
+    state: &AppState,
+    profile: &purser_k8s::profile::Profile,
+) -> Result<Response, ApiError> {
+    let (recommendations, counts, lifespans) = state.fleet.rightsize(&profile.name)?;
+    Ok(json(RightsizeOut::new(
+        profile,
+        recommendations,
+        counts,
+        lifespans,
+    )))
 }
 
 #[utoipa::path(post, path = "/v1/profiles/{name}/samples", tag = "fleet_routes",
