@@ -23,6 +23,9 @@ from .models import (
     AccountIn,
     AccountOut,
     AccountsOut,
+    AgentIn,
+    AgentOut,
+    AgentsOut,
     AllocateIn,
     AllocateOut,
     Answer,
@@ -37,17 +40,25 @@ from .models import (
     ErrorBody,
     FailIn,
     ForecastOut,
+    HeartbeatIn,
     InterruptedOut,
     LeaseIn,
     LeaseOut,
     MeOut,
     OptimizerOut,
     PeriodIn,
+    ProfileOut,
+    ProfilesOut,
     ReasonIn,
     ReportOut,
     Request,
     ReservationOut,
     ReserveIn,
+    RightsizeOut,
+    SampleIn,
+    SamplesIn,
+    SamplesOut,
+    ScaleOut,
     SettleIn,
     Strategy,
     TaskOpIn,
@@ -403,3 +414,50 @@ def fail(
     task_id: str, error: Optional[str], attempt: Optional[int], retryable: Optional[bool]
 ) -> Call[TaskStateOut]:
     return _task_op(task_id, "fail", FailIn(error=error, attempt=attempt, retryable=retryable))
+
+
+# --- The fleet: profiles, agents, samples -------------------------------------------------------
+
+
+def profiles() -> Call[ProfilesOut]:
+    return Call("GET", "/v1/profiles", _reader(ProfilesOut))
+
+
+def profile(name: str) -> Call[ProfileOut]:
+    return Call("GET", f"/v1/profiles/{_id(name)}", _reader(ProfileOut))
+
+
+def scale(name: str) -> Call[ScaleOut]:
+    return Call("GET", f"/v1/profiles/{_id(name)}:scale", _reader(ScaleOut))
+
+
+def rightsize(name: str) -> Call[RightsizeOut]:
+    return Call("GET", f"/v1/profiles/{_id(name)}:rightsize", _reader(RightsizeOut))
+
+
+def samples(name: str, items: Sequence[Union[SampleIn, Mapping[str, Any]]]) -> Call[SamplesOut]:
+    body = SamplesIn(
+        samples=[i if isinstance(i, SampleIn) else SampleIn.model_validate(i) for i in items]
+    )
+    return Call("POST", f"/v1/profiles/{_id(name)}/samples", _reader(SamplesOut), _json(body))
+
+
+def register_agent(name: str, body: AgentIn) -> Call[AgentOut]:
+    return Call("PUT", f"/v1/agents/{_id(name)}", _reader(AgentOut), _json(body))
+
+
+def agent_heartbeat(name: str, body: HeartbeatIn) -> Call[AgentOut]:
+    return Call("POST", f"/v1/agents/{_id(name)}:heartbeat", _reader(AgentOut), _json(body))
+
+
+def agent(name: str) -> Call[AgentOut]:
+    return Call("GET", f"/v1/agents/{_id(name)}", _reader(AgentOut))
+
+
+def agents(profile: Optional[str], after: Optional[str], limit: Optional[int]) -> Call[AgentsOut]:
+    params = _params(profile=profile, after=after, limit=limit)
+    return Call("GET", "/v1/agents", _reader(AgentsOut), params=params)
+
+
+def forget_agent(name: str) -> Call[AgentOut]:
+    return Call("DELETE", f"/v1/agents/{_id(name)}", _reader(AgentOut))

@@ -23,6 +23,9 @@ from .holds import AsyncHold, PendingHold
 from .models import (
     AccountOut,
     Action,
+    AgentIn,
+    AgentOut,
+    AgentsOut,
     AllocateOut,
     AuditEntry,
     ChildIn,
@@ -31,12 +34,18 @@ from .models import (
     DagListOut,
     DagOut,
     ForecastOut,
+    HeartbeatIn,
     InterruptedOut,
     LeaseOut,
     MeOut,
     OptimizerOut,
     PeriodIn,
+    ProfileOut,
     ReportOut,
+    RightsizeOut,
+    SampleIn,
+    SamplesOut,
+    ScaleOut,
     Strategy,
     TaskStateOut,
     ThresholdsIn,
@@ -337,6 +346,69 @@ class AsyncPurser:
         self, dag: Union[DagIn, Mapping[str, Any]], *, idempotency_key: Optional[str] = None
     ) -> DagOut:
         return await self.send(calls.submit_dag(dag, idempotency_key))
+
+    # --- The fleet: profiles, agents, samples ---------------------------------------------------
+
+    async def profiles(self) -> list[ProfileOut]:
+        return (await self.send(calls.profiles())).profiles
+
+    async def profile(self, name: str) -> ProfileOut:
+        return await self.send(calls.profile(name))
+
+    async def scale(self, profile: str) -> ScaleOut:
+        """The replica count the Kubernetes HPA would set for the profile now."""
+        return await self.send(calls.scale(profile))
+
+    async def rightsize(self, profile: str) -> RightsizeOut:
+        """Container requests as the Kubernetes VPA recommender computes them."""
+        return await self.send(calls.rightsize(profile))
+
+    async def samples(
+        self, profile: str, samples: Sequence[Union[SampleIn, Mapping[str, Any]]]
+    ) -> SamplesOut:
+        return await self.send(calls.samples(profile, samples))
+
+    async def register_agent(
+        self,
+        name: str,
+        profile: str,
+        *,
+        version: Optional[str] = None,
+        labels: Optional[dict[str, str]] = None,
+        account: Optional[str] = None,
+    ) -> AgentOut:
+        """Registers `name` against a profile (again after a server restart); with `account`, a
+        new account gets the profile's budget."""
+        body = AgentIn(profile=profile, version=version, labels=labels, account=account)
+        return await self.send(calls.register_agent(name, body))
+
+    async def agent_heartbeat(
+        self,
+        name: str,
+        *,
+        status: Optional[str] = None,
+        cpu_millicores: Optional[int] = None,
+        memory_bytes: Optional[int] = None,
+    ) -> AgentOut:
+        """The agent is alive; send one within the server's heartbeat TTL (30 s by default)."""
+        body = HeartbeatIn(
+            status=status, cpu_millicores=cpu_millicores, memory_bytes=memory_bytes
+        )
+        return await self.send(calls.agent_heartbeat(name, body))
+
+    async def agent(self, name: str) -> AgentOut:
+        return await self.send(calls.agent(name))
+
+    async def agents(
+        self,
+        profile: Optional[str] = None,
+        after: Optional[str] = None,
+        limit: Optional[int] = None,
+    ) -> AgentsOut:
+        return await self.send(calls.agents(profile, after, limit))
+
+    async def forget_agent(self, name: str) -> AgentOut:
+        return await self.send(calls.forget_agent(name))
 
     async def dag(self, dag_id: str) -> DagOut:
         return await self.send(calls.dag(dag_id))

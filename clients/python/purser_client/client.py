@@ -22,6 +22,9 @@ from .holds import Hold
 from .models import (
     AccountOut,
     Action,
+    AgentIn,
+    AgentOut,
+    AgentsOut,
     AllocateOut,
     AuditEntry,
     ChildIn,
@@ -30,12 +33,18 @@ from .models import (
     DagListOut,
     DagOut,
     ForecastOut,
+    HeartbeatIn,
     InterruptedOut,
     LeaseOut,
     MeOut,
     OptimizerOut,
     PeriodIn,
+    ProfileOut,
     ReportOut,
+    RightsizeOut,
+    SampleIn,
+    SamplesOut,
+    ScaleOut,
     Strategy,
     TaskStateOut,
     ThresholdsIn,
@@ -353,6 +362,69 @@ class Purser:
     ) -> DagOut:
         """Submits a DAG (a `DagIn` or its dict); a key is attached so a retry submits once."""
         return self.send(calls.submit_dag(dag, idempotency_key))
+
+    # --- The fleet: profiles, agents, samples ---------------------------------------------------
+
+    def profiles(self) -> list[ProfileOut]:
+        return self.send(calls.profiles()).profiles
+
+    def profile(self, name: str) -> ProfileOut:
+        return self.send(calls.profile(name))
+
+    def scale(self, profile: str) -> ScaleOut:
+        """The replica count the Kubernetes HPA would set for the profile now."""
+        return self.send(calls.scale(profile))
+
+    def rightsize(self, profile: str) -> RightsizeOut:
+        """Container requests as the Kubernetes VPA recommender computes them."""
+        return self.send(calls.rightsize(profile))
+
+    def samples(
+        self, profile: str, samples: Sequence[Union[SampleIn, Mapping[str, Any]]]
+    ) -> SamplesOut:
+        return self.send(calls.samples(profile, samples))
+
+    def register_agent(
+        self,
+        name: str,
+        profile: str,
+        *,
+        version: Optional[str] = None,
+        labels: Optional[dict[str, str]] = None,
+        account: Optional[str] = None,
+    ) -> AgentOut:
+        """Registers `name` against a profile (again after a server restart); with `account`, a
+        new account gets the profile's budget."""
+        body = AgentIn(profile=profile, version=version, labels=labels, account=account)
+        return self.send(calls.register_agent(name, body))
+
+    def agent_heartbeat(
+        self,
+        name: str,
+        *,
+        status: Optional[str] = None,
+        cpu_millicores: Optional[int] = None,
+        memory_bytes: Optional[int] = None,
+    ) -> AgentOut:
+        """The agent is alive; send one within the server's heartbeat TTL (30 s by default)."""
+        body = HeartbeatIn(
+            status=status, cpu_millicores=cpu_millicores, memory_bytes=memory_bytes
+        )
+        return self.send(calls.agent_heartbeat(name, body))
+
+    def agent(self, name: str) -> AgentOut:
+        return self.send(calls.agent(name))
+
+    def agents(
+        self,
+        profile: Optional[str] = None,
+        after: Optional[str] = None,
+        limit: Optional[int] = None,
+    ) -> AgentsOut:
+        return self.send(calls.agents(profile, after, limit))
+
+    def forget_agent(self, name: str) -> AgentOut:
+        return self.send(calls.forget_agent(name))
 
     def dag(self, dag_id: str) -> DagOut:
         return self.send(calls.dag(dag_id))
