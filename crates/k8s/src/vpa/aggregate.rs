@@ -5,10 +5,9 @@
 use std::borrow::Borrow;
 use std::collections::BTreeMap;
 
-use super::container::UsageAggregator;
 use super::decaying::DecayingHistogram;
 use super::histogram::{HistogramCheckpoint, HistogramOptions};
-use super::policy::ContainerPolicy;
+use super::policy::{ContainerPolicy, ControlledResources};
 use super::{BYTES_PER_MIB, MS_PER_DAY, VpaError, cores_from_cpu_millicores};
 
 /// The weight of one CPU sample before decay. Upstream once weighted CPU samples by the
@@ -95,21 +94,15 @@ impl AggregationConfig {
     }
 }
 
-/// Which resources the recommender sizes for a container (a VPA's `controlledResources`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ControlledResources {
-    pub cpu: bool,
-    pub memory: bool,
-}
-
-impl Default for ControlledResources {
-    /// Both, as upstream's default.
-    fn default() -> Self {
-        Self {
-            cpu: true,
-            memory: true,
-        }
-    }
+/// Where a container's samples go: an [`AggregateContainerState`] in production. It is a trait so
+/// that tests can record the exact calls, as upstream's tests do with a mock histogram.
+pub trait UsageAggregator {
+    /// A CPU sample taken at `t_ms`.
+    fn add_cpu_sample(&mut self, t_ms: i64, cpu_millicores: i64);
+    /// A memory peak for the aggregation interval ending at `window_end_ms`.
+    fn add_memory_peak(&mut self, window_end_ms: i64, memory_bytes: i64);
+    /// Withdraws a peak added before, when a higher one replaces it.
+    fn subtract_memory_peak(&mut self, window_end_ms: i64, memory_bytes: i64);
 }
 
 /// Aggregated usage of one container name, possibly over many running instances.

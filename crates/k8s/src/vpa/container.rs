@@ -2,19 +2,8 @@
 //! `model/container.go`): duplicate and out-of-order samples are dropped, memory is reduced to one
 //! peak per aggregation interval, and OOM kills become bumped-up memory peaks.
 
-use super::aggregate::{AggregateContainerState, AggregationConfig};
+use super::aggregate::{AggregateContainerState, AggregationConfig, UsageAggregator};
 use super::{VpaError, memory_bytes_from_f64, scale_resource};
-
-/// Where a container's samples go: an [`AggregateContainerState`] in production. It is a trait so
-/// that tests can record the exact calls, as upstream's tests do with a mock histogram.
-pub trait UsageAggregator {
-    /// A CPU sample taken at `t_ms`.
-    fn add_cpu_sample(&mut self, t_ms: i64, cpu_millicores: i64);
-    /// A memory peak for the aggregation interval ending at `window_end_ms`.
-    fn add_memory_peak(&mut self, window_end_ms: i64, memory_bytes: i64);
-    /// Withdraws a peak added before, when a higher one replaces it.
-    fn subtract_memory_peak(&mut self, window_end_ms: i64, memory_bytes: i64);
-}
 
 /// The sample-by-sample state of one running container (one instance: an agent's sandbox, a
 /// pod's container). Several instances of the same container feed the same aggregate, each

@@ -25,6 +25,7 @@
 //! passes every timestamp in.
 
 mod aggregate;
+mod capping;
 mod container;
 mod decaying;
 mod estimator;
@@ -41,21 +42,24 @@ use std::fmt;
 
 pub use aggregate::{
     AggregateContainerState, AggregateStateCheckpoint, AggregationConfig, CHECKPOINT_VERSION,
-    ControlledResources, HISTOGRAM_EPSILON, MIN_SAMPLE_WEIGHT, aggregate_by_container_name,
+    HISTOGRAM_EPSILON, MIN_SAMPLE_WEIGHT, UsageAggregator, aggregate_by_container_name,
 };
-pub use container::{ContainerHistory, ContainerState, UsageAggregator};
+pub use capping::apply_policy;
+pub use container::{ContainerHistory, ContainerState};
 pub use decaying::{DecayingHistogram, MAX_DECAY_EXPONENT};
 pub use estimator::{Estimator, confidence};
 pub use histogram::{
     Histogram, HistogramCheckpoint, HistogramOptions, MAX_BUCKETS, MAX_CHECKPOINT_WEIGHT,
 };
-pub use policy::{ContainerPolicy, DEFAULT_CONTAINER_POLICY, PodResourcePolicy, apply_policy};
+pub use policy::{
+    ContainerPolicy, ControlledResources, DEFAULT_CONTAINER_POLICY, PodResourcePolicy,
+};
 pub use recommender::{
     ContainerRecommendation, PodResourceRecommender, RecommendationConfig, RecommendationFormat,
-    RecommendedContainerResources, recommendation_list, rightsize, round_up_to_scale,
+    RecommendedContainerResources, recommendation_list, round_up_to_scale,
 };
 pub use replay::{CpuSample, ReplayScore, RequestScore, replay};
-pub use workload::{UsageSample, Workload};
+pub use workload::{UsageSample, Workload, rightsize};
 
 /// One hour in milliseconds.
 pub const MS_PER_HOUR: i64 = 3_600_000;

@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 
 use super::aggregate::AggregateContainerState;
 use super::estimator::Estimator;
-use super::policy::{PodResourcePolicy, apply_policy};
 use super::{
     BYTES_PER_MIB, MS_PER_DAY, Resource, ResourceList, VpaError, cpu_millicores_from_cores,
     memory_bytes_from_f64, scale_resource,
@@ -164,25 +163,6 @@ fn estimate_container(
         lower_bound: amounts(1),
         upper_bound: amounts(2),
     }
-}
-
-/// The whole of upstream's recommendation step for one pod, as `GET /v1/profiles/{name}:rightsize`
-/// needs it: estimate every container, list the results rounded to `format`, and cap them to
-/// `policy` (with `global_max_allowed` for maxima it leaves out). Which resources each container
-/// gets comes from its state (see [`AggregateContainerState::update_from_policy`]).
-pub fn rightsize<S: Borrow<AggregateContainerState>>(
-    containers: &BTreeMap<String, S>,
-    config: &RecommendationConfig,
-    format: RecommendationFormat,
-    policy: Option<&PodResourcePolicy>,
-    global_max_allowed: ResourceList,
-) -> Vec<ContainerRecommendation> {
-    let recommended = PodResourceRecommender::new(config).recommend(containers);
-    apply_policy(
-        &recommendation_list(&recommended, format),
-        policy,
-        global_max_allowed,
-    )
 }
 
 /// How recommended amounts are rounded up before they are published (upstream's

@@ -2,14 +2,37 @@
 //! `POST /v1/profiles/{name}/samples`, `GET /v1/profiles/{name}:rightsize` and
 //! `purser recommend rightsize --samples FILE` share.
 
+use std::borrow::Borrow;
 use std::collections::BTreeMap;
 
 use super::ResourceList;
 use super::aggregate::{AggregateContainerState, AggregationConfig};
+use super::capping::apply_policy;
 use super::container::ContainerHistory;
+use super::policy::PodResourcePolicy;
 use super::recommender::{
-    ContainerRecommendation, RecommendationConfig, RecommendationFormat, rightsize,
+    ContainerRecommendation, PodResourceRecommender, RecommendationConfig, RecommendationFormat,
+    recommendation_list,
 };
+
+/// The whole of upstream's recommendation step for one pod, as `GET /v1/profiles/{name}:rightsize`
+/// needs it: estimate every container, list the results rounded to `format`, and cap them to
+/// `policy` (with `global_max_allowed` for maxima it leaves out). Which resources each container
+/// gets comes from its state (see [`AggregateContainerState::update_from_policy`]).
+pub fn rightsize<S: Borrow<AggregateContainerState>>(
+    containers: &BTreeMap<String, S>,
+    config: &RecommendationConfig,
+    format: RecommendationFormat,
+    policy: Option<&PodResourcePolicy>,
+    global_max_allowed: ResourceList,
+) -> Vec<ContainerRecommendation> {
+    let recommended = PodResourceRecommender::new(config).recommend(containers);
+    apply_policy(
+        &recommendation_list(&recommended, format),
+        policy,
+        global_max_allowed,
+    )
+}
 
 /// One usage sample of one container. CPU, memory or both; `oom` marks an out-of-memory kill,
 /// when `memory_bytes` is what the container had (its request or its usage at the kill).

@@ -4,6 +4,7 @@
 //! HTTP layer's (`http.rs`). Names follow Prometheus conventions: a configurable prefix, base
 //! units, `_total` on counters. The catalogue is in `docs/monitoring.md`.
 
+mod fleet;
 pub mod http;
 
 use std::fmt::Write as _;
@@ -165,7 +166,7 @@ impl Collector for Scrape {
         self.encode_accounts(&mut family)?;
         if let Some(process) = &self.process {
             encode_process(process, &mut family)?;
-            encode_fleet(&process.fleet, &mut family)?;
+            fleet::encode(&process.fleet, &mut family)?;
         }
         if let Some(sched) = &self.view.sched {
             encode_sched(sched, &mut family)?;
@@ -395,61 +396,6 @@ fn encode_process(process: &Process, family: &mut Family<'_, '_>) -> Result<(), 
         "build_info",
         "The running version (always 1).",
         [([("version", env!("CARGO_PKG_VERSION"))], 1i64)],
-    )?;
-    Ok(())
-}
-
-fn encode_fleet(
-    fleet: &crate::fleet::FleetGauges,
-    family: &mut Family<'_, '_>,
-) -> Result<(), std::fmt::Error> {
-    family.gauges(
-        "agents",
-        "Registered agents by profile and health (unhealthy: no heartbeat within the TTL).",
-        fleet
-            .agents
-            .iter()
-            .flat_map(|(profile, healthy, unhealthy)| {
-                [
-                    (
-                        [("profile", profile.as_str()), ("state", "healthy")],
-                        *healthy,
-                    ),
-                    (
-                        [("profile", profile.as_str()), ("state", "unhealthy")],
-                        *unhealthy,
-                    ),
-                ]
-            }),
-    )?;
-    family.gauges(
-        "profile_desired_replicas",
-        "The replica count the profile's HPA would set, as the Kubernetes controller computes it.",
-        fleet
-            .desired_replicas
-            .iter()
-            .map(|(profile, replicas)| ([("profile", profile.as_str())], *replicas)),
-    )?;
-    family.gauges(
-        "pressure_level",
-        "The resource monitor's pressure level of a pool or profile: 0 ok, 1 warning, 2 critical.",
-        fleet.pressure.iter().map(|(subject, dimension, level)| {
-            (
-                [
-                    ("subject", subject.as_str()),
-                    ("dimension", dimension.as_str()),
-                ],
-                *level,
-            )
-        }),
-    )?;
-    family.counters(
-        "monitor_findings",
-        "Findings of the resource monitor, by kind (pressure, trend, anomaly).",
-        fleet
-            .findings
-            .iter()
-            .map(|(kind, count)| ([("kind", *kind)], *count)),
     )?;
     Ok(())
 }
