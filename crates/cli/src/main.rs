@@ -70,7 +70,8 @@ enum Commands {
         #[arg(long)]
         force: bool,
     },
-    /// Show the main job on an embedded server: four agents spend a workflow's budget.
+    /// Show the whole manager on an embedded server: agents, alerts, the optimizer and a DAG
+    /// sharing one workflow's budget.
     Demo {
         /// Seconds the agents may run at most.
         #[arg(long, default_value_t = 60)]

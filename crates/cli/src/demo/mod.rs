@@ -1,7 +1,10 @@
-//! `purser demo`: an embedded server with a temporary data directory, an org, a workflow of four
-//! agents with different profiles making simulated LLM calls (a reservation before, a settlement
-//! after), live progress per agent, the enforcement ladder with its reasons, an operator raising a
-//! stopped agent's budget, and a closing summary.
+//! `purser demo`: the whole manager in under a minute on an embedded server with a temporary
+//! data directory. A workflow's agents (four simulated in Rust, one on the Python client when an
+//! interpreter can run it) make LLM calls with a hold before and a settlement after, under the
+//! enforcement ladder; the manager, on a compressed clock, raises forecast alerts before the
+//! stops, reclaims an idle agent's budget and grants it to those forecast to run out; a DAG runs
+//! on a free and a priced pool, charged to the same workflow; a closing summary gives each
+//! agent's and task's figures, the workflow's utilization, Jain's fairness and the moves.
 
 use purser_core::amount::group_digits;
 use std::io::IsTerminal;
