@@ -8,9 +8,10 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::Subcommand;
-use purser_k8s::profile::{format_bytes, format_cpu};
 use purser_k8s::vpa::{UsageSample, Workload};
-use purser_server::wire::fleet::{RightsizeOut, ScaleOut};
+use purser_server::wire::fleet::{
+    AmountsOut, ContainerRightsizeOut, RightsizeOut, ScaleOut, containers_out,
+};
 
 use crate::Remote;
 use crate::client::Client;
@@ -132,31 +133,7 @@ fn rightsize_remote(remote: &Remote, profile: &str) -> anyhow::Result<ExitCode> 
         answer.samples_accepted,
         answer.samples_dropped
     );
-    let mut rows = header();
-    for container in &answer.containers {
-        let pick = |amounts: &purser_server::wire::fleet::AmountsOut| {
-            (
-                amounts.cpu.clone().unwrap_or_else(|| "-".into()),
-                amounts.memory.clone().unwrap_or_else(|| "-".into()),
-            )
-        };
-        let (lower, target, upper) = (
-            pick(&container.lower_bound),
-            pick(&container.target),
-            pick(&container.upper_bound),
-        );
-        rows.push(vec![
-            container.container.clone(),
-            format!("{:.1} h", container.history_hours),
-            target.0,
-            lower.0,
-            upper.0,
-            target.1,
-            lower.1,
-            upper.1,
-        ]);
-    }
-    println!("{}", table::render(&rows));
+    println!("{}", containers_table(&answer.containers));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -175,6 +152,35 @@ fn header() -> Vec<Vec<String>> {
         .map(String::from)
         .to_vec(),
     ]
+}
+
+/// One row per container: how long it was sampled, and the target and bounds of each resource.
+fn containers_table(containers: &[ContainerRightsizeOut]) -> String {
+    let mut rows = header();
+    let pick = |amounts: &AmountsOut| {
+        (
+            amounts.cpu.clone().unwrap_or_else(|| "-".into()),
+            amounts.memory.clone().unwrap_or_else(|| "-".into()),
+        )
+    };
+    for container in containers {
+        let (lower, target, upper) = (
+            pick(&container.lower_bound),
+            pick(&container.target),
+            pick(&container.upper_bound),
+        );
+        rows.push(vec![
+            container.container.clone(),
+            format!("{:.1} h", container.history_hours),
+            target.0,
+            lower.0,
+            upper.0,
+            target.1,
+            lower.1,
+            upper.1,
+        ]);
+    }
+    table::render(&rows)
 }
 
 /// Rows a samples file may have at most.
@@ -216,45 +222,15 @@ fn rightsize_file(file: &Path, json: bool) -> anyhow::Result<ExitCode> {
         bail!("{}: no header line", file.display());
     }
     let (kept, dropped) = workload.counts();
-    let recommendations = workload.recommend();
+    let containers = containers_out(workload.recommend(), &workload.lifespans());
     if json {
-        let containers: Vec<_> = recommendations
-            .iter()
-            .map(|rec| {
-                serde_json::json!({
-                    "container": rec.container_name,
-                    "target": {"cpu_millicores": rec.target.cpu_millicores, "memory_bytes": rec.target.memory_bytes},
-                    "lower_bound": {"cpu_millicores": rec.lower_bound.cpu_millicores, "memory_bytes": rec.lower_bound.memory_bytes},
-                    "upper_bound": {"cpu_millicores": rec.upper_bound.cpu_millicores, "memory_bytes": rec.upper_bound.memory_bytes},
-                })
-            })
-            .collect();
-        let answer = serde_json::json!({"samples_accepted": kept, "samples_dropped": dropped, "containers": containers});
+        let answer = serde_json::json!({"samples_accepted": kept, "samples_dropped": dropped,
+                                        "containers": containers});
         println!("{}", serde_json::to_string_pretty(&answer)?);
         return Ok(ExitCode::SUCCESS);
     }
     eprintln!("{kept} samples used, {dropped} dropped (older than their container's last)");
-    let lifespans = workload.lifespans();
-    let mut table_rows = header();
-    let cpu = |v: Option<i64>| v.map_or("-".into(), |v| format_cpu(v.max(0) as u64));
-    let mem = |v: Option<i64>| v.map_or("-".into(), |v| format_bytes(v.max(0) as u64));
-    for rec in &recommendations {
-        let hours = lifespans
-            .iter()
-            .find(|(name, _)| *name == rec.container_name)
-            .map_or(0.0, |(_, ms)| *ms as f64 / 3.6e6);
-        table_rows.push(vec![
-            rec.container_name.clone(),
-            format!("{hours:.1} h"),
-            cpu(rec.target.cpu_millicores),
-            cpu(rec.lower_bound.cpu_millicores),
-            cpu(rec.upper_bound.cpu_millicores),
-            mem(rec.target.memory_bytes),
-            mem(rec.lower_bound.memory_bytes),
-            mem(rec.upper_bound.memory_bytes),
-        ]);
-    }
-    println!("{}", table::render(&table_rows));
+    println!("{}", containers_table(&containers));
     Ok(ExitCode::SUCCESS)
 }
 

@@ -23,7 +23,7 @@ use purser_k8s::vpa::Workload;
 
 use crate::config::fleet::FleetConfig;
 
-pub use agents::{Agent, Heartbeat, Registration};
+pub use agents::{Agent, Heartbeat, Registration, USAGE_MAX};
 pub use scale::QUEUE_METRIC;
 pub use watch::watch;
 
@@ -53,8 +53,6 @@ struct State {
     monitor: Monitor,
     /// Findings so far, by kind (`pressure`, `trend`, `anomaly`).
     findings: BTreeMap<&'static str, u64>,
-    /// The pressure level of every series that has one other than ok.
-    levels: BTreeMap<Series, Level>,
 }
 
 /// The fleet's figures for `/metrics`.
@@ -80,7 +78,6 @@ impl Fleet {
                 autoscalers: BTreeMap::new(),
                 monitor,
                 findings: BTreeMap::new(),
-                levels: BTreeMap::new(),
             }),
         }
     }
@@ -141,29 +138,26 @@ impl Fleet {
             agents,
             desired_replicas,
             findings: state.findings.iter().map(|(k, v)| (*k, *v)).collect(),
+            // Read from the monitor, which holds each series' level: only those not at ok.
             pressure: state
-                .levels
-                .iter()
-                .map(|(series, level)| {
-                    let value = match level {
-                        Level::Ok => 0,
+                .monitor
+                .series()
+                .into_iter()
+                .filter_map(|series| {
+                    let value = match state.monitor.status(series)?.level {
+                        Level::Ok => return None,
                         Level::Warning => 1,
                         Level::Critical => 2,
                     };
-                    (series.subject.clone(), series.dimension.clone(), value)
+                    Some((series.subject.clone(), series.dimension.clone(), value))
                 })
                 .collect(),
         }
     }
 
-    /// Forgets the monitor's series not sampled within `idle_ms`, and their levels.
+    /// Forgets the monitor's series not sampled within `idle_ms` (and so their levels).
     pub fn forget_idle(&self, now_ms: u64, idle_ms: u64) {
-        let mut state = self.lock();
-        if state.monitor.forget_idle(now_ms, idle_ms) > 0 {
-            let kept: std::collections::BTreeSet<Series> =
-                state.monitor.series().into_iter().cloned().collect();
-            state.levels.retain(|series, _| kept.contains(series));
-        }
+        self.lock().monitor.forget_idle(now_ms, idle_ms);
     }
 
     /// Feeds the monitor one sample; answers the notices of what it found.
@@ -176,13 +170,6 @@ impl Fleet {
     ) -> Vec<Notice> {
         let mut state = self.lock();
         let findings = state.monitor.observe(series, now_ms, value, capacity);
-        if let Some(status) = state.monitor.status(series) {
-            if status.level == Level::Ok {
-                state.levels.remove(series);
-            } else {
-                state.levels.insert(series.clone(), status.level);
-            }
-        }
         findings
             .into_iter()
             .map(|finding| {

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{WireError, rfc3339};
-use crate::fleet::Agent;
+use crate::fleet::{Agent, USAGE_MAX};
 
 /// CPU and memory as Kubernetes writes them (`"2"`, `"8Gi"`) and as numbers.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -241,7 +241,7 @@ impl SamplesIn {
                     ));
                 }
                 let big = |value: Option<u64>, name: &str| match value {
-                    Some(v) if v > 1 << 50 => Err(WireError::invalid(
+                    Some(v) if v > USAGE_MAX => Err(WireError::invalid(
                         "invalid_value",
                         &field(name),
                         "is beyond any machine",
@@ -312,6 +312,31 @@ pub struct RightsizeOut {
     pub samples_dropped: u64,
 }
 
+/// The recommender's answer per container with how long each was sampled: what
+/// `:rightsize` and `purser recommend rightsize --samples` both show.
+pub fn containers_out(
+    recommendations: Vec<ContainerRecommendation>,
+    lifespans: &[(String, i64)],
+) -> Vec<ContainerRightsizeOut> {
+    recommendations
+        .into_iter()
+        .map(|rec| {
+            let lifespan = lifespans
+                .iter()
+                .find(|(name, _)| *name == rec.container_name)
+                .map_or(0, |(_, ms)| *ms);
+            ContainerRightsizeOut {
+                target: amounts(&rec.target),
+                lower_bound: amounts(&rec.lower_bound),
+                upper_bound: amounts(&rec.upper_bound),
+                uncapped_target: amounts(&rec.uncapped_target),
+                history_hours: lifespan.max(0) as f64 / 3_600_000.0,
+                container: rec.container_name,
+            }
+        })
+        .collect()
+}
+
 impl RightsizeOut {
     pub fn new(
         profile: &Profile,
@@ -319,30 +344,13 @@ impl RightsizeOut {
         counts: (u64, u64),
         lifespans: Vec<(String, i64)>,
     ) -> RightsizeOut {
-        let containers = recommendations
-            .into_iter()
-            .map(|rec| {
-                let lifespan = lifespans
-                    .iter()
-                    .find(|(name, _)| *name == rec.container_name)
-                    .map_or(0, |(_, ms)| *ms);
-                ContainerRightsizeOut {
-                    target: amounts(&rec.target),
-                    lower_bound: amounts(&rec.lower_bound),
-                    upper_bound: amounts(&rec.upper_bound),
-                    uncapped_target: amounts(&rec.uncapped_target),
-                    history_hours: lifespan.max(0) as f64 / 3_600_000.0,
-                    container: rec.container_name,
-                }
-            })
-            .collect();
         RightsizeOut {
             profile: profile.name.clone(),
             requests: quantities(
                 profile.requests.cpu_millicores,
                 profile.requests.memory_bytes,
             ),
-            containers,
+            containers: containers_out(recommendations, &lifespans),
             samples_accepted: counts.0,
             samples_dropped: counts.1,
         }
