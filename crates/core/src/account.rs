@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 
 use crate::amount::DimId;
 use crate::level::{Level, Thresholds};
@@ -132,6 +133,9 @@ impl Slot {
     }
 }
 
+/// Dimensions an account keeps inline: budgets limit one to three.
+pub const SLOTS_INLINE: usize = 2;
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Account {
     pub path: AccountPath,
@@ -139,8 +143,9 @@ pub struct Account {
     /// Open children by name, in name order.
     pub children: BTreeMap<Arc<str>, AccountId>,
     pub config: AccountConfig,
-    /// Sorted by dimension.
-    pub slots: Vec<Slot>,
+    /// Sorted by dimension; the first [`SLOTS_INLINE`] inline, beside the account's other hot
+    /// figures (one cache miss less per account a report charges).
+    pub slots: SmallVec<[Slot; SLOTS_INLINE]>,
     /// The level of this account's own figures (not its ancestors'), with hysteresis.
     pub level: Level,
     /// The dimension that set `level`; `None` at green.
@@ -233,7 +238,7 @@ impl Account {
             parent,
             children: BTreeMap::new(),
             config,
-            slots: Vec::new(),
+            slots: SmallVec::new(),
             level: Level::Green,
             level_dim: None,
             last_activity_ms: None,

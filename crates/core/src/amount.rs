@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 
 /// The dimensions every ledger knows, in the order of their ids.
 pub const WELL_KNOWN: [&str; 8] = [
@@ -80,6 +81,11 @@ impl Dimensions {
         Some(DimId(known))
     }
 
+    /// Every name, in the order of their ids.
+    pub fn names(&self) -> &[Arc<str>] {
+        &self.names
+    }
+
     pub fn name(&self, dim: DimId) -> &Arc<str> {
         &self.names[dim.0 as usize]
     }
@@ -106,18 +112,24 @@ impl Dimensions {
     }
 }
 
+/// Dimensions one amount map holds without a heap allocation: a report names one to three.
+pub const AMOUNT_INLINE: usize = 3;
+
 /// An amount per dimension, sorted by dimension, each dimension once. Zero entries are kept: a
-/// limit of zero is a limit.
+/// limit of zero is a limit. Up to [`AMOUNT_INLINE`] dimensions live inline (no allocation on
+/// the hot path); it encodes exactly as a `Vec` of pairs would, so journals do not change.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Amounts(Vec<(DimId, u64)>);
+pub struct Amounts(SmallVec<[(DimId, u64); AMOUNT_INLINE]>);
 
 impl Amounts {
     pub fn new() -> Amounts {
-        Amounts(Vec::new())
+        Amounts(SmallVec::new())
     }
 
     /// Builds from pairs in any order; a dimension named twice keeps the last value.
-    pub fn from_pairs(mut pairs: Vec<(DimId, u64)>) -> Amounts {
+    pub fn from_pairs(pairs: impl IntoIterator<Item = (DimId, u64)>) -> Amounts {
+        let mut pairs: SmallVec<[(DimId, u64); AMOUNT_INLINE]> = pairs.into_iter().collect();
+        // Stable: of a dimension named twice, the later pair stays last and wins below.
         pairs.sort_by_key(|(dim, _)| *dim);
         pairs.dedup_by(|later, earlier| {
             if later.0 == earlier.0 {
@@ -144,6 +156,11 @@ impl Amounts {
         }
     }
 
+    /// The pairs, sorted by dimension.
+    pub fn into_inner(self) -> SmallVec<[(DimId, u64); AMOUNT_INLINE]> {
+        self.0
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = (DimId, u64)> + '_ {
         self.0.iter().copied()
     }
@@ -160,6 +177,79 @@ impl Amounts {
 /// An amount map as it comes from outside, names not yet interned. Values are already checked
 /// non-negative integers (the wire layer rejects the rest).
 pub type NamedAmounts = Vec<(String, u64)>;
+
+/// Usage as a request carries it: the well-known dimensions already interned where the request
+/// was read (on the request's task, off the writer's thread), other names as text for the
+/// ledger to intern. Ids in `known` are checked by the ledger before they are trusted.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Spend {
+    pub known: Amounts,
+    pub custom: NamedAmounts,
+}
+
+impl Spend {
+    /// Interns the well-known names of `named`; a dimension named twice keeps the last value.
+    pub fn from_named(named: NamedAmounts) -> Spend {
+        let mut known = SmallVec::<[(DimId, u64); AMOUNT_INLINE]>::new();
+        let mut custom = Vec::new();
+        for (name, value) in named {
+            match well_known(&name) {
+                Some(dim) => known.push((dim, value)),
+                None => custom.push((name, value)),
+            }
+        }
+        Spend {
+            known: Amounts::from_pairs(known),
+            custom,
+        }
+    }
+
+    /// Usage in well-known dimensions only.
+    pub fn known(pairs: impl IntoIterator<Item = (DimId, u64)>) -> Spend {
+        Spend {
+            known: Amounts::from_pairs(pairs),
+            custom: Vec::new(),
+        }
+    }
+
+    /// How many dimensions it names.
+    pub fn len(&self) -> usize {
+        self.known.len() + self.custom.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every pair by name (well-known names first), for messages and tests.
+    pub fn named(&self) -> NamedAmounts {
+        self.known
+            .iter()
+            .map(|(dim, value)| (WELL_KNOWN[dim.0 as usize].to_string(), value))
+            .chain(self.custom.iter().cloned())
+            .collect()
+    }
+}
+
+impl FromIterator<(String, u64)> for Spend {
+    fn from_iter<I: IntoIterator<Item = (String, u64)>>(pairs: I) -> Spend {
+        Spend::from_named(pairs.into_iter().collect())
+    }
+}
+
+impl From<NamedAmounts> for Spend {
+    fn from(named: NamedAmounts) -> Spend {
+        Spend::from_named(named)
+    }
+}
+
+/// The id of a well-known dimension: the same in every ledger.
+pub fn well_known(name: &str) -> Option<DimId> {
+    WELL_KNOWN
+        .iter()
+        .position(|known| *known == name)
+        .map(|idx| DimId(idx as u16))
+}
 
 /// `30000` as `30,000`, for people.
 pub fn group_digits(value: u64) -> String {

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::account::AccountId;
 use crate::allocate::Strategy;
-use crate::amount::{Amounts, DimId, NamedAmounts};
+use crate::amount::{Amounts, DimId, NamedAmounts, Spend};
 use crate::level::{Action, Level};
 use crate::path::AccountPath;
 
@@ -62,7 +62,11 @@ pub struct AllocateRequest {
 #[derive(Clone, Debug, PartialEq)]
 pub struct UsageReport {
     pub account: AccountPath,
-    pub usage: NamedAmounts,
+    /// What `account` resolved to where the request was read (the engine's directory), so the
+    /// writer need not hash the path. Trusted only while that account is open: ids are never
+    /// reused and an open account keeps its path, so an open id still names `account`.
+    pub account_id: Option<AccountId>,
+    pub usage: Spend,
     pub operation: Option<String>,
     pub work_units: u64,
     pub idempotency_key: Option<String>,

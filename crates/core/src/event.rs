@@ -19,14 +19,15 @@ pub enum Event {
     /// An account got the next id.
     AccountOpened {
         path: AccountPath,
-        config: AccountConfig,
+        /// Boxed: every event is as large as its largest kind (encoded the same).
+        config: Box<AccountConfig>,
         limits: Amounts,
         at_ms: u64,
     },
     /// An account's settings were replaced and the given limits set.
     AccountUpdated {
         account: AccountId,
-        config: AccountConfig,
+        config: Box<AccountConfig>,
         limits: Amounts,
         at_ms: u64,
     },

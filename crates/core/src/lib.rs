@@ -26,7 +26,7 @@ pub mod watch;
 
 pub use account::{AccountConfig, AccountId};
 pub use allocate::Strategy;
-pub use amount::{Amounts, DimId, NamedAmounts};
+pub use amount::{Amounts, DimId, NamedAmounts, Spend};
 pub use command::*;
 pub use error::LedgerError;
 pub use event::Event;

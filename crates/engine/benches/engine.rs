@@ -53,7 +53,22 @@ fn build() -> (Ledger, Vec<AccountPath>) {
     (ledger, agents)
 }
 
-fn commands(agents: &[AccountPath], round: usize, keyed: bool) -> Vec<Command> {
+/// How the commands name their account and dimensions.
+#[derive(Clone, Copy, PartialEq)]
+enum Naming {
+    /// As the server sends them: the account's id and the well-known dimensions resolved on
+    /// the request's task (`Engine::usage` and the wire layer), the path kept for the check.
+    Resolved,
+    /// By text only: the writer hashes the path and interns the names.
+    Text,
+}
+
+fn commands(
+    agents: &[(AccountPath, AccountId)],
+    round: usize,
+    keyed: bool,
+    naming: Naming,
+) -> Vec<Command> {
     let mut state = 0x9E37_79B9_7F4A_7C15u64 ^ round as u64;
     (0..ROUND)
         .map(|idx| {
@@ -61,12 +76,21 @@ fn commands(agents: &[AccountPath], round: usize, keyed: bool) -> Vec<Command> {
             state ^= state >> 7;
             state ^= state << 17;
             let tokens = 100 + state % 2_000;
+            let (path, id) = &agents[(state >> 20) as usize % agents.len()];
+            let usage = match naming {
+                Naming::Resolved => Spend::known([(DimId(0), tokens), (DimId(1), tokens * 3)]),
+                Naming::Text => Spend {
+                    known: Amounts::new(),
+                    custom: vec![
+                        ("tokens".into(), tokens),
+                        ("cost_micros".into(), tokens * 3),
+                    ],
+                },
+            };
             Command::Usage(UsageReport {
-                account: agents[(state >> 20) as usize % agents.len()].clone(),
-                usage: vec![
-                    ("tokens".into(), tokens),
-                    ("cost_micros".into(), tokens * 3),
-                ],
+                account: path.clone(),
+                account_id: (naming == Naming::Resolved).then_some(*id),
+                usage,
                 operation: None,
                 work_units: 1,
                 idempotency_key: keyed.then(|| format!("r{round}-{idx}")),
@@ -75,12 +99,19 @@ fn commands(agents: &[AccountPath], round: usize, keyed: bool) -> Vec<Command> {
         .collect()
 }
 
-fn measure(keyed: bool) -> f64 {
+fn measure(keyed: bool, naming: Naming) -> f64 {
     let (mut ledger, agents) = build();
+    let agents: Vec<(AccountPath, AccountId)> = agents
+        .into_iter()
+        .map(|path| {
+            let id = ledger.lookup(path.as_str()).expect("the agent exists");
+            (path, id)
+        })
+        .collect();
     let mut events = Vec::with_capacity(4_096);
     let mut elapsed = 0.0;
     for round in 0..ROUNDS {
-        let batch = commands(&agents, round, keyed);
+        let batch = commands(&agents, round, keyed, naming);
         let started = Instant::now();
         for command in batch {
             let answer = ledger.apply(command, 1_000, &mut events);
@@ -100,18 +131,34 @@ fn main() {
         TEAMS * AGENTS_PER_TEAM,
         ROUND * ROUNDS
     );
-    // PURSER_BENCH_KEYS=0 or 1 runs one variant only (for profiling).
+    // PURSER_BENCH_KEYS=0 or 1 runs one variant only; PURSER_BENCH_NAMING=text or resolved
+    // one naming (for profiling).
     let only = std::env::var("PURSER_BENCH_KEYS").ok();
-    if only.as_deref() != Some("1") {
-        println!(
-            "  without idempotency keys: {:>12.0} reports/s",
-            measure(false)
-        );
-    }
-    if only.as_deref() != Some("0") {
-        println!(
-            "  with idempotency keys:    {:>12.0} reports/s (keys remembered up to the default bound)",
-            measure(true)
-        );
+    let naming = std::env::var("PURSER_BENCH_NAMING").ok();
+    for (label, which) in [
+        ("ids resolved on the request tasks", Naming::Resolved),
+        ("by text (path hashed, names interned)", Naming::Text),
+    ] {
+        let name = if which == Naming::Resolved {
+            "resolved"
+        } else {
+            "text"
+        };
+        if naming.as_deref().is_some_and(|only| only != name) {
+            continue;
+        }
+        println!("  {label}:");
+        if only.as_deref() != Some("1") {
+            println!(
+                "    without idempotency keys: {:>12.0} reports/s",
+                measure(false, which)
+            );
+        }
+        if only.as_deref() != Some("0") {
+            println!(
+                "    with idempotency keys:    {:>12.0} reports/s (remembered up to the default bound)",
+                measure(true, which)
+            );
+        }
     }
 }

@@ -16,6 +16,7 @@
 
 pub mod audit;
 pub mod clock;
+pub mod directory;
 pub mod error;
 pub mod jobs;
 pub mod periods;
@@ -109,10 +110,15 @@ pub fn open(
     let (state, report) = open_state(journal, config)?;
     let stats = state.stats();
     let changes = state.changes();
+    let directory = state.directory();
     let (queue, jobs) = mpsc::channel(QUEUE_MAX);
     let thread = std::thread::Builder::new()
         .name("purser-engine".into())
         .spawn(move || run::run(state, clock, jobs))
         .map_err(|err| format!("the engine thread cannot start: {err}"))?;
-    Ok((Engine::new(queue, stats, changes), thread, report))
+    Ok((
+        Engine::new(queue, stats, changes, directory),
+        thread,
+        report,
+    ))
 }

@@ -12,6 +12,7 @@ use purser_sched::DagState;
 use purser_store::{Batch, Journal, Snapshot, StoreError};
 
 use crate::audit::AuditLog;
+use crate::directory::Directory;
 use crate::record::{Record, StateSnapshot, encode_records, encode_snapshot};
 use crate::stats::EngineStats;
 
@@ -36,6 +37,9 @@ pub struct EngineState {
     pub(crate) stats: Arc<EngineStats>,
     /// The last committed seq, for those who watch for any change (the dashboard).
     changes: tokio::sync::watch::Sender<u64>,
+    /// Paths to ids for the request tasks, republished after each commit that opened or
+    /// closed accounts.
+    directory: Arc<Directory>,
 }
 
 /// How often the state is snapshotted, and the state recovery found.
@@ -52,6 +56,7 @@ pub struct StateParts {
 impl EngineState {
     pub fn new(parts: StateParts) -> EngineState {
         let last_seq = parts.ledger.last_seq();
+        let directory = Arc::new(Directory::of(&parts.ledger));
         let stats = EngineStats::default();
         stats.snapshot_seq.store(parts.snapshot_seq, Relaxed);
         EngineState {
@@ -69,7 +74,13 @@ impl EngineState {
             payload: Vec::with_capacity(1 << 20),
             stats: Arc::new(stats),
             changes: tokio::sync::watch::Sender::new(last_seq),
+            directory,
         }
+    }
+
+    /// The paths-to-ids map this state publishes.
+    pub fn directory(&self) -> Arc<Directory> {
+        self.directory.clone()
     }
 
     /// Follows the last committed seq: it changes after every commit.
@@ -139,6 +150,7 @@ impl EngineState {
                 .note_record(&self.ledger, &self.dags, seq, record);
         }
         self.audit.end_batch();
+        self.directory.publish(&self.ledger, &self.records);
         self.records.clear();
         self.changes.send_replace(self.ledger.last_seq());
         Ok(())

@@ -80,8 +80,9 @@ fn records() -> (Vec<Record>, Ledger, DagState) {
         },
     );
     let report = UsageReport {
+        account_id: None,
         account: path("acme/wf"),
-        usage: vec![("tokens".into(), 80_000), ("gpu_seconds".into(), 3)],
+        usage: vec![("tokens".into(), 80_000), ("gpu_seconds".into(), 3)].into(),
         operation: Some("llm_call".into()),
         work_units: 2,
         idempotency_key: Some("call-1".into()),

@@ -49,6 +49,7 @@ fn usage_before_the_first_tick_counts_in_the_first_period() {
     let (reply, _) = oneshot::channel();
     let usage = Op::Usage(
         UsageReport {
+            account_id: None,
             account: path.clone(),
             usage: [("tokens".to_string(), 900)].into_iter().collect(),
             operation: None,

@@ -47,11 +47,13 @@ impl Team {
 
     fn usage(&mut self, path: &str, tokens: u64, cost_micros: u64, work_units: u64) {
         self.apply(Command::Usage(UsageReport {
+            account_id: None,
             account: AccountPath::parse(path).unwrap(),
             usage: vec![
                 ("tokens".to_string(), tokens),
                 ("cost_micros".to_string(), cost_micros),
-            ],
+            ]
+            .into(),
             operation: Some("llm_call".to_string()),
             work_units,
             idempotency_key: None,

@@ -51,13 +51,13 @@ impl Ledger {
         let event = match existing {
             Some(account) => Event::AccountUpdated {
                 account,
-                config,
+                config: Box::new(config),
                 limits,
                 at_ms: now_ms,
             },
             None => Event::AccountOpened {
                 path: path.clone(),
-                config,
+                config: Box::new(config),
                 limits,
                 at_ms: now_ms,
             },

@@ -61,13 +61,13 @@ impl Ledger {
             let event = match existing[idx] {
                 Some(account) => Event::AccountUpdated {
                     account,
-                    config,
+                    config: Box::new(config),
                     limits: limits.clone(),
                     at_ms: now_ms,
                 },
                 None => Event::AccountOpened {
                     path: child_paths[idx].clone(),
-                    config,
+                    config: Box::new(config),
                     limits: limits.clone(),
                     at_ms: now_ms,
                 },
@@ -151,7 +151,7 @@ impl Ledger {
                         format!("total.{name}: the parent has no limit in {name}"),
                     ));
                 }
-                prepared.known
+                prepared.known.into_vec()
             }
             None => parent_acc
                 .slots

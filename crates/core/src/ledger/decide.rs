@@ -5,19 +5,39 @@ use std::sync::Arc;
 
 use super::{HoldState, Ledger, Remembered};
 use crate::account::AccountId;
-use crate::amount::{AMOUNT_DIMENSIONS_MAX, Amounts, DIMENSIONS_MAX, DimId, check_dimension_name};
+use crate::amount::{
+    AMOUNT_DIMENSIONS_MAX, AMOUNT_INLINE, Amounts, DIMENSIONS_MAX, DimId, Spend,
+    check_dimension_name,
+};
 use crate::command::*;
 use crate::error::LedgerError;
 use crate::event::Event;
 use crate::path::AccountPath;
+use smallvec::SmallVec;
 
 /// An amount map checked against the ledger: known dimensions resolved, new names still to add.
 pub(crate) struct Prepared {
-    pub(crate) known: Vec<(DimId, u64)>,
+    pub(crate) known: SmallVec<[(DimId, u64); AMOUNT_INLINE]>,
     pub(crate) new_names: Vec<(String, u64)>,
 }
 
 impl Ledger {
+    /// The account a report names: its resolved id when that account is still open (see
+    /// [`UsageReport::account_id`]), else by its path.
+    pub(crate) fn resolve_hinted(
+        &self,
+        path: &AccountPath,
+        hint: Option<AccountId>,
+    ) -> Result<AccountId, LedgerError> {
+        let id = self.lookup_hinted(path.as_str(), hint).ok_or_else(|| {
+            LedgerError::AccountNotFound {
+                path: path.to_string(),
+            }
+        })?;
+        debug_assert_eq!(self.accounts[id.0 as usize].path, *path);
+        Ok(id)
+    }
+
     pub(crate) fn resolve(&self, path: &AccountPath) -> Result<AccountId, LedgerError> {
         self.lookup(path.as_str())
             .ok_or_else(|| LedgerError::AccountNotFound {
@@ -41,9 +61,20 @@ impl Ledger {
             });
         }
         let mut prepared = Prepared {
-            known: Vec::with_capacity(named.len()),
+            known: SmallVec::new(),
             new_names: Vec::new(),
         };
+        self.prepare_into(named, field, &mut prepared)?;
+        Ok(prepared)
+    }
+
+    /// Adds the names of `named` to `prepared`: interned ones to `known`, new ones checked.
+    fn prepare_into(
+        &self,
+        named: &[(String, u64)],
+        field: &str,
+        prepared: &mut Prepared,
+    ) -> Result<(), LedgerError> {
         for (name, value) in named {
             match self.dims.lookup(name) {
                 Some(dim) => prepared.known.push((dim, *value)),
@@ -67,7 +98,7 @@ impl Ledger {
                 message: format!("the ledger tracks at most {DIMENSIONS_MAX} dimensions"),
             });
         }
-        Ok(prepared)
+        Ok(())
     }
 
     /// Adds the new dimensions (as events) and answers the interned amounts.
@@ -106,12 +137,37 @@ impl Ledger {
     }
 
     /// Checks usage to be charged to `account`: sizes, names and the work units.
-    fn check_spend(
-        &self,
-        usage: &[(String, u64)],
-        work_units: u64,
-    ) -> Result<Prepared, LedgerError> {
-        self.check_amounts(usage, "usage")?;
+    fn check_spend(&self, usage: Spend, work_units: u64) -> Result<Prepared, LedgerError> {
+        if usage.len() > AMOUNT_DIMENSIONS_MAX {
+            return Err(LedgerError::LimitReached {
+                field: "usage".into(),
+                message: format!(
+                    "usage names {} dimensions, at most {AMOUNT_DIMENSIONS_MAX} are allowed",
+                    usage.len()
+                ),
+            });
+        }
+        let amount_max = self.limits.amount_max;
+        for (dim, value) in usage.known.iter() {
+            // Invariant: an id from outside names a dimension of this ledger.
+            let Some(name) = self.dims.names().get(dim.0 as usize) else {
+                return Err(LedgerError::invalid(
+                    "invalid_dimension",
+                    "usage",
+                    format!("usage names dimension id {} this ledger lacks", dim.0),
+                ));
+            };
+            if value > amount_max {
+                return Err(LedgerError::invalid(
+                    "amount_too_large",
+                    format!("usage.{name}"),
+                    format!(
+                        "usage.{name} is {value}, more than the most one request may carry ({amount_max})"
+                    ),
+                ));
+            }
+        }
+        self.check_amounts(&usage.custom, "usage")?;
         if work_units > self.limits.amount_max {
             return Err(LedgerError::invalid(
                 "amount_too_large",
@@ -122,7 +178,14 @@ impl Ledger {
                 ),
             ));
         }
-        self.prepare(usage, "usage")
+        let mut prepared = Prepared {
+            known: usage.known.into_inner(),
+            new_names: Vec::new(),
+        };
+        if !usage.custom.is_empty() {
+            self.prepare_into(&usage.custom, "usage", &mut prepared)?;
+        }
+        Ok(prepared)
     }
 
     pub(crate) fn check_text(
@@ -146,43 +209,43 @@ impl Ledger {
         now_ms: u64,
         events: &mut Vec<Event>,
     ) -> Result<Answer, LedgerError> {
-        let account = self.resolve(&report.account)?;
+        let account = self.resolve_hinted(&report.account, report.account_id)?;
         Self::check_text(
             report.idempotency_key.as_deref(),
             "idempotency_key",
             IDEMPOTENCY_KEY_LEN_MAX,
         )?;
         Self::check_text(report.operation.as_deref(), "operation", OPERATION_LEN_MAX)?;
-        // One shared copy of the key serves the lookup, the event and the remembered answer.
-        let key: Option<Arc<str>> = report.idempotency_key.as_deref().map(Arc::from);
-        if let Some(key) = &key
-            && let Some(Remembered::Usage(first)) = self.remembered.get(&(account, key.clone()))
+        // Looked up by text: a duplicate costs no allocation.
+        if let Some(key) = report.idempotency_key.as_deref()
+            && let Some(Remembered::Usage(first)) = self.remembered.get(account, key)
         {
             return Ok(Answer::Usage(UsageAnswer {
                 duplicate: true,
                 ..first.clone()
             }));
         }
-        let prepared = self.check_spend(&report.usage, report.work_units)?;
+        let prepared = self.check_spend(report.usage, report.work_units)?;
         let usage = self.intern(prepared, events);
         let event = Event::UsageRecorded {
             account,
             usage,
             work_units: report.work_units,
             operation: report.operation.map(|text| Arc::from(text.as_str())),
-            idempotency_key: key.clone(),
+            // One shared copy of the key serves the event and the remembered answer.
+            idempotency_key: report.idempotency_key.as_deref().map(Arc::from),
             at_ms: now_ms,
         };
         self.emit(event, events);
-        // The fold already computed and remembered the answer of a keyed report.
-        if let Some(key) = key
-            && let Some(Remembered::Usage(answer)) = self.remembered.get(&(account, key))
-        {
-            return Ok(Answer::Usage(answer.clone()));
-        }
-        Ok(Answer::Usage(
-            self.usage_answer(account, self.last_seq_of_fact(events)),
-        ))
+        // The state the fold remembered a keyed report's answer from is the state now (the
+        // level changes it derived changed nothing more), so the answer is the same.
+        let answer = self.usage_answer(account, self.last_seq_of_fact(events));
+        debug_assert!(match report.idempotency_key.as_deref() {
+            Some(key) =>
+                self.remembered.get(account, key) == Some(&Remembered::Usage(answer.clone())),
+            None => true,
+        });
+        Ok(Answer::Usage(answer))
     }
 
     /// The sequence number of the fact just emitted (level changes may follow it).
@@ -207,10 +270,9 @@ impl Ledger {
             "idempotency_key",
             IDEMPOTENCY_KEY_LEN_MAX,
         )?;
-        let key: Option<Arc<str>> = request.idempotency_key.as_deref().map(Arc::from);
         // A key whose hold was forgotten since (`forget_old_holds`) opens a new hold.
-        if let Some(key) = &key
-            && let Some(Remembered::Reservation(id)) = self.remembered.get(&(account, key.clone()))
+        if let Some(key) = request.idempotency_key.as_deref()
+            && let Some(Remembered::Reservation(id)) = self.remembered.get(account, key)
             && let Some(first) = self.holds.get(id)
         {
             return Ok(Answer::Reserved(ReserveAnswer {
@@ -261,7 +323,7 @@ impl Ledger {
             account,
             amount,
             expires_ms: now_ms.saturating_add(ttl_ms),
-            idempotency_key: key,
+            idempotency_key: request.idempotency_key.as_deref().map(Arc::from),
             at_ms: now_ms,
         };
         self.emit(event, events);
@@ -298,7 +360,7 @@ impl Ledger {
             HoldState::Open | HoldState::Expired => {}
         }
         Self::check_text(request.operation.as_deref(), "operation", OPERATION_LEN_MAX)?;
-        let prepared = self.check_spend(&request.usage, request.work_units)?;
+        let prepared = self.check_spend(Spend::from_named(request.usage), request.work_units)?;
         let usage = self.intern(prepared, events);
         let event = Event::ReservationSettled {
             reservation: id,

@@ -244,7 +244,7 @@ impl Ledger {
                     acc.slots
                         .iter()
                         .filter_map(|slot| slot.limit.map(|limit| (slot.dim, limit)))
-                        .collect(),
+                        .collect::<Vec<_>>(),
                 );
                 acc.period = Some(Box::new(crate::account::PeriodState {
                     spec: spec.clone(),
@@ -326,19 +326,8 @@ impl Ledger {
     }
 
     pub(super) fn remember(&mut self, account: AccountId, key: Arc<str>, answer: Remembered) {
-        if self
-            .remembered
-            .insert((account, key.clone()), answer)
-            .is_none()
-        {
-            self.remembered_order.push_back((account, key));
-        }
-        while self.remembered_order.len() > self.limits.idempotency_keys_max {
-            let Some(old) = self.remembered_order.pop_front() else {
-                break;
-            };
-            self.remembered.remove(&old);
-        }
+        self.remembered
+            .insert(account, key, answer, self.limits.idempotency_keys_max);
     }
 
     /// Moves the account's own level; a move becomes a derived `LevelChanged` event.

@@ -196,7 +196,7 @@ impl Ledger {
                 acc.slots
                     .iter()
                     .filter_map(|slot| slot.limit.map(|limit| (slot.dim, limit)))
-                    .collect(),
+                    .collect::<Vec<_>>(),
             ),
             Some(period) => {
                 let mut limits = Amounts::new();

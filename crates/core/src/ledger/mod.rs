@@ -9,6 +9,7 @@ mod allocation;
 mod check;
 mod decide;
 mod holds;
+mod keys;
 pub use accounts::{merge_config, pool_beyond_reserve};
 pub use decide::reservation_name;
 mod evolve;
@@ -112,8 +113,7 @@ pub struct Ledger {
     pub(crate) expiry: BTreeSet<(u64, u64)>,
     pub(crate) closed_holds: VecDeque<u64>,
     pub(crate) n_open_holds: usize,
-    pub(crate) remembered: FxHashMap<(AccountId, Arc<str>), Remembered>,
-    pub(crate) remembered_order: VecDeque<(AccountId, Arc<str>)>,
+    pub(crate) remembered: keys::Keys,
     pub(crate) last_seq: u64,
     /// Level changes the fold derived, waiting to be journaled (live) or checked (replay).
     pub(crate) derived: Vec<Event>,
@@ -145,8 +145,7 @@ impl Ledger {
             expiry: BTreeSet::new(),
             closed_holds: VecDeque::new(),
             n_open_holds: 0,
-            remembered: FxHashMap::default(),
-            remembered_order: VecDeque::new(),
+            remembered: keys::Keys::default(),
             last_seq: 0,
             derived: Vec::new(),
             replay_pending: VecDeque::new(),
@@ -220,6 +219,27 @@ impl Ledger {
 
     pub fn lookup(&self, path: &str) -> Option<AccountId> {
         self.by_path.get(path).copied()
+    }
+
+    /// Every open account's path and id, in no order.
+    pub fn paths(&self) -> impl Iterator<Item = (&Arc<str>, AccountId)> + '_ {
+        self.by_path.iter().map(|(path, id)| (path, *id))
+    }
+
+    /// The account `path` names: `hint` while that account is open (ids are never reused and
+    /// an open account keeps its path), else looked up by the path.
+    pub fn lookup_hinted(&self, path: &str, hint: Option<AccountId>) -> Option<AccountId> {
+        match hint {
+            Some(id)
+                if self
+                    .accounts
+                    .get(id.0 as usize)
+                    .is_some_and(|acc| !acc.closed) =>
+            {
+                Some(id)
+            }
+            _ => self.lookup(path),
+        }
     }
 
     pub fn n_accounts(&self) -> usize {

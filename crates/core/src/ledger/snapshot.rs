@@ -1,7 +1,7 @@
 //! Snapshots: the state as one canonical value. Two ledgers with the same history give the same
 //! snapshot, byte for byte once encoded, which is how replay is checked against the live state.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
@@ -75,14 +75,14 @@ impl Ledger {
             .collect();
         holds.sort_by_key(|hold| hold.id);
         let remembered = self
-            .remembered_order
+            .remembered
             .iter()
-            .map(|(account, key)| {
-                let record = match &self.remembered[&(*account, key.clone())] {
+            .map(|(account, key, answer)| {
+                let record = match answer {
                     Remembered::Usage(answer) => RememberedRecord::Usage(answer.clone()),
                     Remembered::Reservation(id) => RememberedRecord::Reservation(*id),
                 };
-                (*account, key.clone(), record)
+                (account, key.clone(), record)
             })
             .collect();
         LedgerSnapshot {
@@ -145,15 +145,13 @@ impl Ledger {
             };
             holds.insert(record.id, hold);
         }
-        let mut remembered = FxHashMap::default();
-        let mut remembered_order = VecDeque::with_capacity(snapshot.remembered.len());
+        let mut remembered = super::keys::Keys::default();
         for (account, key, record) in snapshot.remembered {
             let answer = match record {
                 RememberedRecord::Usage(answer) => Remembered::Usage(answer),
                 RememberedRecord::Reservation(id) => Remembered::Reservation(id),
             };
-            remembered.insert((account, key.clone()), answer);
-            remembered_order.push_back((account, key));
+            remembered.insert(account, key, answer, usize::MAX);
         }
         let mut ledger = Ledger::new(limits);
         ledger.dims = dims;
@@ -165,7 +163,6 @@ impl Ledger {
         ledger.closed_holds = snapshot.closed_holds.into();
         ledger.n_open_holds = n_open_holds;
         ledger.remembered = remembered;
-        ledger.remembered_order = remembered_order;
         ledger.last_seq = snapshot.last_seq;
         for idx in 0..ledger.accounts.len() {
             ledger.reindex(AccountId(idx as u32));

@@ -46,6 +46,7 @@ impl Bench {
 
     fn usage(&mut self, path: &str, usage: &[(&str, u64)]) {
         self.apply(Command::Usage(UsageReport {
+            account_id: None,
             account: AccountPath::parse(path).unwrap(),
             usage: usage.iter().map(|(n, v)| (n.to_string(), *v)).collect(),
             operation: None,

@@ -153,7 +153,8 @@ impl TraceReplay {
         let account = self.ensure(&record.account, record.at_ms, out, index, true)?;
         let report = UsageReport {
             account: record.account,
-            usage: record.usage,
+            account_id: Some(account),
+            usage: record.usage.into(),
             operation: None,
             work_units: record.work_units,
             idempotency_key: None,

@@ -58,8 +58,9 @@ impl Fixture {
         key: Option<&str>,
     ) -> Result<UsageAnswer, LedgerError> {
         let report = UsageReport {
+            account_id: None,
             account: path(text),
-            usage: named(usage),
+            usage: named(usage).into(),
             operation: None,
             work_units: 1,
             idempotency_key: key.map(str::to_string),

@@ -226,8 +226,9 @@ impl Sim {
         let key = self.rng.chance(300).then(|| self.agents[idx].next_key());
         let id = self.agents[idx].id;
         let command = Command::Usage(UsageReport {
+            account_id: None,
             account: self.agents[idx].path.clone(),
-            usage: named,
+            usage: named.into(),
             operation: Some("llm".to_string()),
             work_units: 1,
             idempotency_key: key.clone(),

@@ -375,8 +375,9 @@ impl Sim {
             return;
         };
         let command = Command::Usage(UsageReport {
+            account_id: None,
             account: self.agents[idx].path.clone(),
-            usage: tokens(100),
+            usage: tokens(100).into(),
             operation: None,
             work_units: 1,
             idempotency_key: None,

@@ -158,8 +158,9 @@ impl EngineState {
                 continue;
             };
             let report = UsageReport {
+                account_id: None,
                 account,
-                usage,
+                usage: usage.into(),
                 operation: Some(MACHINE_TIME_OPERATION.into()),
                 work_units: 0,
                 idempotency_key: Some(format!("{task}#{attempt}")),

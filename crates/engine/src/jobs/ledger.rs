@@ -46,7 +46,7 @@ impl EngineState {
         name_tightest: bool,
     ) -> Result<UsageView, EngineError> {
         check_scope(scope, &report.account)?;
-        let path = report.account.clone();
+        let (path, hint) = (report.account.clone(), report.account_id);
         match self.apply_ledger(Command::Usage(report), now_ms)? {
             Answer::Usage(answer) => {
                 EngineStats::count(&self.stats.usage_reports);
@@ -54,7 +54,7 @@ impl EngineState {
                     EngineStats::count(&self.stats.duplicates);
                 }
                 let account = name_tightest
-                    .then(|| self.ledger.lookup(path.as_str()))
+                    .then(|| self.ledger.lookup_hinted(path.as_str(), hint))
                     .flatten();
                 Ok(usage(&self.ledger, &answer, account))
             }

@@ -210,6 +210,7 @@ pub struct Engine {
     queue: mpsc::Sender<Op>,
     stats: Arc<EngineStats>,
     changes: tokio::sync::watch::Receiver<u64>,
+    directory: Arc<crate::directory::Directory>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -223,11 +224,20 @@ impl Engine {
         queue: mpsc::Sender<Op>,
         stats: Arc<EngineStats>,
         changes: tokio::sync::watch::Receiver<u64>,
+        directory: Arc<crate::directory::Directory>,
     ) -> Engine {
         Engine {
             queue,
             stats,
             changes,
+            directory,
+        }
+    }
+
+    /// Resolves the report's account on the caller's task, so the writer need not.
+    fn resolve(&self, report: &mut UsageReport) {
+        if report.account_id.is_none() {
+            report.account_id = self.directory.lookup(report.account.as_str());
         }
     }
 
@@ -266,16 +276,20 @@ impl Engine {
         answer.await.map_err(|_| EngineError::Stopped)
     }
 
-    pub async fn usage(&self, report: UsageReport, scope: Scope) -> Answer<UsageView> {
+    pub async fn usage(&self, mut report: UsageReport, scope: Scope) -> Answer<UsageView> {
+        self.resolve(&mut report);
         self.ask(|reply| Op::Usage(report, scope, reply)).await?
     }
 
     /// Each report on its own, answered in order.
     pub async fn usage_batch(
         &self,
-        reports: Vec<UsageReport>,
+        mut reports: Vec<UsageReport>,
         scope: Scope,
     ) -> Answer<Vec<Answer<UsageView>>> {
+        for report in &mut reports {
+            self.resolve(report);
+        }
         self.ask(|reply| Op::UsageBatch(reports, scope, reply))
             .await
     }

@@ -113,8 +113,9 @@ impl Sim {
             // A retry: counted once, answered as the first time.
             let (account, key) = self.rng.pick(&self.keys).expect("keys").clone();
             return UsageReport {
+                account_id: None,
                 account,
-                usage: named(&[("tokens", tokens)]),
+                usage: named(&[("tokens", tokens)]).into(),
                 operation: None,
                 work_units: 1,
                 idempotency_key: Some(key),
@@ -129,8 +130,9 @@ impl Sim {
             None
         };
         UsageReport {
+            account_id: None,
             account,
-            usage: named(&[("tokens", tokens), ("cost_micros", tokens * 3)]),
+            usage: named(&[("tokens", tokens), ("cost_micros", tokens * 3)]).into(),
             operation: Some("llm_call".into()),
             work_units: 1,
             idempotency_key,

@@ -138,8 +138,9 @@ impl UsageIn {
             })?;
         }
         Ok(UsageReport {
+            account_id: None,
             account: account_path(&self.account, "account")?,
-            usage: named(self.usage),
+            usage: named(self.usage).into(),
             operation: self.operation,
             work_units: self.work_units.unwrap_or(0),
             idempotency_key: self.idempotency_key,
