@@ -24,6 +24,7 @@ pub mod record;
 pub mod recover;
 mod run;
 pub mod scope;
+pub mod snapshotter;
 pub mod state;
 pub mod stats;
 pub mod time;
@@ -107,7 +108,8 @@ pub fn open(
     clock: Arc<dyn Clock>,
     config: &EngineConfig,
 ) -> Result<(Engine, std::thread::JoinHandle<()>, RecoveryReport), String> {
-    let (state, report) = open_state(journal, config)?;
+    let (mut state, report) = open_state(journal, config)?;
+    state.follow()?;
     let stats = state.stats();
     let changes = state.changes();
     let directory = state.directory();

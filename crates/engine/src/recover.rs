@@ -89,8 +89,8 @@ pub fn recover(
     })
 }
 
-/// Folds one record journaled at `seq`.
-fn replay_record(
+/// Folds one record journaled at `seq` (recovery, and the snapshots' follower).
+pub(crate) fn replay_record(
     ledger: &mut Ledger,
     dags: &mut DagState,
     seq: u64,

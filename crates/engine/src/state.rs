@@ -14,6 +14,7 @@ use purser_store::{Batch, Journal, Snapshot, StoreError};
 use crate::audit::AuditLog;
 use crate::directory::Directory;
 use crate::record::{Record, StateSnapshot, encode_records, encode_snapshot};
+use crate::snapshotter::Follower;
 use crate::stats::EngineStats;
 
 /// What the writer owns.
@@ -40,6 +41,8 @@ pub struct EngineState {
     /// Paths to ids for the request tasks, republished after each commit that opened or
     /// closed accounts.
     directory: Arc<Directory>,
+    /// Takes the snapshots off this thread when the journal offers a snapshot writer.
+    follower: Option<Follower>,
 }
 
 /// How often the state is snapshotted, and the state recovery found.
@@ -75,7 +78,30 @@ impl EngineState {
             stats: Arc::new(stats),
             changes: tokio::sync::watch::Sender::new(last_seq),
             directory,
+            follower: None,
         }
+    }
+
+    /// Hands snapshots to a follower thread when the journal can write them from another
+    /// connection (SQLite); otherwise they stay on this thread (the in-memory journal of the
+    /// tests and the simulation).
+    pub fn follow(&mut self) -> Result<bool, String> {
+        let writer = self
+            .journal
+            .snapshot_writer()
+            .map_err(|err| format!("the snapshot writer: {err}"))?;
+        let Some(writer) = writer else {
+            return Ok(false);
+        };
+        self.follower = Some(Follower::start(
+            self.ledger.clone(),
+            self.dags.clone(),
+            writer,
+            self.snapshot_every_events,
+            self.last_snapshot_seq,
+            self.stats.clone(),
+        )?);
+        Ok(true)
     }
 
     /// The paths-to-ids map this state publishes.
@@ -141,8 +167,14 @@ impl EngineState {
             .commit_seconds
             .observe(started.elapsed().as_nanos() as u64);
         self.stats.commit_records.observe(u64::from(n_events));
-        self.payload = batch.payload;
         appended?;
+        if let Some(follower) = &self.follower
+            && !follower.committed(&batch)
+        {
+            eprintln!("purser: the snapshot follower stopped; snapshots continue on the writer");
+            self.follower = None;
+        }
+        self.payload = batch.payload;
         for (idx, record) in self.records.iter().enumerate() {
             let seq = first_seq + idx as u64;
             self.stats.note_record(record);
@@ -157,7 +189,9 @@ impl EngineState {
     }
 
     fn maybe_snapshot(&mut self) {
-        if self.ledger.last_seq() - self.last_snapshot_seq < self.snapshot_every_events {
+        if self.follower.is_some()
+            || self.ledger.last_seq() - self.last_snapshot_seq < self.snapshot_every_events
+        {
             return;
         }
         let started = Instant::now();

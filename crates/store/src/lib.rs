@@ -25,7 +25,7 @@ mod verify;
 
 pub use error::StoreError;
 pub use mem::{Corruption, MemJournal, MemStorage};
-pub use sqlite::{Durability, SqliteJournal};
+pub use sqlite::{Durability, SNAPSHOT_CHUNK_BYTES, SqliteJournal, SqliteSnapshotWriter};
 
 /// How many snapshots a journal keeps; older ones are deleted when a new one is written.
 pub const SNAPSHOTS_KEPT: usize = 2;
@@ -116,5 +116,20 @@ pub trait Journal: Send {
     ///
     /// `seq` must not be past the newest snapshot. Compact through the *previous* snapshot's seq
     /// to keep the fallback usable should the newest snapshot turn out corrupt.
+    fn compact_through(&mut self, seq: u64) -> Result<(), StoreError>;
+
+    /// A handle that writes snapshots and compacts from another thread, in transactions small
+    /// enough that an append waits at most for one of them; `None` when this backend has none
+    /// (the caller then snapshots through the journal itself).
+    fn snapshot_writer(&self) -> Result<Option<Box<dyn SnapshotWriter>>, StoreError> {
+        Ok(None)
+    }
+}
+
+/// Snapshots and compaction off the appender's thread (see [`Journal::snapshot_writer`]). The
+/// same promises as the journal's methods of the same names: a snapshot is durable and found by
+/// `latest_snapshot` only once whole, and compaction never passes the newest snapshot.
+pub trait SnapshotWriter: Send {
+    fn write_snapshot(&mut self, snapshot: &Snapshot) -> Result<(), StoreError>;
     fn compact_through(&mut self, seq: u64) -> Result<(), StoreError>;
 }

@@ -2,13 +2,13 @@
 
 mod schema;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::verify::{self, ReplayCheck};
-use crate::{Batch, Journal, OpenReport, SNAPSHOTS_KEPT, Snapshot, StoreError};
+use crate::{Batch, Journal, OpenReport, SNAPSHOTS_KEPT, Snapshot, SnapshotWriter, StoreError};
 use schema::{seq_from_sql, seq_to_sql};
 
 /// What an acknowledged append survives.
@@ -37,6 +37,8 @@ pub struct SqliteJournal {
     connection: Connection,
     last_seq: u64,
     compacted_through: u64,
+    path: PathBuf,
+    durability: Durability,
 }
 
 impl SqliteJournal {
@@ -59,6 +61,8 @@ impl SqliteJournal {
             connection,
             last_seq: report.last_seq,
             compacted_through,
+            path: path.to_owned(),
+            durability,
         };
         Ok((journal, report))
     }
@@ -178,11 +182,8 @@ impl Journal for SqliteJournal {
                 continue;
             };
             // A snapshot damaged since open is skipped like on open: the previous one is next.
-            if let Ok(payload) = schema::read_snapshot_row(row, seq) {
-                return Ok(Some(Snapshot {
-                    seq,
-                    payload: payload.to_vec(),
-                }));
+            if let Ok(payload) = schema::read_snapshot_row(&self.connection, row, seq) {
+                return Ok(Some(Snapshot { seq, payload }));
             }
         }
         Ok(None)
@@ -264,5 +265,130 @@ impl Journal for SqliteJournal {
         transaction.commit()?;
         self.compacted_through = deleted_through;
         Ok(())
+    }
+
+    fn snapshot_writer(&self) -> Result<Option<Box<dyn SnapshotWriter>>, StoreError> {
+        let open_error = |source| StoreError::Open {
+            path: self.path.clone(),
+            source,
+        };
+        let connection = Connection::open(&self.path).map_err(open_error)?;
+        configure(&connection, self.durability).map_err(open_error)?;
+        Ok(Some(Box::new(SqliteSnapshotWriter { connection })))
+    }
+}
+
+/// The bytes of a snapshot written per transaction by [`SqliteSnapshotWriter`]: an append waits
+/// at most for one such write (and its fsync).
+pub const SNAPSHOT_CHUNK_BYTES: usize = 1 << 20;
+
+/// Batches deleted per transaction when compacting from the writer.
+const COMPACT_SLICE_BATCHES: i64 = 512;
+
+/// Writes snapshots and compacts on its own connection to the journal's file, from another
+/// thread than the appender's. A snapshot goes in chunks of [`SNAPSHOT_CHUNK_BYTES`], each its
+/// own transaction, then one small transaction adds its row (the CRC of the whole) and prunes
+/// the oldest: until that row exists the chunks are invisible, and a crash leaves only chunks
+/// without a row, which the next open deletes. Compaction deletes the oldest batches in slices,
+/// each moving `compacted_through` with it, so the file is consistent after every commit.
+pub struct SqliteSnapshotWriter {
+    connection: Connection,
+}
+
+impl SnapshotWriter for SqliteSnapshotWriter {
+    fn write_snapshot(&mut self, snapshot: &Snapshot) -> Result<(), StoreError> {
+        let last: Option<(i64, i64)> = self
+            .connection
+            .prepare_cached(
+                "SELECT first_seq, n_events FROM batches ORDER BY first_seq DESC LIMIT 1",
+            )?
+            .query_row([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()?;
+        if let Some((first_seq, n_events)) = last {
+            let last_seq = (first_seq + n_events - 1).max(0).unsigned_abs();
+            if snapshot.seq > last_seq {
+                return Err(StoreError::SnapshotAhead {
+                    snapshot_seq: snapshot.seq,
+                    last_seq,
+                });
+            }
+        }
+        let crc32 = verify::snapshot_crc(snapshot.seq, &snapshot.payload);
+        let seq = seq_to_sql(snapshot.seq);
+        self.connection
+            .prepare_cached("DELETE FROM snapshot_chunks WHERE seq = ?1")?
+            .execute([seq])?;
+        for (idx, chunk) in snapshot.payload.chunks(SNAPSHOT_CHUNK_BYTES).enumerate() {
+            self.connection
+                .prepare_cached(
+                    "INSERT INTO snapshot_chunks (seq, idx, bytes) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![seq, idx as i64, chunk])?;
+        }
+        let transaction = self
+            .connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        transaction
+            .prepare_cached(
+                "INSERT OR REPLACE INTO snapshots (seq, crc32, payload) VALUES (?1, ?2, x'')",
+            )?
+            .execute(params![seq, crc32])?;
+        transaction
+            .prepare_cached(
+                "DELETE FROM snapshots WHERE seq NOT IN \
+                 (SELECT seq FROM snapshots ORDER BY seq DESC LIMIT ?1)",
+            )?
+            .execute([SNAPSHOTS_KEPT as i64])?;
+        transaction.execute(schema::DELETE_ORPHAN_CHUNKS, [])?;
+        transaction.commit()?;
+        Ok(())
+    }
+
+    fn compact_through(&mut self, seq: u64) -> Result<(), StoreError> {
+        let newest_snapshot: Option<u64> = self
+            .connection
+            .prepare_cached("SELECT max(seq) FROM snapshots")?
+            .query_row([], |row| row.get::<_, Option<i64>>(0))?
+            .and_then(seq_from_sql);
+        if newest_snapshot.is_none_or(|snapshot_seq| seq > snapshot_seq) {
+            return Err(StoreError::CompactPastSnapshot {
+                seq,
+                newest_snapshot,
+            });
+        }
+        loop {
+            let transaction = self
+                .connection
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            // The oldest batches wholly at or below `seq`, a slice at a time.
+            let slice: Vec<(i64, i64)> = transaction
+                .prepare_cached(
+                    "SELECT first_seq, n_events FROM batches ORDER BY first_seq LIMIT ?1",
+                )?
+                .query_map([COMPACT_SLICE_BATCHES], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })?
+                .collect::<Result<_, _>>()?;
+            let whole: Vec<(i64, i64)> = slice
+                .into_iter()
+                .take_while(|(first_seq, n_events)| {
+                    (first_seq + n_events - 1).max(0).unsigned_abs() <= seq
+                })
+                .collect();
+            let Some(&(last_first, last_n)) = whole.last() else {
+                return Ok(());
+            };
+            let deleted_through = seq_to_sql((last_first + last_n - 1).max(0).unsigned_abs());
+            transaction
+                .prepare_cached("DELETE FROM batches WHERE first_seq <= ?1")?
+                .execute([last_first])?;
+            transaction
+                .prepare_cached("UPDATE meta SET value = ?1 WHERE key = 'compacted_through'")?
+                .execute([deleted_through])?;
+            transaction.commit()?;
+            if (whole.len() as i64) < COMPACT_SLICE_BATCHES {
+                return Ok(());
+            }
+        }
     }
 }

@@ -25,7 +25,17 @@ const CREATE_TABLES: &str = "
         crc32 INTEGER NOT NULL,
         payload BLOB NOT NULL
     );
+    CREATE TABLE IF NOT EXISTS snapshot_chunks (
+        seq INTEGER NOT NULL,
+        idx INTEGER NOT NULL,
+        bytes BLOB NOT NULL,
+        PRIMARY KEY (seq, idx)
+    ) WITHOUT ROWID;
 ";
+
+/// Deletes the chunks of snapshots that have no row (pruned, corrupt, or a write cut short).
+pub(crate) const DELETE_ORPHAN_CHUNKS: &str =
+    "DELETE FROM snapshot_chunks WHERE seq NOT IN (SELECT seq FROM snapshots)";
 
 /// Creates the tables of a new file, or checks the schema version of an existing one.
 /// Returns the seq through which the journal was compacted.
@@ -73,6 +83,8 @@ pub(crate) fn verify_and_repair(
     let snapshots = verify_snapshots(connection)?;
     let report = verify::choose_snapshot(&tail, compacted_through, &snapshots)?;
     if report.is_clean() {
+        // The chunks of a chunked write cut short by a crash have no row: they go.
+        connection.execute(DELETE_ORPHAN_CHUNKS, [])?;
         return Ok(report);
     }
     let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -85,6 +97,7 @@ pub(crate) fn verify_and_repair(
     for seq in &report.corrupt_snapshots {
         transaction.execute("DELETE FROM snapshots WHERE seq = ?1", [seq_to_sql(*seq)])?;
     }
+    transaction.execute(DELETE_ORPHAN_CHUNKS, [])?;
     transaction.commit()?;
     Ok(report)
 }
@@ -119,7 +132,7 @@ fn verify_snapshots(connection: &Connection) -> Result<Vec<(u64, bool)>, StoreEr
     let mut snapshots = Vec::new();
     while let Some(row) = rows.next()? {
         let seq = seq_from_sql(row.get(0)?).unwrap_or(0);
-        snapshots.push((seq, read_snapshot_row(row, seq).is_ok()));
+        snapshots.push((seq, read_snapshot_row(connection, row, seq).is_ok()));
     }
     Ok(snapshots)
 }
@@ -138,17 +151,39 @@ pub(crate) fn read_batch_row<'row>(row: &'row Row<'_>) -> Result<(u32, u32, &'ro
     }
 }
 
-/// Reads a snapshot row (`seq, crc32, payload`) and checks its CRC.
-pub(crate) fn read_snapshot_row<'row>(row: &'row Row<'_>, seq: u64) -> Result<&'row [u8], String> {
+/// Reads a snapshot row (`seq, crc32, payload`) and checks its CRC. An empty payload means the
+/// snapshot was written in chunks (`snapshot_chunks`, by a [`crate::SnapshotWriter`]): they are
+/// read in order and joined.
+pub(crate) fn read_snapshot_row(
+    connection: &Connection,
+    row: &Row<'_>,
+    seq: u64,
+) -> Result<Vec<u8>, String> {
     let crc32 = read_crc(row, 1)?;
-    let payload = match row.get_ref(2) {
-        Ok(ValueRef::Blob(payload)) => payload,
+    let mut payload = match row.get_ref(2) {
+        Ok(ValueRef::Blob(payload)) => payload.to_vec(),
         _ => return Err("has a payload that is not a blob".to_owned()),
     };
-    if verify::snapshot_crc(seq, payload) != crc32 {
+    if payload.is_empty() {
+        read_chunks(connection, seq, &mut payload)
+            .map_err(|err| format!("its chunks cannot be read: {err}"))?;
+    }
+    if verify::snapshot_crc(seq, &payload) != crc32 {
         return Err("crc mismatch".to_owned());
     }
     Ok(payload)
+}
+
+fn read_chunks(connection: &Connection, seq: u64, out: &mut Vec<u8>) -> rusqlite::Result<()> {
+    let mut statement = connection
+        .prepare_cached("SELECT bytes FROM snapshot_chunks WHERE seq = ?1 ORDER BY idx")?;
+    let mut rows = statement.query([seq_to_sql(seq)])?;
+    while let Some(row) = rows.next()? {
+        if let ValueRef::Blob(bytes) = row.get_ref(0)? {
+            out.extend_from_slice(bytes);
+        }
+    }
+    Ok(())
 }
 
 fn read_crc(row: &Row<'_>, column: usize) -> Result<u32, String> {

@@ -140,3 +140,63 @@ const _: () = {
     assert_send::<SqliteJournal>();
     assert_send::<MemJournal>();
 };
+
+/// A snapshot written in chunks from a second connection while the journal keeps appending is
+/// found whole on reopen; compaction from that connection keeps the file consistent; chunks
+/// left without their row (a write cut short) are deleted on open and never read.
+#[test]
+fn sqlite_snapshot_writer_writes_in_chunks_beside_appends() {
+    use purser_store::{SNAPSHOT_CHUNK_BYTES, Snapshot};
+    let backend = Sqlite::new();
+    let mut journal = backend.open_clean();
+    let appended = append_sizes(&mut journal, &[3, 4, 5, 2]);
+    let mut writer = journal
+        .snapshot_writer()
+        .unwrap()
+        .expect("sqlite has a writer");
+    // Larger than two chunks, and not a multiple of the chunk.
+    let payload: Vec<u8> = (0..SNAPSHOT_CHUNK_BYTES * 2 + 12_345)
+        .map(|idx| (idx % 251) as u8)
+        .collect();
+    let snapshot = Snapshot { seq: 7, payload };
+    writer.write_snapshot(&snapshot).unwrap();
+    // The journal appends on while the writer works.
+    let more = append_sizes(&mut journal, &[1]);
+    assert_eq!(journal.latest_snapshot().unwrap(), Some(snapshot.clone()));
+    // A snapshot ahead of the journal is refused.
+    assert!(matches!(
+        writer.write_snapshot(&Snapshot {
+            seq: 1_000,
+            payload: vec![1]
+        }),
+        Err(StoreError::SnapshotAhead { .. })
+    ));
+    // Compaction through the snapshot deletes the whole batches at or below it.
+    writer.compact_through(7).unwrap();
+    drop((journal, writer));
+    let mut journal = backend.open_clean();
+    assert_eq!(journal.compacted_through(), 7);
+    assert_eq!(journal.latest_snapshot().unwrap(), Some(snapshot.clone()));
+    let after: Vec<_> = appended[2..].iter().chain(&more).cloned().collect();
+    assert_eq!(replay_all(&mut journal, 7).unwrap(), after);
+    // Chunks of a write cut short (no row) are not a snapshot and go on open.
+    backend
+        .raw()
+        .execute(
+            "INSERT INTO snapshot_chunks (seq, idx, bytes) VALUES (14, 0, x'01')",
+            [],
+        )
+        .unwrap();
+    drop(journal);
+    let mut journal = backend.open_clean();
+    assert_eq!(journal.latest_snapshot().unwrap(), Some(snapshot));
+    let orphans: i64 = backend
+        .raw()
+        .query_row(
+            "SELECT count(*) FROM snapshot_chunks WHERE seq = 14",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(orphans, 0);
+}
