@@ -5,13 +5,20 @@
 //! Knobs (environment): `PURSER_BENCH_CONNS` (64), `PURSER_BENCH_SECS` (10),
 //! `PURSER_BENCH_WARMUP_SECS` (2), `PURSER_BENCH_EVENTS` (10,000,000: the restart journal),
 //! `PURSER_BENCH_BATCH` (1,000 reports per batch), `PURSER_BENCH_SNAPSHOT_EVERY` (the server's
-//! default unless set), `PURSER_BENCH_BINARY` (another `purser` to measure, e.g. an older build).
+//! default unless set), `PURSER_BENCH_BINARY` (another `purser` to measure, e.g. an older build),
+//! `PURSER_BENCH_REDIS_REQUESTS` (200,000: the Redis baseline's requests per setting).
+//!
+//! The `http` part first measures the same run's baseline: Redis with the three-level Lua
+//! budget script of `../shared/bench` at `appendfsync always` and `everysec` (`http/redis.rs`),
+//! and prints each Purser scenario's reports per second against both.
 //!
 //! Every part starts `purser serve` as a child process on a free loopback port with a fresh
 //! temporary data directory, and kills it at the end. Any error answer fails the bench.
 
 #[path = "http/load.rs"]
 mod load;
+#[path = "http/redis.rs"]
+mod redis;
 #[path = "http/report.rs"]
 mod report;
 #[path = "http/server.rs"]
@@ -168,6 +175,26 @@ fn http(settings: &Settings, results: &mut Results) -> Result<(), String> {
             keys: false,
         },
     ];
+    // The same run's baseline: Redis with the three-level script, at equal connections.
+    let redis_requests = env_or("PURSER_BENCH_REDIS_REQUESTS", 200_000u64);
+    match redis::run(settings.conns, redis_requests) {
+        Ok(rows) => {
+            for row in &rows {
+                eprintln!(
+                    "redis appendfsync {:8} EVAL three-level script  conns {:3}: {:>8} req/s, p50 {}",
+                    row.appendfsync,
+                    settings.conns,
+                    report::rate(row.requests_per_s),
+                    row.p50_ms.map_or("-".into(), |ms| format!("{ms:.2} ms")),
+                );
+            }
+            results.redis = rows;
+        }
+        Err(why) => {
+            eprintln!("{why}");
+            results.redis_skipped = Some(why);
+        }
+    }
     let mut run = 0;
     for durability in ["fsync", "os"] {
         let dir = temp_dir()?;

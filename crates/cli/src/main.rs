@@ -15,6 +15,13 @@ mod table;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// mimalloc instead of glibc's allocator: a report is allocated on a request task and freed on
+/// the writer's thread (or the other way round), which glibc's arenas pay for in locks and
+/// consolidation (about a quarter of the server's time under batches, by `perf`); see
+/// BENCHMARKS.md for the same run with and without it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 

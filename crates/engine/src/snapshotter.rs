@@ -12,7 +12,7 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use purser_core::Ledger;
 use purser_sched::DagState;
@@ -26,6 +26,9 @@ use crate::stats::EngineStats;
 /// follower folds far faster than the writer decides, so this is only reached when the
 /// machine is starved).
 pub const FOLLOW_QUEUE_MAX: usize = 4_096;
+
+/// How often the follower checkpoints the journal's write-ahead log.
+pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
 /// The writer's end: where committed batches go.
 pub struct Follower {
@@ -83,7 +86,16 @@ struct FollowerState {
 
 impl FollowerState {
     fn run(mut self, batches: Receiver<Batch>) {
+        let mut last_checkpoint = Instant::now();
         while let Ok(batch) = batches.recv() {
+            // The writer's connection leaves checkpoints to this thread, so that no append
+            // waits for one.
+            if last_checkpoint.elapsed() >= CHECKPOINT_EVERY {
+                if let Err(err) = self.writer.checkpoint() {
+                    eprintln!("purser: checkpoint failed (the log grows until one passes): {err}");
+                }
+                last_checkpoint = Instant::now();
+            }
             if let Err(err) = self.fold(&batch) {
                 eprintln!(
                     "purser: snapshots stopped: the follower cannot fold batch {}: {err}",
@@ -139,7 +151,7 @@ impl FollowerState {
             .snapshot_micros
             .store(started.elapsed().as_micros() as u64, Relaxed);
         eprintln!(
-            "purser: snapshot at event {seq} in {} ms (off the writer's thread)",
+            "purser: snapshot at event {seq} written off the writer's thread in {} ms",
             started.elapsed().as_millis()
         );
     }

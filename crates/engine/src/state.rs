@@ -173,6 +173,7 @@ impl EngineState {
         {
             eprintln!("purser: the snapshot follower stopped; snapshots continue on the writer");
             self.follower = None;
+            self.journal.snapshot_writer_stopped();
         }
         self.payload = batch.payload;
         for (idx, record) in self.records.iter().enumerate() {

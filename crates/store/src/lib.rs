@@ -124,6 +124,10 @@ pub trait Journal: Send {
     fn snapshot_writer(&self) -> Result<Option<Box<dyn SnapshotWriter>>, StoreError> {
         Ok(None)
     }
+
+    /// The snapshot writer is gone: the journal takes its own housekeeping back (SQLite:
+    /// checkpoints on commit again).
+    fn snapshot_writer_stopped(&mut self) {}
 }
 
 /// Snapshots and compaction off the appender's thread (see [`Journal::snapshot_writer`]). The
@@ -132,4 +136,10 @@ pub trait Journal: Send {
 pub trait SnapshotWriter: Send {
     fn write_snapshot(&mut self, snapshot: &Snapshot) -> Result<(), StoreError>;
     fn compact_through(&mut self, seq: u64) -> Result<(), StoreError>;
+    /// Moves what the backend's write-ahead log holds into its main file without blocking
+    /// appends (SQLite: a passive checkpoint; the journal's own connection stops checkpointing
+    /// once a writer exists). Called about once a second.
+    fn checkpoint(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }

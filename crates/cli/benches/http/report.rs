@@ -53,6 +53,9 @@ pub struct MemoryRow {
 
 #[derive(Default)]
 pub struct Results {
+    pub redis: Vec<crate::redis::RedisRow>,
+    /// Why the Redis baseline did not run.
+    pub redis_skipped: Option<String>,
     pub http: Vec<HttpRow>,
     pub build: Option<BuildRow>,
     pub restarts: Vec<RestartRow>,
@@ -119,6 +122,7 @@ fn table(head: &[&str], rows: &[Vec<String>]) -> String {
 
 pub fn print(header: &str, results: &Results) {
     println!("\n{header}\n");
+    print_redis(results);
     if !results.http.is_empty() {
         let rows: Vec<Vec<String>> = results
             .http
@@ -242,4 +246,64 @@ pub fn print(header: &str, results: &Results) {
             )
         );
     }
+}
+
+/// The Redis baseline and every Purser report scenario against it.
+fn print_redis(results: &Results) {
+    if let Some(why) = &results.redis_skipped {
+        println!("{why}\n");
+        return;
+    }
+    if results.redis.is_empty() {
+        return;
+    }
+    for row in &results.redis {
+        println!(
+            "Redis, three-level Lua script, appendfsync {}: {} req/s (p50 {})",
+            row.appendfsync,
+            rate(row.requests_per_s),
+            row.p50_ms.map_or("-".into(), |ms| format!("{ms:.2} ms"))
+        );
+    }
+    let of = |setting: &str| {
+        results
+            .redis
+            .iter()
+            .find(|row| row.appendfsync == setting)
+            .map_or(f64::NAN, |row| row.requests_per_s)
+    };
+    let rows: Vec<Vec<String>> = results
+        .http
+        .iter()
+        .filter(|row| row.keys.is_some())
+        .map(|row| {
+            vec![
+                row.durability.to_string(),
+                row.scenario.clone(),
+                row.conns.to_string(),
+                if row.keys == Some(true) { "yes" } else { "no" }.into(),
+                rate(row.reports_per_s),
+                format!("{:.2}", row.reports_per_s / of("always")),
+                format!("{:.2}", row.reports_per_s / of("everysec")),
+            ]
+        })
+        .collect();
+    if !rows.is_empty() {
+        println!(
+            "\n{}",
+            table(
+                &[
+                    "durability",
+                    "scenario",
+                    "conns",
+                    "keys",
+                    "reports/s",
+                    "x Redis always",
+                    "x Redis everysec",
+                ],
+                &rows
+            )
+        );
+    }
+    println!();
 }

@@ -274,7 +274,19 @@ impl Journal for SqliteJournal {
         };
         let connection = Connection::open(&self.path).map_err(open_error)?;
         configure(&connection, self.durability).map_err(open_error)?;
+        // From now on the writer checkpoints (passively, about once a second): an append no
+        // longer copies the log into the file when it crosses SQLite's threshold.
+        self.connection
+            .pragma_update(None, "wal_autocheckpoint", 0)
+            .map_err(open_error)?;
         Ok(Some(Box::new(SqliteSnapshotWriter { connection })))
+    }
+
+    fn snapshot_writer_stopped(&mut self) {
+        // SQLite's default threshold, in pages.
+        if let Err(err) = self.connection.pragma_update(None, "wal_autocheckpoint", 1000) {
+            eprintln!("purser: checkpoints could not be turned back on: {err}");
+        }
     }
 }
 
@@ -341,6 +353,12 @@ impl SnapshotWriter for SqliteSnapshotWriter {
             .execute([SNAPSHOTS_KEPT as i64])?;
         transaction.execute(schema::DELETE_ORPHAN_CHUNKS, [])?;
         transaction.commit()?;
+        Ok(())
+    }
+
+    fn checkpoint(&mut self) -> Result<(), StoreError> {
+        self.connection
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
         Ok(())
     }
 
