@@ -9,8 +9,9 @@
 #   4. the Kubernetes manifests `purser k8s render` writes, checked by kubernetes-validate
 #      --strict, against the CRDs in ../shared/data/k8s-crds and by promtool;
 #      the dashboard in headless Chromium over WebDriver (screenshots in target/screenshots);
-#   5. the Python client (clients/python): pytest against the release binary, the examples, the
-#      OpenAI wrapper against a local stub, and mypy --strict;
+#   5. the Python client (clients/python): pytest against the binary (the debug build the
+#      checks above use: CI builds no release binary), the examples, the OpenAI wrapper against
+#      a local stub, and mypy --strict;
 #   6. the fuzz targets, 60 s each (FUZZ_SECONDS to change it).
 # Python packages install into target/venv-tests from PyPI on first use; promtool, chromium and
 # chromedriver come from Debian's prometheus, chromium and chromium-driver (.ci/run installs
@@ -49,14 +50,13 @@ done
 echo "== the dashboard in a browser"
 "$venv/bin/python" tests/browser/dashboard_test.py target/debug/purser
 
-echo "== the Python client against the release binary (pytest, mypy --strict)"
-cargo build --release --quiet -p purser
+echo "== the Python client against the binary (pytest, mypy --strict)"
 client_venv=target/venv-client
 if ! "$client_venv/bin/python" -c "import purser_client, pytest, mypy, openai" 2>/dev/null; then
   python3 -m venv "$client_venv"
   "$client_venv/bin/pip" install --quiet --disable-pip-version-check -e "clients/python[dev]"
 fi
-(cd clients/python && PURSER_BINARY="$PWD/../../target/release/purser" \
+(cd clients/python && PURSER_BINARY="$PWD/../../target/debug/purser" \
   "../../$client_venv/bin/python" -m pytest -q -p no:cacheprovider)
 (cd clients/python && "../../$client_venv/bin/python" -m mypy --strict --cache-dir=/dev/null purser_client)
 

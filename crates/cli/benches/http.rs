@@ -6,7 +6,8 @@
 //! `PURSER_BENCH_WARMUP_SECS` (2), `PURSER_BENCH_EVENTS` (10,000,000: the restart journal),
 //! `PURSER_BENCH_BATCH` (1,000 reports per batch), `PURSER_BENCH_SNAPSHOT_EVERY` (the server's
 //! default unless set), `PURSER_BENCH_BINARY` (another `purser` to measure, e.g. an older build),
-//! `PURSER_BENCH_REDIS_REQUESTS` (200,000: the Redis baseline's requests per setting).
+//! `PURSER_BENCH_REDIS_REQUESTS` (200,000: the Redis baseline's requests per setting),
+//! `PURSER_BENCH_MEMORY_TEAMS` (100 teams of 1,000 agents; 999 for a million accounts).
 //!
 //! The `http` part first measures the same run's baseline: Redis with the three-level Lua
 //! budget script of `../shared/bench` at `appendfsync always` and `everysec` (`http/redis.rs`),
@@ -374,7 +375,10 @@ fn memory(results: &mut Results) -> Result<(), String> {
     let empty_kib = server.rss_kib();
     let api = Api::new(server.addr);
     let started = Instant::now();
-    let agents = create_tree(&api, "mem", 100, 1_000)?;
+    // 100 teams of 1,000 agents (100,101 accounts); 999 teams fill the ledger's default
+    // bound of 1,000,000 accounts.
+    let teams = env_or("PURSER_BENCH_MEMORY_TEAMS", 100usize);
+    let agents = create_tree(&api, "mem", teams, 1_000)?;
     let took = started.elapsed();
     let last_team = agents
         .last()
@@ -386,7 +390,7 @@ fn memory(results: &mut Results) -> Result<(), String> {
         return Err(format!("{last_team} has {children} children, not 1000"));
     }
     let row = MemoryRow {
-        accounts: 1 + 100 + agents.len(),
+        accounts: 1 + teams + agents.len(),
         took,
         empty_kib,
         rss_kib: server.rss_kib(),

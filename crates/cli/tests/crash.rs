@@ -28,16 +28,21 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn start(data_dir: &std::path::Path) -> Server {
+fn start(data_dir: &std::path::Path, config: Option<&std::path::Path>) -> Server {
     let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_purser"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_purser"));
+    command
         .args([
             "serve",
             "--listen",
             &format!("127.0.0.1:{port}"),
             "--data-dir",
         ])
-        .arg(data_dir)
+        .arg(data_dir);
+    if let Some(config) = config {
+        command.arg("--config").arg(config);
+    }
+    let child = command
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -109,6 +114,47 @@ fn send(agent: &ureq::Agent, url: &str, report: &Report) -> Result<Value, String
     }
 }
 
+/// Sends `reports` as one batch; every item must be answered as usage.
+fn send_batch(agent: &ureq::Agent, url: &str, reports: &[Report]) -> Result<(), String> {
+    let items: Vec<Value> = reports
+        .iter()
+        .map(|report| {
+            json!({"account": report.account, "usage": {"tokens": report.tokens}, "idempotency_key": report.key})
+        })
+        .collect();
+    let body = json!({ "reports": items });
+    match call(agent, "POST", &format!("{url}/v1/usage:batch"), Some(&body))? {
+        (200, answer) => {
+            let results = answer["results"].as_array().expect("results");
+            assert_eq!(results.len(), reports.len());
+            for result in results {
+                assert!(result.get("error").is_none(), "an item failed: {result}");
+            }
+            Ok(())
+        }
+        (status, answer) => panic!("a batch answered {status}: {answer}"),
+    }
+}
+
+/// How the clients report.
+#[derive(Clone, Copy)]
+enum Mode {
+    /// One report per request, the default server.
+    Single,
+    /// Batches of this many reports, against a server that snapshots every few thousand
+    /// events: kills land in the middle of snapshots written off the writer's thread (in
+    /// chunks), compactions and checkpoints.
+    Batch(usize),
+}
+
+/// A plain-text GET.
+fn call_text(url: &str) -> (u16, String) {
+    let mut response = agent().get(url).call().expect("the server answers");
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string().expect("a text body");
+    (status, text)
+}
+
 fn consumed(url: &str, path: &str) -> u64 {
     let (status, body) = call(&agent(), "GET", &format!("{url}/v1/accounts/{path}"), None).unwrap();
     assert_eq!(status, 200, "{body}");
@@ -117,6 +163,15 @@ fn consumed(url: &str, path: &str) -> u64 {
 
 #[test]
 fn sigkill_loses_no_acknowledged_usage() {
+    crash_test(Mode::Single);
+}
+
+#[test]
+fn sigkill_loses_no_acknowledged_usage_of_batches_while_snapshotting() {
+    crash_test(Mode::Batch(200));
+}
+
+fn crash_test(mode: Mode) {
     let seed = std::env::var("CRASH_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -136,7 +191,16 @@ fn sigkill_loses_no_acknowledged_usage() {
         rng
     };
     let data = tempfile::tempdir().unwrap();
-    let mut server = start(data.path());
+    let config = match mode {
+        Mode::Single => None,
+        Mode::Batch(_) => {
+            let path = data.path().join("purser.toml");
+            std::fs::write(&path, "snapshot_every_events = 3000\n").unwrap();
+            Some(path)
+        }
+    };
+    let config = config.as_deref();
+    let mut server = start(&data.path().join("data"), config);
     let setup = agent();
     let put = |url: &str, path: &str, tokens: u64| {
         let (status, body) = call(
@@ -165,32 +229,64 @@ fn sigkill_loses_no_acknowledged_usage() {
                 std::thread::spawn(move || {
                     let agent = agent();
                     let mut book = book.lock().unwrap();
-                    // First the reports of the last run that got no answer: same key, same figures.
-                    while let Some(report) = book.in_doubt.pop() {
-                        match send(&agent, &url, &report) {
-                            Ok(_) => book.acknowledged.push(report),
-                            Err(_) => {
-                                book.in_doubt.push(report);
-                                return;
+                    // First the reports of the last run that got no answer: same key, same
+                    // figures (a batch's in doubt as one batch again).
+                    if !book.in_doubt.is_empty() {
+                        let retried = match mode {
+                            Mode::Single => send(&agent, &url, &book.in_doubt[0]).map(|_| ()),
+                            Mode::Batch(_) => send_batch(&agent, &url, &book.in_doubt),
+                        };
+                        if retried.is_err() {
+                            return;
+                        }
+                        match mode {
+                            Mode::Single => {
+                                let report = book.in_doubt.remove(0);
+                                book.acknowledged.push(report);
+                                while let Some(report) = book.in_doubt.pop() {
+                                    match send(&agent, &url, &report) {
+                                        Ok(_) => book.acknowledged.push(report),
+                                        Err(_) => {
+                                            book.in_doubt.push(report);
+                                            return;
+                                        }
+                                    }
+                                }
+                            }
+                            Mode::Batch(_) => {
+                                let done: Vec<Report> = book.in_doubt.drain(..).collect();
+                                book.acknowledged.extend(done);
                             }
                         }
                     }
                     let mut n = book.acknowledged.len();
                     let mut state = client_seed;
+                    let per_request = match mode {
+                        Mode::Single => 1,
+                        Mode::Batch(size) => size,
+                    };
                     while running.load(Ordering::Relaxed) {
-                        state ^= state << 13;
-                        state ^= state >> 7;
-                        state ^= state << 17;
-                        let report = Report {
-                            key: format!("c{client}-{n}"),
-                            account: format!("org/agent-{}", state % AGENTS as u64),
-                            tokens: 1 + state % 10_000,
+                        let reports: Vec<Report> = (0..per_request)
+                            .map(|_| {
+                                state ^= state << 13;
+                                state ^= state >> 7;
+                                state ^= state << 17;
+                                n += 1;
+                                Report {
+                                    key: format!("c{client}-{n}"),
+                                    account: format!("org/agent-{}", state % AGENTS as u64),
+                                    tokens: 1 + state % 10_000,
+                                }
+                            })
+                            .collect();
+                        let sent = match mode {
+                            Mode::Single => send(&agent, &url, &reports[0]).map(|_| ()),
+                            Mode::Batch(_) => send_batch(&agent, &url, &reports),
                         };
-                        n += 1;
-                        match send(&agent, &url, &report) {
-                            Ok(_) => book.acknowledged.push(report),
+                        match sent {
+                            Ok(()) => book.acknowledged.extend(reports),
                             Err(_) => {
-                                book.in_doubt.push(report);
+                                book.in_doubt.extend(reports);
                                 return;
                             }
                         }
@@ -210,7 +306,7 @@ fn sigkill_loses_no_acknowledged_usage() {
             client.join().unwrap();
         }
         if crash < CRASHES {
-            server = start(data.path());
+            server = start(&data.path().join("data"), config);
         }
     }
     // Whatever is still in doubt is retried now, so that every report has its answer.
@@ -244,6 +340,20 @@ fn sigkill_loses_no_acknowledged_usage() {
             consumed(&server.url, &format!("org/agent-{idx}")),
             *tokens,
             "agent-{idx}, CRASH_SEED={seed}"
+        );
+    }
+    if let Mode::Batch(_) = mode {
+        // The last server snapshotted (off its writer's thread) while the clients ran.
+        let (status, metrics) = call_text(&format!("{}/metrics", server.url));
+        assert_eq!(status, 200);
+        let snapshot_seq: f64 = metrics
+            .lines()
+            .find_map(|line| line.strip_prefix("purser_snapshot_last_seq "))
+            .and_then(|value| value.trim().parse().ok())
+            .expect("purser_snapshot_last_seq in /metrics");
+        assert!(
+            snapshot_seq > 0.0,
+            "no snapshot was written: {snapshot_seq}"
         );
     }
     println!("{n_reports} reports over {CRASHES} SIGKILLs: totals exact");

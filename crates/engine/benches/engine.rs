@@ -8,6 +8,11 @@ use std::time::Instant;
 
 use purser_core::*;
 
+/// The allocator the `purser` binary ships with (`crates/cli/src/main.rs`), so that the
+/// engine is measured as it runs in the server.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const TEAMS: usize = 100;
 const AGENTS_PER_TEAM: usize = 100;
 const ROUND: usize = 1_000_000;

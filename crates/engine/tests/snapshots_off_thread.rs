@@ -83,10 +83,7 @@ fn the_follower_snapshots_what_a_replay_reaches() {
         state.step(ops, now_ms, &mut deliveries).unwrap();
     }
     let last_seq = state.ledger().last_seq();
-    assert!(
-        last_seq >= EVERY && last_seq < 2 * EVERY,
-        "{last_seq} events"
-    );
+    assert!((EVERY..2 * EVERY).contains(&last_seq), "{last_seq} events");
     let deadline = Instant::now() + Duration::from_secs(20);
     while stats.snapshot_seq.load(Relaxed) == 0 {
         assert!(Instant::now() < deadline, "no snapshot within 20 s");

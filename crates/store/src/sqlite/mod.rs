@@ -284,7 +284,10 @@ impl Journal for SqliteJournal {
 
     fn snapshot_writer_stopped(&mut self) {
         // SQLite's default threshold, in pages.
-        if let Err(err) = self.connection.pragma_update(None, "wal_autocheckpoint", 1000) {
+        if let Err(err) = self
+            .connection
+            .pragma_update(None, "wal_autocheckpoint", 1000)
+        {
             eprintln!("purser: checkpoints could not be turned back on: {err}");
         }
     }
