@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use purser_core::Ledger;
 use purser_sched::DagState;
-use purser_store::{Batch, Snapshot, SnapshotWriter};
+use purser_store::{Batch, Journal, Snapshot, SnapshotWriter, StoreError};
 
 use crate::record::{StateSnapshot, decode_records, encode_snapshot};
 use crate::recover::replay_record;
@@ -51,10 +51,12 @@ impl Follower {
             ledger,
             dags,
             writer,
-            every_events: every_events.max(1),
-            last_snapshot_seq: snapshot_seq,
-            previous_snapshot_seq: 0,
-            stats,
+            snapshots: Snapshots::new(
+                every_events,
+                snapshot_seq,
+                stats,
+                " written off the writer's thread",
+            ),
         };
         std::thread::Builder::new()
             .name("purser-snapshots".into())
@@ -78,10 +80,103 @@ struct FollowerState {
     ledger: Ledger,
     dags: DagState,
     writer: Box<dyn SnapshotWriter>,
+    snapshots: Snapshots,
+}
+
+/// Where a snapshot goes: the journal itself (on the writer's thread) or its writer.
+pub(crate) trait SnapshotSink {
+    fn write(&mut self, snapshot: &Snapshot) -> Result<(), StoreError>;
+    fn compact(&mut self, seq: u64) -> Result<(), StoreError>;
+}
+
+impl SnapshotSink for Box<dyn Journal> {
+    fn write(&mut self, snapshot: &Snapshot) -> Result<(), StoreError> {
+        self.write_snapshot(snapshot)
+    }
+
+    fn compact(&mut self, seq: u64) -> Result<(), StoreError> {
+        self.compact_through(seq)
+    }
+}
+
+impl SnapshotSink for Box<dyn SnapshotWriter> {
+    fn write(&mut self, snapshot: &Snapshot) -> Result<(), StoreError> {
+        self.write_snapshot(snapshot)
+    }
+
+    fn compact(&mut self, seq: u64) -> Result<(), StoreError> {
+        self.compact_through(seq)
+    }
+}
+
+/// When snapshots are due and what was written: the one bookkeeping of the writer's thread and
+/// the follower. The journal is compacted through the snapshot before the newest, keeping one
+/// fallback.
+pub(crate) struct Snapshots {
     every_events: u64,
-    last_snapshot_seq: u64,
-    previous_snapshot_seq: u64,
+    last_seq: u64,
+    previous_seq: u64,
     stats: Arc<EngineStats>,
+    /// How the log names where the snapshot was taken (`""` or ` off the writer's thread`).
+    place: &'static str,
+}
+
+impl Snapshots {
+    pub(crate) fn new(
+        every_events: u64,
+        last_seq: u64,
+        stats: Arc<EngineStats>,
+        place: &'static str,
+    ) -> Snapshots {
+        Snapshots {
+            every_events: every_events.max(1),
+            last_seq,
+            previous_seq: 0,
+            stats,
+            place,
+        }
+    }
+
+    pub(crate) fn due(&self, ledger: &Ledger) -> bool {
+        ledger.last_seq() - self.last_seq >= self.every_events
+    }
+
+    /// Encodes the state, writes it to `sink` and compacts through the previous snapshot. A
+    /// failure loses nothing: the journal still holds every event.
+    pub(crate) fn take(&mut self, sink: &mut dyn SnapshotSink, ledger: &Ledger, dags: &DagState) {
+        let started = Instant::now();
+        let seq = ledger.last_seq();
+        let snapshot = Snapshot {
+            seq,
+            payload: encode_snapshot(&StateSnapshot {
+                ledger: ledger.to_snapshot(),
+                dags: dags.to_snapshot(),
+            }),
+        };
+        if let Err(err) = sink.write(&snapshot) {
+            eprintln!("purser: snapshot at {seq} failed: {err}");
+            return;
+        }
+        if self.previous_seq > 0
+            && let Err(err) = sink.compact(self.previous_seq)
+        {
+            eprintln!(
+                "purser: compaction through {} failed: {err}",
+                self.previous_seq
+            );
+        }
+        self.previous_seq = self.last_seq;
+        self.last_seq = seq;
+        self.stats.snapshot_seq.store(seq, Relaxed);
+        self.stats
+            .snapshot_micros
+            .store(started.elapsed().as_micros() as u64, Relaxed);
+        eprintln!(
+            "purser: snapshot at event {seq}{} in {} ms",
+            self.place,
+            started.elapsed().as_millis()
+        );
+    }
 }
 
 impl FollowerState {
@@ -103,10 +198,9 @@ impl FollowerState {
                 );
                 return;
             }
-            if self.ledger.last_seq() - self.last_snapshot_seq >= self.every_events
-                && self.ledger.replay_settled()
-            {
-                self.snapshot();
+            if self.snapshots.due(&self.ledger) && self.ledger.replay_settled() {
+                self.snapshots
+                    .take(&mut self.writer, &self.ledger, &self.dags);
             }
         }
     }
@@ -117,42 +211,5 @@ impl FollowerState {
             replay_record(&mut self.ledger, &mut self.dags, seq, &record)?;
         }
         Ok(())
-    }
-
-    fn snapshot(&mut self) {
-        let started = Instant::now();
-        let seq = self.ledger.last_seq();
-        let state = StateSnapshot {
-            ledger: self.ledger.to_snapshot(),
-            dags: self.dags.to_snapshot(),
-        };
-        let snapshot = Snapshot {
-            seq,
-            payload: encode_snapshot(&state),
-        };
-        drop(state);
-        if let Err(err) = self.writer.write_snapshot(&snapshot) {
-            // A failed snapshot loses nothing: the journal still holds every event.
-            eprintln!("purser: snapshot at {seq} failed: {err}");
-            return;
-        }
-        if self.previous_snapshot_seq > 0
-            && let Err(err) = self.writer.compact_through(self.previous_snapshot_seq)
-        {
-            eprintln!(
-                "purser: compaction through {} failed: {err}",
-                self.previous_snapshot_seq
-            );
-        }
-        self.previous_snapshot_seq = self.last_snapshot_seq;
-        self.last_snapshot_seq = seq;
-        self.stats.snapshot_seq.store(seq, Relaxed);
-        self.stats
-            .snapshot_micros
-            .store(started.elapsed().as_micros() as u64, Relaxed);
-        eprintln!(
-            "purser: snapshot at event {seq} written off the writer's thread in {} ms",
-            started.elapsed().as_millis()
-        );
     }
 }

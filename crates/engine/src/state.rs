@@ -9,12 +9,12 @@ use std::time::Instant;
 use purser_core::foresight::Foresight;
 use purser_core::{Event, Ledger};
 use purser_sched::DagState;
-use purser_store::{Batch, Journal, Snapshot, StoreError};
+use purser_store::{Batch, Journal, StoreError};
 
 use crate::audit::AuditLog;
 use crate::directory::Directory;
-use crate::record::{Record, StateSnapshot, encode_records, encode_snapshot};
-use crate::snapshotter::Follower;
+use crate::record::{Record, StateSnapshot, encode_records};
+use crate::snapshotter::{Follower, Snapshots};
 use crate::stats::EngineStats;
 
 /// What the writer owns.
@@ -24,10 +24,12 @@ pub struct EngineState {
     pub(crate) foresight: Foresight,
     pub(crate) audit: AuditLog,
     journal: Box<dyn Journal>,
+    /// How often snapshots are taken, and the one recovery started from: what a follower
+    /// starts with.
     snapshot_every_events: u64,
-    last_snapshot_seq: u64,
-    /// The previous snapshot: the journal is compacted through it, keeping one fallback.
-    previous_snapshot_seq: u64,
+    recovered_snapshot_seq: u64,
+    /// Snapshots taken on this thread (journals without a writer).
+    snapshots: Snapshots,
     last_now_ms: u64,
     /// The records of the batch being applied, in seq order.
     pub(crate) records: Vec<Record>,
@@ -62,20 +64,26 @@ impl EngineState {
         let directory = Arc::new(Directory::of(&parts.ledger));
         let stats = EngineStats::default();
         stats.snapshot_seq.store(parts.snapshot_seq, Relaxed);
+        let stats = Arc::new(stats);
         EngineState {
             ledger: parts.ledger,
             dags: parts.dags,
             foresight: parts.foresight,
             audit: parts.audit,
             journal: parts.journal,
-            snapshot_every_events: parts.snapshot_every_events.max(1),
-            last_snapshot_seq: parts.snapshot_seq,
-            previous_snapshot_seq: 0,
+            snapshot_every_events: parts.snapshot_every_events,
+            recovered_snapshot_seq: parts.snapshot_seq,
+            snapshots: Snapshots::new(
+                parts.snapshot_every_events,
+                parts.snapshot_seq,
+                stats.clone(),
+                "",
+            ),
             last_now_ms: 0,
             records: Vec::with_capacity(8_192),
             events: Vec::with_capacity(64),
             payload: Vec::with_capacity(1 << 20),
-            stats: Arc::new(stats),
+            stats,
             changes: tokio::sync::watch::Sender::new(last_seq),
             directory,
             follower: None,
@@ -98,7 +106,7 @@ impl EngineState {
             self.dags.clone(),
             writer,
             self.snapshot_every_events,
-            self.last_snapshot_seq,
+            self.recovered_snapshot_seq,
             self.stats.clone(),
         )?);
         Ok(true)
@@ -190,44 +198,10 @@ impl EngineState {
     }
 
     fn maybe_snapshot(&mut self) {
-        if self.follower.is_some()
-            || self.ledger.last_seq() - self.last_snapshot_seq < self.snapshot_every_events
-        {
-            return;
+        if self.follower.is_none() && self.snapshots.due(&self.ledger) {
+            self.snapshots
+                .take(&mut self.journal, &self.ledger, &self.dags);
         }
-        let started = Instant::now();
-        let state = StateSnapshot {
-            ledger: self.ledger.to_snapshot(),
-            dags: self.dags.to_snapshot(),
-        };
-        let seq = self.ledger.last_seq();
-        let snapshot = Snapshot {
-            seq,
-            payload: encode_snapshot(&state),
-        };
-        if let Err(err) = self.journal.write_snapshot(&snapshot) {
-            // A failed snapshot loses nothing: the journal still holds every event.
-            eprintln!("purser: snapshot at {seq} failed: {err}");
-            return;
-        }
-        if self.previous_snapshot_seq > 0
-            && let Err(err) = self.journal.compact_through(self.previous_snapshot_seq)
-        {
-            eprintln!(
-                "purser: compaction through {} failed: {err}",
-                self.previous_snapshot_seq
-            );
-        }
-        self.previous_snapshot_seq = self.last_snapshot_seq;
-        self.last_snapshot_seq = seq;
-        self.stats.snapshot_seq.store(seq, Relaxed);
-        self.stats
-            .snapshot_micros
-            .store(started.elapsed().as_micros() as u64, Relaxed);
-        eprintln!(
-            "purser: snapshot at event {seq} in {} ms",
-            started.elapsed().as_millis()
-        );
     }
 
     /// The state as a snapshot would hold it, for comparing replayed and live states.
