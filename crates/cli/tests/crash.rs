@@ -147,6 +147,19 @@ enum Mode {
     Batch(usize),
 }
 
+impl Mode {
+    /// Sends `reports` as this mode does. On an error every one of them is in doubt: those
+    /// that were counted are not counted again when retried with their keys.
+    fn deliver(self, agent: &ureq::Agent, url: &str, reports: &[Report]) -> Result<(), String> {
+        match self {
+            Mode::Single => reports
+                .iter()
+                .try_for_each(|report| send(agent, url, report).map(|_| ())),
+            Mode::Batch(_) => send_batch(agent, url, reports),
+        }
+    }
+}
+
 /// A plain-text GET.
 fn call_text(url: &str) -> (u16, String) {
     let mut response = agent().get(url).call().expect("the server answers");
@@ -229,35 +242,14 @@ fn crash_test(mode: Mode) {
                 std::thread::spawn(move || {
                     let agent = agent();
                     let mut book = book.lock().unwrap();
-                    // First the reports of the last run that got no answer: same key, same
-                    // figures (a batch's in doubt as one batch again).
+                    // First the reports of the last run that got no answer: same keys, same
+                    // figures.
                     if !book.in_doubt.is_empty() {
-                        let retried = match mode {
-                            Mode::Single => send(&agent, &url, &book.in_doubt[0]).map(|_| ()),
-                            Mode::Batch(_) => send_batch(&agent, &url, &book.in_doubt),
-                        };
-                        if retried.is_err() {
+                        if mode.deliver(&agent, &url, &book.in_doubt).is_err() {
                             return;
                         }
-                        match mode {
-                            Mode::Single => {
-                                let report = book.in_doubt.remove(0);
-                                book.acknowledged.push(report);
-                                while let Some(report) = book.in_doubt.pop() {
-                                    match send(&agent, &url, &report) {
-                                        Ok(_) => book.acknowledged.push(report),
-                                        Err(_) => {
-                                            book.in_doubt.push(report);
-                                            return;
-                                        }
-                                    }
-                                }
-                            }
-                            Mode::Batch(_) => {
-                                let done: Vec<Report> = book.in_doubt.drain(..).collect();
-                                book.acknowledged.extend(done);
-                            }
-                        }
+                        let retried = std::mem::take(&mut book.in_doubt);
+                        book.acknowledged.extend(retried);
                     }
                     let mut n = book.acknowledged.len();
                     let mut state = client_seed;
@@ -279,11 +271,7 @@ fn crash_test(mode: Mode) {
                                 }
                             })
                             .collect();
-                        let sent = match mode {
-                            Mode::Single => send(&agent, &url, &reports[0]).map(|_| ()),
-                            Mode::Batch(_) => send_batch(&agent, &url, &reports),
-                        };
-                        match sent {
+                        match mode.deliver(&agent, &url, &reports) {
                             Ok(()) => book.acknowledged.extend(reports),
                             Err(_) => {
                                 book.in_doubt.extend(reports);
@@ -313,10 +301,9 @@ fn crash_test(mode: Mode) {
     let agent = agent();
     for book in &books {
         let mut book = book.lock().unwrap();
-        while let Some(report) = book.in_doubt.pop() {
-            send(&agent, &server.url, &report).unwrap();
-            book.acknowledged.push(report);
-        }
+        mode.deliver(&agent, &server.url, &book.in_doubt).unwrap();
+        let retried = std::mem::take(&mut book.in_doubt);
+        book.acknowledged.extend(retried);
     }
     let mut expected_total = 0;
     let mut expected = [0u64; AGENTS];

@@ -66,24 +66,7 @@ impl Default for Dimensions {
 
 impl Dimensions {
     pub fn lookup(&self, name: &str) -> Option<DimId> {
-        // Well-known names are matched without hashing: they are nearly every name on the hot path.
-        let known = match name {
-            "tokens" => 0,
-            "cost_micros" => 1,
-            "time_ms" => 2,
-            "requests" => 3,
-            "cpu_millis" => 4,
-            "memory_bytes" => 5,
-            "gpu" => 6,
-            "slots" => 7,
-            _ => return self.custom.get(name).copied(),
-        };
-        Some(DimId(known))
-    }
-
-    /// Every name, in the order of their ids.
-    pub fn names(&self) -> &[Arc<str>] {
-        &self.names
+        well_known(name).or_else(|| self.custom.get(name).copied())
     }
 
     pub fn name(&self, dim: DimId) -> &Arc<str> {
@@ -220,15 +203,6 @@ impl Spend {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-
-    /// Every pair by name (well-known names first), for messages and tests.
-    pub fn named(&self) -> NamedAmounts {
-        self.known
-            .iter()
-            .map(|(dim, value)| (WELL_KNOWN[dim.0 as usize].to_string(), value))
-            .chain(self.custom.iter().cloned())
-            .collect()
-    }
 }
 
 impl FromIterator<(String, u64)> for Spend {
@@ -243,12 +217,21 @@ impl From<NamedAmounts> for Spend {
     }
 }
 
-/// The id of a well-known dimension: the same in every ledger.
+/// The id of a well-known dimension: the same in every ledger. Matched without hashing: they
+/// are nearly every name on the hot path.
 pub fn well_known(name: &str) -> Option<DimId> {
-    WELL_KNOWN
-        .iter()
-        .position(|known| *known == name)
-        .map(|idx| DimId(idx as u16))
+    let known = match name {
+        "tokens" => 0,
+        "cost_micros" => 1,
+        "time_ms" => 2,
+        "requests" => 3,
+        "cpu_millis" => 4,
+        "memory_bytes" => 5,
+        "gpu" => 6,
+        "slots" => 7,
+        _ => return None,
+    };
+    Some(DimId(known))
 }
 
 /// `30000` as `30,000`, for people.

@@ -27,52 +27,53 @@ use crate::stats::EngineStats;
 /// machine is starved).
 pub const FOLLOW_QUEUE_MAX: usize = 4_096;
 
+/// Payload buffers waiting to be used again at most.
+const SPARE_BUFFERS: usize = 8;
+
 /// How often the follower checkpoints the journal's write-ahead log.
 pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
 /// The writer's end: where committed batches go.
 pub struct Follower {
     batches: SyncSender<Batch>,
+    /// Payload buffers the follower is done with, for the writer to encode into again.
+    spare: Receiver<Vec<u8>>,
 }
 
 impl Follower {
-    /// Starts the follower's thread on a copy of the state as of `snapshot_seq`'s successor
-    /// (what recovery produced).
-    pub fn start(
+    /// Starts the follower's thread on a copy of the state recovery produced.
+    pub(crate) fn start(
         ledger: Ledger,
         dags: DagState,
         writer: Box<dyn SnapshotWriter>,
-        every_events: u64,
-        snapshot_seq: u64,
-        stats: Arc<EngineStats>,
+        snapshots: Snapshots,
     ) -> Result<Follower, String> {
         let (batches, receiver) = sync_channel(FOLLOW_QUEUE_MAX);
+        let (give_back, spare) = sync_channel(SPARE_BUFFERS);
         let state = FollowerState {
             ledger,
             dags,
             writer,
-            snapshots: Snapshots::new(
-                every_events,
-                snapshot_seq,
-                stats,
-                " written off the writer's thread",
-            ),
+            snapshots,
         };
         std::thread::Builder::new()
             .name("purser-snapshots".into())
-            .spawn(move || state.run(receiver))
+            .spawn(move || state.run(receiver, give_back))
             .map_err(|err| format!("the snapshot thread cannot start: {err}"))?;
-        Ok(Follower { batches })
+        Ok(Follower { batches, spare })
     }
 
-    /// Hands a committed batch to the follower; waits only when its queue is full. Answers
-    /// false once the follower has stopped.
-    pub fn committed(&self, batch: &Batch) -> bool {
-        match self.batches.try_send(batch.clone()) {
-            Ok(()) => true,
-            Err(TrySendError::Full(batch)) => self.batches.send(batch).is_ok(),
-            Err(TrySendError::Disconnected(_)) => false,
+    /// Hands a committed batch to the follower (its payload moves, nothing is copied); waits
+    /// only when the queue is full. Answers the buffer for the next batch's payload: one the
+    /// follower is done with when there is one. Gives the batch back once the follower has
+    /// stopped.
+    pub fn committed(&self, batch: Batch) -> Result<Vec<u8>, Batch> {
+        match self.batches.try_send(batch) {
+            Ok(()) => {}
+            Err(TrySendError::Full(batch)) => self.batches.send(batch).map_err(|err| err.0)?,
+            Err(TrySendError::Disconnected(batch)) => return Err(batch),
         }
+        Ok(self.spare.try_recv().unwrap_or_default())
     }
 }
 
@@ -122,18 +123,22 @@ pub(crate) struct Snapshots {
 }
 
 impl Snapshots {
-    pub(crate) fn new(
-        every_events: u64,
-        last_seq: u64,
-        stats: Arc<EngineStats>,
-        place: &'static str,
-    ) -> Snapshots {
+    pub(crate) fn new(every_events: u64, last_seq: u64, stats: Arc<EngineStats>) -> Snapshots {
         Snapshots {
             every_events: every_events.max(1),
             last_seq,
             previous_seq: 0,
             stats,
-            place,
+            place: "",
+        }
+    }
+
+    /// The same bookkeeping, for a follower that takes over from here.
+    pub(crate) fn off_thread(&self) -> Snapshots {
+        Snapshots {
+            place: " written off the writer's thread",
+            stats: self.stats.clone(),
+            ..*self
         }
     }
 
@@ -180,7 +185,7 @@ impl Snapshots {
 }
 
 impl FollowerState {
-    fn run(mut self, batches: Receiver<Batch>) {
+    fn run(mut self, batches: Receiver<Batch>, give_back: SyncSender<Vec<u8>>) {
         let mut last_checkpoint = Instant::now();
         while let Ok(batch) = batches.recv() {
             // The writer's connection leaves checkpoints to this thread, so that no append
@@ -198,6 +203,10 @@ impl FollowerState {
                 );
                 return;
             }
+            let mut payload = batch.payload;
+            payload.clear();
+            // A full return queue means the writer has spares enough: this one is dropped.
+            let _ = give_back.try_send(payload);
             if self.snapshots.due(&self.ledger) && self.ledger.replay_settled() {
                 self.snapshots
                     .take(&mut self.writer, &self.ledger, &self.dags);

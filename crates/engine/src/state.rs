@@ -24,11 +24,8 @@ pub struct EngineState {
     pub(crate) foresight: Foresight,
     pub(crate) audit: AuditLog,
     journal: Box<dyn Journal>,
-    /// How often snapshots are taken, and the one recovery started from: what a follower
-    /// starts with.
-    snapshot_every_events: u64,
-    recovered_snapshot_seq: u64,
-    /// Snapshots taken on this thread (journals without a writer).
+    /// Snapshots taken on this thread (journals without a writer); a follower starts from a
+    /// copy of it.
     snapshots: Snapshots,
     last_now_ms: u64,
     /// The records of the batch being applied, in seq order.
@@ -71,13 +68,10 @@ impl EngineState {
             foresight: parts.foresight,
             audit: parts.audit,
             journal: parts.journal,
-            snapshot_every_events: parts.snapshot_every_events,
-            recovered_snapshot_seq: parts.snapshot_seq,
             snapshots: Snapshots::new(
                 parts.snapshot_every_events,
                 parts.snapshot_seq,
                 stats.clone(),
-                "",
             ),
             last_now_ms: 0,
             records: Vec::with_capacity(8_192),
@@ -105,9 +99,7 @@ impl EngineState {
             self.ledger.clone(),
             self.dags.clone(),
             writer,
-            self.snapshot_every_events,
-            self.recovered_snapshot_seq,
-            self.stats.clone(),
+            self.snapshots.off_thread(),
         )?);
         Ok(true)
     }
@@ -176,14 +168,22 @@ impl EngineState {
             .observe(started.elapsed().as_nanos() as u64);
         self.stats.commit_records.observe(u64::from(n_events));
         appended?;
-        if let Some(follower) = &self.follower
-            && !follower.committed(&batch)
-        {
-            eprintln!("purser: the snapshot follower stopped; snapshots continue on the writer");
-            self.follower = None;
-            self.journal.snapshot_writer_stopped();
-        }
-        self.payload = batch.payload;
+        self.payload = match &self.follower {
+            None => batch.payload,
+            Some(follower) => match follower.committed(batch) {
+                Ok(buffer) => buffer,
+                Err(batch) => {
+                    eprintln!(
+                        "purser: the snapshot follower stopped; snapshots continue on the writer"
+                    );
+                    self.follower = None;
+                    if let Err(err) = self.journal.snapshot_writer_stopped() {
+                        eprintln!("purser: checkpoints could not be turned back on: {err}");
+                    }
+                    batch.payload
+                }
+            },
+        };
         for (idx, record) in self.records.iter().enumerate() {
             let seq = first_seq + idx as u64;
             self.stats.note_record(record);

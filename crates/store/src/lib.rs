@@ -127,7 +127,9 @@ pub trait Journal: Send {
 
     /// The snapshot writer is gone: the journal takes its own housekeeping back (SQLite:
     /// checkpoints on commit again).
-    fn snapshot_writer_stopped(&mut self) {}
+    fn snapshot_writer_stopped(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 /// Snapshots and compaction off the appender's thread (see [`Journal::snapshot_writer`]). The

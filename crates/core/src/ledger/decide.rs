@@ -39,10 +39,20 @@ impl Ledger {
     }
 
     pub(crate) fn resolve(&self, path: &AccountPath) -> Result<AccountId, LedgerError> {
-        self.lookup(path.as_str())
-            .ok_or_else(|| LedgerError::AccountNotFound {
-                path: path.to_string(),
-            })
+        self.resolve_hinted(path, None)
+    }
+
+    /// Refuses an amount map naming more than [`AMOUNT_DIMENSIONS_MAX`] dimensions.
+    fn check_count(n_dimensions: usize, field: &str) -> Result<(), LedgerError> {
+        if n_dimensions > AMOUNT_DIMENSIONS_MAX {
+            return Err(LedgerError::LimitReached {
+                field: field.into(),
+                message: format!(
+                    "{field} names {n_dimensions} dimensions, at most {AMOUNT_DIMENSIONS_MAX} are allowed"
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// Checks names and the number of dimensions, interning nothing yet.
@@ -51,15 +61,7 @@ impl Ledger {
         named: &[(String, u64)],
         field: &str,
     ) -> Result<Prepared, LedgerError> {
-        if named.len() > AMOUNT_DIMENSIONS_MAX {
-            return Err(LedgerError::LimitReached {
-                field: field.into(),
-                message: format!(
-                    "{field} names {} dimensions, at most {AMOUNT_DIMENSIONS_MAX} are allowed",
-                    named.len()
-                ),
-            });
-        }
+        Self::check_count(named.len(), field)?;
         let mut prepared = Prepared {
             known: SmallVec::new(),
             new_names: Vec::new(),
@@ -122,9 +124,13 @@ impl Ledger {
 
     /// Refuses an amount above `LedgerLimits::amount_max`. The sums themselves never refuse:
     /// the fold saturates them, so an accepted report never makes a later one impossible.
-    fn check_amounts(&self, named: &[(String, u64)], field: &str) -> Result<(), LedgerError> {
+    fn check_amounts<'a>(
+        &self,
+        named: impl IntoIterator<Item = (&'a str, u64)>,
+        field: &str,
+    ) -> Result<(), LedgerError> {
         let amount_max = self.limits.amount_max;
-        match named.iter().find(|(_, value)| *value > amount_max) {
+        match named.into_iter().find(|(_, value)| *value > amount_max) {
             Some((name, value)) => Err(LedgerError::invalid(
                 "amount_too_large",
                 format!("{field}.{name}"),
@@ -138,36 +144,30 @@ impl Ledger {
 
     /// Checks usage to be charged to `account`: sizes, names and the work units.
     fn check_spend(&self, usage: Spend, work_units: u64) -> Result<Prepared, LedgerError> {
-        if usage.len() > AMOUNT_DIMENSIONS_MAX {
-            return Err(LedgerError::LimitReached {
-                field: "usage".into(),
-                message: format!(
-                    "usage names {} dimensions, at most {AMOUNT_DIMENSIONS_MAX} are allowed",
-                    usage.len()
-                ),
-            });
+        Self::check_count(usage.len(), "usage")?;
+        // Invariant: an id from outside names a dimension of this ledger.
+        if let Some((dim, _)) = usage
+            .known
+            .iter()
+            .find(|(dim, _)| dim.0 as usize >= self.dims.len())
+        {
+            return Err(LedgerError::invalid(
+                "invalid_dimension",
+                "usage",
+                format!("usage names dimension id {} this ledger lacks", dim.0),
+            ));
         }
-        let amount_max = self.limits.amount_max;
-        for (dim, value) in usage.known.iter() {
-            // Invariant: an id from outside names a dimension of this ledger.
-            let Some(name) = self.dims.names().get(dim.0 as usize) else {
-                return Err(LedgerError::invalid(
-                    "invalid_dimension",
-                    "usage",
-                    format!("usage names dimension id {} this ledger lacks", dim.0),
-                ));
-            };
-            if value > amount_max {
-                return Err(LedgerError::invalid(
-                    "amount_too_large",
-                    format!("usage.{name}"),
-                    format!(
-                        "usage.{name} is {value}, more than the most one request may carry ({amount_max})"
-                    ),
-                ));
-            }
-        }
-        self.check_amounts(&usage.custom, "usage")?;
+        let names = usage
+            .known
+            .iter()
+            .map(|(dim, value)| (&**self.dims.name(dim), value))
+            .chain(
+                usage
+                    .custom
+                    .iter()
+                    .map(|(name, value)| (name.as_str(), *value)),
+            );
+        self.check_amounts(names, "usage")?;
         if work_units > self.limits.amount_max {
             return Err(LedgerError::invalid(
                 "amount_too_large",
@@ -297,7 +297,13 @@ impl Ledger {
                 ),
             });
         }
-        self.check_amounts(&request.amount, "amount")?;
+        self.check_amounts(
+            request
+                .amount
+                .iter()
+                .map(|(name, value)| (name.as_str(), *value)),
+            "amount",
+        )?;
         let prepared = self.prepare(&request.amount, "amount")?;
         // Invariant: a hold is granted only if every account on the path stays strictly below
         // its stop threshold in every dimension it asks for.

@@ -162,35 +162,19 @@ pub fn scale_up_limit(
     rules: &ResolvedRules,
     now_ms: i64,
 ) -> i32 {
-    let select: fn(i32, i32) -> i32 = match rules.select_policy {
-        SelectPolicy::Disabled => return current_replicas,
-        // For scaling up, the smallest change is the smallest result.
-        SelectPolicy::Min => std::cmp::min,
-        SelectPolicy::Max => std::cmp::max,
+    let periods = Periods {
+        current_replicas,
+        scale_up_events,
+        scale_down_events,
+        now_ms,
     };
-    let mut result = if rules.select_policy == SelectPolicy::Min {
-        i32::MAX
-    } else {
-        i32::MIN
-    };
-    for policy in &rules.policies {
-        let period_start_replicas = period_start_replicas(
-            current_replicas,
-            policy.period_seconds,
-            scale_up_events,
-            scale_down_events,
-            now_ms,
-        );
-        let proposed = match policy.kind {
-            PolicyKind::Pods => period_start_replicas.saturating_add(policy.value),
-            // Rounded up, or a small percentage of few replicas would never add a pod.
-            PolicyKind::Percent => (f64::from(period_start_replicas)
-                * (1.0 + f64::from(policy.value) / 100.0))
-                .ceil() as i32,
-        };
-        result = select(result, proposed);
-    }
-    result
+    periods.limit(rules, Direction::Up, |start, policy| match policy.kind {
+        PolicyKind::Pods => start.saturating_add(policy.value),
+        // Rounded up, or a small percentage of few replicas would never add a pod.
+        PolicyKind::Percent => {
+            (f64::from(start) * (1.0 + f64::from(policy.value) / 100.0)).ceil() as i32
+        }
+    })
 }
 
 /// The fewest replicas the scale-down policies allow now.
@@ -201,35 +185,61 @@ pub fn scale_down_limit(
     rules: &ResolvedRules,
     now_ms: i64,
 ) -> i32 {
-    let select: fn(i32, i32) -> i32 = match rules.select_policy {
-        SelectPolicy::Disabled => return current_replicas,
-        // For scaling down, the smallest change is the largest result.
-        SelectPolicy::Min => std::cmp::max,
-        SelectPolicy::Max => std::cmp::min,
+    let periods = Periods {
+        current_replicas,
+        scale_up_events,
+        scale_down_events,
+        now_ms,
     };
-    let mut result = if rules.select_policy == SelectPolicy::Min {
-        i32::MIN
-    } else {
-        i32::MAX
-    };
-    for policy in &rules.policies {
-        let period_start_replicas = period_start_replicas(
-            current_replicas,
-            policy.period_seconds,
-            scale_up_events,
-            scale_down_events,
-            now_ms,
-        );
-        let proposed = match policy.kind {
-            PolicyKind::Pods => period_start_replicas.saturating_sub(policy.value),
-            // Truncated, as upstream converts the product.
-            PolicyKind::Percent => {
-                (f64::from(period_start_replicas) * (1.0 - f64::from(policy.value) / 100.0)) as i32
-            }
+    periods.limit(rules, Direction::Down, |start, policy| match policy.kind {
+        PolicyKind::Pods => start.saturating_sub(policy.value),
+        // Truncated, as upstream converts the product.
+        PolicyKind::Percent => (f64::from(start) * (1.0 - f64::from(policy.value) / 100.0)) as i32,
+    })
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Direction {
+    Up,
+    Down,
+}
+
+/// What the policies of one direction look back on.
+struct Periods<'a> {
+    current_replicas: i32,
+    scale_up_events: &'a [ScaleEvent],
+    scale_down_events: &'a [ScaleEvent],
+    now_ms: i64,
+}
+
+impl Periods<'_> {
+    /// Each policy's proposal from the replica count at the start of its period, the one the
+    /// select policy picks (`Min`: the smallest change, `Max`: the largest). With no policy,
+    /// upstream's starting value stands: the widest bound of the direction.
+    fn limit(
+        &self,
+        rules: &ResolvedRules,
+        direction: Direction,
+        propose: impl Fn(i32, &ScalingPolicy) -> i32,
+    ) -> i32 {
+        // Up: the smallest change is the smallest count; down: the largest count.
+        let take_min = (rules.select_policy == SelectPolicy::Min) == (direction == Direction::Up);
+        let (select, start): (fn(i32, i32) -> i32, i32) = match rules.select_policy {
+            SelectPolicy::Disabled => return self.current_replicas,
+            _ if take_min => (std::cmp::min, i32::MAX),
+            _ => (std::cmp::max, i32::MIN),
         };
-        result = select(result, proposed);
+        rules.policies.iter().fold(start, |result, policy| {
+            let period_start = period_start_replicas(
+                self.current_replicas,
+                policy.period_seconds,
+                self.scale_up_events,
+                self.scale_down_events,
+                self.now_ms,
+            );
+            select(result, propose(period_start, policy))
+        })
     }
-    result
 }
 
 fn period_start_replicas(

@@ -7,8 +7,8 @@
 
 use super::error::HpaError;
 use super::grouping::{
-    PodMetric, PodMetrics, average_usage_ratio, custom_samples_by_pod, group_pods, pod_requests,
-    resource_usage_by_pod, utilization_ratio,
+    PodGroups, PodMetric, PodMetrics, average_usage_ratio, custom_samples_by_pod, group_pods,
+    pod_requests, resource_usage_by_pod, utilization_ratio,
 };
 use super::pods::{Pod, PodSample, PodUsage, Resource};
 
@@ -154,22 +154,16 @@ impl ReplicaCalculator {
         // On a scale-down a missing pod counts as using its request (or the target, when the
         // target is above 100%); on a scale-up it counts as using nothing.
         let fallback_percent = i64::from(target_utilization.max(100));
-        for pod_name in &groups.missing {
-            let value_milli = if usage_ratio < 1.0 {
-                let request = requests.get(pod_name).copied().unwrap_or(0);
+        fill_unsampled(
+            &mut metrics,
+            &groups,
+            usage_ratio,
+            scale_up_with_unready,
+            |pod| {
+                let request = requests.get(pod).copied().unwrap_or(0);
                 request.saturating_mul(fallback_percent) / 100
-            } else if usage_ratio > 1.0 {
-                0
-            } else {
-                continue;
-            };
-            metrics.insert(pod_name.clone(), filled_metric(value_milli));
-        }
-        if scale_up_with_unready {
-            for pod_name in &groups.unready {
-                metrics.insert(pod_name.clone(), filled_metric(0));
-            }
-        }
+            },
+        );
         let (new_usage_ratio, _, _) = utilization_ratio(&metrics, &requests, target_utilization)?;
         let filled = FilledRatio {
             usage_ratio,
@@ -283,21 +277,13 @@ impl ReplicaCalculator {
         }
 
         // On a scale-down a missing pod counts as exactly at target; on a scale-up as zero.
-        for pod_name in &groups.missing {
-            let value_milli = if usage_ratio < 1.0 {
-                target_milli
-            } else if usage_ratio > 1.0 {
-                0
-            } else {
-                continue;
-            };
-            metrics.insert(pod_name.clone(), filled_metric(value_milli));
-        }
-        if scale_up_with_unready {
-            for pod_name in &groups.unready {
-                metrics.insert(pod_name.clone(), filled_metric(0));
-            }
-        }
+        fill_unsampled(
+            &mut metrics,
+            &groups,
+            usage_ratio,
+            scale_up_with_unready,
+            |_| target_milli,
+        );
         let (new_usage_ratio, _) = average_usage_ratio(&metrics, target_milli);
         let filled = FilledRatio {
             usage_ratio,
@@ -332,6 +318,33 @@ fn filled_replicas(filled: &FilledRatio, current_replicas: i32, tolerances: Tole
         return current_replicas;
     }
     new_replicas
+}
+
+/// Fills in the pods without a usable sample before the ratio is computed again: a missing
+/// pod counts as `down_value` on a scale-down and as nothing on a scale-up (and is left out when
+/// the ratio is exactly 1); an unready pod counts as nothing when it may hold back a scale-up.
+fn fill_unsampled(
+    metrics: &mut PodMetrics,
+    groups: &PodGroups,
+    usage_ratio: f64,
+    scale_up_with_unready: bool,
+    down_value: impl Fn(&str) -> i64,
+) {
+    for pod_name in &groups.missing {
+        let value_milli = if usage_ratio < 1.0 {
+            down_value(pod_name)
+        } else if usage_ratio > 1.0 {
+            0
+        } else {
+            continue;
+        };
+        metrics.insert(pod_name.clone(), filled_metric(value_milli));
+    }
+    if scale_up_with_unready {
+        for pod_name in &groups.unready {
+            metrics.insert(pod_name.clone(), filled_metric(0));
+        }
+    }
 }
 
 fn filled_metric(value_milli: i64) -> PodMetric {

@@ -87,13 +87,68 @@ impl SqliteJournal {
             }),
         }
     }
+}
 
-    fn newest_snapshot_seq(&self) -> Result<Option<u64>, StoreError> {
-        let mut statement = self
-            .connection
-            .prepare_cached("SELECT max(seq) FROM snapshots")?;
-        let newest: Option<i64> = statement.query_row([], |row| row.get(0))?;
-        Ok(newest.and_then(seq_from_sql))
+/// Keeps the newest [`SNAPSHOTS_KEPT`] snapshots and deletes the others with their chunks.
+fn prune_snapshots(transaction: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
+    transaction
+        .prepare_cached(
+            "DELETE FROM snapshots WHERE seq NOT IN \
+             (SELECT seq FROM snapshots ORDER BY seq DESC LIMIT ?1)",
+        )?
+        .execute([SNAPSHOTS_KEPT as i64])?;
+    transaction.execute(schema::DELETE_ORPHAN_CHUNKS, [])?;
+    Ok(())
+}
+
+/// Deletes the batches wholly at or below `seq` (a batch straddling it stays), oldest first,
+/// [`COMPACT_SLICE_BATCHES`] per transaction, each moving `compacted_through` with it: the
+/// file is consistent after every commit and an append waits at most for one slice. Answers
+/// the new `compacted_through`, if it moved.
+fn compact(connection: &mut Connection, seq: u64) -> Result<Option<u64>, StoreError> {
+    let newest_snapshot: Option<u64> = connection
+        .prepare_cached("SELECT max(seq) FROM snapshots")?
+        .query_row([], |row| row.get::<_, Option<i64>>(0))?
+        .and_then(seq_from_sql);
+    if newest_snapshot.is_none_or(|snapshot_seq| seq > snapshot_seq) {
+        return Err(StoreError::CompactPastSnapshot {
+            seq,
+            newest_snapshot,
+        });
+    }
+    let mut compacted = None;
+    loop {
+        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let slice: Vec<(i64, i64)> = transaction
+            .prepare_cached("SELECT first_seq, n_events FROM batches ORDER BY first_seq LIMIT ?1")?
+            .query_map([COMPACT_SLICE_BATCHES], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })?
+            .collect::<Result<_, _>>()?;
+        let n_slice = slice.len();
+        let whole = slice
+            .into_iter()
+            .take_while(|(first_seq, n_events)| {
+                (first_seq + n_events - 1).max(0).unsigned_abs() <= seq
+            })
+            .enumerate()
+            .last();
+        let Some((idx, (last_first, last_n))) = whole else {
+            return Ok(compacted);
+        };
+        let deleted_through = (last_first + last_n - 1).max(0).unsigned_abs();
+        transaction
+            .prepare_cached("DELETE FROM batches WHERE first_seq <= ?1")?
+            .execute([last_first])?;
+        transaction
+            .prepare_cached("UPDATE meta SET value = ?1 WHERE key = 'compacted_through'")?
+            .execute([seq_to_sql(deleted_through)])?;
+        transaction.commit()?;
+        compacted = Some(deleted_through);
+        // A slice cut short by `seq`, or by the end of the journal, was the last.
+        if idx + 1 < n_slice || (n_slice as i64) < COMPACT_SLICE_BATCHES {
+            return Ok(compacted);
+        }
     }
 }
 
@@ -162,12 +217,7 @@ impl Journal for SqliteJournal {
                 "INSERT OR REPLACE INTO snapshots (seq, crc32, payload) VALUES (?1, ?2, ?3)",
             )?
             .execute(params![seq_to_sql(snapshot.seq), crc32, snapshot.payload])?;
-        transaction
-            .prepare_cached(
-                "DELETE FROM snapshots WHERE seq NOT IN \
-                 (SELECT seq FROM snapshots ORDER BY seq DESC LIMIT ?1)",
-            )?
-            .execute([SNAPSHOTS_KEPT as i64])?;
+        prune_snapshots(&transaction)?;
         transaction.commit()?;
         Ok(())
     }
@@ -235,35 +285,9 @@ impl Journal for SqliteJournal {
     }
 
     fn compact_through(&mut self, seq: u64) -> Result<(), StoreError> {
-        let newest_snapshot = self.newest_snapshot_seq()?;
-        if newest_snapshot.is_none_or(|snapshot_seq| seq > snapshot_seq) {
-            return Err(StoreError::CompactPastSnapshot {
-                seq,
-                newest_snapshot,
-            });
+        if let Some(compacted_through) = compact(&mut self.connection, seq)? {
+            self.compacted_through = compacted_through;
         }
-        // Delete the batches wholly at or below `seq`; a batch straddling `seq` stays.
-        let deleted_through = match self.batch_at_or_before(seq)? {
-            Some((first_seq, n_events)) if first_seq + u64::from(n_events) - 1 > seq => {
-                first_seq - 1
-            }
-            Some((first_seq, n_events)) => first_seq + u64::from(n_events) - 1,
-            None => return Ok(()),
-        };
-        if deleted_through <= self.compacted_through {
-            return Ok(());
-        }
-        let transaction = self
-            .connection
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        transaction
-            .prepare_cached("DELETE FROM batches WHERE first_seq <= ?1")?
-            .execute([seq_to_sql(deleted_through)])?;
-        transaction
-            .prepare_cached("UPDATE meta SET value = ?1 WHERE key = 'compacted_through'")?
-            .execute([seq_to_sql(deleted_through)])?;
-        transaction.commit()?;
-        self.compacted_through = deleted_through;
         Ok(())
     }
 
@@ -282,14 +306,11 @@ impl Journal for SqliteJournal {
         Ok(Some(Box::new(SqliteSnapshotWriter { connection })))
     }
 
-    fn snapshot_writer_stopped(&mut self) {
+    fn snapshot_writer_stopped(&mut self) -> Result<(), StoreError> {
         // SQLite's default threshold, in pages.
-        if let Err(err) = self
-            .connection
-            .pragma_update(None, "wal_autocheckpoint", 1000)
-        {
-            eprintln!("purser: checkpoints could not be turned back on: {err}");
-        }
+        self.connection
+            .pragma_update(None, "wal_autocheckpoint", 1000)?;
+        Ok(())
     }
 }
 
@@ -348,13 +369,7 @@ impl SnapshotWriter for SqliteSnapshotWriter {
                 "INSERT OR REPLACE INTO snapshots (seq, crc32, payload) VALUES (?1, ?2, x'')",
             )?
             .execute(params![seq, crc32])?;
-        transaction
-            .prepare_cached(
-                "DELETE FROM snapshots WHERE seq NOT IN \
-                 (SELECT seq FROM snapshots ORDER BY seq DESC LIMIT ?1)",
-            )?
-            .execute([SNAPSHOTS_KEPT as i64])?;
-        transaction.execute(schema::DELETE_ORPHAN_CHUNKS, [])?;
+        prune_snapshots(&transaction)?;
         transaction.commit()?;
         Ok(())
     }
@@ -366,50 +381,6 @@ impl SnapshotWriter for SqliteSnapshotWriter {
     }
 
     fn compact_through(&mut self, seq: u64) -> Result<(), StoreError> {
-        let newest_snapshot: Option<u64> = self
-            .connection
-            .prepare_cached("SELECT max(seq) FROM snapshots")?
-            .query_row([], |row| row.get::<_, Option<i64>>(0))?
-            .and_then(seq_from_sql);
-        if newest_snapshot.is_none_or(|snapshot_seq| seq > snapshot_seq) {
-            return Err(StoreError::CompactPastSnapshot {
-                seq,
-                newest_snapshot,
-            });
-        }
-        loop {
-            let transaction = self
-                .connection
-                .transaction_with_behavior(TransactionBehavior::Immediate)?;
-            // The oldest batches wholly at or below `seq`, a slice at a time.
-            let slice: Vec<(i64, i64)> = transaction
-                .prepare_cached(
-                    "SELECT first_seq, n_events FROM batches ORDER BY first_seq LIMIT ?1",
-                )?
-                .query_map([COMPACT_SLICE_BATCHES], |row| {
-                    Ok((row.get(0)?, row.get(1)?))
-                })?
-                .collect::<Result<_, _>>()?;
-            let whole: Vec<(i64, i64)> = slice
-                .into_iter()
-                .take_while(|(first_seq, n_events)| {
-                    (first_seq + n_events - 1).max(0).unsigned_abs() <= seq
-                })
-                .collect();
-            let Some(&(last_first, last_n)) = whole.last() else {
-                return Ok(());
-            };
-            let deleted_through = seq_to_sql((last_first + last_n - 1).max(0).unsigned_abs());
-            transaction
-                .prepare_cached("DELETE FROM batches WHERE first_seq <= ?1")?
-                .execute([last_first])?;
-            transaction
-                .prepare_cached("UPDATE meta SET value = ?1 WHERE key = 'compacted_through'")?
-                .execute([deleted_through])?;
-            transaction.commit()?;
-            if (whole.len() as i64) < COMPACT_SLICE_BATCHES {
-                return Ok(());
-            }
-        }
+        compact(&mut self.connection, seq).map(|_| ())
     }
 }
