@@ -83,8 +83,13 @@ class AsyncPurser:
         limits = httpx.Limits(
             max_connections=max_connections, max_keepalive_connections=max_connections
         )
+        # A standby answers writes with 307 to its shard's leader: followed with the same body.
         self._http = httpx.AsyncClient(
-            base_url=self.url, headers=http_headers(token), timeout=self.timeout, limits=limits
+            base_url=self.url,
+            headers=http_headers(token),
+            timeout=self.timeout,
+            limits=limits,
+            follow_redirects=True,
         )
 
     @classmethod

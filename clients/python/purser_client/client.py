@@ -98,8 +98,14 @@ class Purser:
         limits = httpx.Limits(
             max_connections=max_connections, max_keepalive_connections=max_connections
         )
+        # A standby answers writes with 307 to its shard's leader: followed with the same body
+        # (and so the same idempotency key).
         self._http = httpx.Client(
-            base_url=self.url, headers=http_headers(token), timeout=self.timeout, limits=limits
+            base_url=self.url,
+            headers=http_headers(token),
+            timeout=self.timeout,
+            limits=limits,
+            follow_redirects=True,
         )
 
     @classmethod

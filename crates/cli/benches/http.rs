@@ -16,6 +16,8 @@
 //! Every part starts `purser serve` as a child process on a free loopback port with a fresh
 //! temporary data directory, and kills it at the end. Any error answer fails the bench.
 
+#[path = "http/lag.rs"]
+mod lag;
 #[path = "http/load.rs"]
 mod load;
 #[path = "http/redis.rs"]
@@ -197,14 +199,52 @@ fn http(settings: &Settings, results: &mut Results) -> Result<(), String> {
         }
     }
     let mut run = 0;
-    for durability in ["fsync", "os"] {
+    // PostgreSQL (a database of its own on the machine's server) beside SQLite in the same run,
+    // with a standby following the leader, whose lag is sampled during each scenario.
+    let postgres = match purser_store::TempDatabase::create() {
+        Ok(Some(database)) => Some(database),
+        Ok(None) => None,
+        Err(err) => {
+            eprintln!("the PostgreSQL store is skipped: {err}");
+            None
+        }
+    };
+    let mut stores = vec![("fsync", None), ("os", None)];
+    if let Some(database) = &postgres {
+        stores.push(("postgres", Some(database.url().to_owned())));
+    }
+    for (durability, store_url) in stores {
         let dir = temp_dir()?;
-        let (server, _) = Server::start(
+        let more_config = store_url
+            .as_ref()
+            .map(|url| format!("store = \"{url}\"\n[cluster]\nfollow_every_ms = 100\n"))
+            .unwrap_or_default();
+        // PostgreSQL commits are durable as its server is configured (synchronous_commit).
+        let config_durability = if store_url.is_some() {
+            "fsync"
+        } else {
+            durability
+        };
+        let (server, _) = Server::start_with(
             dir.path(),
             &dir.path().join("data"),
-            durability,
+            config_durability,
             settings.snapshot_every,
+            &more_config,
         )?;
+        let mut standby = None;
+        if store_url.is_some() {
+            wait_for_role(&Api::new(server.addr), "leader")?;
+            let (follower, _) = Server::start_with(
+                dir.path(),
+                &dir.path().join("data"),
+                config_durability,
+                settings.snapshot_every,
+                &more_config,
+            )?;
+            wait_for_role(&Api::new(follower.addr), "standby")?;
+            standby = Some(follower);
+        }
         let agents = Arc::new(create_tree(&Api::new(server.addr), "org", 10, 100)?);
         let mut ceiling = f64::NAN;
         for scenario in scenarios {
@@ -237,6 +277,9 @@ fn http(settings: &Settings, results: &mut Results) -> Result<(), String> {
             let (server_before, engine_before) = server.cpu();
             let own_before = own_ticks();
             let snapshots_before = server.snapshot_ms().len();
+            let sampler = standby
+                .as_ref()
+                .map(|follower| lag::Sampler::start(server.addr, follower.addr));
             let started = Instant::now();
             let outcome = load::run(
                 server.addr,
@@ -245,6 +288,9 @@ fn http(settings: &Settings, results: &mut Results) -> Result<(), String> {
                 per_request as u64,
                 until,
             );
+            if let Some(sampler) = sampler {
+                eprintln!("standby lag during {label}: {}", sampler.finish());
+            }
             let cores = |ticks: u64| ticks as f64 / 100.0 / started.elapsed().as_secs_f64();
             let (server_after, engine_after) = server.cpu();
             if matches!(scenario, Scenario::Healthz) {
@@ -296,6 +342,21 @@ fn http(settings: &Settings, results: &mut Results) -> Result<(), String> {
             }
         }
         server.kill();
+        if let Some(follower) = standby {
+            follower.kill();
+        }
+    }
+    Ok(())
+}
+
+/// Waits until the server at `api` has `role` (a PostgreSQL leader takes its lease first).
+fn wait_for_role(api: &Api, role: &str) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while server::readiness(api)?.0 != role {
+        if Instant::now() > deadline {
+            return Err(format!("the server did not become {role}"));
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
     Ok(())
 }

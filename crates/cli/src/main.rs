@@ -1,6 +1,7 @@
 //! `purser`: serve the API, run the demo, and operate on accounts from the command line.
 
 mod accounts;
+mod backup;
 mod client;
 mod dag;
 mod demo;
@@ -64,10 +65,23 @@ enum Commands {
         /// Data directory (default ./purser-data, or the config's).
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// Where the journal lives: `sqlite` (in the data directory) or a postgres:// URL
+        /// shared with the shard's other processes (default: the config's `store`).
+        #[arg(long, env = "PURSER_STORE")]
+        store: Option<String>,
+        /// The shard this process serves on a PostgreSQL store (default: `[cluster] shard`).
+        #[arg(long)]
+        shard: Option<String>,
         /// A purser.toml (see `purser init`).
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Write a consistent copy of a running or stopped server's state (its newest snapshot and
+    /// the journal after it, checksummed) to a file: a backup, or a move to another store.
+    Export(backup::ExportArgs),
+    /// Load a file written by `purser export` into an empty store (an empty data directory or
+    /// PostgreSQL shard). A damaged or truncated file is refused with nothing written.
+    Import(backup::ImportArgs),
     /// Write a commented example config.
     Init {
         /// Where to write it.
@@ -296,8 +310,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Commands::Serve {
             listen,
             data_dir,
+            store,
+            shard,
             config,
-        } => serve(listen, data_dir, config),
+        } => serve(listen, data_dir, store, shard, config),
+        Commands::Export(args) => backup::export(&args),
+        Commands::Import(args) => backup::import(&args),
         Commands::Init { path, force } => init(&path, force),
         Commands::Demo {
             seconds,
@@ -452,6 +470,8 @@ pub(crate) fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<purs
 fn serve(
     listen: Option<std::net::SocketAddr>,
     data_dir: Option<PathBuf>,
+    store: Option<String>,
+    shard: Option<String>,
     config_path: Option<PathBuf>,
 ) -> anyhow::Result<ExitCode> {
     let mut config = load_config(config_path.as_deref())?;
@@ -461,6 +481,19 @@ fn serve(
     if let Some(data_dir) = data_dir {
         config.data_dir = data_dir;
     }
+    if let Some(store) = store {
+        config.store = Some(store);
+    }
+    if let Some(shard) = shard {
+        config.cluster.shard = shard;
+    }
+    config
+        .store()
+        .map_err(|err| anyhow::anyhow!("--store: {err}"))?;
+    config
+        .cluster
+        .check()
+        .map_err(|err| anyhow::anyhow!("--shard: {err}"))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -468,8 +501,14 @@ fn serve(
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("binding {}", config.listen))?;
-        let shutdown = async {
-            let _ = tokio::signal::ctrl_c().await;
+        // Ctrl-C or SIGTERM (what a supervisor sends): a leader releases its lease on the way.
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let shutdown = async move {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
+            }
             eprintln!("purser: shutting down");
         };
         purser_server::run(config, listener, shutdown).await?;

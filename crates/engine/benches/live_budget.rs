@@ -54,6 +54,7 @@ impl Run {
             dags,
             foresight: ForesightConfig::default(),
             snapshot_every_events: 1 << 30,
+            standby: false,
         };
         let (journal, _) = MemJournal::open(&MemStorage::new()).expect("a journal");
         let (state, _) = open_state(Box::new(journal), &config).expect("an empty journal");

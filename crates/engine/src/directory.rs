@@ -29,6 +29,15 @@ impl Directory {
         }
     }
 
+    /// Publishes every open account of `ledger` anew (after a standby folded accounts opened
+    /// or closed by its leader, or a recovery in place).
+    pub(crate) fn replace_all(&self, ledger: &Ledger) {
+        let fresh = Directory::of(ledger);
+        if let (Ok(mut ids), Ok(fresh)) = (self.ids.write(), fresh.ids.into_inner()) {
+            *ids = fresh;
+        }
+    }
+
     /// The id `path` had when last published.
     pub fn lookup(&self, path: &str) -> Option<AccountId> {
         // A poisoned lock means the writer panicked while publishing: answer nothing, the

@@ -18,6 +18,7 @@ pub mod audit;
 pub mod clock;
 pub mod directory;
 pub mod error;
+mod follow;
 pub mod jobs;
 pub mod periods;
 pub mod record;
@@ -59,6 +60,9 @@ pub struct EngineConfig {
     pub foresight: ForesightConfig,
     /// A snapshot is written after this many records; a restart replays at most this many.
     pub snapshot_every_events: u64,
+    /// Start as a standby: follow the (shared) journal, serve reads, refuse writes, until
+    /// promoted (`Engine::promote`).
+    pub standby: bool,
 }
 
 /// What recovery found.
@@ -98,6 +102,7 @@ pub fn open_state(
         journal,
         snapshot_every_events: config.snapshot_every_events,
         snapshot_seq: recovered.snapshot_seq,
+        config: config.clone(),
     });
     Ok((state, report))
 }
@@ -109,7 +114,9 @@ pub fn open(
     config: &EngineConfig,
 ) -> Result<(Engine, std::thread::JoinHandle<()>, RecoveryReport), String> {
     let (mut state, report) = open_state(journal, config)?;
-    state.follow()?;
+    if !config.standby {
+        state.follow()?;
+    }
     let stats = state.stats();
     let changes = state.changes();
     let directory = state.directory();

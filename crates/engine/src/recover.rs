@@ -40,39 +40,8 @@ pub fn recover(
         ),
     };
     let mut audit = AuditLog::new();
-    let mut n_records = 0u64;
-    let mut failure: Option<String> = None;
-    journal
-        .replay(snapshot_seq, &mut |batch| {
-            if failure.is_some() {
-                return Ok(());
-            }
-            let records = match decode_records(batch) {
-                Ok(records) => records,
-                Err(err) => {
-                    failure = Some(err);
-                    return Ok(());
-                }
-            };
-            for (idx, record) in records.into_iter().enumerate() {
-                let seq = batch.first_seq + idx as u64;
-                if seq <= snapshot_seq {
-                    continue;
-                }
-                if let Err(err) = replay_record(&mut ledger, &mut dags, seq, &record) {
-                    failure = Some(err);
-                    return Ok(());
-                }
-                audit.note_record(&ledger, &dags, seq, &record);
-                n_records += 1;
-            }
-            audit.end_batch();
-            Ok(())
-        })
-        .map_err(|err| err.to_string())?;
-    if let Some(failure) = failure {
-        return Err(failure);
-    }
+    let folded = fold(journal, &mut ledger, &mut dags, &mut audit, snapshot_seq)?;
+    let n_records = folded.n_records;
     // Invariant: replay ends on a whole command, with every derived event journaled.
     if !ledger.replay_settled() {
         return Err("the journal ends before the level changes its last command derived".into());
@@ -87,6 +56,66 @@ pub fn recover(
         snapshot_seq,
         n_records,
     })
+}
+
+/// What [`fold`] did.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Folded {
+    pub n_records: u64,
+    /// Records that opened or closed accounts (the published directory must follow).
+    pub n_accounts_changed: u64,
+}
+
+/// Folds every record journaled after `after_seq` into the ledger, the DAGs and the audit log,
+/// as they were folded live: recovery after its snapshot, and a standby following its leader.
+pub fn fold(
+    journal: &mut dyn Journal,
+    ledger: &mut Ledger,
+    dags: &mut DagState,
+    audit: &mut AuditLog,
+    after_seq: u64,
+) -> Result<Folded, String> {
+    let mut folded = Folded::default();
+    let mut failure: Option<String> = None;
+    journal
+        .replay(after_seq, &mut |batch| {
+            if failure.is_some() {
+                return Ok(());
+            }
+            let records = match decode_records(batch) {
+                Ok(records) => records,
+                Err(err) => {
+                    failure = Some(err);
+                    return Ok(());
+                }
+            };
+            for (idx, record) in records.into_iter().enumerate() {
+                let seq = batch.first_seq + idx as u64;
+                if seq <= after_seq {
+                    continue;
+                }
+                if let Err(err) = replay_record(ledger, dags, seq, &record) {
+                    failure = Some(err);
+                    return Ok(());
+                }
+                audit.note_record(ledger, dags, seq, &record);
+                folded.n_records += 1;
+                folded.n_accounts_changed += u64::from(matches!(
+                    record,
+                    Record::Ledger(
+                        purser_core::Event::AccountOpened { .. }
+                            | purser_core::Event::AccountClosed { .. }
+                    )
+                ));
+            }
+            audit.end_batch();
+            Ok(())
+        })
+        .map_err(|err| err.to_string())?;
+    match failure {
+        Some(failure) => Err(failure),
+        None => Ok(folded),
+    }
 }
 
 /// Folds one record journaled at `seq` (recovery, and the snapshots' follower).

@@ -24,10 +24,19 @@ pub(crate) fn run(mut state: EngineState, clock: Arc<dyn Clock>, mut jobs: mpsc:
             }
         }
         if let Err(err) = state.step(batch.drain(..), clock.now_ms(), &mut deliveries) {
-            // The state now holds events the journal does not: stop, and let a restart replay
-            // what is durable. Nobody of this batch was answered.
-            eprintln!("purser: journal append failed, stopping: {err}");
-            std::process::exit(70);
+            // The state now holds events the journal may not, and nobody of this batch was
+            // answered (their callers see the engine unavailable and retry with their keys).
+            deliveries.clear();
+            if !state.journal.is_shared() {
+                // Alone on its file: stop, and let a restart replay what is durable.
+                eprintln!("purser: journal append failed, stopping: {err}");
+                std::process::exit(70);
+            }
+            // Shared: another leader may have taken over. Re-read the journal and follow it.
+            if let Err(recovery) = state.step_down_after(&err) {
+                eprintln!("purser: recovering from the journal failed, stopping: {recovery}");
+                std::process::exit(70);
+            }
         }
         for delivery in deliveries.drain(..) {
             delivery();

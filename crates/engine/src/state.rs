@@ -23,10 +23,10 @@ pub struct EngineState {
     pub(crate) dags: DagState,
     pub(crate) foresight: Foresight,
     pub(crate) audit: AuditLog,
-    journal: Box<dyn Journal>,
+    pub(crate) journal: Box<dyn Journal>,
     /// Snapshots taken on this thread (journals without a writer); a follower starts from a
     /// copy of it.
-    snapshots: Snapshots,
+    pub(crate) snapshots: Snapshots,
     last_now_ms: u64,
     /// The records of the batch being applied, in seq order.
     pub(crate) records: Vec<Record>,
@@ -36,12 +36,16 @@ pub struct EngineState {
     /// What the writer counts for the metrics; the handles read it.
     pub(crate) stats: Arc<EngineStats>,
     /// The last committed seq, for those who watch for any change (the dashboard).
-    changes: tokio::sync::watch::Sender<u64>,
+    pub(crate) changes: tokio::sync::watch::Sender<u64>,
     /// Paths to ids for the request tasks, republished after each commit that opened or
     /// closed accounts.
-    directory: Arc<Directory>,
+    pub(crate) directory: Arc<Directory>,
     /// Takes the snapshots off this thread when the journal offers a snapshot writer.
-    follower: Option<Follower>,
+    pub(crate) follower: Option<Follower>,
+    /// True while this state appends; a standby follows the journal instead (`follow.rs`).
+    pub(crate) leader: bool,
+    /// What it was opened with, to recover again in place (`follow.rs`).
+    pub(crate) config: crate::EngineConfig,
 }
 
 /// How often the state is snapshotted, and the state recovery found.
@@ -53,6 +57,7 @@ pub struct StateParts {
     pub journal: Box<dyn Journal>,
     pub snapshot_every_events: u64,
     pub snapshot_seq: u64,
+    pub config: crate::EngineConfig,
 }
 
 impl EngineState {
@@ -61,6 +66,7 @@ impl EngineState {
         let directory = Arc::new(Directory::of(&parts.ledger));
         let stats = EngineStats::default();
         stats.snapshot_seq.store(parts.snapshot_seq, Relaxed);
+        stats.leader.store(!parts.config.standby, Relaxed);
         let stats = Arc::new(stats);
         EngineState {
             ledger: parts.ledger,
@@ -81,6 +87,8 @@ impl EngineState {
             changes: tokio::sync::watch::Sender::new(last_seq),
             directory,
             follower: None,
+            leader: !parts.config.standby,
+            config: parts.config,
         }
     }
 

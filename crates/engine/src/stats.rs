@@ -115,6 +115,9 @@ pub struct EngineStats {
     pub batch_jobs: Histogram,
     pub snapshot_seq: AtomicU64,
     pub snapshot_micros: AtomicU64,
+    /// True while this engine appends (always, on an embedded store); false on a standby that
+    /// follows a shared journal.
+    pub leader: std::sync::atomic::AtomicBool,
 }
 
 impl Default for EngineStats {
@@ -137,6 +140,7 @@ impl Default for EngineStats {
             batch_jobs: Histogram::sizes(),
             snapshot_seq: AtomicU64::new(0),
             snapshot_micros: AtomicU64::new(0),
+            leader: std::sync::atomic::AtomicBool::new(true),
         }
     }
 }

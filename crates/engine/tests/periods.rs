@@ -25,6 +25,7 @@ fn usage_before_the_first_tick_counts_in_the_first_period() {
         dags: DagConfig::of_pools(Vec::new()),
         foresight: ForesightConfig::default(),
         snapshot_every_events: 1_000_000,
+        standby: false,
     };
     let (mut state, _) = open_state(Box::new(journal), &config).expect("it recovers");
     let path = AccountPath::parse("acme").unwrap();

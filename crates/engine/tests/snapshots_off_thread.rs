@@ -23,6 +23,7 @@ fn config() -> EngineConfig {
         dags: DagConfig::of_pools(Vec::new()),
         foresight: ForesightConfig::default(),
         snapshot_every_events: EVERY,
+        standby: false,
     }
 }
 

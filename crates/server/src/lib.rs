@@ -8,6 +8,7 @@
 //! in the data directory, hands it and the wall clock to the engine, and serves until shutdown.
 
 pub mod auth;
+pub mod cluster;
 pub mod config;
 pub mod error;
 pub mod fleet;
@@ -26,7 +27,7 @@ use std::time::Duration;
 
 use purser_core::{AccountSpec, Command};
 use purser_engine::{Clock, Engine, EngineConfig, EngineError, WallClock};
-use purser_store::{Durability, SqliteJournal};
+use purser_store::{Durability, Epoch, Journal, OpenReport, PostgresJournal, SqliteJournal};
 
 pub use config::Config;
 
@@ -80,30 +81,47 @@ pub fn engine_config(config: &Config) -> Result<EngineConfig, ServerError> {
         dags: config::sched::dag_config(config).map_err(ServerError::Config)?,
         foresight: config.manager.to_config().map_err(ServerError::Config)?,
         snapshot_every_events: config.snapshot_every_events,
+        standby: false,
     })
 }
 
-/// Opens the journal in the data directory, recovers and starts the engine with `clock`.
+/// Opens the journal (in the data directory, or the shard's in PostgreSQL: then as a standby
+/// appending under `epoch` once promoted), recovers and starts the engine with `clock`.
 pub fn open_engine(
     config: &Config,
     clock: Arc<dyn Clock>,
+    epoch: &Epoch,
 ) -> Result<(Engine, std::thread::JoinHandle<()>), ServerError> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|source| ServerError::DataDir {
-        path: config.data_dir.display().to_string(),
-        source,
-    })?;
-    let durability = match config.durability {
-        config::DurabilityConfig::Fsync => Durability::Fsync,
-        config::DurabilityConfig::Os => Durability::Os,
+    let mut engine_config = engine_config(config)?;
+    let (journal, repair): (Box<dyn Journal>, OpenReport) = match config
+        .store()
+        .map_err(ServerError::Config)?
+    {
+        config::cluster::Store::Sqlite => {
+            std::fs::create_dir_all(&config.data_dir).map_err(|source| ServerError::DataDir {
+                path: config.data_dir.display().to_string(),
+                source,
+            })?;
+            let durability = match config.durability {
+                config::DurabilityConfig::Fsync => Durability::Fsync,
+                config::DurabilityConfig::Os => Durability::Os,
+            };
+            let (journal, repair) =
+                SqliteJournal::open(config.data_dir.join("journal.sqlite"), durability)?;
+            (Box::new(journal), repair)
+        }
+        config::cluster::Store::Postgres(url) => {
+            engine_config.standby = true;
+            let (journal, repair) =
+                PostgresJournal::open(&url, &config.cluster.shard, epoch.clone())?;
+            (Box::new(journal), repair)
+        }
     };
-    let (journal, repair) =
-        SqliteJournal::open(config.data_dir.join("journal.sqlite"), durability)?;
     if !repair.is_clean() {
         eprintln!("purser: repaired the journal on open: {repair:?}");
     }
-    let engine_config = engine_config(config)?;
-    let (engine, thread, recovered) = purser_engine::open(Box::new(journal), clock, &engine_config)
-        .map_err(ServerError::Recovery)?;
+    let (engine, thread, recovered) =
+        purser_engine::open(journal, clock, &engine_config).map_err(ServerError::Recovery)?;
     eprintln!(
         "purser: recovered {} accounts and {} dags at event {} (snapshot {}, {} events replayed) in {} ms",
         recovered.n_accounts,
@@ -145,8 +163,62 @@ pub async fn run_with_clock(
     let fleet = Arc::new(fleet::Fleet::new(
         config.fleet().map_err(ServerError::Config)?,
     ));
-    let (engine, engine_thread) = open_engine(&config, clock.clone())?;
-    create_configured_accounts(&engine, &config).await?;
+    let epoch = Epoch::default();
+    // Opening blocks (recovery; PostgreSQL's driver runs a runtime of its own).
+    let (engine, engine_thread) = {
+        let (config, clock, epoch) = (config.clone(), clock.clone(), epoch.clone());
+        tokio::task::spawn_blocking(move || open_engine(&config, clock, &epoch))
+            .await
+            .map_err(|err| ServerError::Recovery(format!("the opening task failed: {err}")))??
+    };
+    // Event streams never end on their own: they end when the server begins to shut down.
+    let (closing_tx, closing) = tokio::sync::watch::channel(false);
+    let (cluster, keeper_thread, follow_task) = match config.store().map_err(ServerError::Config)? {
+        config::cluster::Store::Sqlite => {
+            create_configured_accounts(&engine, &config).await?;
+            (None, None, None)
+        }
+        config::cluster::Store::Postgres(url) => {
+            let address = config
+                .cluster
+                .advertise
+                .clone()
+                .unwrap_or_else(|| format!("http://{address}"));
+            let cluster = Arc::new(cluster::Cluster::new(
+                config.cluster.clone(),
+                address,
+                epoch.clone(),
+            ));
+            let accounts = Arc::new(config.clone());
+            let on_promoted: cluster::OnPromoted = Arc::new(move |engine| {
+                let accounts = accounts.clone();
+                Box::pin(async move {
+                    if let Err(err) = create_configured_accounts(&engine, &accounts).await {
+                        eprintln!("purser: creating the config's accounts: {err}");
+                    }
+                })
+            });
+            let keeper = cluster::spawn_keeper(
+                cluster.clone(),
+                url,
+                engine.clone(),
+                tokio::runtime::Handle::current(),
+                closing.clone(),
+                on_promoted,
+            );
+            let follow = tokio::spawn(cluster::follow(
+                engine.clone(),
+                Duration::from_millis(config.cluster.follow_every_ms),
+            ));
+            eprintln!(
+                "purser: shard {} of {} as {}",
+                config.cluster.shard,
+                config.store().map_err(ServerError::Config)?.describe(),
+                cluster.owner
+            );
+            (Some(cluster), Some(keeper), Some(follow))
+        }
+    };
     if config.tokens.is_empty() {
         eprintln!(
             "purser: no tokens configured: accepting anonymous requests on loopback {address} only"
@@ -154,8 +226,6 @@ pub async fn run_with_clock(
     }
     let tick_task = tokio::spawn(engine.clone().run_ticker(Duration::from_millis(TICK_MS)));
     let fleet_task = tokio::spawn(fleet::watch(fleet.clone(), engine.clone(), clock.clone()));
-    // Event streams never end on their own: they end when the server begins to shut down.
-    let (closing_tx, closing) = tokio::sync::watch::channel(false);
     let state = routes::AppState {
         engine,
         tokens: Arc::new(auth::Tokens::new(&config.tokens)),
@@ -168,6 +238,7 @@ pub async fn run_with_clock(
         data_dir: Arc::from(config.data_dir.as_path()),
         fleet,
         clock,
+        cluster,
     };
     eprintln!("purser: listening on http://{address}");
     let shutdown = async move {
@@ -181,6 +252,14 @@ pub async fn run_with_clock(
         shutdown,
     )
     .await;
+    if let Some(keeper) = keeper_thread {
+        // `closing` turned true: the keeper demotes the engine and releases the lease.
+        let _ = tokio::task::spawn_blocking(move || keeper.join()).await;
+    }
+    if let Some(follow) = follow_task {
+        follow.abort();
+        let _ = follow.await;
+    }
     tick_task.abort();
     let _ = tick_task.await;
     fleet_task.abort();
@@ -219,9 +298,17 @@ fn fit_to_descriptors(mut limits: listen::ListenLimits) -> listen::ListenLimits 
 
 /// Creates the accounts of the config that do not exist yet, journaled like any request.
 async fn create_configured_accounts(engine: &Engine, config: &Config) -> Result<(), ServerError> {
+    let sharded = config
+        .store()
+        .is_ok_and(|store| store != config::cluster::Store::Sqlite);
     for (idx, entry) in config.accounts.iter().enumerate() {
         let path = purser_core::AccountPath::parse(&entry.path)
             .map_err(|err| ServerError::Config(format!("accounts[{idx}].path: {err}")))?;
+        let tenant = entry.path.split('/').next().unwrap_or_default();
+        if sharded && config.cluster.shard_of(tenant) != config.cluster.shard {
+            // Another shard's tenant: its own leader creates it.
+            continue;
+        }
         if engine.account(path.clone()).await.is_ok() {
             continue;
         }

@@ -90,6 +90,52 @@ pub enum StoreError {
     /// Any other failure of the database.
     #[error("journal database error: {0}")]
     Database(#[from] rusqlite::Error),
+
+    /// A failure of PostgreSQL or of the connection to it, with its cause.
+    #[error("journal database error (PostgreSQL): {0}")]
+    Postgres(String),
+
+    /// The shard's lease moved to a newer epoch: another leader took over, and this process's
+    /// append (or snapshot) was refused. Nothing of the call was written.
+    #[error(
+        "shard {shard}: epoch {epoch} no longer holds the lease (another leader took over); \
+         nothing was written"
+    )]
+    Fenced { shard: String, epoch: u64 },
+
+    /// This process does not hold the shard's lease: it follows the journal and cannot append.
+    #[error("shard {shard}: this process is a standby and does not append")]
+    NotLeader { shard: String },
+
+    /// An export file that cannot be read back whole (damaged, truncated, another format), or
+    /// one that could not be written.
+    #[error("export: {0}")]
+    Export(String),
+
+    /// An import (or a journal asked to start after a seq) needs an empty journal.
+    #[error("the journal is not empty (it ends at seq {last_seq}): refusing to overwrite it")]
+    NotEmpty { last_seq: u64 },
+}
+
+impl From<postgres::Error> for StoreError {
+    fn from(error: postgres::Error) -> StoreError {
+        // The driver's own message is terse ("db error"): the server's message and detail are in
+        // its source.
+        let mut message = error.to_string();
+        if let Some(db) = error.as_db_error() {
+            message = format!("{}: {}", db.code().code(), db.message());
+            if let Some(detail) = db.detail() {
+                message.push_str(&format!(" ({detail})"));
+            }
+        } else {
+            let mut source = std::error::Error::source(&error);
+            while let Some(cause) = source {
+                message.push_str(&format!(": {cause}"));
+                source = cause.source();
+            }
+        }
+        StoreError::Postgres(message)
+    }
 }
 
 fn describe_snapshot(seq: &Option<u64>) -> String {

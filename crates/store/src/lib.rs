@@ -19,12 +19,19 @@
 //! no knowledge of the event format.
 
 mod error;
+pub mod export;
+pub mod lease;
 mod mem;
+mod pg;
 mod sqlite;
 mod verify;
 
 pub use error::StoreError;
+pub use lease::{Epoch, LeaseHolder, LeaseKeeper, Leases, Transition};
 pub use mem::{Corruption, MemJournal, MemStorage};
+pub use pg::{
+    PostgresJournal, PostgresLeases, PostgresSnapshotWriter, TEST_SERVER_ENV, TempDatabase,
+};
 pub use sqlite::{Durability, SNAPSHOT_CHUNK_BYTES, SqliteJournal, SqliteSnapshotWriter};
 
 /// How many snapshots a journal keeps; older ones are deleted when a new one is written.
@@ -130,6 +137,23 @@ pub trait Journal: Send {
     fn snapshot_writer_stopped(&mut self) -> Result<(), StoreError> {
         Ok(())
     }
+
+    /// True when other processes share this journal (PostgreSQL): one leader appends, standbys
+    /// follow, and a failed append means "step down and re-read", not "stop".
+    fn is_shared(&self) -> bool {
+        false
+    }
+
+    /// Re-reads where the journal ends and how far it is compacted, which another process may
+    /// have moved (a standby following its leader); answers the new `last_seq`.
+    fn refresh(&mut self) -> Result<u64, StoreError> {
+        Ok(self.last_seq())
+    }
+
+    /// Makes an empty journal start after `seq`, as if events `1..=seq` had been journaled and
+    /// compacted: an import then writes a snapshot at or after `seq` and the batches after it.
+    /// Refused (`NotEmpty`) when the journal holds any batch or snapshot.
+    fn start_at(&mut self, seq: u64) -> Result<(), StoreError>;
 }
 
 /// Snapshots and compaction off the appender's thread (see [`Journal::snapshot_writer`]). The

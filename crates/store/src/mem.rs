@@ -259,4 +259,18 @@ impl Journal for MemJournal {
         self.compacted_through = state.compacted_through;
         Ok(())
     }
+
+    fn start_at(&mut self, seq: u64) -> Result<(), StoreError> {
+        let mut state = self.storage.lock();
+        if self.last_seq > 0 || !state.batches.is_empty() || !state.snapshots.is_empty() {
+            return Err(StoreError::NotEmpty {
+                last_seq: self.last_seq,
+            });
+        }
+        verify::check_start(seq)?;
+        state.compacted_through = seq;
+        self.compacted_through = seq;
+        self.last_seq = seq;
+        Ok(())
+    }
 }

@@ -64,6 +64,17 @@ pub(crate) fn check_append(last_seq: u64, batches: &[Batch]) -> Result<u64, Stor
     Ok(expected - 1)
 }
 
+/// Checks a journal may start after `seq` (`Journal::start_at`): the next seq must fit.
+pub(crate) fn check_start(seq: u64) -> Result<(), StoreError> {
+    if seq >= MAX_SEQ {
+        return Err(StoreError::SeqOutOfRange {
+            first_seq: seq,
+            n_events: 1,
+        });
+    }
+    Ok(())
+}
+
 /// The verdict of [`TailCheck`]: what to keep and what to cut.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct TailVerdict {

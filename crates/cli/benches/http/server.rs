@@ -32,6 +32,17 @@ impl Server {
         durability: &str,
         snapshot_every: Option<u64>,
     ) -> Result<(Server, Duration), String> {
+        Server::start_with(dir, data_dir, durability, snapshot_every, "")
+    }
+
+    /// [`Server::start`] with more of the config (`store = ...` and `[cluster]`) after the rest.
+    pub fn start_with(
+        dir: &Path,
+        data_dir: &Path,
+        durability: &str,
+        snapshot_every: Option<u64>,
+        more_config: &str,
+    ) -> Result<(Server, Duration), String> {
         let port = free_port()?;
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let config = dir.join(format!("purser-{port}.toml"));
@@ -39,6 +50,7 @@ impl Server {
         if let Some(every) = snapshot_every {
             text.push_str(&format!("snapshot_every_events = {every}\n"));
         }
+        text.push_str(more_config);
         std::fs::write(&config, text).map_err(|err| format!("writing the config: {err}"))?;
         let log = dir.join(format!("server-{port}.log"));
         let log_file =
@@ -180,6 +192,15 @@ pub fn dir_bytes(dir: &Path) -> u64 {
             })
             .sum()
     })
+}
+
+/// What `/readyz` says: the role (`single`, `leader`, `standby`) and the seq reflected.
+pub fn readiness(api: &Api) -> Result<(String, u64), String> {
+    let ready = api.call("GET", "/readyz", None)?;
+    Ok((
+        ready["role"].as_str().unwrap_or("").to_owned(),
+        ready["seq"].as_u64().unwrap_or(0),
+    ))
 }
 
 /// A blocking API client for the setup (keep-alive through ureq's pool).

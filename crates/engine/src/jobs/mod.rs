@@ -91,6 +91,37 @@ pub enum Op {
     /// The clock's tick: expired holds, alerts, the optimizer when due, periods, lapsed
     /// leases and placement.
     Tick,
+    /// A standby folds what its leader appended since; answers the seq it now reflects.
+    CatchUp(Responder<Result<u64, String>>),
+    /// Catch up, then append (the lease was taken); answers the seq it leads from.
+    Promote(Responder<Result<u64, String>>),
+    /// Stop appending and follow (the lease moved).
+    Demote(Responder<()>),
+}
+
+impl Op {
+    /// Whether the job changes the state (and journals): a standby leaves those to its leader.
+    fn writes(&self) -> bool {
+        !matches!(
+            self,
+            Op::Account(..)
+                | Op::Holds(..)
+                | Op::Notice(..)
+                | Op::Accounts { .. }
+                | Op::Forecast { .. }
+                | Op::Audit(..)
+                | Op::Subscribe(..)
+                | Op::Report(..)
+                | Op::Metrics(..)
+                | Op::Gauges(..)
+                | Op::Dag(..)
+                | Op::Dags(..)
+                | Op::Tick
+                | Op::CatchUp(..)
+                | Op::Promote(..)
+                | Op::Demote(..)
+        )
+    }
 }
 
 /// The delivery of `answer` to `reply`.
@@ -127,6 +158,11 @@ impl EngineState {
 
     /// Runs one job at `now_ms`; its records join the batch, its answer waits for the commit.
     pub(crate) fn handle(&mut self, op: Op, now_ms: u64) -> Option<Delivery> {
+        if !self.leader && op.writes() {
+            // A standby's writes go to the leader (the server redirects them before they get
+            // here); one that slipped through a change of role is refused by dropping it.
+            return None;
+        }
         match op {
             Op::Usage(report, scope, reply) => {
                 deliver(reply, self.usage(report, &scope, now_ms, true))
@@ -193,9 +229,21 @@ impl EngineState {
                 reason,
                 reply,
             } => deliver(reply, self.interrupted(worker, reason, now_ms)),
+            Op::Tick if !self.leader => {
+                // A standby's forecasts follow its state, but expiries, alerts and the
+                // optimizer are its leader's to journal.
+                self.foresight.sample(&mut self.ledger, now_ms);
+                None
+            }
             Op::Tick => {
                 self.tick(now_ms);
                 None
+            }
+            Op::CatchUp(reply) => deliver(reply, self.catch_up()),
+            Op::Promote(reply) => deliver(reply, self.promote()),
+            Op::Demote(reply) => {
+                self.demote();
+                deliver(reply, ())
             }
         }
     }
@@ -249,6 +297,27 @@ impl Engine {
     /// What the writer has counted since it started.
     pub fn stats(&self) -> Arc<EngineStats> {
         self.stats.clone()
+    }
+
+    /// True while this engine appends; false on a standby following a shared journal.
+    pub fn is_leader(&self) -> bool {
+        self.stats.leader.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// A standby folds what its leader appended since it last looked; answers the seq it now
+    /// reflects.
+    pub async fn catch_up(&self) -> Answer<Result<u64, String>> {
+        self.ask(Op::CatchUp).await
+    }
+
+    /// Catches up with the journal, then appends (call once the lease is held).
+    pub async fn promote(&self) -> Answer<Result<u64, String>> {
+        self.ask(Op::Promote).await
+    }
+
+    /// Stops appending and follows the journal.
+    pub async fn demote(&self) -> Answer<()> {
+        self.ask(Op::Demote).await
     }
 
     /// Jobs waiting for the writer now (at most [`QUEUE_MAX`]).

@@ -115,6 +115,7 @@ impl Sim {
             foresight: ForesightConfig::default(),
             // Small, so that snapshots and compaction happen many times in a run.
             snapshot_every_events: 400,
+            standby: false,
         };
         let storage = MemStorage::new();
         let (journal, _) = MemJournal::open(&storage).expect("a new journal opens");

@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 pub use crate::auth::TokenConfig;
 
+pub mod cluster;
 pub mod fleet;
 pub mod http;
 pub mod manager;
@@ -23,6 +24,13 @@ pub struct Config {
     pub listen: SocketAddr,
     #[serde(default = "default_data_dir")]
     pub data_dir: PathBuf,
+    /// Where the journal lives: `sqlite` (in `data_dir`, the default) or a `postgres://` URL
+    /// shared by the processes of `[cluster]`.
+    #[serde(default)]
+    pub store: Option<String>,
+    /// Shards, leases and redirects on PostgreSQL (`config/cluster.rs`).
+    #[serde(default)]
+    pub cluster: cluster::ClusterSection,
     /// `fsync` (default: survives power loss) or `os` (survives a crash of the process only).
     #[serde(default)]
     pub durability: DurabilityConfig,
@@ -123,6 +131,8 @@ impl Default for Config {
         Config {
             listen: default_listen(),
             data_dir: default_data_dir(),
+            store: None,
+            cluster: cluster::ClusterSection::default(),
             durability: DurabilityConfig::default(),
             snapshot_every_events: default_snapshot_every(),
             idempotency_keys_max: default_keys(),
@@ -164,6 +174,8 @@ impl Config {
         if !(1..=1 << 62).contains(&config.amount_max) {
             return Err("amount_max must be 1 to 4611686018427387904 (2^62)".into());
         }
+        config.store()?;
+        config.cluster.check()?;
         config.http.listen_limits()?;
         config.http.body_read_timeout()?;
         sched::dag_config(&config)?;
@@ -171,6 +183,11 @@ impl Config {
         config.metrics.check()?;
         config.fleet()?;
         Ok(config)
+    }
+
+    /// Where the journal lives.
+    pub fn store(&self) -> Result<cluster::Store, String> {
+        cluster::Store::parse(self.store.as_deref())
     }
 
     /// The fleet's profiles and settings, resolved and checked.

@@ -14,9 +14,19 @@ pub async fn healthz() -> Json<serde_json::Value> {
 
 #[utoipa::path(get, path = "/readyz", tag = "routes",
     responses((status = 200, description = "The store is open and replayed")))]
-pub async fn readyz() -> Json<serde_json::Value> {
-    // The server binds only after the journal is open and replayed.
-    Json(serde_json::json!({ "status": "ready" }))
+pub async fn readyz(State(state): State<AppState>) -> Json<serde_json::Value> {
+    // The server binds only after the journal is open and replayed. On a shared store it says
+    // which role this process has (a standby is ready: it serves reads).
+    let mut ready = serde_json::json!({
+        "status": "ready",
+        "role": "single",
+        "seq": *state.engine.changes().borrow(),
+    });
+    if let Some(cluster) = &state.cluster {
+        ready = cluster.describe(&state.engine);
+        ready["status"] = "ready".into();
+    }
+    Json(ready)
 }
 
 #[utoipa::path(get, path = "/openapi.json", tag = "routes",

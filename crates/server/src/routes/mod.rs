@@ -57,6 +57,8 @@ pub struct AppState {
     pub fleet: Arc<crate::fleet::Fleet>,
     /// The engine's clock, for the fleet's times.
     pub clock: Arc<dyn purser_engine::Clock>,
+    /// The shard, its lease and its peers, on a PostgreSQL store.
+    pub cluster: Option<Arc<crate::cluster::Cluster>>,
 }
 
 /// The API's routes, with `pages` (the dashboard's, `crate::ui::router`) beside them, behind
@@ -113,6 +115,15 @@ pub fn router(state: AppState, pages: Router<AppState>) -> Router {
             guard_body,
         ))
         .layer(axum::extract::DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn_with_state(
+            crate::cluster::Routing {
+                engine: state.engine.clone(),
+                cluster: state.cluster.clone(),
+                body_max: BATCH_BODY_MAX,
+                accounts_prefix: ACCOUNTS,
+            },
+            crate::cluster::route,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.http_stats.clone(),
             crate::metrics::http::observe,

@@ -306,6 +306,31 @@ impl Journal for SqliteJournal {
         Ok(Some(Box::new(SqliteSnapshotWriter { connection })))
     }
 
+    fn start_at(&mut self, seq: u64) -> Result<(), StoreError> {
+        let transaction = self
+            .connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let n_rows: i64 = transaction.query_row(
+            "SELECT (SELECT count(*) FROM batches) + (SELECT count(*) FROM snapshots)",
+            [],
+            |row| row.get(0),
+        )?;
+        if n_rows > 0 || self.last_seq > 0 {
+            return Err(StoreError::NotEmpty {
+                last_seq: self.last_seq,
+            });
+        }
+        verify::check_start(seq)?;
+        transaction.execute(
+            "UPDATE meta SET value = ?1 WHERE key = 'compacted_through'",
+            [seq_to_sql(seq)],
+        )?;
+        transaction.commit()?;
+        self.compacted_through = seq;
+        self.last_seq = seq;
+        Ok(())
+    }
+
     fn snapshot_writer_stopped(&mut self) -> Result<(), StoreError> {
         // SQLite's default threshold, in pages.
         self.connection

@@ -1,8 +1,8 @@
 //! One `Backend` per journal implementation, so every case runs against each of them.
 
 use purser_store::{
-    Batch, Corruption, Durability, Journal, MemJournal, MemStorage, OpenReport, SqliteJournal,
-    StoreError,
+    Batch, Corruption, Durability, Epoch, Journal, Leases, MemJournal, MemStorage, OpenReport,
+    PostgresJournal, PostgresLeases, SqliteJournal, StoreError, TempDatabase,
 };
 use rusqlite::{Connection, params};
 use tempfile::TempDir;
@@ -16,6 +16,20 @@ pub trait Backend {
     fn try_open(&self) -> Result<(Self::Journal, OpenReport), StoreError>;
     fn corrupt_batch(&self, first_seq: u64, corruption: Corruption);
     fn corrupt_snapshot(&self, seq: u64);
+
+    /// True (having said why) when this backend's tests are switched off.
+    fn skipped(&self) -> bool {
+        false
+    }
+
+    /// A new backend, or `None` when its tests are switched off.
+    fn new_or_skip() -> Option<Self>
+    where
+        Self: Sized,
+    {
+        let backend = Self::new();
+        (!backend.skipped()).then_some(backend)
+    }
 
     fn open(&self) -> (Self::Journal, OpenReport) {
         self.try_open()
@@ -126,6 +140,94 @@ impl Backend for Sqlite {
             )
             .unwrap();
         assert_eq!(n_updated, 1);
+    }
+}
+
+/// A shard of a database of its own on the machine's PostgreSQL, appended under a lease this
+/// harness holds (the server's case). `PURSER_TEST_POSTGRES=off` makes these tests pass
+/// without running, saying so.
+pub struct Postgres {
+    pub database: Option<TempDatabase>,
+    pub epoch: Epoch,
+}
+
+pub const SHARD: &str = "main";
+
+impl Postgres {
+    pub fn raw(&self) -> postgres::Client {
+        postgres::Client::connect(self.url(), postgres::NoTls).unwrap()
+    }
+
+    pub fn url(&self) -> &str {
+        self.database.as_ref().expect("not skipped").url()
+    }
+}
+
+impl Backend for Postgres {
+    type Journal = PostgresJournal;
+
+    fn new() -> Postgres {
+        let database = TempDatabase::create().unwrap_or_else(|err| {
+            panic!(
+                "the PostgreSQL tests need a server ({} or postgres://postgres@127.0.0.1:5432; \
+                 set it to `off` to skip them): {err}",
+                purser_store::TEST_SERVER_ENV
+            )
+        });
+        let epoch = Epoch::default();
+        if let Some(database) = &database {
+            let mut leases = PostgresLeases::connect(database.url()).unwrap();
+            let granted = leases.try_acquire(SHARD, "harness", "", 60_000).unwrap();
+            epoch.set(granted);
+        }
+        Postgres { database, epoch }
+    }
+
+    fn try_open(&self) -> Result<(PostgresJournal, OpenReport), StoreError> {
+        PostgresJournal::open(self.url(), SHARD, self.epoch.clone())
+    }
+
+    fn corrupt_batch(&self, first_seq: u64, corruption: Corruption) {
+        let mut raw = self.raw();
+        let row = raw
+            .query_one(
+                "SELECT crc32, payload FROM purser_batches WHERE shard = $1 AND first_seq = $2",
+                &[&SHARD, &(first_seq as i64)],
+            )
+            .unwrap();
+        let (mut crc32, mut payload): (i64, Vec<u8>) = (row.get(0), row.get(1));
+        match corruption {
+            Corruption::FlipPayloadBit => payload[0] ^= 1,
+            Corruption::TruncatePayload => payload.truncate(payload.len() / 2),
+            Corruption::WrongCrc => crc32 ^= 0xffff_ffff,
+        }
+        let n_updated = raw
+            .execute(
+                "UPDATE purser_batches SET crc32 = $1, payload = $2 \
+                 WHERE shard = $3 AND first_seq = $4",
+                &[&crc32, &payload, &SHARD, &(first_seq as i64)],
+            )
+            .unwrap();
+        assert_eq!(n_updated, 1);
+    }
+
+    fn corrupt_snapshot(&self, seq: u64) {
+        let n_updated = self
+            .raw()
+            .execute(
+                "UPDATE purser_snapshots SET crc32 = (crc32 + 1) % 4294967296 \
+                 WHERE shard = $1 AND seq = $2",
+                &[&SHARD, &(seq as i64)],
+            )
+            .unwrap();
+        assert_eq!(n_updated, 1);
+    }
+
+    fn skipped(&self) -> bool {
+        if self.database.is_none() {
+            eprintln!("skipped: {}=off", purser_store::TEST_SERVER_ENV);
+        }
+        self.database.is_none()
     }
 }
 

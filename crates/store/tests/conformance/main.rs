@@ -4,6 +4,7 @@
 mod cases;
 mod harness;
 mod props;
+mod shared;
 mod specific;
 
 /// Instantiates every conformance case for one backend.
@@ -70,3 +71,4 @@ macro_rules! conformance_suite {
 
 conformance_suite!(mem, crate::harness::Mem);
 conformance_suite!(sqlite, crate::harness::Sqlite);
+conformance_suite!(postgres, crate::harness::Postgres);
