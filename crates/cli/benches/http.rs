@@ -225,23 +225,21 @@ fn http(settings: &Settings, results: &mut Results) -> Result<(), String> {
         } else {
             durability
         };
-        let (server, _) = Server::start_with(
-            dir.path(),
-            &dir.path().join("data"),
-            config_durability,
-            settings.snapshot_every,
-            &more_config,
-        )?;
-        let mut standby = None;
-        if store_url.is_some() {
-            wait_for_role(&Api::new(server.addr), "leader")?;
-            let (follower, _) = Server::start_with(
+        let start = || {
+            Server::start_with(
                 dir.path(),
                 &dir.path().join("data"),
                 config_durability,
                 settings.snapshot_every,
                 &more_config,
-            )?;
+            )
+            .map(|(server, _)| server)
+        };
+        let server = start()?;
+        let mut standby = None;
+        if store_url.is_some() {
+            wait_for_role(&Api::new(server.addr), "leader")?;
+            let follower = start()?;
             wait_for_role(&Api::new(follower.addr), "standby")?;
             standby = Some(follower);
         }

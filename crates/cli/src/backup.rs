@@ -14,21 +14,46 @@ use purser_store::{
     Durability, Epoch, Journal, Leases, PostgresJournal, PostgresLeases, SqliteJournal, StoreError,
 };
 
-/// Which store: the same flags and config as `purser serve`.
+/// Which store, for `serve`, `export` and `import` alike.
 #[derive(Args, Clone, Debug)]
 pub struct StoreArgs {
     /// Data directory of the embedded store (default ./purser-data, or the config's).
     #[arg(long)]
     data_dir: Option<PathBuf>,
-    /// `sqlite` or a postgres:// URL (default: the config's `store`).
+    /// Where the journal lives: `sqlite` (in the data directory) or a postgres:// URL shared
+    /// with the shard's other processes (default: the config's `store`).
     #[arg(long, env = "PURSER_STORE")]
     store: Option<String>,
     /// The shard, on PostgreSQL (default: `[cluster] shard`).
     #[arg(long)]
     shard: Option<String>,
-    /// A purser.toml.
+    /// A purser.toml (see `purser init`).
     #[arg(long)]
     config: Option<PathBuf>,
+}
+
+impl StoreArgs {
+    /// The config file (or the defaults) with these flags over it, checked.
+    pub fn config(&self) -> anyhow::Result<purser_server::Config> {
+        let mut config = crate::load_config(self.config.as_deref())?;
+        if let Some(data_dir) = &self.data_dir {
+            config.data_dir = data_dir.clone();
+        }
+        if let Some(store) = &self.store {
+            config.store = Some(store.clone());
+        }
+        if let Some(shard) = &self.shard {
+            config.cluster.shard = shard.clone();
+        }
+        config
+            .store()
+            .map_err(|err| anyhow::anyhow!("--store: {err}"))?;
+        config
+            .cluster
+            .check()
+            .map_err(|err| anyhow::anyhow!("--shard: {err}"))?;
+        Ok(config)
+    }
 }
 
 #[derive(Args, Clone, Debug)]
@@ -59,20 +84,13 @@ struct Target {
 
 impl Target {
     fn of(args: &StoreArgs) -> anyhow::Result<Target> {
-        let mut config = crate::load_config(args.config.as_deref())?;
-        if let Some(data_dir) = &args.data_dir {
-            config.data_dir = data_dir.clone();
-        }
-        if let Some(store) = &args.store {
-            config.store = Some(store.clone());
-        }
-        let store = config
-            .store()
-            .map_err(|err| anyhow::anyhow!("--store: {err}"))?;
+        let config = args.config()?;
         Ok(Target {
-            store,
+            store: config
+                .store()
+                .map_err(|err| anyhow::anyhow!("--store: {err}"))?,
             data_dir: config.data_dir,
-            shard: args.shard.clone().unwrap_or(config.cluster.shard),
+            shard: config.cluster.shard,
         })
     }
 

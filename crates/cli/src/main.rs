@@ -62,19 +62,8 @@ enum Commands {
         /// Listen address (default 127.0.0.1:7543, or the config's).
         #[arg(long)]
         listen: Option<std::net::SocketAddr>,
-        /// Data directory (default ./purser-data, or the config's).
-        #[arg(long)]
-        data_dir: Option<PathBuf>,
-        /// Where the journal lives: `sqlite` (in the data directory) or a postgres:// URL
-        /// shared with the shard's other processes (default: the config's `store`).
-        #[arg(long, env = "PURSER_STORE")]
-        store: Option<String>,
-        /// The shard this process serves on a PostgreSQL store (default: `[cluster] shard`).
-        #[arg(long)]
-        shard: Option<String>,
-        /// A purser.toml (see `purser init`).
-        #[arg(long)]
-        config: Option<PathBuf>,
+        #[command(flatten)]
+        store: backup::StoreArgs,
     },
     /// Write a consistent copy of a running or stopped server's state (its newest snapshot and
     /// the journal after it, checksummed) to a file: a backup, or a move to another store.
@@ -307,13 +296,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Commands::Serve {
-            listen,
-            data_dir,
-            store,
-            shard,
-            config,
-        } => serve(listen, data_dir, store, shard, config),
+        Commands::Serve { listen, store } => serve(listen, &store),
         Commands::Export(args) => backup::export(&args),
         Commands::Import(args) => backup::import(&args),
         Commands::Init { path, force } => init(&path, force),
@@ -469,31 +452,12 @@ pub(crate) fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<purs
 
 fn serve(
     listen: Option<std::net::SocketAddr>,
-    data_dir: Option<PathBuf>,
-    store: Option<String>,
-    shard: Option<String>,
-    config_path: Option<PathBuf>,
+    store: &backup::StoreArgs,
 ) -> anyhow::Result<ExitCode> {
-    let mut config = load_config(config_path.as_deref())?;
+    let mut config = store.config()?;
     if let Some(listen) = listen {
         config.listen = listen;
     }
-    if let Some(data_dir) = data_dir {
-        config.data_dir = data_dir;
-    }
-    if let Some(store) = store {
-        config.store = Some(store);
-    }
-    if let Some(shard) = shard {
-        config.cluster.shard = shard;
-    }
-    config
-        .store()
-        .map_err(|err| anyhow::anyhow!("--store: {err}"))?;
-    config
-        .cluster
-        .check()
-        .map_err(|err| anyhow::anyhow!("--shard: {err}"))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

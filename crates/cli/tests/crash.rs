@@ -3,13 +3,16 @@
 //! as real agents do. After each restart the consumed totals equal the sum of the reports exactly:
 //! nothing acknowledged was lost and nothing retried was counted twice.
 
-use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
+
+mod common;
+
+use common::{call, free_port};
 
 const CLIENTS: usize = 6;
 const CRASHES: usize = 4;
@@ -18,14 +21,6 @@ const AGENTS: usize = 8;
 struct Server {
     child: Child,
     url: String,
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn start(data_dir: &std::path::Path, config: Option<&std::path::Path>) -> Server {
@@ -67,29 +62,6 @@ fn agent() -> ureq::Agent {
         .timeout_global(Some(Duration::from_secs(5)))
         .build()
         .into()
-}
-
-/// Sends a request; Ok((status, body)) when an answer came, Err when the connection failed.
-fn call(
-    agent: &ureq::Agent,
-    method: &str,
-    url: &str,
-    body: Option<&Value>,
-) -> Result<(u16, Value), String> {
-    let request = ureq::http::Request::builder()
-        .method(method)
-        .uri(url)
-        .header("content-type", "application/json");
-    let request = request
-        .body(body.map(|b| b.to_string()).unwrap_or_default())
-        .unwrap();
-    let mut response = agent.run(request).map_err(|err| err.to_string())?;
-    let status = response.status().as_u16();
-    let text = response
-        .body_mut()
-        .read_to_string()
-        .map_err(|err| err.to_string())?;
-    Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
 }
 
 /// A report: its key, its account and its tokens.

@@ -10,27 +10,21 @@
 //! Needs the machine's PostgreSQL (`PURSER_TEST_POSTGRES`, `off` to skip).
 
 use std::collections::BTreeSet;
-use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use common::{call, free_port};
 use purser_store::TempDatabase;
 use serde_json::{Value, json};
+
+mod common;
 
 const CLIENTS: usize = 4;
 const AGENTS: u64 = 6;
 const ROUNDS: usize = 5;
 const TTL_MS: u64 = 1_500;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 struct Process {
     child: Option<Child>,
@@ -112,38 +106,6 @@ fn agent() -> ureq::Agent {
         .timeout_global(Some(Duration::from_millis(1_500)))
         .build()
         .into()
-}
-
-/// Sends a request; Ok((status, body)) with a `location` field added for redirects, Err when
-/// the connection failed or timed out.
-fn call(
-    agent: &ureq::Agent,
-    method: &str,
-    url: &str,
-    body: Option<&Value>,
-) -> Result<(u16, Value), String> {
-    let request = ureq::http::Request::builder()
-        .method(method)
-        .uri(url)
-        .header("content-type", "application/json")
-        .body(body.map(|b| b.to_string()).unwrap_or_default())
-        .unwrap();
-    let mut response = agent.run(request).map_err(|err| err.to_string())?;
-    let status = response.status().as_u16();
-    let location = response
-        .headers()
-        .get("location")
-        .and_then(|value| value.to_str().ok())
-        .map(str::to_owned);
-    let text = response
-        .body_mut()
-        .read_to_string()
-        .map_err(|err| err.to_string())?;
-    let mut value = serde_json::from_str(&text).unwrap_or(Value::Null);
-    if let (Some(location), Some(object)) = (location, value.as_object_mut()) {
-        object.insert("location".into(), location.into());
-    }
-    Ok((status, value))
 }
 
 /// Sends `body` to `path` at whichever process leads, following redirects and trying the other

@@ -111,17 +111,7 @@ impl Backend for Sqlite {
                 |row| Ok((row.get(0)?, row.get(1)?)),
             )
             .unwrap();
-        let crc32 = match corruption {
-            Corruption::FlipPayloadBit => {
-                payload[0] ^= 1;
-                crc32
-            }
-            Corruption::TruncatePayload => {
-                payload.truncate(payload.len() / 2);
-                crc32
-            }
-            Corruption::WrongCrc => crc32 ^ 0xffff_ffff,
-        };
+        let crc32 = damage(crc32, &mut payload, corruption);
         let n_updated = raw
             .execute(
                 "UPDATE batches SET crc32 = ?1, payload = ?2 WHERE first_seq = ?3",
@@ -195,12 +185,8 @@ impl Backend for Postgres {
                 &[&SHARD, &(first_seq as i64)],
             )
             .unwrap();
-        let (mut crc32, mut payload): (i64, Vec<u8>) = (row.get(0), row.get(1));
-        match corruption {
-            Corruption::FlipPayloadBit => payload[0] ^= 1,
-            Corruption::TruncatePayload => payload.truncate(payload.len() / 2),
-            Corruption::WrongCrc => crc32 ^= 0xffff_ffff,
-        }
+        let (crc32, mut payload): (i64, Vec<u8>) = (row.get(0), row.get(1));
+        let crc32 = damage(crc32, &mut payload, corruption);
         let n_updated = raw
             .execute(
                 "UPDATE purser_batches SET crc32 = $1, payload = $2 \
@@ -229,6 +215,17 @@ impl Backend for Postgres {
         }
         self.database.is_none()
     }
+}
+
+/// Damages a stored batch's payload or CRC (as stored: an integer column) the way `corruption`
+/// says; answers the CRC to store.
+fn damage(crc32: i64, payload: &mut Vec<u8>, corruption: Corruption) -> i64 {
+    match corruption {
+        Corruption::FlipPayloadBit => payload[0] ^= 1,
+        Corruption::TruncatePayload => payload.truncate(payload.len() / 2),
+        Corruption::WrongCrc => return crc32 ^ 0xffff_ffff,
+    }
+    crc32
 }
 
 /// A batch of `n_events` whose payload is derived from its seqs, so any mix-up shows.
