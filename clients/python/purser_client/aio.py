@@ -53,7 +53,16 @@ from .models import (
     VoidOut,
 )
 from .pacing import Decision, Pacer, action_of
-from .retry import RETRIED_EXCEPTIONS, Attempts, RetryPolicy, given_up, policy_of, retried_status
+from .retry import (
+    MAX_REDIRECTS,
+    RETRIED_EXCEPTIONS,
+    Attempts,
+    RetryPolicy,
+    given_up,
+    policy_of,
+    redirect_of,
+    retried_status,
+)
 from .retry import retry_after_of
 
 T = TypeVar("T")
@@ -83,13 +92,8 @@ class AsyncPurser:
         limits = httpx.Limits(
             max_connections=max_connections, max_keepalive_connections=max_connections
         )
-        # A standby answers writes with 307 to its shard's leader: followed with the same body.
         self._http = httpx.AsyncClient(
-            base_url=self.url,
-            headers=http_headers(token),
-            timeout=self.timeout,
-            limits=limits,
-            follow_redirects=True,
+            base_url=self.url, headers=http_headers(token), timeout=self.timeout, limits=limits
         )
 
     @classmethod
@@ -119,15 +123,18 @@ class AsyncPurser:
         """Sends `call`, retrying what may be retried; raises a `PurserError` otherwise."""
         policy = self.retry if deadline_s is None else replace(self.retry, deadline_s=deadline_s)
         attempts = Attempts(policy, self.timeout)
+        target = call.path
+        params = call.params
+        n_redirects = 0
         while True:
             retry_after: Optional[float] = None
             try:
                 response = await asyncio.wait_for(
                     self._http.request(
                         call.method,
-                        call.path,
+                        target,
                         content=call.body,
-                        params=call.params,
+                        params=params,
                         timeout=attempts.try_timeout(),
                     ),
                     timeout=max(0.001, attempts.remaining_s()),
@@ -135,6 +142,11 @@ class AsyncPurser:
             except RETRIED_ASYNC as exc:
                 failure: BaseException = exc
             else:
+                location = redirect_of(response.status_code, response.headers)
+                if location is not None and n_redirects < MAX_REDIRECTS:
+                    target, params = location, None
+                    n_redirects += 1
+                    continue
                 if response.status_code < 300:
                     return call.decode(response)
                 failure = error_from_answer(response.status_code, response.content)

@@ -128,13 +128,26 @@ def given_up(failure: BaseException) -> PurserError:
     return unavailable(failure)
 
 
+def redirect_of(status: int, headers: httpx.Headers) -> Optional[str]:
+    """Where a 307 or 308 sends the call, if it does: a standby sends writes to its shard's
+    leader, and the same request (with the same idempotency key) is sent there. Followed here
+    rather than by httpx, which drops the token on a redirect to another port or host."""
+    location: Optional[str] = headers.get("location") if status in (307, 308) else None
+    return location
+
+
+# Redirects followed per call at most (a leader moves at most once or twice in a failover).
+MAX_REDIRECTS = 5
+
 __all__ = [
+    "MAX_REDIRECTS",
     "RETRIED_EXCEPTIONS",
     "Attempts",
     "RetryPolicy",
     "given_up",
     "new_key",
     "policy_of",
+    "redirect_of",
     "retried_status",
     "retry_after_of",
 ]

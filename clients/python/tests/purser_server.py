@@ -58,10 +58,14 @@ cores = 4
 class PurserServer:
     """One server process; `url` stays the same across `restart()`."""
 
-    def __init__(self, workdir: Path, extra_config: str = "") -> None:
+    def __init__(
+        self, workdir: Path, extra_config: str = "", env: Optional[dict[str, str]] = None
+    ) -> None:
         self.workdir = workdir
         self.data_dir = workdir / "data"
         self.extra_config = extra_config
+        # Added to this process's environment (`PURSER_STORE` for a PostgreSQL store).
+        self.env = env or {}
         self.port: Optional[int] = None
         self.url = ""
         self.process: Optional[subprocess.Popen[str]] = None
@@ -76,6 +80,7 @@ class PurserServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
+            env={**os.environ, **self.env},
         )
         self.url = self._wait_ready(self.process)
         return self
