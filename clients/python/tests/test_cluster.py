@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -51,7 +52,9 @@ def wait_for(what: str, check: Callable[[], bool], timeout_s: float = 15.0) -> N
         time.sleep(0.05)
 
 
-def test_the_client_follows_a_standby_to_the_leader(tmp_path: Path, database: str) -> None:
+@contextmanager
+def leader_and_standby(tmp_path: Path, database: str) -> Iterator[tuple[PurserServer, PurserServer]]:
+    """A leader (once it holds the lease) and a standby following it, stopped on the way out."""
     cluster = "[cluster]\nlease_ttl_ms = 1000\nfollow_every_ms = 20\n"
     env = {"PURSER_STORE": database}
     for name in ("leader", "standby"):
@@ -62,46 +65,40 @@ def test_the_client_follows_a_standby_to_the_leader(tmp_path: Path, database: st
         standby = PurserServer(tmp_path / "standby", cluster, env).start()
         try:
             assert role(standby) == "standby"
-            with Purser(standby.url, ADMIN_TOKEN) as client:
-                client.put_account("acme", limits={"tokens": 10_000})
-                first = client.usage("acme", {"tokens": 250}, idempotency_key="k-1")
-                again = client.usage("acme", {"tokens": 250}, idempotency_key="k-1")
-                assert (first.duplicate, again.duplicate) == (False, True)
-                assert again.seq == first.seq
-
-
-                def caught_up() -> bool:
-                    try:
-                        return client.account("acme").consumed.get("tokens") == 250
-                    except NotFound:  # the standby has not read the account's creation yet
-                        return False
-
-                wait_for("the standby to catch up", caught_up)
-            answer = httpx.get(standby.url + "/v1/accounts/acme", headers={"authorization": f"Bearer {ADMIN_TOKEN}"})
-            assert int(answer.headers["purser-seq"]) >= first.seq
-            assert answer.headers["purser-role"] == "standby"
+            yield leader, standby
         finally:
             standby.stop()
     finally:
         leader.stop()
+
+
+def test_the_client_follows_a_standby_to_the_leader(tmp_path: Path, database: str) -> None:
+    with leader_and_standby(tmp_path, database) as (_, standby):
+        with Purser(standby.url, ADMIN_TOKEN) as client:
+            client.put_account("acme", limits={"tokens": 10_000})
+            first = client.usage("acme", {"tokens": 250}, idempotency_key="k-1")
+            again = client.usage("acme", {"tokens": 250}, idempotency_key="k-1")
+            assert (first.duplicate, again.duplicate) == (False, True)
+            assert again.seq == first.seq
+
+            def caught_up() -> bool:
+                try:
+                    return client.account("acme").consumed.get("tokens") == 250
+                except NotFound:  # the standby has not read the account's creation yet
+                    return False
+
+            wait_for("the standby to catch up", caught_up)
+        answer = httpx.get(
+            standby.url + "/v1/accounts/acme", headers={"authorization": f"Bearer {ADMIN_TOKEN}"}
+        )
+        assert int(answer.headers["purser-seq"]) >= first.seq
+        assert answer.headers["purser-role"] == "standby"
 
 
 @pytest.mark.asyncio
 async def test_the_async_client_follows_too(tmp_path: Path, database: str) -> None:
-    cluster = "[cluster]\nlease_ttl_ms = 1000\nfollow_every_ms = 20\n"
-    env = {"PURSER_STORE": database}
-    for name in ("leader", "standby"):
-        (tmp_path / name).mkdir()
-    leader = PurserServer(tmp_path / "leader", cluster, env).start()
-    try:
-        wait_for("a leader", lambda: role(leader) == "leader")
-        standby = PurserServer(tmp_path / "standby", cluster, env).start()
-        try:
-            async with AsyncPurser(standby.url, ADMIN_TOKEN) as client:
-                await client.put_account("globex", limits={"tokens": 1_000})
-                answer = await client.usage("globex", {"tokens": 40}, idempotency_key="a-1")
-                assert answer.remaining["tokens"] == 960
-        finally:
-            standby.stop()
-    finally:
-        leader.stop()
+    with leader_and_standby(tmp_path, database) as (_, standby):
+        async with AsyncPurser(standby.url, ADMIN_TOKEN) as client:
+            await client.put_account("globex", limits={"tokens": 1_000})
+            answer = await client.usage("globex", {"tokens": 40}, idempotency_key="a-1")
+            assert answer.remaining["tokens"] == 960
