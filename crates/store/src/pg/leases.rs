@@ -33,7 +33,12 @@ impl PostgresLeases {
             self.client = Some(Client::connect(&self.url, NoTls)?);
         }
         let client = self.client.as_mut().expect("connected above");
-        Ok(call(client)?)
+        let result = call(client);
+        if result.is_err() {
+            // The next call starts on a fresh connection (see `PostgresJournal::on_error`).
+            self.client = None;
+        }
+        Ok(result?)
     }
 }
 

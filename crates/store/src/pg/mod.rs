@@ -130,12 +130,9 @@ impl PostgresJournal {
 
     /// Forgets a connection after an error: the next call reconnects.
     fn on_error<T>(&mut self, result: Result<T, StoreError>) -> Result<T, StoreError> {
-        if result.is_err()
-            && self
-                .connection
-                .as_ref()
-                .is_some_and(|(client, _)| client.is_closed())
-        {
+        // Whatever the driver reports (a dropped connection shows as an administrator's
+        // shutdown, then as a reset), the next call starts on a fresh connection.
+        if matches!(result, Err(StoreError::Postgres(_))) {
             self.connection = None;
         }
         result
@@ -288,7 +285,8 @@ impl Journal for PostgresJournal {
     fn snapshot_writer(&self) -> Result<Option<Box<dyn SnapshotWriter>>, StoreError> {
         let (client, _) = connect(&self.url)?;
         Ok(Some(Box::new(PostgresSnapshotWriter {
-            client,
+            url: self.url.clone(),
+            client: Some(client),
             shard: self.shard.clone(),
             epoch: self.epoch.clone(),
         })))
@@ -462,17 +460,37 @@ fn compact(
 /// Writes the shard's snapshots and compacts it on its own connection, from the snapshots'
 /// follower thread; fenced like the appends.
 pub struct PostgresSnapshotWriter {
-    client: Client,
+    url: String,
+    client: Option<Client>,
     shard: String,
     epoch: Epoch,
 }
 
+impl PostgresSnapshotWriter {
+    /// Runs `call` on the connection, opened again if the last call failed (the database
+    /// restarted, say): a snapshot that failed is retried by the next one.
+    fn with<T>(
+        &mut self,
+        call: impl FnOnce(&mut Client, &str, &Epoch) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let client = match &mut self.client {
+            Some(client) => client,
+            None => self.client.insert(Client::connect(&self.url, NoTls)?),
+        };
+        let result = call(client, &self.shard, &self.epoch);
+        if matches!(result, Err(StoreError::Postgres(_))) {
+            self.client = None;
+        }
+        result
+    }
+}
+
 impl SnapshotWriter for PostgresSnapshotWriter {
     fn write_snapshot(&mut self, snapshot: &Snapshot) -> Result<(), StoreError> {
-        write_snapshot(&mut self.client, &self.shard, &self.epoch, snapshot)
+        self.with(|client, shard, epoch| write_snapshot(client, shard, epoch, snapshot))
     }
 
     fn compact_through(&mut self, seq: u64) -> Result<(), StoreError> {
-        compact(&mut self.client, &self.shard, &self.epoch, seq).map(|_| ())
+        self.with(|client, shard, epoch| compact(client, shard, epoch, seq).map(|_| ()))
     }
 }

@@ -132,3 +132,40 @@ fn keepers_take_over_only_after_expiry_with_a_new_epoch() {
         Transition::Promoted { epoch: 3 }
     );
 }
+
+#[test]
+fn the_journal_and_its_snapshot_writer_reconnect_after_the_database_drops_them() {
+    let Some(backend) = Postgres::new_or_skip() else {
+        return;
+    };
+    let mut journal = open(&backend, &backend.epoch);
+    let mut writer = journal.snapshot_writer().unwrap().unwrap();
+    append_sizes(&mut journal, &[2]);
+    // The database restarts, as far as these connections can tell.
+    let mut raw = backend.raw();
+    raw.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        &[],
+    )
+    .unwrap();
+    // The first call on a dropped connection fails (an append's outcome is then unknown to the
+    // caller: the engine steps down and re-reads the journal); the next one connects again.
+    let next = batch(3, 3);
+    assert!(journal.append(std::slice::from_ref(&next)).is_err());
+    journal.refresh().unwrap();
+    assert_eq!(
+        journal.last_seq(),
+        2,
+        "the refused append was not committed"
+    );
+    journal.append(std::slice::from_ref(&next)).unwrap();
+    let snapshot = Snapshot {
+        seq: 5,
+        payload: b"five".to_vec(),
+    };
+    assert!(writer.write_snapshot(&snapshot).is_err());
+    writer.write_snapshot(&snapshot).unwrap();
+    assert_eq!(journal.latest_snapshot().unwrap().unwrap().seq, 5);
+    assert_eq!(replay_all(&mut journal, 0).unwrap().len(), 2);
+}
