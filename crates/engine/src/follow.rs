@@ -12,22 +12,29 @@ use crate::snapshotter::Snapshots;
 use crate::state::EngineState;
 
 impl EngineState {
-    /// True while this state appends.
+    /// True while this state appends: the flag the handles read, which only this thread
+    /// writes.
     pub fn is_leader(&self) -> bool {
-        self.leader
+        self.stats.leader.load(Relaxed)
     }
 
     /// Folds what the journal gained since this state last looked (a standby's poll); answers
     /// the seq the state now reflects. Falls back to a full recovery when the leader compacted
     /// past what this state holds.
     pub fn catch_up(&mut self) -> Result<u64, String> {
-        if self.leader && !self.journal.is_shared() {
+        if self.is_leader() {
+            // The writer holds everything journaled: it wrote it.
             return Ok(self.ledger.last_seq());
         }
         let end = self.journal.refresh().map_err(|err| err.to_string())?;
         let after = self.ledger.last_seq();
         if end <= after {
             return Ok(after);
+        }
+        if after < self.journal.compacted_through() {
+            // The leader compacted past what this state holds: start from its snapshot.
+            self.recover_in_place()?;
+            return Ok(self.ledger.last_seq());
         }
         let folded = recover::fold(
             self.journal.as_mut(),
@@ -42,7 +49,6 @@ impl EngineState {
                     self.directory.replace_all(&self.ledger);
                 }
             }
-            Err(err) if err.contains("compacted through") => self.recover_in_place()?,
             Err(err) => {
                 // A fold that failed half way leaves the state between two batches: start
                 // again from the journal rather than serve it.
@@ -58,8 +64,7 @@ impl EngineState {
     /// so nobody else appends any more) and takes the snapshots.
     pub fn promote(&mut self) -> Result<u64, String> {
         let seq = self.catch_up()?;
-        if !self.leader {
-            self.leader = true;
+        if !self.is_leader() {
             self.stats.leader.store(true, Relaxed);
             self.snapshots =
                 Snapshots::new(self.config.snapshot_every_events, seq, self.stats.clone());
@@ -71,10 +76,9 @@ impl EngineState {
 
     /// Stops appending: a standby from here on (the lease moved, or the server is stopping).
     pub fn demote(&mut self) {
-        if !self.leader {
+        if !self.is_leader() {
             return;
         }
-        self.leader = false;
         self.stats.leader.store(false, Relaxed);
         if self.follower.take().is_some()
             && let Err(err) = self.journal.snapshot_writer_stopped()

@@ -42,8 +42,6 @@ pub struct EngineState {
     pub(crate) directory: Arc<Directory>,
     /// Takes the snapshots off this thread when the journal offers a snapshot writer.
     pub(crate) follower: Option<Follower>,
-    /// True while this state appends; a standby follows the journal instead (`follow.rs`).
-    pub(crate) leader: bool,
     /// What it was opened with, to recover again in place (`follow.rs`).
     pub(crate) config: crate::EngineConfig,
 }
@@ -87,7 +85,6 @@ impl EngineState {
             changes: tokio::sync::watch::Sender::new(last_seq),
             directory,
             follower: None,
-            leader: !parts.config.standby,
             config: parts.config,
         }
     }

@@ -206,9 +206,11 @@ pub async fn follow(engine: Engine, every: Duration) {
 }
 
 /// The routing state of the middleware: the engine, and the cluster when there is one.
-#[derive(Clone)]
 pub struct Routing {
     pub engine: Engine,
+    /// The engine's last committed seq, read for every answer (kept here, not cloned from the
+    /// engine each time).
+    pub changes: tokio::sync::watch::Receiver<u64>,
     pub cluster: Option<Arc<Cluster>>,
     /// The largest body read to find the shard of the accounts it names (a batch's limit).
     pub body_max: usize,
@@ -219,7 +221,7 @@ pub struct Routing {
 /// Marks every answer with the seq it reflects; on a cluster, sends requests for another
 /// shard's tenant to that shard's leader, and writes on a standby to this shard's leader.
 pub async fn route(
-    State(routing): State<Routing>,
+    State(routing): State<Arc<Routing>>,
     mut request: Request<Body>,
     next: Next,
 ) -> Response {
@@ -255,7 +257,7 @@ pub async fn route(
         }
     }
     let mut response = next.run(request).await;
-    let seq = *routing.engine.changes().borrow();
+    let seq = *routing.changes.borrow();
     let headers = response.headers_mut();
     headers.insert("purser-seq", HeaderValue::from(seq));
     if routing.cluster.is_some() {

@@ -200,7 +200,7 @@ pub async fn run_with_clock(
             });
             let keeper = cluster::spawn_keeper(
                 cluster.clone(),
-                url,
+                url.clone(),
                 engine.clone(),
                 tokio::runtime::Handle::current(),
                 closing.clone(),
@@ -213,7 +213,7 @@ pub async fn run_with_clock(
             eprintln!(
                 "purser: shard {} of {} as {}",
                 config.cluster.shard,
-                config.store().map_err(ServerError::Config)?.describe(),
+                config::cluster::redact(&url),
                 cluster.owner
             );
             (Some(cluster), Some(keeper), Some(follow))

@@ -50,6 +50,15 @@ impl Batch {
     pub fn last_seq(&self) -> u64 {
         self.first_seq + u64::from(self.n_events) - 1
     }
+
+    /// Takes a stored row's fields, reusing the payload's buffer (replay streams rows through
+    /// one batch).
+    pub(crate) fn refill(&mut self, first_seq: u64, n_events: u32, payload: &[u8]) {
+        self.first_seq = first_seq;
+        self.n_events = n_events;
+        self.payload.clear();
+        self.payload.extend_from_slice(payload);
+    }
 }
 
 /// The engine's state as of event `seq` (inclusive), encoded by the caller.

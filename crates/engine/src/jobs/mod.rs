@@ -158,7 +158,7 @@ impl EngineState {
 
     /// Runs one job at `now_ms`; its records join the batch, its answer waits for the commit.
     pub(crate) fn handle(&mut self, op: Op, now_ms: u64) -> Option<Delivery> {
-        if !self.leader && op.writes() {
+        if op.writes() && !self.is_leader() {
             // A standby's writes go to the leader (the server redirects them before they get
             // here); one that slipped through a change of role is refused by dropping it.
             return None;
@@ -229,7 +229,7 @@ impl EngineState {
                 reason,
                 reply,
             } => deliver(reply, self.interrupted(worker, reason, now_ms)),
-            Op::Tick if !self.leader => {
+            Op::Tick if !self.is_leader() => {
                 // A standby's forecasts follow its state, but expiries, alerts and the
                 // optimizer are its leader's to journal.
                 self.foresight.sample(&mut self.ledger, now_ms);

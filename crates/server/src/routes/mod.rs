@@ -116,12 +116,13 @@ pub fn router(state: AppState, pages: Router<AppState>) -> Router {
         ))
         .layer(axum::extract::DefaultBodyLimit::disable())
         .layer(axum::middleware::from_fn_with_state(
-            crate::cluster::Routing {
+            Arc::new(crate::cluster::Routing {
                 engine: state.engine.clone(),
+                changes: state.engine.changes(),
                 cluster: state.cluster.clone(),
                 body_max: BATCH_BODY_MAX,
                 accounts_prefix: ACCOUNTS,
-            },
+            }),
             crate::cluster::route,
         ))
         .layer(axum::middleware::from_fn_with_state(

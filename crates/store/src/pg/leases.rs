@@ -1,44 +1,31 @@
 //! The lease table in PostgreSQL: times are the database's `now()`, so the processes' clocks
 //! never matter.
 
-use postgres::{Client, NoTls};
+use postgres::Client;
+
+use super::link::Link;
 
 use crate::StoreError;
 use crate::lease::{LeaseHolder, Leases};
 
 /// The shards' leases, on a connection of their own (a renewal never waits behind an append).
 pub struct PostgresLeases {
-    url: String,
-    client: Option<Client>,
+    link: Link<()>,
 }
 
 impl PostgresLeases {
     /// Connects and creates the tables if this is the database's first use.
     pub fn connect(url: &str) -> Result<PostgresLeases, StoreError> {
-        let mut client = Client::connect(url, NoTls)?;
-        super::schema::set_up_tables(&mut client)?;
         Ok(PostgresLeases {
-            url: url.to_owned(),
-            client: Some(client),
+            link: Link::connect(url, super::schema::set_up_tables)?,
         })
     }
 
-    /// Runs `call` on the connection, reconnecting first if it broke.
     fn with<T>(
         &mut self,
         call: impl FnOnce(&mut Client) -> Result<T, postgres::Error>,
     ) -> Result<T, StoreError> {
-        if self.client.as_ref().is_none_or(Client::is_closed) {
-            self.client = None;
-            self.client = Some(Client::connect(&self.url, NoTls)?);
-        }
-        let client = self.client.as_mut().expect("connected above");
-        let result = call(client);
-        if result.is_err() {
-            // The next call starts on a fresh connection (see `PostgresJournal::on_error`).
-            self.client = None;
-        }
-        Ok(result?)
+        self.link.with(|client, _| Ok(call(client)?))
     }
 }
 

@@ -2,16 +2,18 @@
 //! shard's one leader under its lease's epoch and followed by its standbys.
 
 mod leases;
+mod link;
 mod schema;
 mod temp;
 
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::{ToSql, Type};
-use postgres::{Client, NoTls, Statement, Transaction};
+use postgres::{Client, Statement, Transaction};
 
 use crate::lease::Epoch;
 use crate::verify::{self, ReplayCheck};
 use crate::{Batch, Journal, OpenReport, SNAPSHOTS_KEPT, Snapshot, SnapshotWriter, StoreError};
+use link::Link;
 use schema::{seq_from_sql, seq_to_sql};
 
 pub use leases::PostgresLeases;
@@ -52,11 +54,11 @@ struct Statements {
     tail: Statement,
 }
 
-fn connect(url: &str) -> Result<(Client, Statements), StoreError> {
-    let mut client = Client::connect(url, NoTls)?;
+/// Makes the tables if needed and prepares the journal's statements on a new connection.
+fn prepare(client: &mut Client) -> Result<Statements, StoreError> {
     // The statements name the tables: they exist before they are prepared.
-    schema::set_up_tables(&mut client)?;
-    let statements = Statements {
+    schema::set_up_tables(client)?;
+    Ok(Statements {
         append: client.prepare_typed(
             APPEND,
             &[
@@ -70,8 +72,7 @@ fn connect(url: &str) -> Result<(Client, Statements), StoreError> {
         )?,
         replay: client.prepare_typed(REPLAY, &[Type::TEXT, Type::INT8, Type::INT8])?,
         tail: client.prepare_typed(TAIL, &[Type::TEXT])?,
-    };
-    Ok((client, statements))
+    })
 }
 
 /// The journal of one shard in a PostgreSQL database (`store = "postgres://..."`).
@@ -81,10 +82,9 @@ fn connect(url: &str) -> Result<(Client, Statements), StoreError> {
 /// `purser_shards (shard, compacted_through)`, `purser_leases` and `purser_meta`. Appends are
 /// fenced by [`Epoch`]: while it is empty the process is a standby and `append` refuses.
 pub struct PostgresJournal {
-    url: String,
     shard: String,
     epoch: Epoch,
-    connection: Option<(Client, Statements)>,
+    link: Link<Statements>,
     last_seq: u64,
     compacted_through: u64,
 }
@@ -97,14 +97,15 @@ impl PostgresJournal {
         shard: &str,
         epoch: Epoch,
     ) -> Result<(PostgresJournal, OpenReport), StoreError> {
-        let (mut client, statements) = connect(url)?;
-        schema::set_up(&mut client, shard)?;
-        let report = schema::verify_and_repair(&mut client, shard)?;
+        let mut link = Link::connect(url, prepare)?;
+        let report = link.with(|client, _| {
+            schema::set_up(client, shard)?;
+            schema::verify_and_repair(client, shard)
+        })?;
         let journal = PostgresJournal {
-            url: url.to_owned(),
             shard: shard.to_owned(),
             epoch,
-            connection: Some((client, statements)),
+            link,
             last_seq: report.last_seq,
             compacted_through: report.compacted_through,
         };
@@ -113,29 +114,6 @@ impl PostgresJournal {
 
     pub fn shard(&self) -> &str {
         &self.shard
-    }
-
-    /// The connection, opened again if it broke (the database restarted, a network cut).
-    fn connection(&mut self) -> Result<&mut (Client, Statements), StoreError> {
-        if self
-            .connection
-            .as_ref()
-            .is_none_or(|(client, _)| client.is_closed())
-        {
-            self.connection = None;
-            self.connection = Some(connect(&self.url)?);
-        }
-        Ok(self.connection.as_mut().expect("connected above"))
-    }
-
-    /// Forgets a connection after an error: the next call reconnects.
-    fn on_error<T>(&mut self, result: Result<T, StoreError>) -> Result<T, StoreError> {
-        // Whatever the driver reports (a dropped connection shows as an administrator's
-        // shutdown, then as a reset), the next call starts on a fresh connection.
-        if matches!(result, Err(StoreError::Postgres(_))) {
-            self.connection = None;
-        }
-        result
     }
 
     fn epoch(&self) -> Result<u64, StoreError> {
@@ -159,19 +137,15 @@ impl Journal for PostgresJournal {
             .map(|b| i64::from(verify::batch_crc(b.first_seq, b.n_events, &b.payload)))
             .collect();
         let payloads: Vec<&[u8]> = batches.iter().map(|b| b.payload.as_slice()).collect();
-        let shard = self.shard.clone();
-        let result = self.connection().and_then(|(client, statements)| {
-            client
-                .execute(
-                    &statements.append,
-                    &[&shard, &epoch, &first_seqs, &n_events, &crcs, &payloads],
-                )
-                .map_err(StoreError::from)
-        });
-        let inserted = self.on_error(result)?;
+        let shard = &self.shard;
+        let inserted = self.link.with(|client, statements| {
+            let params: [&(dyn ToSql + Sync); 6] =
+                [shard, &epoch, &first_seqs, &n_events, &crcs, &payloads];
+            Ok(client.execute(&statements.append, &params)?)
+        })?;
         if inserted == 0 {
             return Err(StoreError::Fenced {
-                shard,
+                shard: self.shard.clone(),
                 epoch: epoch as u64,
             });
         }
@@ -188,16 +162,14 @@ impl Journal for PostgresJournal {
     }
 
     fn write_snapshot(&mut self, snapshot: &Snapshot) -> Result<(), StoreError> {
-        let (shard, epoch) = (self.shard.clone(), self.epoch.clone());
-        let result = self
-            .connection()
-            .and_then(|(client, _)| write_snapshot(client, &shard, &epoch, snapshot));
-        self.on_error(result)
+        let (shard, epoch) = (&self.shard, &self.epoch);
+        self.link
+            .with(|client, _| write_snapshot(client, shard, epoch, snapshot))
     }
 
     fn latest_snapshot(&mut self) -> Result<Option<Snapshot>, StoreError> {
-        let shard = self.shard.clone();
-        let result = self.connection().and_then(|(client, _)| {
+        let shard = &self.shard;
+        self.link.with(|client, _| {
             let mut transaction = client
                 .build_transaction()
                 .isolation_level(postgres::IsolationLevel::RepeatableRead)
@@ -205,21 +177,20 @@ impl Journal for PostgresJournal {
                 .start()?;
             let rows = transaction.query(
                 "SELECT seq, crc32 FROM purser_snapshots WHERE shard = $1 ORDER BY seq DESC",
-                &[&shard],
+                &[shard],
             )?;
             for row in rows {
                 let seq = seq_from_sql(row.get(0));
                 // A snapshot damaged since open is skipped like on open: the previous one is
                 // next.
                 if let Some(payload) =
-                    schema::read_snapshot(&mut transaction, &shard, seq, row.get(1))?
+                    schema::read_snapshot(&mut transaction, shard, seq, row.get(1))?
                 {
                     return Ok(Some(Snapshot { seq, payload }));
                 }
             }
             Ok(None)
-        });
-        self.on_error(result)
+        })
     }
 
     fn replay(
@@ -236,12 +207,12 @@ impl Journal for PostgresJournal {
         if after_seq >= self.last_seq {
             return Ok(0);
         }
-        let (shard, last_seq) = (self.shard.clone(), self.last_seq);
-        let result = self.connection().and_then(|(client, statements)| {
+        let (shard, last_seq) = (&self.shard, self.last_seq);
+        self.link.with(|client, statements| {
             // Batches a leader appended after this journal last looked wait for the next
             // `refresh`: replay covers exactly `..= last_seq()`.
             let (after, last) = (seq_to_sql(after_seq), seq_to_sql(last_seq));
-            let params: [&(dyn ToSql + Sync); 3] = [&shard, &after, &last];
+            let params: [&(dyn ToSql + Sync); 3] = [shard, &after, &last];
             let mut rows = client.query_raw(&statements.replay, params)?;
             let mut replay_check = ReplayCheck::new(after_seq);
             let mut batch = Batch {
@@ -257,36 +228,30 @@ impl Journal for PostgresJournal {
                 if first_seq + u64::from(n_events) - 1 <= after_seq {
                     continue;
                 }
-                batch.first_seq = first_seq;
-                batch.n_events = n_events;
-                batch.payload.clear();
-                batch.payload.extend_from_slice(payload);
+                batch.refill(first_seq, n_events, payload);
                 replay_check.check(&batch, crc32)?;
                 visit(&batch)?;
                 n_batches += 1;
             }
             replay_check.finish(last_seq)?;
             Ok(n_batches)
-        });
-        self.on_error(result)
+        })
     }
 
     fn compact_through(&mut self, seq: u64) -> Result<(), StoreError> {
-        let (shard, epoch) = (self.shard.clone(), self.epoch.clone());
-        let result = self
-            .connection()
-            .and_then(|(client, _)| compact(client, &shard, &epoch, seq));
-        if let Some(compacted_through) = self.on_error(result)? {
+        let (shard, epoch) = (&self.shard, &self.epoch);
+        let compacted = self
+            .link
+            .with(|client, _| compact(client, shard, epoch, seq))?;
+        if let Some(compacted_through) = compacted {
             self.compacted_through = compacted_through;
         }
         Ok(())
     }
 
     fn snapshot_writer(&self) -> Result<Option<Box<dyn SnapshotWriter>>, StoreError> {
-        let (client, _) = connect(&self.url)?;
         Ok(Some(Box::new(PostgresSnapshotWriter {
-            url: self.url.clone(),
-            client: Some(client),
+            link: Link::connect(self.link.url(), |_| Ok(()))?,
             shard: self.shard.clone(),
             epoch: self.epoch.clone(),
         })))
@@ -297,17 +262,16 @@ impl Journal for PostgresJournal {
     }
 
     fn refresh(&mut self) -> Result<u64, StoreError> {
-        let shard = self.shard.clone();
-        let result = self.connection().and_then(|(client, statements)| {
-            let row = client.query_one(&statements.tail, &[&shard])?;
+        let shard = &self.shard;
+        let (compacted_through, tail) = self.link.with(|client, statements| {
+            let row = client.query_one(&statements.tail, &[shard])?;
             let compacted: Option<i64> = row.get(0);
             let tail: Option<i64> = row.get(1);
             Ok((
                 seq_from_sql(compacted.unwrap_or(0)),
                 seq_from_sql(tail.unwrap_or(0)),
             ))
-        });
-        let (compacted_through, tail) = self.on_error(result)?;
+        })?;
         self.compacted_through = compacted_through;
         self.last_seq = tail.max(compacted_through);
         Ok(self.last_seq)
@@ -315,15 +279,14 @@ impl Journal for PostgresJournal {
 
     fn start_at(&mut self, seq: u64) -> Result<(), StoreError> {
         verify::check_start(seq)?;
-        let shard = self.shard.clone();
-        let last_seq = self.last_seq;
-        let result = self.connection().and_then(|(client, _)| {
+        let (shard, last_seq) = (&self.shard, self.last_seq);
+        self.link.with(|client, _| {
             let mut transaction = client.transaction()?;
             let row = transaction.query_one(
                 "SELECT (SELECT count(*) FROM purser_batches WHERE shard = $1) \
                  + (SELECT count(*) FROM purser_snapshots WHERE shard = $1) \
                  + (SELECT compacted_through FROM purser_shards WHERE shard = $1)",
-                &[&shard],
+                &[shard],
             )?;
             let n_rows: i64 = row.get(0);
             if n_rows > 0 || last_seq > 0 {
@@ -331,12 +294,11 @@ impl Journal for PostgresJournal {
             }
             transaction.execute(
                 "UPDATE purser_shards SET compacted_through = $2 WHERE shard = $1",
-                &[&shard, &seq_to_sql(seq)],
+                &[shard, &seq_to_sql(seq)],
             )?;
             transaction.commit()?;
             Ok(())
-        });
-        self.on_error(result)?;
+        })?;
         self.compacted_through = seq;
         self.last_seq = seq;
         Ok(())
@@ -460,37 +422,21 @@ fn compact(
 /// Writes the shard's snapshots and compacts it on its own connection, from the snapshots'
 /// follower thread; fenced like the appends.
 pub struct PostgresSnapshotWriter {
-    url: String,
-    client: Option<Client>,
+    link: Link<()>,
     shard: String,
     epoch: Epoch,
 }
 
-impl PostgresSnapshotWriter {
-    /// Runs `call` on the connection, opened again if the last call failed (the database
-    /// restarted, say): a snapshot that failed is retried by the next one.
-    fn with<T>(
-        &mut self,
-        call: impl FnOnce(&mut Client, &str, &Epoch) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        let client = match &mut self.client {
-            Some(client) => client,
-            None => self.client.insert(Client::connect(&self.url, NoTls)?),
-        };
-        let result = call(client, &self.shard, &self.epoch);
-        if matches!(result, Err(StoreError::Postgres(_))) {
-            self.client = None;
-        }
-        result
-    }
-}
-
 impl SnapshotWriter for PostgresSnapshotWriter {
     fn write_snapshot(&mut self, snapshot: &Snapshot) -> Result<(), StoreError> {
-        self.with(|client, shard, epoch| write_snapshot(client, shard, epoch, snapshot))
+        let (shard, epoch) = (&self.shard, &self.epoch);
+        self.link
+            .with(|client, _| write_snapshot(client, shard, epoch, snapshot))
     }
 
     fn compact_through(&mut self, seq: u64) -> Result<(), StoreError> {
-        self.with(|client, shard, epoch| compact(client, shard, epoch, seq).map(|_| ()))
+        let (shard, epoch) = (&self.shard, &self.epoch);
+        self.link
+            .with(|client, _| compact(client, shard, epoch, seq).map(|_| ()))
     }
 }

@@ -275,7 +275,7 @@ impl Journal for SqliteJournal {
             let first_seq = seq_from_sql(row.get(0)?).unwrap_or(0);
             let (n_events, crc32, payload) = schema::read_batch_row(row)
                 .map_err(|reason| StoreError::CorruptBatch { first_seq, reason })?;
-            schema::fill_batch(&mut batch, first_seq, n_events, payload);
+            batch.refill(first_seq, n_events, payload);
             replay_check.check(&batch, crc32)?;
             visit(&batch)?;
             n_batches += 1;

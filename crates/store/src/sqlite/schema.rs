@@ -4,7 +4,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, Row, TransactionBehavior};
 
 use crate::verify::{self, TailCheck, TailVerdict};
-use crate::{Batch, OpenReport, StoreError};
+use crate::{OpenReport, StoreError};
 
 /// The format written by this build; a future format bumps it and migrates.
 pub(crate) const SCHEMA_VERSION: i64 = 1;
@@ -192,14 +192,6 @@ fn read_crc(row: &Row<'_>, column: usize) -> Result<u32, String> {
         _ => None,
     }
     .ok_or_else(|| "has an invalid crc32".to_owned())
-}
-
-/// Copies a verified row into `batch`, reusing its payload buffer.
-pub(crate) fn fill_batch(batch: &mut Batch, first_seq: u64, n_events: u32, payload: &[u8]) {
-    batch.first_seq = first_seq;
-    batch.n_events = n_events;
-    batch.payload.clear();
-    batch.payload.extend_from_slice(payload);
 }
 
 /// Seqs are checked to fit in an i64 before they are written (see `verify::MAX_SEQ`).
