@@ -188,6 +188,12 @@ pub enum PeriodUnit {
     Day,
     Week,
     Month,
+    /// Quarters of a fiscal year that starts on the first of `fiscal_start_month` (1-12).
+    Quarter {
+        fiscal_start_month: u8,
+    },
+    /// One window from the first period on: never renews (a manual reset restarts it).
+    Lifetime,
 }
 
 impl PeriodUnit {
@@ -197,15 +203,22 @@ impl PeriodUnit {
             PeriodUnit::Day => "day",
             PeriodUnit::Week => "week",
             PeriodUnit::Month => "month",
+            PeriodUnit::Quarter { .. } => "quarter",
+            PeriodUnit::Lifetime => "lifetime",
         }
     }
 
+    /// A unit by name; a quarter starts its fiscal year in January unless set otherwise.
     pub fn parse(name: &str) -> Option<PeriodUnit> {
         match name {
             "hour" => Some(PeriodUnit::Hour),
             "day" => Some(PeriodUnit::Day),
             "week" => Some(PeriodUnit::Week),
             "month" => Some(PeriodUnit::Month),
+            "quarter" => Some(PeriodUnit::Quarter {
+                fiscal_start_month: 1,
+            }),
+            "lifetime" => Some(PeriodUnit::Lifetime),
             _ => None,
         }
     }
@@ -299,8 +312,9 @@ impl Account {
             })
     }
 
-    /// Moves `level` by the figures, with hysteresis. Answers whether it changed.
-    pub fn refresh_level(&mut self) -> bool {
+    /// Moves `level` by the figures, with hysteresis, to at least `floor` (a halt's). Answers
+    /// whether it changed.
+    pub fn refresh_level(&mut self, floor: Level) -> bool {
         let thresholds = self.config.thresholds;
         let mut next = Level::Green;
         let mut next_dim = None;
@@ -321,6 +335,9 @@ impl Account {
         {
             next = Level::Yellow;
             next_dim = Some(alert.dim);
+        }
+        if floor > next {
+            next = floor;
         }
         let changed = next != self.level;
         self.level = next;

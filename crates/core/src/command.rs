@@ -38,6 +38,11 @@ pub struct AccountSpec {
     /// Renew the limits on a calendar period.
     pub period: Option<crate::account::PeriodSpec>,
     pub deadline_ms: Option<u64>,
+    /// Replaces the account's rules (an empty value removes them).
+    pub rules: Option<crate::ledger::RulesSpec>,
+    /// Required when an existing period changes its unit: whether what was spent in the current
+    /// window keeps counting (`true`: the window runs on to its end) or is reset now.
+    pub keep_usage: Option<bool>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -120,6 +125,32 @@ pub enum Command {
         start_ms: u64,
         end_ms: u64,
     },
+    /// An operator restarts the account's budget window (audited).
+    ResetUsage {
+        path: AccountPath,
+    },
+    /// Starts a new run of an account with run caps.
+    StartRun {
+        path: AccountPath,
+    },
+    /// Halts an account whose run passed its wall time or whose one-time budget expired (the
+    /// clock sends it; skipped when no longer due).
+    ReachCap {
+        account: AccountId,
+        cap: crate::rules::Cap,
+    },
+    /// Asks for more budget for an account.
+    RequestIncrease {
+        path: AccountPath,
+        amount: NamedAmounts,
+        reason: String,
+    },
+    /// Approves (raising the limits from the parent's pool) or rejects a request.
+    DecideIncrease {
+        request: u64,
+        approve: bool,
+        note: String,
+    },
 }
 
 /// A forecast alert to raise (`raise` set) or clear.
@@ -185,6 +216,17 @@ pub struct Denial {
     pub available: u64,
 }
 
+/// A hold refused by a cap in force on `account` (a run cap, a loop or an expired budget), not
+/// by the figures.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Refusal {
+    pub account: AccountId,
+    pub cap: crate::rules::Cap,
+    pub detail: String,
+    /// The account pauses at stop: the agent should idle, not fail.
+    pub paused: bool,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Answer {
     Account {
@@ -217,6 +259,11 @@ pub enum Answer {
     },
     Renewed {
         account: AccountId,
+    },
+    Refused(Refusal),
+    /// An increase request made or decided.
+    Requested {
+        request: u64,
     },
 }
 

@@ -16,6 +16,8 @@ pub enum LedgerError {
     ParentNotFound { path: String, parent: String },
     #[error("reservation {id} not found")]
     ReservationNotFound { id: String },
+    #[error("increase request {id} not found")]
+    RequestNotFound { id: String },
     /// A child's limit does not fit in its parent's pool less the reserve.
     #[error(
         "{account} has {available} {dimension} in its pool beyond its reserve, {requested} requested"
@@ -54,6 +56,7 @@ impl LedgerError {
             LedgerError::AccountNotFound { .. } => "account_not_found",
             LedgerError::ParentNotFound { .. } => "parent_not_found",
             LedgerError::ReservationNotFound { .. } => "reservation_not_found",
+            LedgerError::RequestNotFound { .. } => "request_not_found",
             LedgerError::InsufficientPool { .. } => "insufficient_pool",
             LedgerError::LimitReached { .. } => "limit_reached",
         }

@@ -8,6 +8,7 @@ use crate::account::{AccountConfig, AccountId};
 use crate::amount::{Amounts, DimId};
 use crate::level::Level;
 use crate::path::AccountPath;
+use crate::rules::{Cap, Rules};
 
 /// One fact. Each has a sequence number: its place in the journal, counted from 1.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -115,9 +116,65 @@ pub enum Event {
         dimension: Option<DimId>,
         at_ms: u64,
     },
+    /// The account's rules were replaced (`crate::rules`); empty rules remove them.
+    RulesSet {
+        account: AccountId,
+        rules: Box<Rules>,
+        at_ms: u64,
+    },
+    /// An operator restarted the account's budget window: what it (and its subtree, where it
+    /// does not renew on its own) spent so far no longer counts against its limits.
+    UsageReset {
+        account: AccountId,
+        at_ms: u64,
+    },
+    /// The clock found a run past its wall time, or a one-time budget expired: the account is
+    /// halted at stop.
+    CapReached {
+        account: AccountId,
+        cap: Cap,
+        stops: bool,
+        detail: Arc<str>,
+        at_ms: u64,
+    },
+    /// A report reached the run's turn cap or completed a loop. Derived from the report before
+    /// it, like `LevelChanged`: replay checks it.
+    RunFlagged {
+        account: AccountId,
+        cap: Cap,
+        stops: bool,
+        detail: Arc<str>,
+        at_ms: u64,
+    },
+    /// A new run began: turns and wall time count from here, and a run cap's halt is lifted.
+    RunStarted {
+        account: AccountId,
+        at_ms: u64,
+    },
+    /// A request for more budget; its id is this event's sequence number.
+    IncreaseRequested {
+        account: AccountId,
+        amount: Amounts,
+        reason: Arc<str>,
+        at_ms: u64,
+    },
+    /// An operator decided a request; an approval sets `limits` (the old plus the request),
+    /// taken from the parent's pool.
+    IncreaseDecided {
+        request: u64,
+        approved: bool,
+        limits: Amounts,
+        note: Arc<str>,
+        at_ms: u64,
+    },
 }
 
 impl Event {
+    /// Events the fold derives from the one before (journaled after it, checked on replay).
+    pub fn is_derived(&self) -> bool {
+        matches!(self, Event::LevelChanged { .. } | Event::RunFlagged { .. })
+    }
+
     pub fn at_ms(&self) -> Option<u64> {
         match self {
             Event::DimensionAdded { .. } => None,
@@ -133,7 +190,14 @@ impl Event {
             | Event::AlertCleared { at_ms, .. }
             | Event::Reallocated { at_ms, .. }
             | Event::PeriodRenewed { at_ms, .. }
-            | Event::LevelChanged { at_ms, .. } => Some(*at_ms),
+            | Event::LevelChanged { at_ms, .. }
+            | Event::RulesSet { at_ms, .. }
+            | Event::UsageReset { at_ms, .. }
+            | Event::CapReached { at_ms, .. }
+            | Event::RunFlagged { at_ms, .. }
+            | Event::RunStarted { at_ms, .. }
+            | Event::IncreaseRequested { at_ms, .. }
+            | Event::IncreaseDecided { at_ms, .. } => Some(*at_ms),
         }
     }
 }

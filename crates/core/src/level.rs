@@ -50,6 +50,12 @@ pub enum Action {
     /// Turn off what is not essential.
     Degrade,
     Stop,
+    /// Idle until the budget is raised (an account set to pause at stop).
+    Pause,
+    /// Shadow mode: told to warn where the level would have `would` (its rules only warn).
+    WarnOnly {
+        would: Level,
+    },
 }
 
 impl Action {
@@ -60,6 +66,8 @@ impl Action {
             Action::Throttle { .. } => "throttle",
             Action::Degrade => "degrade",
             Action::Stop => "stop",
+            Action::Pause => "pause",
+            Action::WarnOnly { .. } => "warn",
         }
     }
 }

@@ -21,6 +21,7 @@ pub mod level;
 pub mod optimize;
 pub mod path;
 pub mod report;
+pub mod rules;
 pub mod trace;
 pub mod watch;
 
@@ -30,6 +31,9 @@ pub use amount::{Amounts, DimId, NamedAmounts, Spend};
 pub use command::*;
 pub use error::LedgerError;
 pub use event::Event;
-pub use ledger::{AccountStatus, DimFigures, Ledger, LedgerLimits, LedgerSnapshot, ReplayError};
+pub use ledger::{
+    AccountStatus, DimFigures, Ledger, LedgerLimits, LedgerSnapshot, LedgerSnapshotBeforeRules,
+    ReplayError,
+};
 pub use level::{Action, Level, Thresholds, action_for};
 pub use path::AccountPath;

@@ -11,6 +11,7 @@
 
 mod chart;
 mod recommend;
+mod rules;
 #[cfg(test)]
 mod tests;
 
@@ -25,6 +26,7 @@ use crate::watch::Watch;
 
 pub use chart::{CHART_POINTS, Chart, ChartPoint, LEVEL_POINTS_MAX, LevelSpan, level_spans};
 pub use recommend::{Recommendation, Utilization};
+pub use rules::{REQUESTS_MAX, RequestRow, RulesRow};
 
 /// Children a report lists at most (open ones first); the rest are counted, not shown.
 pub const CHILDREN_MAX: usize = 1_000;
@@ -74,6 +76,10 @@ pub struct Report {
     /// Machine time of the DAGs charged to the account or below it, newest first: the shell
     /// that runs DAGs fills it (the ledger knows nothing of them).
     pub dags: Vec<DagCost>,
+    /// The budget rules of the accounts shown that have any, and the caps in force.
+    pub rules: Vec<RulesRow>,
+    /// Increase requests on the accounts shown, newest first.
+    pub requests: Vec<RequestRow>,
 }
 
 /// What a DAG's machine time cost, in micro-units of money.
@@ -219,6 +225,8 @@ pub fn build_report(
     let waste = waste(&rows[1..]);
     let recommendations = recommend::recommend(&rows);
     let chart = chart::chart(ledger, watch, &rows[0], account, now_ms, level_changes);
+    let rules = rules::rules_rows(ledger, &ids);
+    let requests = rules::request_rows(ledger, &ids);
     Report {
         path: acc.path.clone(),
         kind: acc.config.kind.clone(),
@@ -230,6 +238,8 @@ pub fn build_report(
         recommendations,
         chart,
         dags: Vec::new(),
+        rules,
+        requests,
     }
 }
 

@@ -19,16 +19,33 @@ pub fn period_bounds(spec: &PeriodSpec, at_ms: u64) -> Result<(u64, u64), String
         .map_err(|err| format!("unknown time zone {:?}: {err}", spec.timezone))?;
     let at = Timestamp::from_millisecond(at_ms as i64).map_err(|err| err.to_string())?;
     let zoned = at.to_zoned(zone);
+    if spec.every == PeriodUnit::Lifetime {
+        // One window from now that never ends.
+        return Ok((at_ms, u64::MAX));
+    }
     let start = start_of(&zoned, spec.every).map_err(|err| err.to_string())?;
     let end = match spec.every {
         PeriodUnit::Hour => start.checked_add(1.hour()),
         PeriodUnit::Day => start.checked_add(1.day()),
         PeriodUnit::Week => start.checked_add(1.week()),
         PeriodUnit::Month => start.checked_add(1.month()),
+        PeriodUnit::Quarter { .. } => start.checked_add(3.months()),
+        PeriodUnit::Lifetime => unreachable!("a lifetime has no calendar"),
     }
     .map_err(|err| err.to_string())?;
     let ms = |zoned: &Zoned| zoned.timestamp().as_millisecond().max(0) as u64;
     Ok((ms(&start), ms(&end)))
+}
+
+/// Checks a fiscal year's first month.
+pub fn check_fiscal_month(month: u8) -> Result<(), String> {
+    if (1..=12).contains(&month) {
+        Ok(())
+    } else {
+        Err(format!(
+            "a fiscal year starts in month 1 to 12, not {month}"
+        ))
+    }
 }
 
 fn start_of(zoned: &Zoned, unit: PeriodUnit) -> Result<Zoned, jiff::Error> {
@@ -45,6 +62,15 @@ fn start_of(zoned: &Zoned, unit: PeriodUnit) -> Result<Zoned, jiff::Error> {
             zoned.start_of_day()?.checked_sub(back.days())
         }
         PeriodUnit::Month => zoned.with().day(1).build()?.start_of_day(),
+        PeriodUnit::Quarter { fiscal_start_month } => {
+            // Months since the fiscal year's start, rounded down to a multiple of three.
+            let month = i64::from(zoned.month()) - 1;
+            let start = i64::from(fiscal_start_month.clamp(1, 12)) - 1;
+            let into_quarter = (month - start).rem_euclid(3);
+            let first = zoned.with().day(1).build()?.start_of_day()?;
+            first.checked_sub(into_quarter.months())
+        }
+        PeriodUnit::Lifetime => Ok(zoned.clone()),
     }
 }
 
@@ -71,6 +97,51 @@ mod tests {
             (ms(start), ms(end)),
             "{every:?} in {timezone} at {at}"
         );
+    }
+
+    #[test]
+    fn quarters_follow_the_fiscal_year_and_lifetimes_never_end() {
+        let quarter = |month| PeriodUnit::Quarter {
+            fiscal_start_month: month,
+        };
+        check(
+            quarter(1),
+            "UTC",
+            "2026-11-21T10:30:15Z",
+            "2026-10-01T00:00:00Z",
+            "2027-01-01T00:00:00Z",
+        );
+        // A fiscal year from April: Q3 runs October to December, Q4 January to March.
+        check(
+            quarter(4),
+            "UTC",
+            "2027-02-10T00:00:00Z",
+            "2027-01-01T00:00:00Z",
+            "2027-04-01T00:00:00Z",
+        );
+        // From February: November is in the quarter November-January, across the year's end.
+        check(
+            quarter(2),
+            "UTC",
+            "2026-12-31T23:00:00Z",
+            "2026-11-01T00:00:00Z",
+            "2027-02-01T00:00:00Z",
+        );
+        // Aligned in the account's zone: Tokyo's quarter starts 15:00 UTC the day before.
+        check(
+            quarter(1),
+            "Asia/Tokyo",
+            "2026-11-21T10:30:15Z",
+            "2026-09-30T15:00:00Z",
+            "2026-12-31T15:00:00Z",
+        );
+        let at = ms("2026-11-21T10:30:15Z");
+        assert_eq!(
+            period_bounds(&spec(PeriodUnit::Lifetime, "UTC"), at).unwrap(),
+            (at, u64::MAX)
+        );
+        assert!(check_fiscal_month(0).is_err() && check_fiscal_month(13).is_err());
+        assert!(check_fiscal_month(4).is_ok());
     }
 
     #[test]

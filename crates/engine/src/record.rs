@@ -2,7 +2,7 @@
 //! of an operator's command), encoded with postcard back to back in a batch; and snapshots of
 //! the ledger and the DAGs together.
 
-use purser_core::{Event, Ledger, LedgerLimits, LedgerSnapshot};
+use purser_core::{Event, Ledger, LedgerLimits, LedgerSnapshot, LedgerSnapshotBeforeRules};
 use purser_sched::{DagConfig, DagEvent, DagSnapshot, DagState};
 use purser_store::Batch;
 use serde::{Deserialize, Serialize};
@@ -60,11 +60,18 @@ pub fn encode_snapshot(state: &StateSnapshot) -> Vec<u8> {
     postcard::to_stdvec(state).expect("the state always encodes")
 }
 
-/// A snapshot from before DAGs were charged: the same without the DAGs' charges and pauses
-/// (which were last, so the older payload is a prefix of the newer shape).
+/// A snapshot from before budget rules: the ledger's part without them.
+#[derive(Deserialize)]
+struct StateSnapshotBeforeRules {
+    ledger: LedgerSnapshotBeforeRules,
+    dags: DagSnapshot,
+}
+
+/// A snapshot from before DAGs were charged (and before rules): the same without the DAGs'
+/// charges and pauses (which were last, so the older payload is a prefix of the newer shape).
 #[derive(Deserialize)]
 struct StateSnapshotUncharged {
-    ledger: LedgerSnapshot,
+    ledger: LedgerSnapshotBeforeRules,
     dags: DagSnapshotUncharged,
 }
 
@@ -74,15 +81,22 @@ struct DagSnapshotUncharged {
     dags: Vec<purser_sched::Dag>,
 }
 
-/// Decodes a snapshot's payload, of this version or of the one before charging.
+/// Decodes a snapshot's payload, of this version, of the one before rules or of the one before
+/// charging.
 pub fn decode_snapshot(payload: &[u8]) -> Result<StateSnapshot, String> {
     let current = postcard::take_from_bytes::<StateSnapshot>(payload);
     if let Ok((state, [])) = current {
         return Ok(state);
     }
+    if let Ok((old, [])) = postcard::take_from_bytes::<StateSnapshotBeforeRules>(payload) {
+        return Ok(StateSnapshot {
+            ledger: old.ledger.into(),
+            dags: old.dags,
+        });
+    }
     match postcard::take_from_bytes::<StateSnapshotUncharged>(payload) {
         Ok((old, [])) => Ok(StateSnapshot {
-            ledger: old.ledger,
+            ledger: old.ledger.into(),
             dags: DagSnapshot {
                 next_dag: old.dags.next_dag,
                 dags: old.dags.dags,

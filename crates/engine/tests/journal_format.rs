@@ -5,6 +5,8 @@
 
 use std::path::PathBuf;
 
+use purser_core::ledger::RulesSpec;
+use purser_core::rules::{Cap, LoopRule, RunCaps, WarnOnly};
 use purser_core::{
     AccountPath, AccountSpec, Command, Event, Ledger, LedgerLimits, ReserveRequest, SettleRequest,
     UsageReport,
@@ -69,6 +71,21 @@ fn records() -> (Vec<Record>, Ledger, DagState) {
     );
     let spec = AccountSpec {
         limits: limits(&[("tokens", 100_000)]),
+        rules: Some(RulesSpec {
+            warn_only: WarnOnly::default().with(purser_core::Level::Black),
+            child_defaults: Some(vec![("tokens".into(), 1_000)]),
+            expires_ms: Some(NOW_MS),
+            pause_at_stop: true,
+            run: Some(RunCaps {
+                max_turns: Some(2),
+                max_wall_ms: Some(3_600_000),
+                loops: Some(LoopRule {
+                    repeats: 5,
+                    window_ms: 60_000,
+                    stop: true,
+                }),
+            }),
+        }),
         ..AccountSpec::default()
     };
     apply(
@@ -103,6 +120,50 @@ fn records() -> (Vec<Record>, Ledger, DagState) {
         work_units: 1,
     };
     apply(&mut ledger, &mut records, Command::Settle(settle));
+    // Budget rules: the settlement was the run's second turn (its cap); then the clock's halt of
+    // the expired budget, a new run, a manual reset and a request for more, approved.
+    let wf = ledger.lookup("acme/wf").unwrap();
+    apply(
+        &mut ledger,
+        &mut records,
+        Command::ReachCap {
+            account: wf,
+            cap: Cap::Expired,
+        },
+    );
+    apply(
+        &mut ledger,
+        &mut records,
+        Command::StartRun {
+            path: path("acme/wf"),
+        },
+    );
+    apply(
+        &mut ledger,
+        &mut records,
+        Command::ResetUsage {
+            path: path("acme/wf"),
+        },
+    );
+    apply(
+        &mut ledger,
+        &mut records,
+        Command::RequestIncrease {
+            path: path("acme/wf"),
+            amount: vec![("tokens".into(), 5_000)],
+            reason: "a second review pass".into(),
+        },
+    );
+    let request = ledger.last_seq();
+    apply(
+        &mut ledger,
+        &mut records,
+        Command::DecideIncrease {
+            request,
+            approve: true,
+            note: "ok".into(),
+        },
+    );
     let submit = SubmitDag {
         name: Some("build".into()),
         tenant: "acme".into(),
@@ -196,9 +257,43 @@ fn batches_and_snapshots_keep_their_bytes_and_recover() {
     let committed = check_fixture("seed-snapshot", &framed);
     let decoded = decode_snapshot(&committed[1..]).unwrap();
     assert_eq!(record::encode_snapshot(&decoded), encoded);
-    // A snapshot written before DAGs were charged still opens, as the same state.
+    // Every kind of budget-rule event is in the batch.
+    let kinds = [
+        "RulesSet",
+        "UsageReset",
+        "CapReached",
+        "RunFlagged",
+        "RunStarted",
+        "IncreaseRequested",
+        "IncreaseDecided",
+    ];
+    for kind in kinds {
+        assert!(
+            records
+                .iter()
+                .any(|record| format!("{record:?}").starts_with(&format!("Ledger({kind}"))),
+            "no {kind} in the fixture"
+        );
+    }
+    // A snapshot written before rules still opens, and so does one from before DAGs were
+    // charged, as the same state.
+    let before_rules = std::fs::read(corpus("seed-snapshot-before-rules")).unwrap();
+    let before_rules = decode_snapshot(&before_rules[1..]).unwrap();
     let uncharged = std::fs::read(corpus("seed-snapshot-uncharged")).unwrap();
-    assert_eq!(decode_snapshot(&uncharged[1..]).unwrap(), decoded);
+    assert_eq!(decode_snapshot(&uncharged[1..]).unwrap(), before_rules);
+    assert!(before_rules.ledger.last_seq > 0);
+    // A journal written before rules still recovers.
+    let old = std::fs::read(corpus("seed-batch-before-rules")).unwrap();
+    let old_batch = Batch {
+        first_seq: 1,
+        n_events: u32::from(old[1]),
+        payload: old[2..].to_vec(),
+    };
+    let storage = MemStorage::new();
+    let (mut journal, _) = MemJournal::open(&storage).unwrap();
+    journal.append(&[old_batch]).unwrap();
+    let recovered = recover(&mut journal, LedgerLimits::default(), dag_config()).unwrap();
+    assert_eq!(recovered.ledger.last_seq(), before_rules.ledger.last_seq);
 
     // Both recover: the journal of the records, and the snapshot alone.
     let storage = MemStorage::new();

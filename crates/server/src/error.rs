@@ -67,6 +67,26 @@ impl ApiError {
         error
     }
 
+    /// A hold refused by a cap in force: 409 `run_capped` (turns, wall time, loop),
+    /// `budget_expired` or, for an account that pauses at stop, `paused`.
+    pub fn refused(refusal: purser_engine::view::account::RefusalView) -> ApiError {
+        use purser_core::rules::Cap;
+        let code = match (refusal.paused, refusal.cap) {
+            (true, _) => "paused",
+            (false, Cap::Expired) => "budget_expired",
+            (false, _) => "run_capped",
+        };
+        let message = format!(
+            "{} is halted ({}): {}",
+            refusal.account,
+            refusal.cap.name(),
+            refusal.detail
+        );
+        let mut error = ApiError::new(409, code, message);
+        error.detail.account = Some(refusal.account);
+        error
+    }
+
     pub fn body(&self) -> ErrorBody {
         ErrorBody {
             error: (*self.detail).clone(),
@@ -117,7 +137,8 @@ impl From<LedgerError> for ApiError {
             }
             LedgerError::AccountNotFound { .. }
             | LedgerError::ParentNotFound { .. }
-            | LedgerError::ReservationNotFound { .. } => ApiError::new(404, code, message),
+            | LedgerError::ReservationNotFound { .. }
+            | LedgerError::RequestNotFound { .. } => ApiError::new(404, code, message),
             LedgerError::InsufficientPool {
                 account,
                 dimension,

@@ -6,10 +6,10 @@ use serde_json::{Map, Value, json};
 use utoipa::OpenApi;
 
 use crate::report;
-use crate::routes::{accounts, dags, events, fleet, health, manage, metrics, usage};
+use crate::routes::{accounts, dags, events, fleet, health, manage, metrics, requests, usage};
 use crate::wire::{
     self, accounts as account_wire, dags as dag_wire, fleet as fleet_wire, manage as manage_wire,
-    tasks as task_wire, usage as usage_wire,
+    rules as rules_wire, tasks as task_wire, usage as usage_wire,
 };
 
 #[derive(OpenApi)]
@@ -31,6 +31,13 @@ use crate::wire::{
         accounts::put_account,
         accounts::delete_account,
         accounts::post_account,
+        requests::reset,
+        requests::start_run,
+        requests::request,
+        requests::list_requests,
+        requests::get_request,
+        requests::post_request_action,
+        requests::reject_request,
         usage::post_usage,
         usage::post_usage_batch,
         usage::post_reservation,
@@ -72,6 +79,18 @@ use crate::wire::{
         usage_wire::ReserveIn,
         usage_wire::SettleIn,
         account_wire::AccountOut,
+        account_wire::PeriodOut,
+        rules_wire::RulesIn,
+        rules_wire::RunIn,
+        rules_wire::LoopIn,
+        rules_wire::RulesOut,
+        rules_wire::RunOut,
+        rules_wire::LoopOut,
+        rules_wire::HaltOut,
+        rules_wire::IncreaseIn,
+        rules_wire::DecisionIn,
+        rules_wire::RequestOut,
+        rules_wire::RequestsOut,
         account_wire::AccountsOut,
         account_wire::MeOut,
         usage_wire::TightestOut,
@@ -118,6 +137,8 @@ use crate::wire::{
         report::FairnessOut,
         report::WasteOut,
         report::RecommendationOut,
+        report::ReportRulesOut,
+        report::ReportRequestOut,
         report::UtilizationOut,
         report::ChartOut,
         report::ChartPointOut,

@@ -45,9 +45,25 @@ impl Ledger {
             |id| self.accounts[id.0 as usize].config.clone(),
         );
         let config = merge_config(base, &spec)?;
-        let prepared = self.prepare(spec.limits.as_deref().unwrap_or(&[]), "limits")?;
+        let mut prepared = self.prepare(spec.limits.as_deref().unwrap_or(&[]), "limits")?;
+        // A new child gets its parent's defaults in every dimension it does not name.
+        if existing.is_none()
+            && let Some(defaults) = self.child_defaults(parent)
+        {
+            for (dim, value) in defaults.iter() {
+                if !prepared.known.iter().any(|(named, _)| *named == dim) {
+                    prepared.known.push((dim, value));
+                }
+            }
+        }
         self.check_limits(existing, parent, &prepared.known, "limits")?;
+        let reset = self.period_change(existing, &spec)?;
+        let rules = spec
+            .rules
+            .map(|rules| self.check_rules(rules))
+            .transpose()?;
         let limits = self.intern(prepared, events);
+        let rules = rules.map(|rules| self.intern_rules(rules, events));
         let event = match existing {
             Some(account) => Event::AccountUpdated {
                 account,
@@ -66,10 +82,64 @@ impl Ledger {
         let account = self
             .lookup(path.as_str())
             .expect("account was just written");
+        if let Some(rules) = rules
+            && self.rules(account) != Some(&rules)
+            && !(rules.is_empty() && self.rules(account).is_none())
+        {
+            let rules = Box::new(rules);
+            self.emit(
+                Event::RulesSet {
+                    account,
+                    rules,
+                    at_ms: now_ms,
+                },
+                events,
+            );
+        }
+        if reset {
+            self.emit(
+                Event::UsageReset {
+                    account,
+                    at_ms: now_ms,
+                },
+                events,
+            );
+        }
         Ok(Answer::Account {
             account,
             created: existing.is_none(),
         })
+    }
+
+    /// Whether an update changes the unit of the account's period, which must say whether the
+    /// usage so far is kept; answers whether it is to be reset.
+    fn period_change(
+        &self,
+        existing: Option<AccountId>,
+        spec: &AccountSpec,
+    ) -> Result<bool, LedgerError> {
+        let Some(acc) = existing.map(|id| &self.accounts[id.0 as usize]) else {
+            return Ok(false);
+        };
+        let (Some(old), Some(new)) = (&acc.config.period, &spec.period) else {
+            return Ok(false);
+        };
+        if old.every == new.every && old.timezone == new.timezone {
+            return Ok(false);
+        }
+        match spec.keep_usage {
+            Some(keep) => Ok(!keep),
+            None => Err(LedgerError::invalid(
+                "keep_usage_required",
+                "keep_usage",
+                format!(
+                    "the period of {} changes from {} to {}: say whether the usage of the current window is kept (keep_usage: true, the window runs to its end) or reset now (false)",
+                    acc.path,
+                    old.every.name(),
+                    new.every.name()
+                ),
+            )),
+        }
     }
 
     /// New limits must fit in the parent's pool beyond its reserve (where they grow) and must

@@ -105,7 +105,29 @@ impl Ledger {
                         ReallocationKind::Reclaim => to <= from,
                     }
             }
-            Event::LevelChanged { .. } => true,
+            Event::LevelChanged { .. } | Event::RunFlagged { .. } => true,
+            Event::RulesSet { account, rules, .. } => {
+                open(account)
+                    && rules
+                        .child_defaults
+                        .as_ref()
+                        .is_none_or(|defaults| defaults.well_formed(n_dims))
+            }
+            Event::UsageReset { account, .. }
+            | Event::CapReached { account, .. }
+            | Event::RunStarted { account, .. } => open(account),
+            Event::IncreaseRequested {
+                account, amount, ..
+            } => open(account) && amount.well_formed(n_dims) && !amount.is_empty(),
+            Event::IncreaseDecided {
+                request, limits, ..
+            } => {
+                self.book
+                    .requests
+                    .get(request)
+                    .is_some_and(|found| found.decision.is_none())
+                    && limits.well_formed(n_dims)
+            }
         };
         if ok {
             Ok(())
@@ -189,6 +211,46 @@ impl LedgerSnapshot {
             if (account.0 as usize) >= n_accounts || !answer_ok || !keys.insert((*account, key)) {
                 return Err(format!("the remembered key {key:?} is inconsistent"));
             }
+        }
+        self.rules.check(n_accounts, n_dims, self.last_seq)
+    }
+}
+
+impl super::RulesSnapshot {
+    /// Every account, dimension and request id in range; requests decided as listed.
+    fn check(&self, n_accounts: usize, n_dims: usize, last_seq: u64) -> Result<(), String> {
+        let account_ok = |id: &AccountId| (id.0 as usize) < n_accounts;
+        let rules_ok = self.rules.iter().all(|(id, rules)| {
+            account_ok(id)
+                && rules
+                    .child_defaults
+                    .as_ref()
+                    .is_none_or(|defaults| defaults.well_formed(n_dims))
+        });
+        let runs_ok = self.runs.iter().all(|(id, run)| {
+            account_ok(id) && run.recent.iter().all(|turn| turn.usage.well_formed(n_dims))
+        });
+        if !rules_ok || !runs_ok || !self.halts.iter().all(|(id, _)| account_ok(id)) {
+            return Err("the rules name an account or dimension that does not exist".into());
+        }
+        for (id, request) in &self.requests {
+            if *id > last_seq
+                || !account_ok(&request.account)
+                || !request.amount.well_formed(n_dims)
+            {
+                return Err(format!("increase request req_{id} is inconsistent"));
+            }
+        }
+        let decided: HashSet<u64> = self
+            .requests
+            .iter()
+            .filter(|(_, request)| request.decision.is_some())
+            .map(|(id, _)| *id)
+            .collect();
+        let decided_ok = self.decided.len() == decided.len()
+            && self.decided.iter().all(|id| decided.contains(id));
+        if !decided_ok {
+            return Err("a decided increase request is missing or pending".into());
         }
         Ok(())
     }

@@ -124,7 +124,7 @@ impl Ledger {
 
     /// Refuses an amount above `LedgerLimits::amount_max`. The sums themselves never refuse:
     /// the fold saturates them, so an accepted report never makes a later one impossible.
-    fn check_amounts<'a>(
+    pub(crate) fn check_amounts<'a>(
         &self,
         named: impl IntoIterator<Item = (&'a str, u64)>,
         field: &str,
@@ -305,9 +305,15 @@ impl Ledger {
             "amount",
         )?;
         let prepared = self.prepare(&request.amount, "amount")?;
+        if let Some(refused) = self.halted_on_path(account) {
+            return Ok(refused);
+        }
         // Invariant: a hold is granted only if every account on the path stays strictly below
-        // its stop threshold in every dimension it asks for.
+        // its stop threshold in every dimension it asks for, or only warns at stop.
         for id in self.path_ids(account) {
+            if self.warn_only_at(id, crate::level::Level::Black) {
+                continue;
+            }
             let acc = &self.accounts[id.0 as usize];
             for (dim, requested) in &prepared.known {
                 let Some(slot) = acc.slot(*dim) else { continue };

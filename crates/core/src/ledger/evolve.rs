@@ -8,7 +8,7 @@ use crate::account::{Account, AccountConfig, AccountId, Alert};
 use crate::amount::{Amounts, DimId};
 use crate::command::{Fired, UsageAnswer, Verdict};
 use crate::event::{Event, ReallocationKind};
-use crate::level::{Level, action_for, fraction};
+use crate::level::{Action, Level, action_for, fraction};
 use crate::path::AccountPath;
 
 impl Ledger {
@@ -49,10 +49,19 @@ impl Ledger {
                 account,
                 usage,
                 work_units,
+                operation,
                 idempotency_key,
                 at_ms,
-                ..
-            } => self.fold_usage(seq, *account, usage, *work_units, idempotency_key, *at_ms),
+            } => {
+                self.charge(*account, usage, seq, *at_ms);
+                let acc = &mut self.accounts[account.0 as usize];
+                acc.work_units = acc.work_units.saturating_add(*work_units);
+                self.count_turn(*account, operation, usage, *at_ms);
+                if let Some(key) = idempotency_key {
+                    let answer = self.usage_answer(*account, seq);
+                    self.remember(*account, key.clone(), Remembered::Usage(answer));
+                }
+            }
             Event::ReservationOpened {
                 account,
                 amount,
@@ -64,9 +73,9 @@ impl Ledger {
                 reservation,
                 usage,
                 work_units,
+                operation,
                 at_ms,
-                ..
-            } => self.fold_hold_settled(seq, *reservation, usage, *work_units, *at_ms),
+            } => self.fold_hold_settled(seq, *reservation, usage, *work_units, operation, *at_ms),
             Event::ReservationVoided { reservation, at_ms } => {
                 self.fold_hold_voided(seq, *reservation, *at_ms)
             }
@@ -105,25 +114,60 @@ impl Ledger {
                 limits,
                 at_ms,
             } => self.renew_period(*account, *start_ms, *end_ms, limits, seq, *at_ms),
-            Event::LevelChanged { .. } => {}
-        }
-    }
-
-    fn fold_usage(
-        &mut self,
-        seq: u64,
-        account: AccountId,
-        usage: &Amounts,
-        work_units: u64,
-        idempotency_key: &Option<Arc<str>>,
-        at_ms: u64,
-    ) {
-        self.charge(account, usage, seq, at_ms);
-        let acc = &mut self.accounts[account.0 as usize];
-        acc.work_units = acc.work_units.saturating_add(work_units);
-        if let Some(key) = idempotency_key {
-            let answer = self.usage_answer(account, seq);
-            self.remember(account, key.clone(), Remembered::Usage(answer));
+            Event::LevelChanged { .. } | Event::RunFlagged { .. } => {}
+            Event::RulesSet {
+                account,
+                rules,
+                at_ms,
+            } => self.fold_rules_set(seq, *account, rules, *at_ms),
+            Event::UsageReset { account, at_ms } => self.fold_usage_reset(seq, *account, *at_ms),
+            Event::CapReached {
+                account,
+                cap,
+                stops,
+                detail,
+                at_ms,
+            } => {
+                let halt = crate::rules::Halt {
+                    cap: *cap,
+                    stops: *stops,
+                    detail: detail.clone(),
+                    at_ms: *at_ms,
+                };
+                self.fold_cap_reached(seq, *account, halt);
+            }
+            Event::RunStarted { account, at_ms } => self.fold_run_started(seq, *account, *at_ms),
+            Event::IncreaseRequested {
+                account,
+                amount,
+                reason,
+                at_ms,
+            } => self.fold_increase_requested(
+                seq,
+                crate::rules::IncreaseRequest {
+                    account: *account,
+                    amount: amount.clone(),
+                    reason: reason.clone(),
+                    at_ms: *at_ms,
+                    decision: None,
+                },
+            ),
+            Event::IncreaseDecided {
+                request,
+                approved,
+                limits,
+                note,
+                at_ms,
+            } => self.fold_increase_decided(
+                seq,
+                *request,
+                crate::rules::Decision {
+                    approved: *approved,
+                    note: note.clone(),
+                    at_ms: *at_ms,
+                },
+                limits,
+            ),
         }
     }
 
@@ -218,21 +262,7 @@ impl Ledger {
         seq: u64,
         at_ms: u64,
     ) {
-        let mut stack = vec![account];
-        while let Some(id) = stack.pop() {
-            let acc = &mut self.accounts[id.0 as usize];
-            if id != account && acc.period.is_some() {
-                continue;
-            }
-            for slot in &mut acc.slots {
-                slot.period_base = slot.consumed;
-            }
-            acc.seq = seq;
-            stack.extend(acc.children.values().copied());
-            if id != account {
-                self.refresh(id, at_ms);
-            }
-        }
+        self.restart_window(account, seq, at_ms);
         let acc = &mut self.accounts[account.0 as usize];
         match (acc.period.as_mut(), &acc.config.period) {
             (Some(period), _) => {
@@ -258,7 +288,33 @@ impl Ledger {
         self.set_limits(account, limits, seq, at_ms);
     }
 
-    fn set_limits(&mut self, account: AccountId, limits: &Amounts, seq: u64, at_ms: u64) {
+    /// Restarts the consumption window of `account` and of every descendant that does not renew
+    /// on its own (the descendants' levels refreshed; the account's is the caller's).
+    pub(super) fn restart_window(&mut self, account: AccountId, seq: u64, at_ms: u64) {
+        let mut stack = vec![account];
+        while let Some(id) = stack.pop() {
+            let acc = &mut self.accounts[id.0 as usize];
+            if id != account && acc.period.is_some() {
+                continue;
+            }
+            for slot in &mut acc.slots {
+                slot.period_base = slot.consumed;
+            }
+            acc.seq = seq;
+            stack.extend(acc.children.values().copied());
+            if id != account {
+                self.refresh(id, at_ms);
+            }
+        }
+    }
+
+    pub(super) fn set_limits(
+        &mut self,
+        account: AccountId,
+        limits: &Amounts,
+        seq: u64,
+        at_ms: u64,
+    ) {
         let parent = self.accounts[account.0 as usize].parent;
         for (dim, limit) in limits.iter() {
             let slot = self.accounts[account.0 as usize].slot_mut(dim);
@@ -332,9 +388,10 @@ impl Ledger {
 
     /// Moves the account's own level; a move becomes a derived `LevelChanged` event.
     pub(super) fn refresh(&mut self, account: AccountId, at_ms: u64) {
+        let floor = self.halt_floor(account);
         let acc = &mut self.accounts[account.0 as usize];
         let from = acc.level;
-        if acc.refresh_level() {
+        if acc.refresh_level(floor) {
             acc.level_time_ms[from as usize] = acc.level_time_ms[from as usize]
                 .saturating_add(at_ms.saturating_sub(acc.level_since_ms));
             acc.level_since_ms = at_ms;
@@ -348,9 +405,12 @@ impl Ledger {
         }
     }
 
-    /// The enforcement on `account`: the worst level over it and its ancestors.
+    /// The enforcement on `account`: the worst level over it and its ancestors. A level its
+    /// account's rules only warn at (shadow mode) counts as a warning; an account that pauses
+    /// at stop says pause.
     pub fn verdict(&self, account: AccountId) -> Verdict {
-        let mut worst: Option<(&Account, AccountId, f64)> = None;
+        // (account, id, level as enforced, fraction)
+        let mut worst: Option<(&Account, AccountId, Level, f64)> = None;
         let mut next = Some(account);
         while let Some(id) = next {
             let acc = &self.accounts[id.0 as usize];
@@ -360,15 +420,19 @@ impl Ledger {
                     .and_then(|dim| acc.slot(dim))
                     .and_then(|slot| slot.limit.map(|limit| fraction(slot.used(), limit)))
                     .unwrap_or(0.0);
+                let enforced = if self.warn_only_at(id, acc.level) {
+                    Level::Yellow
+                } else {
+                    acc.level
+                };
                 let worse = match worst {
                     None => true,
-                    Some((best, _, best_fraction)) => {
-                        acc.level > best.level
-                            || (acc.level == best.level && fired_fraction > best_fraction)
+                    Some((_, _, best, best_fraction)) => {
+                        enforced > best || (enforced == best && fired_fraction > best_fraction)
                     }
                 };
                 if worse {
-                    worst = Some((acc, id, fired_fraction));
+                    worst = Some((acc, id, enforced, fired_fraction));
                 }
             }
             next = acc.parent;
@@ -379,9 +443,15 @@ impl Ledger {
                 action: action_for(Level::Green, 0),
                 fired: None,
             },
-            Some((acc, id, fired_fraction)) => Verdict {
+            Some((acc, id, enforced, fired_fraction)) => Verdict {
                 level: acc.level,
-                action: action_for(acc.level, acc.config.throttle_rate_ppm),
+                action: if enforced < acc.level {
+                    Action::WarnOnly { would: acc.level }
+                } else if acc.level == Level::Black && self.pauses_at_stop(id) {
+                    Action::Pause
+                } else {
+                    action_for(acc.level, acc.config.throttle_rate_ppm)
+                },
                 fired: acc.level_dim.map(|dimension| Fired {
                     account: id,
                     dimension,

@@ -48,12 +48,14 @@ impl Ledger {
         reservation: u64,
         usage: &Amounts,
         work_units: u64,
+        operation: &Option<std::sync::Arc<str>>,
         at_ms: u64,
     ) {
         let (account, was_expired) = self.release(reservation, seq, at_ms);
         self.charge(account, usage, seq, at_ms);
         let acc = &mut self.accounts[account.0 as usize];
         acc.work_units = acc.work_units.saturating_add(work_units);
+        self.count_turn(account, operation, usage, at_ms);
         let mut answer = self.usage_answer(account, seq);
         answer.expired = was_expired;
         self.close_hold(reservation, HoldState::Settled(answer));

@@ -14,6 +14,8 @@ pub use accounts::{merge_config, pool_beyond_reserve};
 pub use decide::reservation_name;
 mod evolve;
 mod manage;
+mod rules;
+pub use rules::{RulesSnapshot, RulesSpec, parse_request_name, request_name};
 mod snapshot;
 mod view;
 
@@ -28,7 +30,7 @@ use crate::command::{Answer, Command, ReserveAnswer, UsageAnswer};
 use crate::error::LedgerError;
 use crate::event::Event;
 
-pub use snapshot::LedgerSnapshot;
+pub use snapshot::{LedgerSnapshot, LedgerSnapshotBeforeRules};
 pub use view::{AccountStatus, DimFigures};
 
 /// Bounds on what the ledger keeps.
@@ -124,6 +126,8 @@ pub struct Ledger {
     /// clock's tick looks at, without scanning every account (derived from the accounts).
     pub(crate) renewing: BTreeSet<AccountId>,
     pub(crate) alerted: BTreeSet<AccountId>,
+    /// Budget rules, runs, halts and increase requests.
+    pub(crate) book: rules::Book,
 }
 
 impl Default for Ledger {
@@ -152,6 +156,7 @@ impl Ledger {
             touched: Vec::new(),
             renewing: BTreeSet::new(),
             alerted: BTreeSet::new(),
+            book: rules::Book::default(),
         }
     }
 
@@ -277,6 +282,19 @@ impl Ledger {
                 start_ms,
                 end_ms,
             } => self.renew(account, start_ms, end_ms, now_ms, events),
+            Command::ResetUsage { path } => self.reset_usage(&path, now_ms, events),
+            Command::StartRun { path } => self.start_run(&path, now_ms, events),
+            Command::ReachCap { account, cap } => self.reach_cap(account, cap, now_ms, events),
+            Command::RequestIncrease {
+                path,
+                amount,
+                reason,
+            } => self.request_increase(&path, amount, reason, now_ms, events),
+            Command::DecideIncrease {
+                request,
+                approve,
+                note,
+            } => self.decide_increase(request, approve, note, now_ms, events),
         };
         // Invariant: a refused command emitted nothing (deciding never half-applies).
         debug_assert!(answer.is_ok() || events.len() == first_new);
@@ -307,7 +325,7 @@ impl Ledger {
             });
         }
         // A refused event changes nothing, not even the sequence.
-        if let Event::LevelChanged { .. } = event {
+        if event.is_derived() {
             if self.replay_pending.front() != Some(&event) {
                 return Err(ReplayError {
                     seq,

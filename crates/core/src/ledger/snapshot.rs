@@ -46,6 +46,33 @@ pub struct LedgerSnapshot {
     pub(crate) holds: Vec<HoldRecord>,
     pub(crate) closed_holds: Vec<u64>,
     pub(crate) remembered: Vec<(AccountId, Arc<str>, RememberedRecord)>,
+    /// Last: a snapshot from before rules is this without it (`LedgerSnapshotBeforeRules`).
+    pub(crate) rules: super::RulesSnapshot,
+}
+
+/// A snapshot written before budget rules existed: the same without the rules.
+#[derive(Deserialize)]
+pub struct LedgerSnapshotBeforeRules {
+    last_seq: u64,
+    custom_dimensions: Vec<Arc<str>>,
+    accounts: Vec<Account>,
+    holds: Vec<HoldRecord>,
+    closed_holds: Vec<u64>,
+    remembered: Vec<(AccountId, Arc<str>, RememberedRecord)>,
+}
+
+impl From<LedgerSnapshotBeforeRules> for LedgerSnapshot {
+    fn from(old: LedgerSnapshotBeforeRules) -> LedgerSnapshot {
+        LedgerSnapshot {
+            last_seq: old.last_seq,
+            custom_dimensions: old.custom_dimensions,
+            accounts: old.accounts,
+            holds: old.holds,
+            closed_holds: old.closed_holds,
+            remembered: old.remembered,
+            rules: super::RulesSnapshot::default(),
+        }
+    }
 }
 
 impl Ledger {
@@ -92,6 +119,7 @@ impl Ledger {
             holds,
             closed_holds: self.closed_holds.iter().copied().collect(),
             remembered,
+            rules: self.book.to_snapshot(),
         }
     }
 
@@ -164,6 +192,7 @@ impl Ledger {
         ledger.n_open_holds = n_open_holds;
         ledger.remembered = remembered;
         ledger.last_seq = snapshot.last_seq;
+        ledger.book = super::rules::Book::from_snapshot(snapshot.rules);
         for idx in 0..ledger.accounts.len() {
             ledger.reindex(AccountId(idx as u32));
         }

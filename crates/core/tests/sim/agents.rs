@@ -110,13 +110,13 @@ impl Agent {
         self.degraded = false;
         self.pace = 1_000;
         match verdict.action {
-            Action::Continue | Action::Warn => {}
+            Action::Continue | Action::Warn | Action::WarnOnly { .. } => {}
             Action::Throttle { rate } => self.pace = (1_000.0 / rate.max(0.05)) as u64,
             Action::Degrade => {
                 self.pace = 3_000;
                 self.degraded = true;
             }
-            Action::Stop => self.stopped = true,
+            Action::Stop | Action::Pause => self.stopped = true,
         }
     }
 

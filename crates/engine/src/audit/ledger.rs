@@ -56,6 +56,13 @@ pub fn entry_of(ledger: &Ledger, seq: u64, event: &Event) -> Option<AuditEntry> 
                 json!({"id": format!("rsv_{reservation}")}),
             ))
         }
+        Event::RulesSet { .. }
+        | Event::UsageReset { .. }
+        | Event::CapReached { .. }
+        | Event::RunFlagged { .. }
+        | Event::RunStarted { .. }
+        | Event::IncreaseRequested { .. }
+        | Event::IncreaseDecided { .. } => super::rules::entry_of(&names, seq, event),
         _ => None,
     }
 }
@@ -132,20 +139,20 @@ fn reallocation(names: &Names<'_>, seq: u64, event: &Event) -> Option<AuditEntry
 }
 
 /// Names of accounts and dimensions as the ledger holds them.
-struct Names<'a> {
-    ledger: &'a Ledger,
+pub(super) struct Names<'a> {
+    pub(super) ledger: &'a Ledger,
 }
 
 impl Names<'_> {
-    fn path(&self, account: AccountId) -> String {
+    pub(super) fn path(&self, account: AccountId) -> String {
         self.ledger.account(account).path.to_string()
     }
 
-    fn dim(&self, dim: DimId) -> String {
+    pub(super) fn dim(&self, dim: DimId) -> String {
         self.ledger.dimensions().name(dim).to_string()
     }
 
-    fn amounts(&self, amounts: &Amounts) -> Value {
+    pub(super) fn amounts(&self, amounts: &Amounts) -> Value {
         amounts
             .iter()
             .map(|(dim, value)| (self.dim(dim), json!(value)))
@@ -154,7 +161,7 @@ impl Names<'_> {
     }
 }
 
-fn entry(
+pub(super) fn entry(
     seq: u64,
     at_ms: u64,
     kind: &'static str,
@@ -202,6 +209,19 @@ fn level_changed(
             to.as_str()
         ),
         None => format!("{path} moved from {} to {}", from.as_str(), to.as_str()),
+    };
+    let rules = names.ledger.rules(account);
+    let reason = match rules {
+        Some(rules) if rules.warn_only.covers(to) => {
+            format!("{reason} (shadow mode: the agent is only warned)")
+        }
+        Some(rules) if rules.pause_at_stop && to == Level::Black => {
+            format!("{reason}: paused until the budget is raised")
+        }
+        Some(rules) if rules.pause_at_stop && from == Level::Black => {
+            format!("{reason}: resumed")
+        }
+        _ => reason,
     };
     let data = json!({"from": from.as_str(), "level": to.as_str(), "action": action.kind(),
                       "dimension": dimension});

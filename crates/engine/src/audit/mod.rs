@@ -7,6 +7,7 @@
 
 mod ledger;
 mod note;
+mod rules;
 mod task;
 
 use std::borrow::Cow;

@@ -61,7 +61,56 @@ pub fn settings(ledger: &Ledger, account: Option<purser_core::AccountId>) -> Set
     if let Some(deadline_ms) = config.deadline_ms {
         out.insert("deadline".into(), rfc3339(deadline_ms));
     }
+    if let Some(rules) = account.and_then(|id| ledger.rules(id)) {
+        rules_settings(ledger, rules, &mut out);
+    }
     out
+}
+
+fn rules_settings(ledger: &Ledger, rules: &purser_core::rules::Rules, out: &mut Settings) {
+    if !rules.warn_only.is_empty() {
+        let levels: Vec<&str> = rules
+            .warn_only
+            .levels()
+            .map(|level| level.as_str())
+            .collect();
+        out.insert("rules.warn_only".into(), levels.join(","));
+    }
+    for (dim, value) in rules
+        .child_defaults
+        .iter()
+        .flat_map(|defaults| defaults.iter())
+    {
+        let name = ledger.dimensions().name(dim);
+        out.insert(format!("rules.child_defaults.{name}"), value.to_string());
+    }
+    if let Some(expires_ms) = rules.expires_ms {
+        out.insert("rules.expires_at".into(), rfc3339(expires_ms));
+    }
+    if rules.pause_at_stop {
+        out.insert("rules.at_stop".into(), "pause".into());
+    }
+    let Some(run) = rules.run else { return };
+    if let Some(turns) = run.max_turns {
+        out.insert("rules.run.max_turns".into(), turns.to_string());
+    }
+    if let Some(wall_ms) = run.max_wall_ms {
+        out.insert(
+            "rules.run.max_wall_s".into(),
+            (wall_ms as f64 / 1e3).to_string(),
+        );
+    }
+    if let Some(rule) = run.loops {
+        out.insert(
+            "rules.run.loop".into(),
+            format!(
+                "{} in {} s{}",
+                rule.repeats,
+                rule.window_ms as f64 / 1e3,
+                if rule.stop { ", stop" } else { "" }
+            ),
+        );
+    }
 }
 
 /// What moved between two views of one account's settings.

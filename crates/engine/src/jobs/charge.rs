@@ -91,10 +91,10 @@ impl Budget for LedgerBudget<'_> {
         };
         let verdict = self.ledger.verdict(id);
         match verdict.action {
-            Action::Continue | Action::Warn => Rung::Continue,
+            Action::Continue | Action::Warn | Action::WarnOnly { .. } => Rung::Continue,
             Action::Throttle { rate } => Rung::Throttle { rate },
             Action::Degrade => Rung::Degrade,
-            Action::Stop => Rung::Stop {
+            Action::Stop | Action::Pause => Rung::Stop {
                 dimension: verdict
                     .fired
                     .map(|fired| self.ledger.dimensions().name(fired.dimension).to_string())

@@ -23,6 +23,7 @@ impl EngineState {
         self.records
             .extend(self.events.drain(..).map(crate::record::Record::Ledger));
         self.renew_periods(now_ms);
+        self.reach_caps(now_ms);
         self.tick_dags(now_ms);
     }
 
@@ -51,6 +52,18 @@ impl EngineState {
     fn renew_periods(&mut self, now_ms: u64) {
         for account in self.ledger.periods_due(now_ms, RENEWALS_PER_TICK_MAX) {
             self.renew_period(account, now_ms);
+        }
+    }
+
+    /// Halts the runs past their wall time and the one-time budgets past their expiry.
+    fn reach_caps(&mut self, now_ms: u64) {
+        for (account, cap) in self.ledger.caps_due(now_ms, RENEWALS_PER_TICK_MAX) {
+            if let Err(err) = self.apply_ledger(Command::ReachCap { account, cap }, now_ms) {
+                eprintln!(
+                    "purser: halting account {account:?} ({}): {err}",
+                    cap.name()
+                );
+            }
         }
     }
 

@@ -15,7 +15,8 @@ use crate::scope::Scope;
 use crate::state::EngineState;
 use crate::stats::EngineStats;
 use crate::view::account::{
-    self, AccountView, HoldOutcome, ManagedView, UsageView, allocation, denial, reservation, usage,
+    self, AccountView, HoldOutcome, ManagedView, RefusalView, UsageView, allocation, denial,
+    reservation, usage,
 };
 
 /// Accounts one listing answers at most.
@@ -96,6 +97,16 @@ impl EngineState {
                 ));
                 Ok(HoldOutcome::Denied(view))
             }
+            Answer::Refused(refusal) => {
+                EngineStats::count(&self.stats.denials_budget);
+                let view = RefusalView {
+                    account: self.ledger.account(refusal.account).path.to_string(),
+                    cap: refusal.cap,
+                    detail: refusal.detail,
+                    paused: refusal.paused,
+                };
+                Ok(HoldOutcome::Refused(view))
+            }
             other => unreachable!("a hold answered {other:?}"),
         }
     }
@@ -149,7 +160,9 @@ impl EngineState {
         now_ms: u64,
     ) -> Result<ManagedView, EngineError> {
         let targets: Vec<AccountPath> = match &command {
-            Command::UpsertAccount { path, .. } => vec![path.clone()],
+            Command::UpsertAccount { path, .. }
+            | Command::ResetUsage { path }
+            | Command::StartRun { path } => vec![path.clone()],
             Command::Allocate { path, request } => request
                 .children
                 .iter()
@@ -198,6 +211,17 @@ impl EngineState {
             Answer::Account { account: id, .. } => Ok(ManagedView::Account(Box::new(
                 account::account(&self.ledger, id),
             ))),
+            Answer::Requested { request } => {
+                let found = self
+                    .ledger
+                    .increase_request(request)
+                    .expect("a request just made or decided is kept");
+                Ok(ManagedView::Request(Box::new(crate::view::rules::request(
+                    &self.ledger,
+                    request,
+                    found,
+                ))))
+            }
             Answer::Closed { account } => Ok(ManagedView::Closed {
                 path: self.ledger.account(account).path.to_string(),
             }),

@@ -22,6 +22,9 @@ pub struct VerdictView {
     pub level: Level,
     pub action: Action,
     pub fired: Option<FiredView>,
+    /// Why, where the figures alone do not say: a run cap, a loop, an expired budget, a pause
+    /// or shadow mode.
+    pub reason: Option<String>,
 }
 
 /// An account's status, the same everywhere an account is shown.
@@ -47,6 +50,11 @@ pub struct AccountView {
     pub reserve_ppm: u32,
     pub open_reservations: u32,
     pub work_units: u64,
+    pub rules: Option<super::rules::RulesView>,
+    pub halt: Option<super::rules::HaltView>,
+    pub run: Option<super::rules::RunView>,
+    /// The current budget period: its unit and when it renews (`u64::MAX`: a lifetime).
+    pub period: Option<(&'static str, u64)>,
 }
 
 /// A hold open on an account.
@@ -112,13 +120,29 @@ pub struct DenialView {
 pub enum HoldOutcome {
     Reserved(ReservationView),
     Denied(DenialView),
+    /// Refused by a cap in force (a run cap, a loop, an expired one-time budget).
+    Refused(RefusalView),
+}
+
+/// A hold refused by a cap in force on `account`, not by its figures.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RefusalView {
+    pub account: String,
+    pub cap: purser_core::rules::Cap,
+    pub detail: String,
+    /// The account pauses at stop: idle until a new run starts or the rules change.
+    pub paused: bool,
 }
 
 /// What an operator's command on accounts came to.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ManagedView {
     Account(Box<AccountView>),
-    Closed { path: String },
+    /// An increase request made or decided.
+    Request(Box<super::rules::RequestView>),
+    Closed {
+        path: String,
+    },
     Allocated(AllocationView),
 }
 
@@ -129,15 +153,42 @@ pub struct AllocationView {
     pub pool: AmountsByName,
 }
 
-pub fn verdict(ledger: &Ledger, verdict: &Verdict) -> VerdictView {
+/// The verdict on `account` (where known, for the reason of a halt on its path).
+pub fn verdict(ledger: &Ledger, verdict: &Verdict, account: Option<AccountId>) -> VerdictView {
+    let fired = verdict.fired.map(|fired| FiredView {
+        account: ledger.account(fired.account).path.to_string(),
+        dimension: ledger.dimensions().name(fired.dimension).to_string(),
+        fraction: fired.fraction,
+    });
+    let halt = account.and_then(|account| ledger.halt_on_path(account));
+    let halted = halt.map(|(at, halt)| {
+        let what = if halt.stops { "stopped" } else { "flagged" };
+        format!(
+            "{} {what} ({}): {}",
+            ledger.account(at).path,
+            halt.cap.name(),
+            halt.detail
+        )
+    });
+    let reason = match verdict.action {
+        Action::WarnOnly { would } => Some(format!(
+            "shadow mode: at {} the agent would be told to {}; this account's rules only warn",
+            would.as_str(),
+            purser_core::action_for(would, 0).kind()
+        )),
+        Action::Pause => Some(match halted {
+            Some(halted) => {
+                format!("paused until the budget is raised or a new run starts; {halted}")
+            }
+            None => "paused at the stop threshold until the budget is raised".to_string(),
+        }),
+        _ => halted,
+    };
     VerdictView {
         level: verdict.level,
         action: verdict.action,
-        fired: verdict.fired.map(|fired| FiredView {
-            account: ledger.account(fired.account).path.to_string(),
-            dimension: ledger.dimensions().name(fired.dimension).to_string(),
-            fraction: fired.fraction,
-        }),
+        fired,
+        reason,
     }
 }
 
@@ -168,7 +219,7 @@ pub fn usage(ledger: &Ledger, answer: &UsageAnswer, account: Option<AccountId>) 
     UsageView {
         seq: answer.seq,
         duplicate: answer.duplicate,
-        verdict: verdict(ledger, &answer.verdict),
+        verdict: verdict(ledger, &answer.verdict, account),
         remaining: amounts(ledger, &answer.remaining),
         tightest: tightest(ledger, account),
         expired: answer.expired,
@@ -183,7 +234,7 @@ pub fn reservation(
     ReservationView {
         id: answer.reservation,
         expires_ms: answer.expires_ms,
-        verdict: verdict(ledger, &answer.verdict),
+        verdict: verdict(ledger, &answer.verdict, account),
         duplicate: answer.duplicate,
         tightest: tightest(ledger, account),
     }
@@ -218,7 +269,7 @@ pub fn account(ledger: &Ledger, id: AccountId) -> AccountView {
         remaining: AmountsByName::new(),
         pool: AmountsByName::new(),
         fraction: status.fraction,
-        verdict: verdict(ledger, &status.verdict),
+        verdict: verdict(ledger, &status.verdict, Some(id)),
         children: status
             .children
             .iter()
@@ -234,7 +285,16 @@ pub fn account(ledger: &Ledger, id: AccountId) -> AccountView {
         reserve_ppm: status.config.reserve_ppm,
         open_reservations: status.open_reservations,
         work_units: status.work_units,
+        rules: None,
+        halt: None,
+        run: None,
+        period: ledger
+            .account(id)
+            .period
+            .as_ref()
+            .map(|period| (period.spec.every.name(), period.end_ms)),
     };
+    (view.rules, view.halt, view.run) = super::rules::of_account(ledger, id);
     for dim in &status.dims {
         let name = dim.name.to_string();
         view.consumed.insert(name.clone(), dim.consumed);

@@ -6,6 +6,7 @@ pub mod account;
 pub mod dag;
 pub mod manage;
 pub mod metrics;
+pub mod rules;
 
 use std::collections::BTreeMap;
 

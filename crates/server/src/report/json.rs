@@ -25,6 +25,34 @@ pub struct ReportOut {
     pub chart: Option<ChartOut>,
     /// Machine time of the DAGs charged to the account or below it (the newest 100).
     pub dags: Vec<ReportDagOut>,
+    /// The budget rules of the accounts shown that have any, and the caps in force.
+    pub rules: Vec<ReportRulesOut>,
+    /// Increase requests on the accounts shown, newest first (at most 50).
+    pub requests: Vec<ReportRequestOut>,
+}
+
+/// One account's budget rules, in words.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct ReportRulesOut {
+    pub account: String,
+    pub rules: Vec<String>,
+    pub expires_at: Option<String>,
+    /// The cap in force: what it is and why.
+    pub halt: Option<String>,
+}
+
+/// An increase request on one of the report's accounts.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct ReportRequestOut {
+    pub id: String,
+    pub account: String,
+    #[schema(value_type = crate::wire::schemas::Amounts)]
+    pub amount: std::collections::BTreeMap<String, u64>,
+    pub reason: String,
+    pub requested_at: String,
+    /// `pending`, `approved` or `rejected`.
+    pub state: &'static str,
+    pub note: Option<String>,
 }
 
 /// What a DAG's machine time cost, in micro-units of money (`cost_micros`).
@@ -214,6 +242,33 @@ impl From<&Report> for ReportOut {
                 .collect(),
             chart: report.chart.as_ref().map(chart_out),
             dags: report.dags.iter().map(dag_out).collect(),
+            rules: report
+                .rules
+                .iter()
+                .map(|row| ReportRulesOut {
+                    account: row.path.to_string(),
+                    rules: row.rules.clone(),
+                    expires_at: row.expires_ms.map(rfc3339),
+                    halt: row.halt.clone(),
+                })
+                .collect(),
+            requests: report
+                .requests
+                .iter()
+                .map(|row| ReportRequestOut {
+                    id: purser_core::ledger::request_name(row.id),
+                    account: row.path.to_string(),
+                    amount: row
+                        .amount
+                        .iter()
+                        .map(|(name, value)| (name.to_string(), *value))
+                        .collect(),
+                    reason: row.reason.to_string(),
+                    requested_at: rfc3339(row.at_ms),
+                    state: row.state,
+                    note: row.note.as_deref().map(str::to_string),
+                })
+                .collect(),
         }
     }
 }

@@ -176,7 +176,63 @@ pub fn sections(report: &Report) -> Vec<Section> {
     sections.push(enforcement(report));
     sections.push(recommendations(report));
     sections.extend(machine_time(report));
+    sections.extend(rules(report));
     sections
+}
+
+/// The budget rules in force on the accounts shown, and the requests for more made on them.
+fn rules(report: &Report) -> [Section; 2] {
+    let mut rules = Table::new(&[("Account", L), ("Rules", L), ("In force", L)]);
+    for row in &report.rules {
+        let mut phrases = row.rules.clone();
+        if let Some(expires_ms) = row.expires_ms {
+            phrases.push(format!("one-time budget, expires {}", rfc3339(expires_ms)));
+        }
+        rules.push(vec![
+            row.path.to_string(),
+            phrases.join("; "),
+            row.halt.clone().unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    let mut requests = Table::new(&[
+        ("Request", L),
+        ("Account", L),
+        ("Amount", R),
+        ("Reason", L),
+        ("Asked", L),
+        ("State", L),
+        ("Note", L),
+    ]);
+    for row in &report.requests {
+        let amount: Vec<String> = row
+            .amount
+            .iter()
+            .map(|(name, value)| format!("{} {name}", digits(*value)))
+            .collect();
+        requests.push(vec![
+            purser_core::ledger::request_name(row.id),
+            row.path.to_string(),
+            amount.join(", "),
+            row.reason.to_string(),
+            rfc3339(row.at_ms),
+            row.state.to_string(),
+            row.note.as_deref().unwrap_or("-").to_string(),
+        ]);
+    }
+    [
+        Section::new(
+            "Budget rules",
+            "Shadow mode, defaults for new children, one-time budgets, pause at stop and run \
+             caps set on these accounts, and the caps in force now.",
+        )
+        .with_table(rules, "No account here has budget rules."),
+        Section::new(
+            "Increase requests",
+            "Requests for more budget on these accounts, newest first; an approval comes out of \
+             the parent's pool.",
+        )
+        .with_table(requests, "No increase was requested here."),
+    ]
 }
 
 /// The DAGs charged to the account or below it, then their most expensive tasks.

@@ -15,7 +15,7 @@ use purser_core::report::Report;
 pub use json::{
     ChartOut, ChartPointOut, EfficiencyOut, FairnessOut, IntervalOut, LevelSpanOut, LevelTimesOut,
     RecommendationOut, ReportAccountOut, ReportDimensionOut, ReportForecastOut, ReportOut,
-    UtilizationOut, WasteOut,
+    ReportRequestOut, ReportRulesOut, UtilizationOut, WasteOut,
 };
 
 /// How a report is rendered.

@@ -225,13 +225,19 @@ pub async fn post_account(
             let view = state.engine.manage(command, caller.name).await?;
             Ok(json(ManagedOut::from(view)))
         }
+        Some("reset") => super::requests::reset(&state, caller, path).await,
+        Some("run") => super::requests::start_run(&state, caller, path).await,
+        Some("request") => {
+            let body = read_body(body, BODY_MAX).await?;
+            super::requests::request(&state, caller, path, &body).await
+        }
         Some(other) => Err(ApiError::not_found(format!(
-            "no method :{other} on accounts"
+            "no method :{other} on accounts (allocate, reset, run, request)"
         ))),
         None => Err(ApiError::new(
             405,
             "method_not_allowed",
-            "POST on an account needs a method such as :allocate",
+            "POST on an account needs a method: :allocate, :reset, :run or :request",
         )),
     }
 }

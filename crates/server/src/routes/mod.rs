@@ -10,6 +10,7 @@ pub mod fleet;
 pub mod health;
 pub mod manage;
 pub mod metrics;
+pub mod requests;
 pub mod usage;
 
 use std::sync::Arc;
@@ -106,6 +107,11 @@ pub fn router(state: AppState, pages: Router<AppState>) -> Router {
                 .post(fleet::post_agent)
                 .delete(fleet::delete_agent),
         )
+        .route("/v1/requests", get(requests::list_requests))
+        .route(
+            "/v1/requests/{action}",
+            get(requests::get_request).post(requests::post_request_action),
+        )
         .route("/v1/audit", get(manage::audit))
         .route("/v1/events", get(events::events))
         .merge(pages)
@@ -151,6 +157,7 @@ fn takes_query(method: &axum::http::Method, path: &str) -> bool {
                 "/v1/audit",
                 "/v1/events",
                 "/v1/agents",
+                "/v1/requests",
             ]
             .contains(&path)
                 || path.starts_with("/ui/")

@@ -137,6 +137,7 @@ pub async fn post_reservation(
             Ok(with_remaining(&tightest, response))
         }
         HoldOutcome::Denied(denial) => Err(ApiError::denied(denial)),
+        HoldOutcome::Refused(refusal) => Err(ApiError::refused(refusal)),
     }
 }
 

@@ -38,14 +38,21 @@ pub struct AccountIn {
     pub period: Option<PeriodIn>,
     /// The end of the account's run (RFC 3339): the forecast horizon when it has no period.
     pub deadline: Option<String>,
+    /// Shadow mode, defaults for new children, a one-time expiry, pause at stop, run caps.
+    pub rules: Option<super::rules::RulesIn>,
+    /// Required when `period.every` (or its time zone) changes: `true` keeps what the current
+    /// window spent until it ends, `false` resets it now.
+    pub keep_usage: Option<bool>,
 }
 
 /// A budget period: `{"every": "month", "timezone": "Europe/Berlin", "rollover_max": 0.10}`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PeriodIn {
-    /// `hour`, `day`, `week` (from Monday) or `month`.
+    /// `hour`, `day`, `week` (from Monday), `month`, `quarter` or `lifetime` (never renews).
     pub every: String,
+    /// For `quarter`: the month (1-12) the fiscal year starts in (default 1).
+    pub fiscal_start_month: Option<u8>,
     /// An IANA time zone (default `UTC`).
     pub timezone: Option<String>,
     /// The unspent part of the limit carried into the next period, at most this share of the
@@ -119,6 +126,20 @@ pub struct AccountOut {
     pub reserve: f64,
     pub open_reservations: u32,
     pub work_units: u64,
+    /// The current budget period: its unit and when it renews (no `renews_at` for a lifetime).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period: Option<PeriodOut>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules: Option<super::rules::RulesOut>,
+    /// A cap in force: a run cap, a loop or an expired one-time budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub halt: Option<super::rules::HaltOut>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PeriodOut {
+    pub every: String,
+    pub renews_at: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -199,6 +220,11 @@ impl AccountIn {
             reserve: self.reserve,
             period,
             deadline_ms,
+            rules: self
+                .rules
+                .map(super::rules::RulesIn::into_spec)
+                .transpose()?,
+            keep_usage: self.keep_usage,
         })
     }
 }
@@ -210,11 +236,29 @@ impl PeriodIn {
                 "invalid_field",
                 "period.every",
                 format!(
-                    "period.every must be hour, day, week or month, not {:?}",
+                    "period.every must be hour, day, week, month, quarter or lifetime, not {:?}",
                     self.every
                 ),
             )
         })?;
+        let every = match (every, self.fiscal_start_month) {
+            (purser_core::account::PeriodUnit::Quarter { .. }, Some(month)) => {
+                purser_engine::periods::check_fiscal_month(month).map_err(|message| {
+                    WireError::invalid("invalid_field", "period.fiscal_start_month", message)
+                })?;
+                purser_core::account::PeriodUnit::Quarter {
+                    fiscal_start_month: month,
+                }
+            }
+            (_, Some(_)) => {
+                return Err(WireError::invalid(
+                    "invalid_field",
+                    "period.fiscal_start_month",
+                    "period.fiscal_start_month is for every = quarter",
+                ));
+            }
+            (every, None) => every,
+        };
         let timezone = self.timezone.unwrap_or_else(|| "UTC".to_string());
         purser_engine::periods::check_timezone(&timezone)
             .map_err(|message| WireError::invalid("invalid_field", "period.timezone", message))?;
@@ -302,6 +346,14 @@ impl From<AccountView> for AccountOut {
             reserve: ppm(view.reserve_ppm),
             open_reservations: view.open_reservations,
             work_units: view.work_units,
+            period: view.period.map(|(every, end_ms)| PeriodOut {
+                every: every.to_string(),
+                renews_at: (end_ms != u64::MAX).then(|| rfc3339(end_ms)),
+            }),
+            rules: view
+                .rules
+                .map(|rules| super::rules::RulesOut::of(rules, view.run)),
+            halt: view.halt.map(Into::into),
         }
     }
 }
@@ -326,6 +378,7 @@ pub enum ManagedOut {
     Account(Box<AccountOut>),
     Closed(ClosedOut),
     Allocated(AllocateOut),
+    Request(super::rules::RequestOut),
 }
 
 impl From<ManagedView> for ManagedOut {
@@ -334,6 +387,7 @@ impl From<ManagedView> for ManagedOut {
             ManagedView::Account(account) => ManagedOut::Account(Box::new((*account).into())),
             ManagedView::Closed { path } => ManagedOut::Closed(ClosedOut { path, closed: true }),
             ManagedView::Allocated(allocation) => ManagedOut::Allocated(allocation.into()),
+            ManagedView::Request(request) => ManagedOut::Request((*request).into()),
         }
     }
 }

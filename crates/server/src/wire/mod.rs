@@ -8,6 +8,7 @@ pub mod dags;
 pub mod error;
 pub mod fleet;
 pub mod manage;
+pub mod rules;
 pub mod schemas;
 pub mod tasks;
 pub mod usage;
@@ -178,10 +179,18 @@ pub fn reservation_id(text: &str) -> Result<u64, WireError> {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ActionOut {
-    /// One of `continue warn throttle degrade stop`.
+    /// One of `continue warn throttle degrade stop pause`.
     pub kind: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rate: Option<f64>,
+    /// Shadow mode: the action the level would have had (`throttle degrade stop`) where the
+    /// account's rules only warn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub would: Option<String>,
+    /// Why, where the figures alone do not say: a run cap, a loop, an expired budget, a pause
+    /// or shadow mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -199,6 +208,13 @@ impl From<&purser_core::Action> for ActionOut {
                 purser_core::Action::Throttle { rate } => Some(*rate),
                 _ => None,
             },
+            would: match action {
+                purser_core::Action::WarnOnly { would } => {
+                    Some(purser_core::action_for(*would, 0).kind().to_string())
+                }
+                _ => None,
+            },
+            reason: None,
         }
     }
 }
@@ -217,7 +233,10 @@ impl From<FiredView> for FiredOut {
 pub fn verdict_out(verdict: VerdictView) -> (String, ActionOut, Option<FiredOut>) {
     (
         verdict.level.as_str().to_string(),
-        ActionOut::from(&verdict.action),
+        ActionOut {
+            reason: verdict.reason,
+            ..ActionOut::from(&verdict.action)
+        },
         verdict.fired.map(FiredOut::from),
     )
 }
