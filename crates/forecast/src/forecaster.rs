@@ -12,12 +12,16 @@ use crate::resample::Resampled;
 pub struct ForecastConfig {
     /// Shortest pseudo-horizon of the backtest; the others are 2, 4, ... 128 times it.
     pub pseudo_horizon_ms: u64,
+    /// A method to use whenever it has a model, instead of the one the backtest chooses (for
+    /// evaluating each method alone); `None` in service.
+    pub method: Option<Method>,
 }
 
 impl Default for ForecastConfig {
     fn default() -> Self {
         Self {
             pseudo_horizon_ms: 60_000,
+            method: None,
         }
     }
 }
@@ -72,6 +76,7 @@ pub struct Forecaster {
     history: History,
     backtest: Backtest,
     profile: Option<RunProfile>,
+    pinned_method: Option<Method>,
 }
 
 impl Forecaster {
@@ -86,6 +91,7 @@ impl Forecaster {
             history: History::new(start_ms),
             backtest: Backtest::new(config.pseudo_horizon_ms),
             profile: None,
+            pinned_method: config.method,
         }
     }
 
@@ -137,7 +143,10 @@ impl Forecaster {
 
         let remaining_ms = horizon_end_ms - now_ms;
         let available = models.each_ref().map(Option::is_some);
-        let method = evidence::choose(&self.backtest, available, remaining_ms);
+        let method = match self.pinned_method {
+            Some(pinned) if available[pinned.index()] => pinned,
+            _ => evidence::choose(&self.backtest, available, remaining_ms),
+        };
         let evidence = Evidence::gather(&self.backtest, method, remaining_ms);
         let model = models[method.index()]
             .as_ref()

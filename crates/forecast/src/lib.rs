@@ -30,7 +30,7 @@ mod resample;
 
 pub use backtest::{ERRORS_KEPT, N_SCALES};
 pub use evaluation::{CONFIDENT, EvaluationSetup, Figures, evaluate};
-pub use evidence::{MIN_SAMPLES, MIN_SCALES_TO_SWITCH, SWITCH_MARGIN, TOLERANCE};
+pub use evidence::{MIN_SAMPLES, SWITCH_MARGIN, TOLERANCE};
 pub use forecaster::{Forecast, ForecastConfig, Forecaster, Interval};
 pub use history::{History, INITIAL_BUCKET_WIDTH_MS, N_BUCKETS};
 pub use methods::Method;
