@@ -63,6 +63,9 @@ fn scales_for(backtest: &Backtest, remaining_ms: u64) -> impl Iterator<Item = us
 /// model now.
 pub(crate) fn choose(backtest: &Backtest, available: [bool; 4], remaining_ms: u64) -> Method {
     let scale_idx = horizon_scale(backtest, remaining_ms);
+    if !backtest.calibration().switch_pays(scale_idx) {
+        return Method::AverageRate;
+    }
     let mut best = (Method::AverageRate, 1.0 - SWITCH_MARGIN);
     for method in Method::ALL {
         if method == Method::AverageRate || !available[method.index()] {
@@ -162,8 +165,8 @@ impl Evidence {
     }
 }
 
-/// The (low, high) quantiles of the errors of `evidence` (if any) and the prior errors.
-pub(crate) fn interval_errors(evidence: Option<&Evidence>) -> (f64, f64) {
+/// The (low, median, high) quantiles of the errors of `evidence` (if any) and the prior errors.
+pub(crate) fn interval_errors(evidence: Option<&Evidence>) -> (f64, f64, f64) {
     let mut sample = [0.0; MAX_EVIDENCE + PRIOR_ERRORS.len()];
     let mut n_sample = 0;
     for &error in evidence
@@ -178,6 +181,7 @@ pub(crate) fn interval_errors(evidence: Option<&Evidence>) -> (f64, f64) {
     sample.sort_by(f64::total_cmp);
     (
         quantile(sample, INTERVAL_LOW_QUANTILE),
+        quantile(sample, 0.5),
         quantile(sample, INTERVAL_HIGH_QUANTILE),
     )
 }
@@ -241,7 +245,8 @@ mod tests {
 
     #[test]
     fn without_evidence_the_interval_is_the_prior() {
-        let (low, high) = interval_errors(None);
+        let (low, middle, high) = interval_errors(None);
         assert!((low + 0.8).abs() < 1e-12 && (high - 0.8).abs() < 1e-12);
+        assert!(middle.abs() < 1e-12);
     }
 }

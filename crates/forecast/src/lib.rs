@@ -19,6 +19,7 @@
 //! only inside the arithmetic of the methods).
 
 mod backtest;
+mod calibration;
 mod evaluation;
 mod evidence;
 mod forecaster;
