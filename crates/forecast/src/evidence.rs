@@ -19,9 +19,14 @@
 //! * The confidence is the share of the chosen method's carried-over errors that would have put
 //!   this forecast's projected total within `TOLERANCE` of the truth, counting `N_PRIOR`
 //!   imagined misses so that a handful of lucky backtests cannot claim a high confidence.
-//! * The 80% interval spans the 10th to 90th percentiles of the carried-over errors plus the
-//!   `PRIOR_ERRORS` (the remaining consumption being anywhere from zero to twice the average-rate
-//!   expectation), which dominate while there are few errors and fade as they accumulate.
+//! * The raw 80% interval spans the 10th to 90th percentiles of the carried-over errors plus
+//!   the `PRIOR_ERRORS` (the remaining consumption being anywhere from zero to twice the
+//!   average-rate expectation), which dominate while there are few errors and fade as they
+//!   accumulate. The forecaster stretches it to hold the point prediction and widens each side
+//!   by the adaptive calibration of `calibration.rs`, learnt from the intervals that the
+//!   backtest's own pseudo-forecasts showed.
+//! * The choice falls back to the average rate at a scale where the switches already scored
+//!   there did worse, together, than the average rate would have (`Calibration::switch_pays`).
 
 use crate::backtest::{Backtest, ERRORS_KEPT, N_SCALES, ScaleErrors};
 use crate::methods::Method;
