@@ -66,7 +66,8 @@ pub struct OptimizerPolicy {
     /// The monopoly cap: no grant takes a child above this share of the parent's limit.
     pub max_share_ppm: Option<u32>,
     /// A grant needs a forecast at least this confident (the share of its backtested
-    /// predictions that landed within 10 %)...
+    /// predictions that landed within 10 %), or one whose 80% interval lies wholly above the
+    /// limit...
     pub grant_confidence_ppm: u32,
     /// ...resting on at least this many backtested predictions.
     pub grant_backtests_min: u32,

@@ -137,6 +137,7 @@ impl Foresight {
                     method: forecast.method.name(),
                     confidence: forecast.confidence,
                     n_backtests: forecast.n_backtests,
+                    interval_low: forecast.interval.low,
                 })
         })
     }

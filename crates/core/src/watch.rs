@@ -186,6 +186,7 @@ impl Watch {
                     start_ms,
                     ForecastConfig {
                         pseudo_horizon_ms: self.config.pseudo_horizon_ms,
+                        ..ForecastConfig::default()
                     },
                 );
                 if let Some(kind) = &acc.config.kind {

@@ -28,6 +28,7 @@ fn outlook(projected_total: u64, confidence: f64, n_backtests: u32) -> Outlook {
         method: "linear",
         confidence,
         n_backtests,
+        interval_low: 0,
     }
 }
 
@@ -49,6 +50,31 @@ fn a_forecast_without_confidence_gets_no_grant() {
     assert!(grants(&fx, &policy, outlook(10_000_000, 0.99, 2)).is_empty());
     assert!(grants(&fx, &policy, outlook(10_000_000, 0.80, 50)).is_empty());
     assert_eq!(grants(&fx, &policy, outlook(150_000, 0.90, 50)).len(), 1);
+}
+
+#[test]
+fn an_interval_wholly_above_the_limit_gets_a_grant_without_the_confidence() {
+    let fx = org(90_000);
+    let policy = OptimizerPolicy::default();
+    let above = |interval_low| Outlook {
+        interval_low,
+        ..outlook(150_000, 0.30, 50)
+    };
+    // Low confidence and an interval reaching below the limit: no grant.
+    assert!(grants(&fx, &policy, above(99_000)).is_empty());
+    let moves = grants(&fx, &policy, above(120_000));
+    assert_eq!((moves[0].from, moves[0].to), (100_000, 150_000));
+    assert!(
+        moves[0].reason.contains("80% interval from 120,000"),
+        "{}",
+        moves[0].reason
+    );
+    // The backtests must still be there.
+    let unbacked = Outlook {
+        n_backtests: 2,
+        ..above(120_000)
+    };
+    assert!(grants(&fx, &policy, unbacked).is_empty());
 }
 
 #[test]

@@ -13,7 +13,11 @@
 //! finite when a method predicts nothing or nothing happens, and makes errors of all methods
 //! comparable. The last `ERRORS_KEPT` scored predictions are kept per scale, with the error of
 //! every method on each.
+//!
+//! Each prediction also carries what a forecast with that much time left would have shown (its
+//! method and interval); scoring it feeds the [`Calibration`].
 
+use crate::calibration::{Calibration, Shown};
 use crate::methods::Method;
 
 /// Number of pseudo-horizon scales, each twice the previous.
@@ -37,7 +41,12 @@ struct Pending {
     consumed_at_made: u64,
     baseline_increment: f64,
     predicted_increment: [Option<f64>; N_METHODS],
+    chosen: Method,
+    shown: Shown,
 }
+
+/// What a forecast with one scale's time left would have chosen and shown.
+pub(crate) type Decision = (Method, Shown);
 
 /// The most recent errors at one scale: one entry per scored prediction, with the error of
 /// every method (NaN where the method had no model), so that methods can be compared on the
@@ -88,6 +97,7 @@ pub(crate) struct Backtest {
     next_due_ms: u64,
     last_made_ms: [Option<u64>; N_SCALES],
     errors: [ScaleErrors; N_SCALES],
+    calibration: Calibration,
 }
 
 impl Backtest {
@@ -99,6 +109,7 @@ impl Backtest {
             next_due_ms: u64::MAX,
             last_made_ms: [None; N_SCALES],
             errors: [ScaleErrors::EMPTY; N_SCALES],
+            calibration: Calibration::NEUTRAL,
         }
     }
 
@@ -110,13 +121,17 @@ impl Backtest {
         &self.errors[scale_idx]
     }
 
+    pub(crate) fn calibration(&self) -> &Calibration {
+        &self.calibration
+    }
+
     /// Scores every prediction whose target is at or before `through_ms`, `consumed` being the
     /// cumulative consumption through that time.
     pub(crate) fn score_due(&mut self, through_ms: u64, consumed: u64) {
         if through_ms < self.next_due_ms {
             return;
         }
-        let errors = &mut self.errors;
+        let (errors, calibration) = (&mut self.errors, &mut self.calibration);
         self.pending.retain(|pending| {
             if pending.target_ms > through_ms {
                 return true;
@@ -132,6 +147,14 @@ impl Backtest {
                     None => f32::NAN,
                 });
             errors[pending.scale_idx].push(entry);
+            calibration.score_interval(pending.scale_idx, pending.shown, actual_increment);
+            if pending.chosen != Method::AverageRate {
+                let error_of = |method: Method| f64::from(entry[method.index()]);
+                let (chosen, average) = (error_of(pending.chosen), error_of(Method::AverageRate));
+                if !chosen.is_nan() && !average.is_nan() {
+                    calibration.score_switch(pending.scale_idx, chosen, average);
+                }
+            }
             false
         });
         self.next_due_ms = self
@@ -142,26 +165,42 @@ impl Backtest {
             .unwrap_or(u64::MAX);
     }
 
-    /// Records predictions made at `now_ms` for every scale that is due one. `predict` gives a
-    /// method's predicted cumulative consumption at a target time, if the method is available.
+    /// The scales due a new prediction at `now_ms`: a quarter of the scale has passed since the
+    /// previous one, and there is room for it.
+    pub(crate) fn due_scales(&self, now_ms: u64) -> [bool; N_SCALES] {
+        let mut room = MAX_PENDING.saturating_sub(self.pending.len());
+        std::array::from_fn(|scale_idx| {
+            let spacing_ms = self.scale_ms(scale_idx) / 4;
+            let due = self.last_made_ms[scale_idx]
+                .is_none_or(|last_ms| now_ms >= last_ms.saturating_add(spacing_ms));
+            let made = due && room > 0;
+            room -= usize::from(made);
+            made
+        })
+    }
+
+    /// Records predictions made at `now_ms` for every scale with a decision (the scales that
+    /// `due_scales` named). `predict` gives a method's predicted cumulative consumption at a
+    /// target time, if the method is available.
     pub(crate) fn record(
         &mut self,
         now_ms: u64,
         consumed: u64,
         average_rate_per_ms: f64,
         predict: impl Fn(Method, u64) -> Option<f64>,
+        decisions: [Option<Decision>; N_SCALES],
     ) {
         if average_rate_per_ms <= 0.0 {
             return;
         }
-        for scale_idx in 0..N_SCALES {
-            let scale_ms = self.scale_ms(scale_idx);
-            let spacing_ms = scale_ms / 4;
-            let due = self.last_made_ms[scale_idx]
-                .is_none_or(|last_ms| now_ms >= last_ms.saturating_add(spacing_ms));
-            if !due || self.pending.len() >= MAX_PENDING {
+        for (scale_idx, decision) in decisions.into_iter().enumerate() {
+            let Some((chosen, shown)) = decision else {
                 continue;
+            };
+            if self.pending.len() >= MAX_PENDING {
+                break;
             }
+            let scale_ms = self.scale_ms(scale_idx);
             let target_ms = now_ms.saturating_add(scale_ms);
             let predicted_increment = Method::ALL.map(|method| {
                 predict(method, target_ms).map(|cumulative| (cumulative - consumed as f64).max(0.0))
@@ -172,6 +211,8 @@ impl Backtest {
                 consumed_at_made: consumed,
                 baseline_increment: average_rate_per_ms * scale_ms as f64,
                 predicted_increment,
+                chosen,
+                shown,
             });
             self.last_made_ms[scale_idx] = Some(now_ms);
             self.next_due_ms = self.next_due_ms.min(target_ms);
@@ -183,15 +224,38 @@ impl Backtest {
 mod tests {
     use super::*;
 
+    /// Records at `now_ms` on every due scale, showing a fixed interval with the average rate.
+    fn record_due(
+        backtest: &mut Backtest,
+        now_ms: u64,
+        consumed: u64,
+        predict: impl Fn(Method, u64) -> Option<f64>,
+    ) {
+        let shown = Shown {
+            predicted: 0.0,
+            low: 0.0,
+            high: 0.0,
+        };
+        let decisions = backtest
+            .due_scales(now_ms)
+            .map(|due| due.then_some((Method::AverageRate, shown)));
+        backtest.record(now_ms, consumed, 0.01, predict, decisions);
+    }
+
     #[test]
     fn predictions_are_scored_when_their_target_passes() {
         let mut backtest = Backtest::new(60_000);
         // At 60 s, 600 consumed (10/s). Average rate predicts 600 more per minute; Linear says 1,200.
-        backtest.record(60_000, 600, 0.01, |method, target_ms| match method {
-            Method::AverageRate => Some(600.0 + 0.01 * (target_ms - 60_000) as f64),
-            Method::Linear => Some(600.0 + 0.02 * (target_ms - 60_000) as f64),
-            Method::Holt | Method::Historical => None,
-        });
+        record_due(
+            &mut backtest,
+            60_000,
+            600,
+            |method, target_ms| match method {
+                Method::AverageRate => Some(600.0 + 0.01 * (target_ms - 60_000) as f64),
+                Method::Linear => Some(600.0 + 0.02 * (target_ms - 60_000) as f64),
+                Method::Holt | Method::Historical => None,
+            },
+        );
         // Every scale made one prediction; nothing is due before 120 s.
         backtest.score_due(119_999, 1_000);
         assert_eq!(backtest.errors(0).len(Method::AverageRate), 0);
@@ -204,9 +268,9 @@ mod tests {
         assert_eq!(backtest.errors(1).len(Method::AverageRate), 0);
         // A second prediction at the 1-minute scale comes only after a quarter minute.
         let n_pending = backtest.pending.len();
-        backtest.record(65_000, 650, 0.01, |_, _| Some(0.0));
+        record_due(&mut backtest, 65_000, 650, |_, _| Some(0.0));
         assert_eq!(backtest.pending.len(), n_pending);
-        backtest.record(75_000, 750, 0.01, |_, _| Some(0.0));
+        record_due(&mut backtest, 75_000, 750, |_, _| Some(0.0));
         assert_eq!(backtest.pending.len(), n_pending + 1);
     }
 

@@ -19,6 +19,7 @@ use std::fmt;
 use crate::evidence::TOLERANCE;
 use crate::forecaster::{ForecastConfig, Forecaster};
 use crate::methods::Method;
+use crate::profile::RunProfile;
 
 /// Confidence from which a forecast counts as confident in figure (c).
 pub const CONFIDENT: f64 = 0.85;
@@ -34,6 +35,8 @@ pub struct EvaluationSetup {
     pub first_forecast_fraction: f64,
     pub forecast_every_ms: u64,
     pub config: ForecastConfig,
+    /// The growth profile of finished runs like this one, which enables the historical method.
+    pub profile: Option<RunProfile>,
 }
 
 impl Default for EvaluationSetup {
@@ -45,6 +48,7 @@ impl Default for EvaluationSetup {
             first_forecast_fraction: 0.1,
             forecast_every_ms: 60_000,
             config: ForecastConfig::default(),
+            profile: None,
         }
     }
 }
@@ -102,6 +106,7 @@ pub fn evaluate(events: &[(u64, u64)], setup: &EvaluationSetup) -> Option<Figure
         .map(|(at_ms, _)| at_ms);
 
     let mut forecaster = Forecaster::with_config(start_ms, setup.config);
+    forecaster.set_profile(setup.profile);
     let mut tally = Tally::default();
     let mut next_event_idx = 0;
     let mut now_ms = start_ms + fraction_ms(setup.horizon_ms, setup.first_forecast_fraction);

@@ -9,19 +9,26 @@
 //! while there is only one scale to go by.
 //!
 //! * The method chosen is the average rate unless another method, compared with it on the same
-//!   backtested predictions, had smaller errors at every scale with enough of them (at least
-//!   `MIN_SCALES_TO_SWITCH` scales), and smaller by `SWITCH_MARGIN` in their mean weighted by
-//!   scale; then the one with the smallest. The simplest method keeps the benefit of the doubt:
-//!   on bursty series, an advantage on a few short windows is mostly luck, and a method that
-//!   reads a burst as a trend would multiply it over the whole horizon.
+//!   backtested predictions at the horizon's scale (the longest scale not longer than the
+//!   remaining time: the one that measures the quantity forecast, the total at the horizon), had
+//!   a sum of absolute errors smaller by `SWITCH_MARGIN` over at least `MIN_SAMPLES` of them;
+//!   then the one with the smallest. Wins at shorter scales do not count (issue 17): on bursty
+//!   and agent-shaped usage a burst persists for a minute, so a method that follows the recent
+//!   rate wins the short backtests and then multiplies the burst over the whole horizon. Early in
+//!   a long horizon the horizon's scale has not matured yet, so the average rate is used.
 //! * The confidence is the share of the chosen method's carried-over errors that would have put
 //!   this forecast's projected total within `TOLERANCE` of the truth, counting `N_PRIOR`
 //!   imagined misses so that a handful of lucky backtests cannot claim a high confidence.
-//! * The 80% interval spans the 10th to 90th percentiles of the carried-over errors plus the
-//!   `PRIOR_ERRORS` (the remaining consumption being anywhere from zero to twice the average-rate
-//!   expectation), which dominate while there are few errors and fade as they accumulate.
+//! * The raw 80% interval spans the 10th to 90th percentiles of the carried-over errors plus
+//!   the `PRIOR_ERRORS` (the remaining consumption being anywhere from zero to twice the
+//!   average-rate expectation), which dominate while there are few errors and fade as they
+//!   accumulate. The forecaster stretches it to hold the point prediction and widens each side
+//!   by the adaptive calibration of `calibration.rs`, learnt from the intervals that the
+//!   backtest's own pseudo-forecasts showed.
+//! * The choice falls back to the average rate at a scale where the switches already scored
+//!   there did worse, together, than the average rate would have (`Calibration::switch_pays`).
 
-use crate::backtest::{Backtest, ERRORS_KEPT, N_SCALES};
+use crate::backtest::{Backtest, ERRORS_KEPT, N_SCALES, ScaleErrors};
 use crate::methods::Method;
 
 /// Errors needed before they count as evidence.
@@ -32,9 +39,6 @@ pub const TOLERANCE: f64 = 0.10;
 
 /// How much smaller another method's backtest errors must be to be chosen over the average rate.
 pub const SWITCH_MARGIN: f64 = 0.15;
-
-/// Scales at which another method must beat the average rate before it is chosen.
-pub const MIN_SCALES_TO_SWITCH: usize = 2;
 
 /// Largest growth exponent: a rate that accelerates exponentially grows errors faster than a
 /// steady drift (exponent one) would.
@@ -63,12 +67,16 @@ fn scales_for(backtest: &Backtest, remaining_ms: u64) -> impl Iterator<Item = us
 /// The method to use: see the module documentation. `available` says which methods have a
 /// model now.
 pub(crate) fn choose(backtest: &Backtest, available: [bool; 4], remaining_ms: u64) -> Method {
+    let scale_idx = horizon_scale(backtest, remaining_ms);
+    if !backtest.calibration().switch_pays(scale_idx) {
+        return Method::AverageRate;
+    }
     let mut best = (Method::AverageRate, 1.0 - SWITCH_MARGIN);
     for method in Method::ALL {
         if method == Method::AverageRate || !available[method.index()] {
             continue;
         }
-        if let Some(ratio) = error_ratio_to_baseline(backtest, method, remaining_ms)
+        if let Some(ratio) = error_ratio_to_baseline(backtest.errors(scale_idx), method)
             && ratio < best.1
         {
             best = (method, ratio);
@@ -77,35 +85,36 @@ pub(crate) fn choose(backtest: &Backtest, available: [bool; 4], remaining_ms: u6
     best.0
 }
 
-/// Scale-weighted sum of `method`'s absolute errors over the average rate's, on the same
-/// predictions; `None` unless the method was better at every scale with `MIN_SAMPLES` paired
-/// errors, and there are at least `MIN_SCALES_TO_SWITCH` such scales.
-fn error_ratio_to_baseline(backtest: &Backtest, method: Method, remaining_ms: u64) -> Option<f64> {
-    let (mut method_total, mut baseline_total, mut n_scales) = (0.0, 0.0, 0);
-    for scale_idx in scales_for(backtest, remaining_ms) {
-        let (mut method_sum, mut baseline_sum, mut n_paired) = (0.0, 0.0, 0);
-        for entry in backtest.errors(scale_idx).entries() {
-            let method_error = f64::from(entry[method.index()]);
-            let baseline_error = f64::from(entry[Method::AverageRate.index()]);
-            if method_error.is_nan() || baseline_error.is_nan() {
-                continue;
-            }
-            method_sum += method_error.abs();
-            baseline_sum += baseline_error.abs();
-            n_paired += 1;
-        }
-        if n_paired < MIN_SAMPLES {
+/// The scale that measures what a forecast with `remaining_ms` left predicts: the longest one not
+/// longer than the remaining time (the shortest when less than it remains).
+pub(crate) fn horizon_scale(backtest: &Backtest, remaining_ms: u64) -> usize {
+    scales_for(backtest, remaining_ms).last().unwrap_or(0)
+}
+
+/// The sum of `method`'s absolute errors over the average rate's, on the same predictions;
+/// `None` with fewer than `MIN_SAMPLES` of them.
+fn error_ratio_to_baseline(errors: &ScaleErrors, method: Method) -> Option<f64> {
+    let (mut method_sum, mut baseline_sum, mut n_paired) = (0.0, 0.0, 0);
+    for entry in errors.entries() {
+        let method_error = f64::from(entry[method.index()]);
+        let baseline_error = f64::from(entry[Method::AverageRate.index()]);
+        if method_error.is_nan() || baseline_error.is_nan() {
             continue;
         }
-        if method_sum >= baseline_sum {
-            return None;
-        }
-        let weight = backtest.scale_ms(scale_idx) as f64 / n_paired as f64;
-        method_total += weight * method_sum;
-        baseline_total += weight * baseline_sum;
-        n_scales += 1;
+        method_sum += method_error.abs();
+        baseline_sum += baseline_error.abs();
+        n_paired += 1;
     }
-    (n_scales >= MIN_SCALES_TO_SWITCH).then(|| method_total / baseline_total)
+    if n_paired < MIN_SAMPLES {
+        return None;
+    }
+    Some(if baseline_sum > 0.0 {
+        method_sum / baseline_sum
+    } else if method_sum > 0.0 {
+        f64::INFINITY
+    } else {
+        1.0
+    })
 }
 
 /// A method's backtest errors, carried over to the remaining time of one forecast.
@@ -161,8 +170,8 @@ impl Evidence {
     }
 }
 
-/// The (low, high) quantiles of the errors of `evidence` (if any) and the prior errors.
-pub(crate) fn interval_errors(evidence: Option<&Evidence>) -> (f64, f64) {
+/// The (low, median, high) quantiles of the errors of `evidence` (if any) and the prior errors.
+pub(crate) fn interval_errors(evidence: Option<&Evidence>) -> (f64, f64, f64) {
     let mut sample = [0.0; MAX_EVIDENCE + PRIOR_ERRORS.len()];
     let mut n_sample = 0;
     for &error in evidence
@@ -177,6 +186,7 @@ pub(crate) fn interval_errors(evidence: Option<&Evidence>) -> (f64, f64) {
     sample.sort_by(f64::total_cmp);
     (
         quantile(sample, INTERVAL_LOW_QUANTILE),
+        quantile(sample, 0.5),
         quantile(sample, INTERVAL_HIGH_QUANTILE),
     )
 }
@@ -240,7 +250,8 @@ mod tests {
 
     #[test]
     fn without_evidence_the_interval_is_the_prior() {
-        let (low, high) = interval_errors(None);
+        let (low, middle, high) = interval_errors(None);
         assert!((low + 0.8).abs() < 1e-12 && (high - 0.8).abs() < 1e-12);
+        assert!(middle.abs() < 1e-12);
     }
 }

@@ -1,6 +1,7 @@
 //! `Forecaster`: the history, the backtest and the forecast of one series.
 
 use crate::backtest::Backtest;
+use crate::calibration::{Shown, widen};
 use crate::evidence::{self, Evidence, interval_errors};
 use crate::history::{Curve, History};
 use crate::methods::{self, Method, Model};
@@ -12,12 +13,16 @@ use crate::resample::Resampled;
 pub struct ForecastConfig {
     /// Shortest pseudo-horizon of the backtest; the others are 2, 4, ... 128 times it.
     pub pseudo_horizon_ms: u64,
+    /// A method to use whenever it has a model, instead of the one the backtest chooses (for
+    /// evaluating each method alone); `None` in service.
+    pub method: Option<Method>,
 }
 
 impl Default for ForecastConfig {
     fn default() -> Self {
         Self {
             pseudo_horizon_ms: 60_000,
+            method: None,
         }
     }
 }
@@ -66,12 +71,29 @@ pub struct Forecast {
     pub baseline_total: u64,
 }
 
+/// The models fitted for one forecast, and what they stand on.
+struct Fitted<'models, 'profile> {
+    models: &'models [Option<Model<'profile>>; 4],
+    available: [bool; 4],
+    now_ms: u64,
+    consumed: u64,
+    average_rate_per_ms: f64,
+}
+
+/// What a forecast shows: see `Forecaster::decide`.
+struct Decision {
+    method: Method,
+    evidence: Option<Evidence>,
+    shown: Shown,
+}
+
 /// Forecasts one series (one account and dimension) from its bounded history.
 #[derive(Debug, Clone)]
 pub struct Forecaster {
     history: History,
     backtest: Backtest,
     profile: Option<RunProfile>,
+    pinned_method: Option<Method>,
 }
 
 impl Forecaster {
@@ -86,6 +108,7 @@ impl Forecaster {
             history: History::new(start_ms),
             backtest: Backtest::new(config.pseudo_horizon_ms),
             profile: None,
+            pinned_method: config.method,
         }
     }
 
@@ -123,35 +146,42 @@ impl Forecaster {
         let profile = self.profile.as_ref();
         let models: [Option<Model<'_>>; 4] =
             Method::ALL.map(|method| methods::fit(method, &resampled, horizon_end_ms, profile));
-        let average_rate_per_ms = consumed as f64 / (now_ms - start_ms) as f64;
+        let fitted = Fitted {
+            available: models.each_ref().map(Option::is_some),
+            models: &models,
+            now_ms,
+            consumed,
+            average_rate_per_ms: consumed as f64 / (now_ms - start_ms) as f64,
+        };
+        // What a forecast with each due scale's time left would show, scored when it is due.
+        let due = self.backtest.due_scales(now_ms);
+        let decisions = std::array::from_fn(|scale_idx| {
+            due[scale_idx].then(|| {
+                let decision = self.decide(&fitted, self.backtest.scale_ms(scale_idx));
+                (decision.method, decision.shown)
+            })
+        });
         self.backtest.record(
             now_ms,
             consumed,
-            average_rate_per_ms,
+            fitted.average_rate_per_ms,
             |method, target_ms| {
                 models[method.index()]
                     .as_ref()
                     .map(|model| model.cumulative_at(target_ms))
             },
+            decisions,
         );
 
         let remaining_ms = horizon_end_ms - now_ms;
-        let available = models.each_ref().map(Option::is_some);
-        let method = evidence::choose(&self.backtest, available, remaining_ms);
-        let evidence = Evidence::gather(&self.backtest, method, remaining_ms);
+        let decision = self.decide(&fitted, remaining_ms);
+        let (method, evidence, shown) = (decision.method, decision.evidence, decision.shown);
         let model = models[method.index()]
             .as_ref()
             .expect("a chosen method has a model");
-        let projected = model.cumulative_at(horizon_end_ms);
-        let baseline_increment = average_rate_per_ms * remaining_ms as f64;
-        let predicted_increment = projected - consumed as f64;
-        let (low_error, high_error) = interval_errors(evidence.as_ref());
-        let bound = |error: f64| {
-            consumed
-                + (predicted_increment + error * baseline_increment)
-                    .max(0.0)
-                    .round() as u64
-        };
+        let projected = consumed as f64 + shown.predicted;
+        let baseline_increment = fitted.average_rate_per_ms * remaining_ms as f64;
+        let bound = |increment: f64| consumed + increment.round() as u64;
         let exhausts_at_ms = limit.and_then(|limit| {
             if consumed >= limit {
                 return self
@@ -173,8 +203,8 @@ impl Forecaster {
                 .map(|at_ms| (at_ms.saturating_sub(now_ms) + 500) / 1_000),
             exhausts_at_ms,
             interval: Interval {
-                low: bound(low_error),
-                high: bound(high_error),
+                low: bound(shown.low),
+                high: bound(shown.high),
             },
             confidence: evidence.as_ref().map_or(0.0, |evidence| {
                 evidence.confidence(baseline_increment, projected)
@@ -182,6 +212,42 @@ impl Forecaster {
             n_backtests: evidence.as_ref().map_or(0, |e| e.n_errors() as u32),
             backtest_horizon_ms: evidence.as_ref().map_or(0, |e| e.longest_scale_ms),
             baseline_total: (consumed as f64 + baseline_increment).round() as u64,
+        }
+    }
+
+    /// The method, evidence and interval of a forecast with `remaining_ms` left.
+    fn decide(&self, fitted: &Fitted<'_, '_>, remaining_ms: u64) -> Decision {
+        let method = match self.pinned_method {
+            Some(pinned) if fitted.available[pinned.index()] => pinned,
+            _ => evidence::choose(&self.backtest, fitted.available, remaining_ms),
+        };
+        let evidence = Evidence::gather(&self.backtest, method, remaining_ms);
+        let model = fitted.models[method.index()]
+            .as_ref()
+            .expect("a chosen method has a model");
+        let target_ms = fitted.now_ms.saturating_add(remaining_ms);
+        let predicted = model.cumulative_at(target_ms) - fitted.consumed as f64;
+        let baseline_increment = fitted.average_rate_per_ms * remaining_ms as f64;
+        let increment = |error: f64| predicted + error * baseline_increment;
+        let (low_error, middle_error, high_error) = interval_errors(evidence.as_ref());
+        let scale_idx = evidence::horizon_scale(&self.backtest, remaining_ms);
+        // The interval holds the point prediction: errors that all had one sign (a rate that
+        // kept growing) would otherwise put it wholly on one side, where carrying them over to
+        // a longer time overshoots.
+        let (low, high) = widen(
+            self.backtest.calibration().widths(scale_idx),
+            increment(middle_error),
+            increment(low_error).min(predicted),
+            increment(high_error).max(predicted),
+        );
+        Decision {
+            method,
+            evidence,
+            shown: Shown {
+                predicted,
+                low,
+                high,
+            },
         }
     }
 

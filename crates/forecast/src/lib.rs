@@ -8,8 +8,9 @@
 //!   doubles when the run outgrows it (O(1) memory per series).
 //! * [`Forecaster`]: a history plus an incremental rolling backtest of every [`Method`]
 //!   (average rate, linear, Holt, historical). Each [`Forecaster::forecast`] picks a method by
-//!   its recent backtest errors and returns a [`Forecast`] whose confidence and interval
-//!   are measured from that method's backtest errors, not assumed.
+//!   its backtest errors at the horizon's scale and returns a [`Forecast`] whose confidence and
+//!   interval are measured from that method's backtest errors, not assumed; the interval is
+//!   then calibrated on how the backtest's own intervals fared (adaptive conformal inference).
 //! * [`ProfileLibrary`] / [`RunProfile`]: normalised growth curves of finished runs, per account
 //!   kind, for the historical method.
 //! * [`evaluate`]: the evaluation procedure on a trace (the caller reads the trace).
@@ -19,6 +20,7 @@
 //! only inside the arithmetic of the methods).
 
 mod backtest;
+mod calibration;
 mod evaluation;
 mod evidence;
 mod forecaster;
@@ -30,7 +32,7 @@ mod resample;
 
 pub use backtest::{ERRORS_KEPT, N_SCALES};
 pub use evaluation::{CONFIDENT, EvaluationSetup, Figures, evaluate};
-pub use evidence::{MIN_SAMPLES, MIN_SCALES_TO_SWITCH, SWITCH_MARGIN, TOLERANCE};
+pub use evidence::{MIN_SAMPLES, SWITCH_MARGIN, TOLERANCE};
 pub use forecaster::{Forecast, ForecastConfig, Forecaster, Interval};
 pub use history::{History, INITIAL_BUCKET_WIDTH_MS, N_BUCKETS};
 pub use methods::Method;

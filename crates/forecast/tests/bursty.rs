@@ -82,7 +82,9 @@ fn bursty_series_intervals_and_confidence_stay_honest() {
     println!(
         "bursty overall: coverage {coverage:.3}, confident {n_confident}, within {n_confident_within}"
     );
-    assert!(coverage >= 0.75, "coverage {coverage}");
+    // 0.810 when the intervals were calibrated (0.743 before); the floor leaves room for about
+    // a dozen of the 432 forecasts to move.
+    assert!(coverage >= 0.78, "coverage {coverage}");
     if n_confident > 0.0 {
         assert!(n_confident_within / n_confident >= 0.85);
     }

@@ -146,7 +146,8 @@ fn nothing_known_says_nothing() {
 #[test]
 fn historical_profile_wins_on_a_run_shaped_like_the_previous_ones() {
     // Runs of this kind consume slowly, then fast, then slowly (an S-curve over the hour); a
-    // straight line or a trend misreads it, the profile does not.
+    // straight line or a trend misreads it, the profile does not. At 40 min, 20 min remain and
+    // the 16-min backtest (the horizon's scale, which the choice goes by) has scored enough.
     let shape = |s: u64| {
         let fraction = s as f64 / 3_600.0;
         (2_000.0 * (std::f64::consts::PI * fraction).sin().powi(2)) as u64 + 10
@@ -159,14 +160,14 @@ fn historical_profile_wins_on_a_run_shaped_like_the_previous_ones() {
         }
         assert!(library.record_run("coder", finished.history(), HOUR_MS));
     }
-    let forecast = run(shape, 1_500, None, Some(&library));
+    let forecast = run(shape, 2_400, None, Some(&library));
     let truth = total(shape, 3_600) as f64;
     assert_eq!(forecast.method, Method::Historical, "{forecast:?}");
     assert!(
         (forecast.projected_total as f64 - truth).abs() / truth < 0.02,
         "{forecast:?}"
     );
-    let without_profile = run(shape, 1_500, None, None);
+    let without_profile = run(shape, 2_400, None, None);
     assert!(without_profile.method != Method::Historical);
     let error = |f: &Forecast| (f.projected_total as f64 - truth).abs();
     assert!(error(&forecast) < error(&without_profile) / 3.0);
