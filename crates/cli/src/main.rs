@@ -2,6 +2,7 @@
 
 mod accounts;
 mod backup;
+mod budget;
 mod client;
 mod dag;
 mod demo;
@@ -129,6 +130,13 @@ enum Commands {
         /// Close the account (a leaf without open reservations).
         #[arg(long, conflicts_with_all = ["limits", "kind", "weight"])]
         close: bool,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Budget rules' actions: reset a window, start a run, ask for more and decide requests.
+    Budget {
+        #[command(subcommand)]
+        action: budget::Budget,
         #[command(flatten)]
         remote: Remote,
     },
@@ -355,6 +363,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             remote,
             ..
         } => accounts::put(&remote, &path, &limits, kind, weight),
+        Commands::Budget { action, remote } => budget::run(&remote, action),
         Commands::Allocate {
             path,
             strategy,

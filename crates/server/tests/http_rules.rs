@@ -312,6 +312,12 @@ fn run_caps_and_loops_stop_a_run_until_an_operator_starts_a_new_one() {
         "{report}"
     );
 
+    // The dashboard's page says why, and which rules are set.
+    let (status, _, page) = server.get_text(None, "/ui/accounts/turns", &[]);
+    assert_eq!(status, 200);
+    assert!(page.contains("<strong>Why:</strong> turns stopped (turns)"), "{page}");
+    assert!(page.contains("Budget rules: run cap 3 turns."), "{page}");
+
     // The halt survives a restart (journaled), and a new run lifts it.
     server.stop().unwrap();
     let server = start_with(config(dir.path()));

@@ -81,6 +81,17 @@ async fn account(
         view.open_reservations,
         view.seq,
     );
+    // Why, where the figures do not say (a run cap, a pause, shadow mode), and the rules set.
+    if let Some(reason) = &view.verdict.reason {
+        let _ = writeln!(body, "<p id=\"why\"><strong>Why:</strong> {}</p>", escape(reason));
+    }
+    if let Some(rules) = report.rules.iter().find(|row| row.path == path) {
+        let _ = writeln!(
+            body,
+            "<p id=\"rules\" class=\"muted\">Budget rules: {}.</p>",
+            escape(&rules.rules.join("; "))
+        );
+    }
     body.push_str(
         "<table><thead><tr><th scope=\"col\">Dimension</th><th scope=\"col\" class=\"num\">Limit</th>\
          <th scope=\"col\" class=\"num\">Spent</th><th scope=\"col\" class=\"num\">Held</th>\
