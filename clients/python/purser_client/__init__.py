@@ -7,6 +7,7 @@
         answer = call_the_model()
         settled = hold.settle(tokens=3100, cost_micros=52000)
     client.pace(settled)        # sleeps on throttle, sets client.degraded, raises Stopped
+                                # (its subclass Paused when the account pauses at stop)
 
 `Purser` and `AsyncPurser` (the same methods, awaited) speak the API of `/openapi.json` with
 pydantic models (`purser_client.models`), retry what may be retried with one idempotency key per
@@ -22,6 +23,7 @@ from .errors import (
     BudgetExhausted,
     Conflict,
     Forbidden,
+    Halted,
     InvalidInput,
     NotFound,
     PurserError,
@@ -32,7 +34,7 @@ from .errors import (
 from .events import AsyncEventStream, Event, EventStream
 from .holds import AsyncHold, Hold
 from .models import Action
-from .pacing import Pacer, Stopped
+from .pacing import Pacer, Paused, Stopped
 from .retry import RetryPolicy
 from .worker import (
     AsyncTaskRun,
@@ -59,11 +61,13 @@ __all__ = [
     "Event",
     "EventStream",
     "Forbidden",
+    "Halted",
     "Hold",
     "InvalidInput",
     "LeaseLost",
     "NotFound",
     "Pacer",
+    "Paused",
     "PermanentFailure",
     "Purser",
     "PurserError",

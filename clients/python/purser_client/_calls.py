@@ -53,6 +53,7 @@ from .models import (
     ReportOut,
     Request,
     ReservationOut,
+    RulesIn,
     ReserveIn,
     RightsizeOut,
     SampleIn,
@@ -187,6 +188,8 @@ def put_account(
     reserve: Optional[float] = None,
     period: Union[PeriodIn, Mapping[str, Any], None] = None,
     deadline: Union[datetime, str, None] = None,
+    rules: Union[RulesIn, Mapping[str, Any], None] = None,
+    keep_usage: Optional[bool] = None,
 ) -> Call[AccountOut]:
     body = AccountIn.model_validate(
         {
@@ -200,6 +203,8 @@ def put_account(
             "reserve": reserve,
             "period": period,
             "deadline": deadline,
+            "rules": rules,
+            "keep_usage": keep_usage,
         }
     )
     return Call("PUT", account_url(path), _reader(AccountOut), _json(body))

@@ -43,6 +43,7 @@ from .models import (
     ProfileOut,
     ReportOut,
     RightsizeOut,
+    RulesIn,
     SampleIn,
     SamplesOut,
     ScaleOut,
@@ -64,6 +65,7 @@ from .retry import (
     retried_status,
 )
 from .retry import retry_after_of
+from .rules import AsyncRuleMethods
 
 T = TypeVar("T")
 log = logging.getLogger("purser_client")
@@ -72,7 +74,7 @@ log = logging.getLogger("purser_client")
 RETRIED_ASYNC: tuple[type[Exception], ...] = (*RETRIED_EXCEPTIONS, asyncio.TimeoutError)
 
 
-class AsyncPurser:
+class AsyncPurser(AsyncRuleMethods):
     """The asynchronous client of one Purser server; see `Purser` for the arguments."""
 
     def __init__(
@@ -181,6 +183,8 @@ class AsyncPurser:
         reserve: Optional[float] = None,
         period: Union[PeriodIn, Mapping[str, Any], None] = None,
         deadline: Union[datetime, str, None] = None,
+        rules: Union[RulesIn, Mapping[str, Any], None] = None,
+        keep_usage: Optional[bool] = None,
     ) -> AccountOut:
         return await self.send(
             calls.put_account(
@@ -195,6 +199,8 @@ class AsyncPurser:
                 reserve=reserve,
                 period=period,
                 deadline=deadline,
+                rules=rules,
+                keep_usage=keep_usage,
             )
         )
 

@@ -32,7 +32,7 @@ import httpx
 
 from ._calls import BATCH_REPORTS_MAX, Call, amounts_of, dump_json, load_json
 from .errors import PurserError, ServerError, Unavailable, error_of, unavailable
-from .models import Action, ErrorDetail
+from .models import Action, ErrorDetail, UsageOut
 from .retry import RetryPolicy
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ Report = dict[str, Any]
 ErrorCallback = Callable[[Report, PurserError], None]
 
 # Actions from mildest to most severe: the buffer remembers the most severe of the last batch.
-SEVERITY = {"continue": 0, "warn": 1, "throttle": 2, "degrade": 3, "stop": 4}
+SEVERITY = {"continue": 0, "warn": 1, "throttle": 2, "degrade": 3, "pause": 4, "stop": 5}
 
 
 def _read_results(response: httpx.Response) -> list[dict[str, Any]]:
@@ -191,12 +191,7 @@ class _Book:
             if worst is None or SEVERITY.get(item["action"]["kind"], 0) > SEVERITY.get(worst["action"]["kind"], 0):
                 worst = item
         if worst is not None:
-            self.last_action = Action(
-                kind=worst["action"]["kind"],
-                rate=worst["action"].get("rate"),
-                fired=worst.get("fired"),
-                level=worst.get("level"),
-            )
+            self.last_action = UsageOut.model_validate(worst).enforcement
         return self._errors(refused)
 
     def _errors(self, refused: list[tuple[Report, PurserError]]) -> list[tuple[Report, PurserError]]:

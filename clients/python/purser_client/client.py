@@ -42,6 +42,7 @@ from .models import (
     ProfileOut,
     ReportOut,
     RightsizeOut,
+    RulesIn,
     SampleIn,
     SamplesOut,
     ScaleOut,
@@ -63,6 +64,7 @@ from .retry import (
     retried_status,
 )
 from .retry import retry_after_of
+from .rules import RuleMethods
 
 T = TypeVar("T")
 log = logging.getLogger("purser_client")
@@ -83,12 +85,13 @@ def env_settings(url: Optional[str], token: Optional[str]) -> tuple[str, Optiona
     return url, token if token is not None else os.environ.get("PURSER_TOKEN")
 
 
-class Purser:
+class Purser(RuleMethods):
     """A client of one Purser server.
 
     `timeout` bounds each phase of each try (connect, write, read, waiting for a pooled
     connection); `retries` is a count or a `RetryPolicy`, whose `deadline_s` bounds a whole
-    logical call, retries and waits included."""
+    logical call, retries and waits included. The operations of budget rules (resets, runs,
+    increase requests) come from `RuleMethods` (`purser_client.rules`)."""
 
     def __init__(
         self,
@@ -192,8 +195,12 @@ class Purser:
         reserve: Optional[float] = None,
         period: Union[PeriodIn, Mapping[str, Any], None] = None,
         deadline: Union[datetime, str, None] = None,
+        rules: Union[RulesIn, Mapping[str, Any], None] = None,
+        keep_usage: Optional[bool] = None,
     ) -> AccountOut:
-        """Creates or updates an account; only the fields given change."""
+        """Creates or updates an account; only the fields given change. `rules` (a `RulesIn` or
+        its dict) replace the account's rules whole (`{}` removes them); `keep_usage` is
+        required when the period's unit changes: keep the current window's spending or reset it."""
         return self.send(
             calls.put_account(
                 path,
@@ -207,6 +214,8 @@ class Purser:
                 reserve=reserve,
                 period=period,
                 deadline=deadline,
+                rules=rules,
+                keep_usage=keep_usage,
             )
         )
 
@@ -317,7 +326,7 @@ class Purser:
 
     def pace(self, decision: Decision, *, elapsed_s: Optional[float] = None) -> Action:
         """Obeys the action of an answer (see `purser_client.pacing`): sleeps on throttle, sets
-        `degraded` on degrade, raises `Stopped` on stop."""
+        `degraded` on degrade, raises `Stopped` on stop (`Paused`, its subclass, on pause)."""
         action = action_of(decision)
         wait = self.pacer.wait_s(action, elapsed_s)
         if wait > 0:

@@ -6,6 +6,7 @@
     │   └── Unauthorized        401: no token, or an unknown one
     ├── NotFound                404
     ├── BudgetExhausted         409 budget_exhausted: never retried
+    │   └── Halted              409 run_capped, budget_expired, paused: a cap in force
     ├── Conflict                every other 409 (a state conflict)
     ├── ServerError             5xx and 429, once the retries are spent
     └── Unavailable             no answer at all (connection refused, timeouts), once the
@@ -69,7 +70,7 @@ class PurserError(Exception):
 
     @property
     def period(self) -> Optional[str]:
-        """The refusing account's budget period (`hour`, `day`, `week`, `month`), if it renews."""
+        """The refusing account's budget period (`hour` to `quarter`), if it renews."""
         return self.detail.period
 
     @property
@@ -110,6 +111,26 @@ class BudgetExhausted(PurserError):
     `dimension`; `requested` and `available` say by how much. Never retried."""
 
 
+class Halted(BudgetExhausted):
+    """409 `run_capped` (the run reached its turns, its wall time, or a loop), `budget_expired`
+    (a one-time budget ended) or `paused` (on an account whose rules pause at stop: a cap, or
+    its figures at the stop threshold): a cap in force on `account`, or a pause, refused the
+    hold; `message` says which. `dimension`, `requested` and `available` are set only when the
+    figures refused it.
+
+    A subclass of `BudgetExhausted`, so that an agent that ends its work on a refused hold ends
+    it here too. A run cap lifts when a new run starts (`start_run`), an expiry when the rules
+    change; `paused` means idle until then (or until the budget is raised), not fail."""
+
+    @property
+    def paused(self) -> bool:
+        return self.code == "paused"
+
+
+# The codes of holds refused by a cap in force rather than by the figures.
+HALT_CODES = frozenset({"run_capped", "budget_expired", "paused"})
+
+
 class ServerError(PurserError):
     """5xx (or 429) that outlasted the retries."""
 
@@ -120,6 +141,8 @@ class Unavailable(PurserError):
 
 def _class_of(status: int, code: str) -> type[PurserError]:
     if status == 409:
+        if code in HALT_CODES:
+            return Halted
         return BudgetExhausted if code == "budget_exhausted" else Conflict
     if status in (400, 408, 413, 415):
         return InvalidInput
@@ -144,6 +167,8 @@ def _item_class(detail: ErrorDetail) -> type[PurserError]:
     # Items of a batch have no status of their own: their code says what they are.
     if detail.code == "budget_exhausted":
         return BudgetExhausted
+    if detail.code in HALT_CODES:
+        return Halted
     if detail.code.endswith("not_found"):
         return NotFound
     if detail.code == "forbidden":

@@ -4,7 +4,8 @@
 settlement, a hold, an account's status) and:
 
 - continue: returns at once;
-- warn: returns at once, and logs the account and dimension that fired (once per change);
+- warn: returns at once, and logs the account and dimension that fired (once per change); in
+  shadow mode (`action.would` set) it logs the action the level would have had;
 - throttle: sleeps so that the agent runs at `rate` of its speed: the last unit of work took
   `elapsed` seconds, so it sleeps `elapsed * (1/rate - 1)` (rate 0.5: as long again). `elapsed`
   is what the caller passes, else the time since the previous `pace` returned (one turn of the
@@ -14,7 +15,15 @@ settlement, a hold, an account's status) and:
 - stop: raises `Stopped`, carrying the action. We chose raising over returning a flag because an
   agent loop that forgets to check a flag keeps spending past the stop threshold, while an
   exception ends the loop unless the agent decides otherwise. `Pacer(raise_on_stop=False)` makes
-  `pace` return the action instead (check `action.is_stop`).
+  `pace` return the action instead (check `action.is_stop`);
+- pause: raises `Paused`, a subclass of `Stopped`, for the same reason: the account's rules
+  pause at stop, so the agent should idle until an operator raises the budget (or approves an
+  increase request) or a new run starts, rather than fail. A loop that only knows `Stopped`
+  still ends; one that catches `Paused` can wait and carry on. With `raise_on_stop=False` it
+  returns the action (`action.is_stop` and `action.is_pause` are both true).
+
+Run caps, loops and expired one-time budgets come as stop or pause with no `fired` account:
+`action.reason` says why.
 """
 
 from __future__ import annotations
@@ -30,14 +39,23 @@ log = logging.getLogger("purser_client")
 
 class Stopped(Exception):
     """The server says stop: the account (or an ancestor, `action.fired.account`) reached its
-    stop threshold in `action.fired.dimension`. Nothing more should be spent there until an
-    operator raises the budget or a new period begins."""
+    stop threshold in `action.fired.dimension`, or a cap in force halted it (`action.reason`).
+    Nothing more should be spent there until an operator raises the budget or a new period
+    (or run) begins."""
 
     def __init__(self, action: Action) -> None:
         fired = action.fired
-        where = f"{fired.account} in {fired.dimension} at {fired.fraction:.0%}" if fired else "?"
-        super().__init__(f"stop: {where}")
+        if fired is not None:
+            where = f"{fired.account} in {fired.dimension} at {fired.fraction:.0%}"
+        else:
+            where = action.reason or "?"
+        super().__init__(f"{action.kind}: {where}")
         self.action = action
+
+
+class Paused(Stopped):
+    """The server says pause: a stop on an account whose rules pause at stop. Not a failure:
+    idle until the budget is raised or a new run starts, then carry on."""
 
 
 class HasEnforcement(Protocol):
@@ -71,11 +89,12 @@ class Pacer:
         self._last_told: Optional[tuple[str, Optional[str], Optional[str]]] = None
 
     def wait_s(self, action: Action, elapsed_s: Optional[float] = None) -> float:
-        """How long to sleep for `action`; updates `degraded`; raises `Stopped` on stop."""
+        """How long to sleep for `action`; updates `degraded`; raises `Stopped` on stop and
+        `Paused` on pause."""
         self.degraded = action.kind == "degrade"
         self._tell(action)
-        if action.kind == "stop" and self.raise_on_stop:
-            raise Stopped(action)
+        if action.is_stop and self.raise_on_stop:
+            raise Paused(action) if action.is_pause else Stopped(action)
         if action.kind != "throttle":
             return 0.0
         rate = action.rate if action.rate is not None and 0.0 < action.rate <= 1.0 else 0.5
@@ -99,13 +118,15 @@ class Pacer:
             self._last_told = told if action.kind != "continue" else None
             return
         self._last_told = told
+        # Shadow mode: the warning names what the level would have done.
+        kind = f"{action.kind} (would {action.would})" if action.would else action.kind
         if fired is not None:
             log.warning(
                 "purser: %s (%s used %.0f%% of %s)",
-                action.kind,
+                kind,
                 fired.account,
                 fired.fraction * 100,
                 fired.dimension,
             )
         else:
-            log.warning("purser: %s", action.kind)
+            log.warning("purser: %s (%s)", kind, action.reason or "no reason given")

@@ -111,9 +111,11 @@ fn decide(remote: &Remote, id: &str, verb: &str, note: Option<String>) -> anyhow
 /// Requests as a table.
 fn requests(requests: &[RequestOut]) -> String {
     let mut rows = vec![
-        ["REQUEST", "ACCOUNT", "AMOUNT", "STATE", "ASKED", "REASON", "NOTE"]
-            .map(String::from)
-            .to_vec(),
+        [
+            "REQUEST", "ACCOUNT", "AMOUNT", "STATE", "ASKED", "REASON", "NOTE",
+        ]
+        .map(String::from)
+        .to_vec(),
     ];
     for request in requests {
         rows.push(vec![

@@ -47,7 +47,13 @@ impl Server {
     }
 
     fn call(&self, method: &str, path: &str, body: Value) -> (u16, Value) {
-        common::call(&self.agent, method, &format!("{}{path}", self.url), Some(&body)).unwrap()
+        common::call(
+            &self.agent,
+            method,
+            &format!("{}{path}", self.url),
+            Some(&body),
+        )
+        .unwrap()
     }
 
     fn budget(&self, args: &[&str]) -> Output {
@@ -68,7 +74,11 @@ fn stdout(output: &Output) -> String {
 fn budget_commands_reset_restart_and_decide_requests() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path());
-    let (status, _) = server.call("PUT", "/v1/accounts/acme", json!({"limits": {"tokens": 10_000}}));
+    let (status, _) = server.call(
+        "PUT",
+        "/v1/accounts/acme",
+        json!({"limits": {"tokens": 10_000}}),
+    );
     assert_eq!(status, 200);
     let (status, body) = server.call(
         "PUT",

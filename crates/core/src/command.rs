@@ -39,10 +39,13 @@ pub struct AccountSpec {
     pub period: Option<crate::account::PeriodSpec>,
     pub deadline_ms: Option<u64>,
     /// Replaces the account's rules (an empty value removes them).
-    pub rules: Option<crate::ledger::RulesSpec>,
+    pub rules: Option<Box<crate::ledger::RulesSpec>>,
     /// Required when an existing period changes its unit: whether what was spent in the current
     /// window keeps counting (`true`: the window runs on to its end) or is reset now.
     pub keep_usage: Option<bool>,
+    /// Filled by the shell when `keep_usage` is false: the bounds of the new unit's window that
+    /// contains now, which starts at once (else the reset waits for the old window's end).
+    pub period_bounds: Option<(u64, u64)>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

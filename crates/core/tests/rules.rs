@@ -14,7 +14,7 @@ fn set_rules(fx: &mut Fixture, text: &str, rules: RulesSpec) -> Result<Answer, L
     fx.apply(Command::UpsertAccount {
         path: path(text),
         spec: AccountSpec {
-            rules: Some(rules),
+            rules: Some(Box::new(rules)),
             ..AccountSpec::default()
         },
     })
@@ -476,4 +476,75 @@ fn rules_survive_a_snapshot() {
     let acme = restored.lookup("acme").unwrap();
     assert_eq!(restored.halt(acme).unwrap().cap, Cap::Turns);
     assert_eq!(restored.increase_requests(true).count(), 1);
+}
+
+#[test]
+fn a_lowered_turn_cap_stops_at_the_next_turn_and_an_alert_does_not_hide_the_wall_time() {
+    let mut fx = Fixture::default();
+    fx.put("acme", &[("tokens", 1_000_000)]).unwrap();
+    let caps = |max_turns| RulesSpec {
+        run: Some(RunCaps {
+            max_turns: Some(max_turns),
+            max_wall_ms: Some(60_000),
+            loops: Some(LoopRule {
+                repeats: 3,
+                window_ms: 60_000,
+                stop: false,
+            }),
+        }),
+        ..RulesSpec::default()
+    };
+    set_rules(&mut fx, "acme", caps(100)).unwrap();
+    let start = fx.now_ms;
+    for _ in 0..3 {
+        fx.now_ms += 1_000;
+        report(&mut fx, "acme", "retry", 50);
+    }
+    let acme = fx.ledger.lookup("acme").unwrap();
+    let alert = fx.ledger.halt(acme).unwrap();
+    assert_eq!((alert.cap, alert.stops), (Cap::Loop, false));
+    assert_eq!(fx.status("acme").verdict.action, Action::Warn);
+    // The alert-only loop does not keep the clock from stopping the run at its wall time.
+    assert_eq!(
+        fx.ledger.caps_due(start + 60_000, 10),
+        vec![(acme, Cap::WallTime)]
+    );
+    // The same run's cap lowered below its turns: the next turn stops it.
+    set_rules(&mut fx, "acme", caps(2)).unwrap();
+    let next = report(&mut fx, "acme", "plan", 7);
+    assert_eq!(next.verdict.action, Action::Stop);
+    assert_eq!(fx.ledger.halt(acme).unwrap().cap, Cap::Turns);
+    assert!(
+        fx.ledger.caps_due(start + 60_000, 10).is_empty(),
+        "already stopped"
+    );
+    fx.check_replay();
+}
+
+#[test]
+fn a_keyed_report_that_reaches_a_cap_answers_the_same_when_retried() {
+    let mut fx = Fixture::default();
+    fx.put("acme", &[("tokens", 1_000)]).unwrap();
+    let caps = RulesSpec {
+        run: Some(RunCaps {
+            max_turns: Some(1),
+            ..RunCaps::default()
+        }),
+        ..RulesSpec::default()
+    };
+    set_rules(&mut fx, "acme", caps).unwrap();
+    let first = fx.usage("acme", &[("tokens", 10)], Some("call-1")).unwrap();
+    assert_eq!(first.verdict.action, Action::Stop);
+    // Its seq is the report's, not the derived events' after it.
+    let reported = fx
+        .journal
+        .iter()
+        .rposition(|event| matches!(event, Event::UsageRecorded { .. }))
+        .unwrap() as u64
+        + 1;
+    assert_eq!(first.seq, reported);
+    let again = fx.usage("acme", &[("tokens", 10)], Some("call-1")).unwrap();
+    assert!(again.duplicate);
+    assert_eq!((again.seq, again.verdict), (first.seq, first.verdict));
+    fx.check_replay();
 }

@@ -71,7 +71,7 @@ fn records() -> (Vec<Record>, Ledger, DagState) {
     );
     let spec = AccountSpec {
         limits: limits(&[("tokens", 100_000)]),
-        rules: Some(RulesSpec {
+        rules: Some(Box::new(RulesSpec {
             warn_only: WarnOnly::default().with(purser_core::Level::Black),
             child_defaults: Some(vec![("tokens".into(), 1_000)]),
             expires_ms: Some(NOW_MS),
@@ -85,7 +85,7 @@ fn records() -> (Vec<Record>, Ledger, DagState) {
                     stop: true,
                 }),
             }),
-        }),
+        })),
         ..AccountSpec::default()
     };
     apply(

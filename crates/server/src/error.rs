@@ -48,11 +48,18 @@ impl ApiError {
 
     /// A hold refused: 409 naming the account and dimension that would reach their stop.
     pub fn denied(denial: DenialView) -> ApiError {
-        let message = format!(
+        let mut message = format!(
             "{} would reach its stop threshold in {}: {} requested, {} available",
             denial.account, denial.dimension, denial.requested, denial.available
         );
-        let mut error = ApiError::new(409, "budget_exhausted", message);
+        // An account that pauses at stop says so: its agents idle until the budget is raised.
+        let code = if denial.paused {
+            message.push_str("; it is paused until its budget is raised");
+            "paused"
+        } else {
+            "budget_exhausted"
+        };
+        let mut error = ApiError::new(409, code, message);
         error.detail.account = Some(denial.account);
         error.detail.dimension = Some(denial.dimension);
         error.detail.requested = Some(denial.requested);

@@ -200,6 +200,10 @@ pub fn document(amount_max: u64) -> Value {
 fn complete_operation(path: &str, method: &str, operation: &mut Value) {
     let public = PUBLIC.contains(&path);
     let has_body = operation.get("requestBody").is_some();
+    // A decision's body (a note) is optional.
+    if path.starts_with("/v1/requests/") && has_body {
+        operation["requestBody"]["required"] = json!(false);
+    }
     let mut has_query = false;
     let mut has_path_param = false;
     let parameters = operation
@@ -279,6 +283,7 @@ fn id_pattern(path: &str, name: &str) -> (&'static str, &'static str) {
         (path, _) if path.starts_with("/v1/dags/") => ("^dag_[0-9]{1,19}$", "dag_1"),
         (path, _) if path.starts_with("/v1/tasks/") => ("^tsk_[0-9]{1,19}_[0-9]{1,10}$", "tsk_1_0"),
         (path, _) if path.starts_with("/v1/reservations/") => ("^rsv_[0-9]{1,19}$", "rsv_1"),
+        (path, _) if path.starts_with("/v1/requests/") => ("^req_[0-9]{1,19}$", "req_12"),
         (path, _) if path.starts_with("/v1/profiles/") => {
             ("^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$", "implementation")
         }
@@ -298,6 +303,7 @@ fn query_schema(path: &str, name: &str) -> Vec<(&'static str, Value)> {
         "prefix" | "tenant" => vec![("pattern", json!(ACCOUNT_PATH_PATTERN))],
         "dimension" => vec![("pattern", json!(crate::wire::schemas::DIMENSION_PATTERN))],
         "format" => vec![("enum", json!(["json", "markdown", "html"]))],
+        "state" if path == "/v1/requests" => vec![("enum", json!(["pending", "all"]))],
         "state" => vec![(
             "enum",
             json!(["running", "completed", "failed", "cancelled"]),

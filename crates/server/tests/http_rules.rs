@@ -193,6 +193,16 @@ fn quarters_lifetimes_resets_and_period_changes() {
         json!({"period": {"every": "day"}, "keep_usage": false}),
     );
     assert_eq!(reset["remaining"]["tokens"], 100, "reset: {reset}");
+    // The day's window starts now: it renews at the next midnight UTC, not at the month's end.
+    let renews = reset["period"]["renews_at"].as_str().unwrap();
+    assert!(renews.ends_with("T00:00:00.000Z"), "{reset}");
+    let tomorrow = jiff::Timestamp::now()
+        .checked_add(jiff::SignedDuration::from_hours(24))
+        .unwrap();
+    assert!(
+        renews <= tomorrow.to_string().as_str(),
+        "{renews} vs {tomorrow}"
+    );
 }
 
 #[test]
@@ -214,7 +224,8 @@ fn pause_at_stop_tells_the_agent_to_idle_and_resumes_when_raised() {
     );
     let (status, body) = hold(&server, "acme/agent", 1);
     assert_eq!(status, 409, "{body}");
-    assert_eq!(body["error"]["code"], "budget_exhausted");
+    assert_eq!(body["error"]["code"], "paused", "{body}");
+    assert_eq!(body["error"]["account"], "acme/agent");
     let raised = server.put_ok("acme/agent", json!({"limits": {"tokens": 400}}));
     assert_eq!(raised["action"]["kind"], "continue", "{raised}");
     let levels = audit_of(&server, "acme/agent", "enforcement");
@@ -312,10 +323,25 @@ fn run_caps_and_loops_stop_a_run_until_an_operator_starts_a_new_one() {
         "{report}"
     );
 
+    // Operators see the halts in /metrics: `turns` and `looping` stop, `watched` only warns.
+    let (status, _, metrics) = server.get_text(None, "/metrics", &[]);
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains("\npurser_accounts_halted 2.0\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("\npurser_increase_requests_pending 0.0\n"),
+        "{metrics}"
+    );
+
     // The dashboard's page says why, and which rules are set.
     let (status, _, page) = server.get_text(None, "/ui/accounts/turns", &[]);
     assert_eq!(status, 200);
-    assert!(page.contains("<strong>Why:</strong> turns stopped (turns)"), "{page}");
+    assert!(
+        page.contains("<strong>Why:</strong> turns stopped (turns)"),
+        "{page}"
+    );
     assert!(page.contains("Budget rules: run cap 3 turns."), "{page}");
 
     // The halt survives a restart (journaled), and a new run lifts it.
@@ -423,6 +449,11 @@ fn an_agent_asks_for_more_and_an_operator_approves_it_from_the_parents_pool() {
     let (status, pending) = server.call_as(Some(OPERATOR_TOKEN), "GET", "/v1/requests", None);
     assert_eq!(status, 200, "{pending}");
     assert_eq!(pending["requests"].as_array().unwrap().len(), 2);
+    let (_, _, metrics) = server.get_text(Some(OPERATOR_TOKEN), "/metrics", &[]);
+    assert!(
+        metrics.contains("\npurser_increase_requests_pending 2.0\n"),
+        "{metrics}"
+    );
     let (status, approved) = server.call_as(
         Some(OPERATOR_TOKEN),
         "POST",
@@ -484,6 +515,11 @@ fn an_agent_asks_for_more_and_an_operator_approves_it_from_the_parents_pool() {
     assert_eq!(all["requests"].as_array().unwrap().len(), 2);
     let (_, none_pending) = server.get("/v1/requests");
     assert!(none_pending["requests"].as_array().unwrap().is_empty());
+    let (_, _, metrics) = server.get_text(Some(ADMIN_TOKEN), "/metrics", &[]);
+    assert!(
+        metrics.contains("\npurser_increase_requests_pending 0.0\n"),
+        "{metrics}"
+    );
 
     // Audited: asked by the agent's token, decided by the operator's.
     let entries = audit_of(&server, "acme/research/wf-1", "increase_request");

@@ -1,5 +1,5 @@
 """The wire shapes of the budget half of the API: accounts, usage, reservations, forecasts, the
-audit log, the optimizer, errors, and `GET /v1/me`.
+audit log, the optimizer, errors, and `GET /v1/me` (budget rules are in `rules`).
 
 Each class carries the name of the OpenAPI schema it mirrors (`components.schemas`); the test
 `test_schema.py` compares their fields with the running server's document.
@@ -13,8 +13,10 @@ from typing import Any, Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from .base import Amounts, Answer, Labels, Request
+from .rules import HaltOut, RulesIn, RulesOut
 
-ActionKind = Literal["continue", "warn", "throttle", "degrade", "stop"]
+# `pause` is `stop` for an account whose rules pause at stop: idle until the budget is raised.
+ActionKind = Literal["continue", "warn", "throttle", "degrade", "stop", "pause"]
 Level = Literal["green", "yellow", "orange", "red", "black"]
 Strategy = Literal["equal", "proportional", "priority", "pool", "fair_share"]
 
@@ -23,8 +25,13 @@ Strategy = Literal["equal", "proportional", "priority", "pool", "fair_share"]
 
 
 class ActionOut(Answer):
+    """`would`: in shadow mode, the action the level would have had; `reason`: why, where the
+    figures alone do not say (a run cap, a loop, an expired budget, a pause, shadow mode)."""
+
     kind: ActionKind
     rate: Optional[float] = None
+    would: Optional[ActionKind] = None
+    reason: Optional[str] = None
 
 
 class FiredOut(Answer):
@@ -55,10 +62,18 @@ class Action(BaseModel):
     rate: Optional[float] = None
     fired: Optional[FiredOut] = None
     level: Optional[Level] = None
+    would: Optional[ActionKind] = None
+    reason: Optional[str] = None
 
     @property
     def is_stop(self) -> bool:
-        return self.kind == "stop"
+        """Nothing more should be spent: `stop`, or `pause` (which is a stop the agent waits
+        out rather than a failure), so that a loop checking this flag ends on both."""
+        return self.kind in ("stop", "pause")
+
+    @property
+    def is_pause(self) -> bool:
+        return self.kind == "pause"
 
 
 class Enforced(Answer):
@@ -77,7 +92,12 @@ class Enforced(Answer):
     @property
     def enforcement(self) -> Action:
         return Action(
-            kind=self.action.kind, rate=self.action.rate, fired=self.fired, level=self.level
+            kind=self.action.kind,
+            rate=self.action.rate,
+            fired=self.fired,
+            level=self.level,
+            would=self.action.would,
+            reason=self.action.reason,
         )
 
 
@@ -99,9 +119,19 @@ class ThresholdsOut(Answer):
 
 
 class PeriodIn(Request):
-    every: Literal["hour", "day", "week", "month"]
+    """A budget period; `lifetime` never renews; `fiscal_start_month` (1-12) is for `quarter`."""
+
+    every: Literal["hour", "day", "week", "month", "quarter", "lifetime"]
     timezone: Optional[str] = None
     rollover_max: Optional[float] = None
+    fiscal_start_month: Optional[int] = None
+
+
+class PeriodOut(Answer):
+    """The current budget period: its unit and when it renews (never, for `lifetime`)."""
+
+    every: str
+    renews_at: Optional[datetime] = None
 
 
 class AccountIn(Request):
@@ -115,6 +145,10 @@ class AccountIn(Request):
     reserve: Optional[float] = None
     period: Optional[PeriodIn] = None
     deadline: Optional[datetime] = None
+    rules: Optional[RulesIn] = None
+    # Required by the server when the period's unit (or time zone) changes: `True` keeps what
+    # the current window spent until it ends, `False` resets it now.
+    keep_usage: Optional[bool] = None
 
 
 class AccountOut(Enforced):
@@ -137,6 +171,9 @@ class AccountOut(Enforced):
     reserve: float
     open_reservations: int
     work_units: int
+    period: Optional[PeriodOut] = None
+    rules: Optional[RulesOut] = None
+    halt: Optional[HaltOut] = None
 
 
 class AccountsOut(Answer):

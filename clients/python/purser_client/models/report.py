@@ -7,7 +7,7 @@ from typing import Annotated, Literal, Optional, Union
 
 from pydantic import Field
 
-from .base import Answer
+from .base import Amounts, Answer
 from .ledger import IntervalOut
 
 
@@ -156,6 +156,29 @@ class ChartOut(Answer):
     levels: list[LevelSpanOut]
 
 
+class ReportRulesOut(Answer):
+    """One account's budget rules in words (`pauses at stop`, `run cap 10 turns`), and the cap
+    in force, if any, with why."""
+
+    account: str
+    rules: list[str]
+    expires_at: Optional[datetime] = None
+    halt: Optional[str] = None
+
+
+class ReportRequestOut(Answer):
+    """An increase request on one of the report's accounts; `state` is `pending`, `approved`
+    or `rejected`."""
+
+    id: str
+    account: str
+    amount: Amounts
+    reason: str
+    requested_at: datetime
+    state: str
+    note: Optional[str] = None
+
+
 class ReportOut(Answer):
     path: str
     kind: Optional[str] = None
@@ -167,3 +190,5 @@ class ReportOut(Answer):
     recommendations: list[RecommendationOut]
     dags: list[ReportDagOut]
     chart: Optional[ChartOut] = None
+    rules: list[ReportRulesOut]
+    requests: list[ReportRequestOut]

@@ -60,7 +60,7 @@ impl Ledger {
         let reset = self.period_change(existing, &spec)?;
         let rules = spec
             .rules
-            .map(|rules| self.check_rules(rules))
+            .map(|rules| self.check_rules(*rules))
             .transpose()?;
         let limits = self.intern(prepared, events);
         let rules = rules.map(|rules| self.intern_rules(rules, events));
@@ -96,14 +96,38 @@ impl Ledger {
                 events,
             );
         }
-        if reset {
-            self.emit(
+        match (reset, spec.period_bounds) {
+            // The new unit's window starts now, with the limits as set.
+            (true, Some((start_ms, end_ms))) if start_ms < end_ms => {
+                let acc = &self.accounts[account.0 as usize];
+                let limits = match &acc.period {
+                    Some(period) => period.base_limits.clone(),
+                    None => crate::amount::Amounts::from_pairs(
+                        acc.slots
+                            .iter()
+                            .filter_map(|slot| slot.limit.map(|limit| (slot.dim, limit)))
+                            .collect::<Vec<_>>(),
+                    ),
+                };
+                self.emit(
+                    Event::PeriodRenewed {
+                        account,
+                        start_ms,
+                        end_ms,
+                        limits,
+                        at_ms: now_ms,
+                    },
+                    events,
+                );
+            }
+            (true, _) => self.emit(
                 Event::UsageReset {
                     account,
                     at_ms: now_ms,
                 },
                 events,
-            );
+            ),
+            (false, _) => {}
         }
         Ok(Answer::Account {
             account,

@@ -122,11 +122,9 @@ impl Ledger {
             Event::IncreaseDecided {
                 request, limits, ..
             } => {
-                self.book
-                    .requests
-                    .get(request)
-                    .is_some_and(|found| found.decision.is_none())
-                    && limits.well_formed(n_dims)
+                self.book.requests.get(request).is_some_and(|found| {
+                    found.decision.is_none() && (limits.is_empty() || open(&found.account))
+                }) && limits.well_formed(n_dims)
             }
         };
         if ok {

@@ -248,12 +248,13 @@ impl Ledger {
         Ok(Answer::Usage(answer))
     }
 
-    /// The sequence number of the fact just emitted (level changes may follow it).
+    /// The sequence number of the fact just emitted (level changes and a run's cap, derived
+    /// from it, may follow it).
     fn last_seq_of_fact(&self, events: &[Event]) -> u64 {
         let trailing = events
             .iter()
             .rev()
-            .take_while(|event| matches!(event, Event::LevelChanged { .. }))
+            .take_while(|event| event.is_derived())
             .count();
         self.last_seq - trailing as u64
     }

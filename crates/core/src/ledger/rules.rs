@@ -300,14 +300,18 @@ impl Ledger {
             .iter()
             .filter(|(id, _)| !self.accounts[id.0 as usize].closed)
             .filter_map(|(id, rules)| {
-                let halted = self.book.halts.get(id).map(|halt| halt.cap);
-                if rules.expires_ms.is_some_and(|at| at <= now_ms) && halted != Some(Cap::Expired) {
+                let halt = self.book.halts.get(id);
+                if rules.expires_ms.is_some_and(|at| at <= now_ms)
+                    && halt.is_none_or(|halt| halt.cap != Cap::Expired)
+                {
                     return Some((*id, Cap::Expired));
                 }
+                // A loop that only alerted does not keep the wall time from stopping the run.
                 let wall = rules.run?.max_wall_ms?;
                 let run = self.book.runs.get(id)?;
-                (run.started_ms.saturating_add(wall) <= now_ms && halted.is_none())
-                    .then_some((*id, Cap::WallTime))
+                (run.started_ms.saturating_add(wall) <= now_ms
+                    && halt.is_none_or(|halt| !halt.stops))
+                .then_some((*id, Cap::WallTime))
             })
             .collect();
         due.sort_unstable();
@@ -603,8 +607,9 @@ impl Ledger {
         };
         run.turns = run.turns.saturating_add(1);
         let mut reached = None;
+        // At or past the cap (a cap lowered below the run's turns stops it at its next turn).
         if let Some(max) = caps.max_turns
-            && run.turns == max
+            && run.turns >= max
         {
             reached = Some((
                 Cap::Turns,

@@ -155,10 +155,17 @@ impl EngineState {
     /// before the command's events, so that the audit log can say who did what.
     pub(super) fn manage(
         &mut self,
-        command: Command,
+        mut command: Command,
         actor: Arc<str>,
         now_ms: u64,
     ) -> Result<ManagedView, EngineError> {
+        // A period changed with its usage reset starts the new unit's window now.
+        if let Command::UpsertAccount { spec, .. } = &mut command
+            && spec.keep_usage == Some(false)
+            && let Some(period) = &spec.period
+        {
+            spec.period_bounds = crate::periods::period_bounds(period, now_ms).ok();
+        }
         let targets: Vec<AccountPath> = match &command {
             Command::UpsertAccount { path, .. }
             | Command::ResetUsage { path }

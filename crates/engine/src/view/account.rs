@@ -113,6 +113,8 @@ pub struct DenialView {
     pub period: Option<&'static str>,
     pub resets_ms: Option<u64>,
     pub retry_after_ms: Option<u64>,
+    /// The refusing account pauses at stop: the agent should idle until the budget is raised.
+    pub paused: bool,
 }
 
 /// What a hold request came to.
@@ -255,6 +257,9 @@ pub fn denial(ledger: &Ledger, denial: &purser_core::Denial, now_ms: u64) -> Den
         period: acc.period.as_ref().map(|period| period.spec.every.name()),
         resets_ms,
         retry_after_ms: resets_ms.map(|end_ms| end_ms.saturating_sub(now_ms)),
+        paused: ledger
+            .rules(denial.account)
+            .is_some_and(|rules| rules.pause_at_stop),
     }
 }
 

@@ -59,6 +59,11 @@ pub struct MetricsView {
     pub accounts: Vec<AccountGauge>,
     /// Open accounts in the caller's scope.
     pub n_accounts: u64,
+    /// Increase requests waiting for a decision, in the caller's scope.
+    pub n_requests_pending: u64,
+    /// Open accounts in the caller's scope stopped by a cap in force (a run cap, a loop set to
+    /// stop, an expired one-time budget).
+    pub n_halted: u64,
     /// Account-dimension pairs left out by the depth or the series bound.
     pub omitted: u64,
     /// Only for a caller whose scope is everything.
@@ -76,6 +81,11 @@ pub fn gather(
     let ledger = &state.ledger;
     let mut shown: Vec<(usize, AccountId)> = Vec::new();
     let mut n_accounts = 0u64;
+    let mut n_halted = 0u64;
+    let n_requests_pending = ledger
+        .increase_requests(true)
+        .filter(|(_, request)| scope.covers(ledger.account(request.account).path.as_str()))
+        .count() as u64;
     let mut omitted = 0u64;
     for idx in 0..ledger.n_accounts() {
         let id = AccountId(idx as u32);
@@ -84,6 +94,9 @@ pub fn gather(
             continue;
         }
         n_accounts += 1;
+        if ledger.halt(id).is_some_and(|halt| halt.stops) {
+            n_halted += 1;
+        }
         let depth = acc.path.depth();
         if depth > query.depth {
             omitted += acc.slots.len() as u64;
@@ -146,6 +159,8 @@ pub fn gather(
     MetricsView {
         accounts,
         n_accounts,
+        n_requests_pending,
+        n_halted,
         omitted,
         sched: scope
             .is_everything()

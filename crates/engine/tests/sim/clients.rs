@@ -33,6 +33,8 @@ pub enum Pending {
         heartbeat: bool,
         reply: Answer<TaskStateView>,
     },
+    /// An increase request asked: its id is kept to decide it later.
+    Request(Answer<purser_engine::view::account::ManagedView>),
     /// An answer nobody reads.
     Ignored,
 }
@@ -215,6 +217,9 @@ impl Sim {
 
     /// An operator moves an agent's limit, or reallocates a team.
     fn manage(&mut self) -> Option<(Op, Pending)> {
+        if self.rng.chance(400) {
+            return self.rules_op();
+        }
         let (reply, _) = oneshot::channel();
         let command = if self.rng.chance(500) {
             let account = self.rng.pick(&self.agents)?.clone();
@@ -438,6 +443,15 @@ impl Sim {
                 }
             }
             Pending::Task { heartbeat, reply } => self.learn_task(heartbeat, reply),
+            Pending::Request(mut answer) => {
+                if let Ok(Ok(purser_engine::view::account::ManagedView::Request(request))) =
+                    answer.try_recv()
+                    && request.state == "pending"
+                    && self.requests.len() < 100
+                {
+                    self.requests.push(request.id);
+                }
+            }
             Pending::Ignored => {}
         }
     }

@@ -4,6 +4,7 @@
 
 mod checks;
 mod clients;
+mod rules;
 
 use purser_core::foresight::ForesightConfig;
 use purser_core::{AccountConfig, AccountPath, LedgerLimits};
@@ -91,6 +92,8 @@ pub struct Sim {
     pub holds: Vec<HeldHold>,
     pub leased: Vec<LeasedTask>,
     pub dags: Vec<u64>,
+    /// Increase requests asked and not yet decided.
+    pub requests: Vec<u64>,
     /// Idempotency keys already sent, for retries.
     pub keys: Vec<(AccountPath, String)>,
 }
@@ -135,6 +138,7 @@ impl Sim {
             holds: Vec::new(),
             leased: Vec::new(),
             dags: Vec::new(),
+            requests: Vec::new(),
             keys: Vec::new(),
         };
         sim.open_accounts();

@@ -251,6 +251,16 @@ impl Scrape {
             self.view.n_accounts as f64,
         )?;
         family.gauge(
+            "increase_requests_pending",
+            "Requests for more budget waiting for an operator's decision, in the caller's scope.",
+            self.view.n_requests_pending as f64,
+        )?;
+        family.gauge(
+            "accounts_halted",
+            "Open accounts stopped by a cap in force: a run cap, a loop set to stop, an expired one-time budget.",
+            self.view.n_halted as f64,
+        )?;
+        family.gauge(
             "metrics_scrape_series_omitted",
             "Account-dimension series this scrape left out ([metrics] account_depth and series_max).",
             self.view.omitted as f64,

@@ -83,7 +83,11 @@ async fn account(
     );
     // Why, where the figures do not say (a run cap, a pause, shadow mode), and the rules set.
     if let Some(reason) = &view.verdict.reason {
-        let _ = writeln!(body, "<p id=\"why\"><strong>Why:</strong> {}</p>", escape(reason));
+        let _ = writeln!(
+            body,
+            "<p id=\"why\"><strong>Why:</strong> {}</p>",
+            escape(reason)
+        );
     }
     if let Some(rules) = report.rules.iter().find(|row| row.path == path) {
         let _ = writeln!(

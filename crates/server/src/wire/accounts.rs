@@ -222,9 +222,10 @@ impl AccountIn {
             deadline_ms,
             rules: self
                 .rules
-                .map(super::rules::RulesIn::into_spec)
+                .map(|rules| rules.into_spec().map(Box::new))
                 .transpose()?,
             keep_usage: self.keep_usage,
+            period_bounds: None,
         })
     }
 }
