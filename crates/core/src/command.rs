@@ -39,7 +39,7 @@ pub struct AccountSpec {
     pub period: Option<crate::account::PeriodSpec>,
     pub deadline_ms: Option<u64>,
     /// Replaces the account's rules (an empty value removes them).
-    pub rules: Option<Box<crate::ledger::RulesSpec>>,
+    pub rules: Option<Box<crate::rules::RulesSpec>>,
     /// Required when an existing period changes its unit: whether what was spent in the current
     /// window keeps counting (`true`: the window runs on to its end) or is reset now.
     pub keep_usage: Option<bool>,

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::amount::Amounts;
+use crate::amount::{Amounts, NamedAmounts};
 use crate::level::Level;
 
 /// The most near-identical reports loop detection compares.
@@ -185,4 +185,14 @@ pub struct Decision {
     pub approved: bool,
     pub note: Arc<str>,
     pub at_ms: u64,
+}
+
+/// Rules as an operator sets them: child defaults still named.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RulesSpec {
+    pub warn_only: WarnOnly,
+    pub child_defaults: Option<NamedAmounts>,
+    pub expires_ms: Option<u64>,
+    pub pause_at_stop: bool,
+    pub run: Option<RunCaps>,
 }

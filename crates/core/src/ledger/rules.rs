@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::Ledger;
 use crate::account::AccountId;
 use crate::amount::{Amounts, NamedAmounts};
+pub use crate::rules::RulesSpec;
 use crate::command::{Answer, Refusal};
 use crate::error::LedgerError;
 use crate::event::Event;
@@ -77,16 +78,6 @@ impl Book {
 pub(super) struct PreparedRules {
     spec: RulesSpec,
     child_defaults: Option<super::decide::Prepared>,
-}
-
-/// Rules as an operator sets them: child defaults still named.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct RulesSpec {
-    pub warn_only: WarnOnly,
-    pub child_defaults: Option<NamedAmounts>,
-    pub expires_ms: Option<u64>,
-    pub pause_at_stop: bool,
-    pub run: Option<RunCaps>,
 }
 
 impl Ledger {
