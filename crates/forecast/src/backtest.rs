@@ -84,6 +84,22 @@ impl ScaleErrors {
             .filter(|error| !error.is_nan())
     }
 
+    /// The kept errors of `method` shrunk toward the average rate by `weight` (the errors of
+    /// `average + weight (method - average)`), where both have one.
+    pub(crate) fn blended(&self, method: Method, weight: f64) -> impl Iterator<Item = f64> + '_ {
+        self.entries()
+            .iter()
+            .map(move |entry| {
+                let error = f64::from(entry[method.index()]);
+                if weight == 1.0 {
+                    return error;
+                }
+                let average = f64::from(entry[Method::AverageRate.index()]);
+                average + weight * (error - average)
+            })
+            .filter(|error| !error.is_nan())
+    }
+
     pub(crate) fn len(&self, method: Method) -> usize {
         self.values(method).count()
     }

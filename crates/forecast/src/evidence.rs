@@ -27,6 +27,16 @@
 //!   backtest's own pseudo-forecasts showed.
 //! * The choice falls back to the average rate at a scale where the switches already scored
 //!   there did worse, together, than the average rate would have (`Calibration::switch_pays`).
+//! * A switch to a method that extrapolates this run's own recent history (linear, Holt) keeps
+//!   only part of its departure from the average rate: none if the departures realised at the
+//!   horizon's scale never went that way (`departure_seen`), else the least-squares combination
+//!   weight on the backtested predictions there (`combination_weight`). A burst read as a trend
+//!   after a quiet spell projects a rise that the backtest never scored; such a switch wins the
+//!   backtest in the quiet spell and loses the total when the burst comes (NAB's
+//!   `iio_us-east-1_i-a2eb1cd9_NetworkIn`). The historical method keeps all of its departure:
+//!   it stands on finished runs' whole courses, including the end that this run's backtest has
+//!   not reached. The confidence and the interval are then those of the blend, from the same
+//!   backtested predictions.
 
 use crate::backtest::{Backtest, ERRORS_KEPT, N_SCALES, ScaleErrors};
 use crate::methods::Method;
@@ -91,6 +101,43 @@ pub(crate) fn horizon_scale(backtest: &Backtest, remaining_ms: u64) -> usize {
     scales_for(backtest, remaining_ms).last().unwrap_or(0)
 }
 
+/// Whether the departures from the average rate realised at the horizon's scale (its errors
+/// there) ever went the way `departure` goes. The backtest scored the switched method only on
+/// departures that happened: a burst read as a trend after a quiet spell projects a rise that
+/// the run never showed over that scale, and the backtest has nothing to say about it. The
+/// magnitude is not bounded: under sustained growth each departure exceeds every earlier one
+/// (`tests/forecaster.rs`, exponential).
+pub(crate) fn departure_seen(backtest: &Backtest, remaining_ms: u64, departure: f64) -> bool {
+    let scale_idx = horizon_scale(backtest, remaining_ms);
+    backtest
+        .errors(scale_idx)
+        .values(Method::AverageRate)
+        .any(|error| error * departure > 0.0)
+}
+
+/// The least-squares weight of `method`'s departure from the average rate on the backtested
+/// predictions at the horizon's scale, clamped to `[0, 1]`: the `w` minimising the squared
+/// errors of `average + w (method - average)` (Bates and Granger's combination, without an
+/// intercept); 1 without paired errors.
+pub(crate) fn combination_weight(backtest: &Backtest, method: Method, remaining_ms: u64) -> f64 {
+    let scale_idx = horizon_scale(backtest, remaining_ms);
+    let (mut covariance, mut variance) = (0.0, 0.0);
+    for entry in backtest.errors(scale_idx).entries() {
+        let average_error = f64::from(entry[Method::AverageRate.index()]);
+        let departure = average_error - f64::from(entry[method.index()]);
+        if departure.is_nan() {
+            continue;
+        }
+        covariance += average_error * departure;
+        variance += departure * departure;
+    }
+    if variance > 0.0 {
+        (covariance / variance).clamp(0.0, 1.0)
+    } else {
+        1.0
+    }
+}
+
 /// The sum of `method`'s absolute errors over the average rate's, on the same predictions;
 /// `None` with fewer than `MIN_SAMPLES` of them.
 fn error_ratio_to_baseline(errors: &ScaleErrors, method: Method) -> Option<f64> {
@@ -128,7 +175,14 @@ pub(crate) struct Evidence {
 
 impl Evidence {
     /// `None` while the method has fewer than `MIN_SAMPLES` errors that speak for this forecast.
-    pub(crate) fn gather(backtest: &Backtest, method: Method, remaining_ms: u64) -> Option<Self> {
+    /// `weight` is the share of the method's departure from the average rate that the forecast
+    /// keeps: the errors are those of that blend, on the same backtested predictions.
+    pub(crate) fn gather(
+        backtest: &Backtest,
+        method: Method,
+        weight: f64,
+        remaining_ms: u64,
+    ) -> Option<Self> {
         let growth = growth_exponent(backtest, method);
         let mut evidence = Self {
             longest_scale_ms: 0,
@@ -140,7 +194,7 @@ impl Evidence {
             let carry_over = (remaining_ms as f64 / scale_ms as f64)
                 .powf(growth)
                 .max(1.0);
-            for error in backtest.errors(scale_idx).values(method) {
+            for error in backtest.errors(scale_idx).blended(method, weight) {
                 evidence.errors[evidence.n_errors] = error * carry_over;
                 evidence.n_errors += 1;
                 evidence.longest_scale_ms = scale_ms;
@@ -246,6 +300,35 @@ mod tests {
         check_quantile(&[0.0, 10.0], 0.1, 1.0);
         check_quantile(&[0.0, 1.0, 2.0, 3.0, 4.0], 0.5, 2.0);
         check_quantile(&[0.0, 1.0, 2.0, 3.0, 4.0], 0.9, 3.6);
+    }
+
+    #[test]
+    fn a_switch_keeps_the_share_of_its_departure_that_came_true() {
+        // Every minute, the average rate says 600 more and linear 1,200; 900 come. Linear's
+        // departure of +1 (in baseline increments) came half true; nothing ever fell short.
+        let mut backtest = Backtest::new(60_000);
+        let shown = crate::calibration::Shown {
+            predicted: 0.0,
+            low: 0.0,
+            high: 0.0,
+        };
+        for round in 0..6_u64 {
+            let (now_ms, consumed) = (60_000 * (round + 1), 900 * round);
+            backtest.score_due(now_ms, consumed);
+            let rate = |method| if method == Method::Linear { 0.02 } else { 0.01 };
+            let decisions = backtest
+                .due_scales(now_ms)
+                .map(|due| due.then_some((Method::AverageRate, shown)));
+            let predict = |method, target_ms: u64| {
+                Some(consumed as f64 + rate(method) * (target_ms - now_ms) as f64)
+            };
+            backtest.record(now_ms, consumed, 0.01, predict, decisions);
+        }
+        assert!(backtest.errors(0).len(Method::Linear) >= MIN_SAMPLES);
+        let weight = combination_weight(&backtest, Method::Linear, 60_000);
+        assert!((weight - 0.5).abs() < 1e-6, "{weight}");
+        assert!(departure_seen(&backtest, 60_000, 1.0));
+        assert!(!departure_seen(&backtest, 60_000, -1.0));
     }
 
     #[test]

@@ -4,7 +4,7 @@ use crate::backtest::Backtest;
 use crate::calibration::{Shown, widen};
 use crate::evidence::{self, Evidence, interval_errors};
 use crate::history::{Curve, History};
-use crate::methods::{self, Method, Model};
+use crate::methods::{self, Blend, Method, Model};
 use crate::profile::RunProfile;
 use crate::resample::Resampled;
 
@@ -83,6 +83,8 @@ struct Fitted<'models, 'profile> {
 /// What a forecast shows: see `Forecaster::decide`.
 struct Decision {
     method: Method,
+    /// The share of the method's departure from the average rate that is kept.
+    weight: f64,
     evidence: Option<Evidence>,
     shown: Shown,
 }
@@ -176,9 +178,15 @@ impl Forecaster {
         let remaining_ms = horizon_end_ms - now_ms;
         let decision = self.decide(&fitted, remaining_ms);
         let (method, evidence, shown) = (decision.method, decision.evidence, decision.shown);
-        let model = models[method.index()]
-            .as_ref()
-            .expect("a chosen method has a model");
+        let model = Blend {
+            average: models[Method::AverageRate.index()]
+                .as_ref()
+                .expect("the average rate always has a model"),
+            method: models[method.index()]
+                .as_ref()
+                .expect("a chosen method has a model"),
+            weight: decision.weight,
+        };
         let projected = consumed as f64 + shown.predicted;
         let baseline_increment = fitted.average_rate_per_ms * remaining_ms as f64;
         let bound = |increment: f64| consumed + increment.round() as u64;
@@ -215,19 +223,34 @@ impl Forecaster {
         }
     }
 
-    /// The method, evidence and interval of a forecast with `remaining_ms` left.
+    /// The method, evidence and interval of a forecast with `remaining_ms` left. Linear or Holt,
+    /// when chosen over the average rate, keeps only the share of its departure from it that
+    /// the backtest supports (see `evidence`); a pinned method keeps all of it.
     fn decide(&self, fitted: &Fitted<'_, '_>, remaining_ms: u64) -> Decision {
-        let method = match self.pinned_method {
-            Some(pinned) if fitted.available[pinned.index()] => pinned,
-            _ => evidence::choose(&self.backtest, fitted.available, remaining_ms),
-        };
-        let evidence = Evidence::gather(&self.backtest, method, remaining_ms);
+        let pinned = self
+            .pinned_method
+            .filter(|pinned| fitted.available[pinned.index()]);
+        let method = pinned
+            .unwrap_or_else(|| evidence::choose(&self.backtest, fitted.available, remaining_ms));
         let model = fitted.models[method.index()]
             .as_ref()
             .expect("a chosen method has a model");
         let target_ms = fitted.now_ms.saturating_add(remaining_ms);
-        let predicted = model.cumulative_at(target_ms) - fitted.consumed as f64;
         let baseline_increment = fitted.average_rate_per_ms * remaining_ms as f64;
+        let departure =
+            model.cumulative_at(target_ms) - fitted.consumed as f64 - baseline_increment;
+        let weight = if pinned.is_some()
+            || matches!(method, Method::AverageRate | Method::Historical)
+            || departure == 0.0
+        {
+            1.0
+        } else if evidence::departure_seen(&self.backtest, remaining_ms, departure) {
+            evidence::combination_weight(&self.backtest, method, remaining_ms)
+        } else {
+            0.0
+        };
+        let predicted = baseline_increment + weight * departure;
+        let evidence = Evidence::gather(&self.backtest, method, weight, remaining_ms);
         let increment = |error: f64| predicted + error * baseline_increment;
         let (low_error, middle_error, high_error) = interval_errors(evidence.as_ref());
         let scale_idx = evidence::horizon_scale(&self.backtest, remaining_ms);
@@ -242,6 +265,7 @@ impl Forecaster {
         );
         Decision {
             method,
+            weight,
             evidence,
             shown: Shown {
                 predicted,

@@ -8,9 +8,10 @@
 //!   doubles when the run outgrows it (O(1) memory per series).
 //! * [`Forecaster`]: a history plus an incremental rolling backtest of every [`Method`]
 //!   (average rate, linear, Holt, historical). Each [`Forecaster::forecast`] picks a method by
-//!   its backtest errors at the horizon's scale and returns a [`Forecast`] whose confidence and
-//!   interval are measured from that method's backtest errors, not assumed; the interval is
-//!   then calibrated on how the backtest's own intervals fared (adaptive conformal inference).
+//!   its backtest errors at the horizon's scale (keeping of a switch away from the average rate
+//!   only the share of its departure that the backtest bore out) and returns a [`Forecast`]
+//!   whose confidence and interval are measured from that blend's backtest errors, not assumed;
+//!   the interval is then calibrated on how the backtest's own intervals fared (adaptive conformal inference).
 //! * [`ProfileLibrary`] / [`RunProfile`]: normalised growth curves of finished runs, per account
 //!   kind, for the historical method.
 //! * [`evaluate`]: the evaluation procedure on a trace (the caller reads the trace).

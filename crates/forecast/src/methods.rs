@@ -76,9 +76,28 @@ impl Model<'_> {
             Model::Historical(model) => model.cumulative_at(at_ms),
         }
     }
+}
+
+/// A method's model shrunk toward the average rate's: `average + weight (method - average)`,
+/// `weight` in `[0, 1]`. A convex combination of two non-decreasing predictions is
+/// non-decreasing, so the exhaustion search can bisect it.
+pub(crate) struct Blend<'models, 'profile> {
+    pub(crate) average: &'models Model<'profile>,
+    pub(crate) method: &'models Model<'profile>,
+    pub(crate) weight: f64,
+}
+
+impl Blend<'_, '_> {
+    pub(crate) fn cumulative_at(&self, at_ms: u64) -> f64 {
+        let average = self.average.cumulative_at(at_ms);
+        if self.weight == 0.0 {
+            return average;
+        }
+        average + self.weight * (self.method.cumulative_at(at_ms) - average)
+    }
 
     /// Earliest time in `[now_ms, search_end_ms]` at which the predicted cumulative consumption
-    /// reaches `amount`, by bisection (every model is non-decreasing); `None` if not reached.
+    /// reaches `amount`, by bisection; `None` if not reached.
     pub(crate) fn reaches_at_ms(
         &self,
         amount: f64,
@@ -245,14 +264,26 @@ mod tests {
     }
 
     #[test]
-    fn exhaustion_search_finds_the_crossing() {
-        let model = Model::ConstantRate {
+    fn exhaustion_search_finds_the_crossing_of_the_blend() {
+        let constant = |rate_per_ms| Model::ConstantRate {
             now_ms: 1_000,
             consumed: 100.0,
-            rate_per_ms: 0.5,
+            rate_per_ms,
         };
-        assert_eq!(model.reaches_at_ms(100.0, 1_000, 10_000), Some(1_000));
-        assert_eq!(model.reaches_at_ms(600.0, 1_000, 10_000), Some(2_000));
-        assert_eq!(model.reaches_at_ms(10_000.0, 1_000, 10_000), None);
+        let (average, faster) = (constant(0.5), constant(1.5));
+        let blend = |weight| Blend {
+            average: &average,
+            method: &faster,
+            weight,
+        };
+        assert_eq!(blend(0.0).reaches_at_ms(100.0, 1_000, 10_000), Some(1_000));
+        assert_eq!(blend(0.0).reaches_at_ms(600.0, 1_000, 10_000), Some(2_000));
+        assert_eq!(blend(0.0).reaches_at_ms(10_000.0, 1_000, 10_000), None);
+        // Halfway between 0.5 and 1.5 per ms: 1 per ms.
+        assert_eq!(blend(0.5).reaches_at_ms(600.0, 1_000, 10_000), Some(1_500));
+        assert_eq!(
+            blend(1.0).reaches_at_ms(1_600.0, 1_000, 10_000),
+            Some(2_000)
+        );
     }
 }

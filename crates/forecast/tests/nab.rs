@@ -9,6 +9,12 @@ use purser_forecast::{EvaluationSetup, ForecastConfig, evaluate};
 
 const DAY_MS: u64 = 86_400_000;
 
+/// Pooled over the series, the chosen forecasts' MAPE may exceed the average rate's by this.
+const POOLED_TOLERANCE: f64 = 0.02;
+
+/// One series may lose this much to the average rate (the switch margin, as in `tests/agents.rs`).
+const PER_SERIES_TOLERANCE: f64 = purser_forecast::SWITCH_MARGIN;
+
 #[test]
 fn nab_series_forecasts_are_no_worse_than_the_average_rate() {
     let Some(series) = common::read_nab() else {
@@ -36,14 +42,26 @@ fn nab_series_forecasts_are_no_worse_than_the_average_rate() {
             chosen = pooled;
         }
     }
-    // Known shortfall: Holt wins the horizon-scale backtest by the margin on a few series and
-    // then loses; over the series the chosen forecasts stay within the switch margin of the
-    // average rate's (0.104 vs 0.095 when written), not at or below it.
+    // Known shortfall: on `iio_us-east-1_i-a2eb1cd9_NetworkIn` Holt wins the horizon-scale
+    // backtest in a quiet spell, a burst comes, and once the backtest has seen a rise the
+    // switch may follow the burst's tail; the shrink toward the average rate (see
+    // `evidence::departure_seen` and `combination_weight`) bounds the loss but does not remove it.
+    println!(
+        "pooled MAPE {:.4} vs naive {:.4} ({:+.2}%)",
+        chosen.mape(),
+        chosen.baseline_mape(),
+        100.0 * (chosen.mape() / chosen.baseline_mape() - 1.0)
+    );
     assert!(
-        chosen.mape() <= chosen.baseline_mape() * (1.0 + purser_forecast::SWITCH_MARGIN),
+        chosen.mape() <= chosen.baseline_mape() * (1.0 + POOLED_TOLERANCE),
         "MAPE {} vs {}",
         chosen.mape(),
         chosen.baseline_mape()
+    );
+    assert!(
+        chosen.worst_excess <= PER_SERIES_TOLERANCE,
+        "a series lost {:.3} to the average rate",
+        chosen.worst_excess
     );
     assert!(chosen.coverage() >= 0.70, "coverage {}", chosen.coverage());
 }
