@@ -11,12 +11,12 @@ use serde::{Deserialize, Serialize};
 use super::Ledger;
 use crate::account::AccountId;
 use crate::amount::{Amounts, NamedAmounts};
-pub use crate::rules::RulesSpec;
 use crate::command::{Answer, Refusal};
 use crate::error::LedgerError;
 use crate::event::Event;
 use crate::level::Level;
 use crate::path::AccountPath;
+pub use crate::rules::RulesSpec;
 use crate::rules::*;
 
 /// The rules of every account, the runs they cap, the halts in force and the requests for more.
