@@ -18,13 +18,8 @@
 //! method and interval); scoring it feeds the [`Calibration`].
 
 use crate::calibration::{Calibration, Shown};
+use crate::limits::{ERRORS_KEPT, N_SCALES};
 use crate::methods::Method;
-
-/// Number of pseudo-horizon scales, each twice the previous.
-pub const N_SCALES: usize = 8;
-
-/// Errors kept per method and scale (the "recent" in "recent errors").
-pub const ERRORS_KEPT: usize = 32;
 
 /// Predictions waiting for their target time, at most.
 const MAX_PENDING: usize = 64;

@@ -16,8 +16,7 @@
 //!   prediction are added up: the switch's ledger at that scale, which says whether switching
 //!   has paid off on this run's own pseudo-forecasts.
 
-use crate::backtest::N_SCALES;
-use crate::evidence::MIN_SAMPLES;
+use crate::limits::{MIN_SAMPLES, N_SCALES};
 
 /// Target share of misses on each side of the 80% interval.
 const MISS_RATE: f64 = 0.10;

@@ -38,11 +38,9 @@
 //!   not reached. The confidence and the interval are then those of the blend, from the same
 //!   backtested predictions.
 
-use crate::backtest::{Backtest, ERRORS_KEPT, N_SCALES, ScaleErrors};
+use crate::backtest::{Backtest, ScaleErrors};
+use crate::limits::{ERRORS_KEPT, MIN_SAMPLES, N_SCALES};
 use crate::methods::Method;
-
-/// Errors needed before they count as evidence.
-pub const MIN_SAMPLES: usize = 4;
 
 /// A projected total within this share of the truth counts as right.
 pub const TOLERANCE: f64 = 0.10;

@@ -27,15 +27,16 @@ mod evidence;
 mod forecaster;
 mod history;
 mod holt;
+mod limits;
 mod methods;
 mod profile;
 mod resample;
 
-pub use backtest::{ERRORS_KEPT, N_SCALES};
 pub use evaluation::{CONFIDENT, EvaluationSetup, Figures, evaluate};
-pub use evidence::{MIN_SAMPLES, SWITCH_MARGIN, TOLERANCE};
+pub use evidence::{SWITCH_MARGIN, TOLERANCE};
 pub use forecaster::{Forecast, ForecastConfig, Forecaster, Interval};
 pub use history::{History, INITIAL_BUCKET_WIDTH_MS, N_BUCKETS};
+pub use limits::{ERRORS_KEPT, MIN_SAMPLES, N_SCALES};
 pub use methods::Method;
 pub use profile::{MAX_KINDS, MAX_RUNS_PER_KIND, PROFILE_POINTS, ProfileLibrary, RunProfile};
 pub use resample::N_STEPS;
