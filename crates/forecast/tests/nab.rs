@@ -17,7 +17,7 @@ const PER_SERIES_TOLERANCE: f64 = purser_forecast::SWITCH_MARGIN;
 
 #[test]
 fn nab_series_forecasts_are_no_worse_than_the_average_rate() {
-    let Some(series) = common::read_nab() else {
+    let Some(series) = common::nab::read_nab() else {
         return;
     };
     assert!(series.len() >= 10, "{} series", series.len());
