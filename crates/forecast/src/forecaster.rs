@@ -263,6 +263,9 @@ impl Forecaster {
             increment(low_error).min(predicted),
             increment(high_error).max(predicted),
         );
+        // Calibration narrows around the errors' median, which may lie off the prediction: the
+        // interval shown still holds the projected total.
+        let (low, high) = (low.min(predicted), high.max(predicted));
         Decision {
             method,
             weight,

@@ -89,3 +89,28 @@ fn bursty_series_intervals_and_confidence_stay_honest() {
         assert!(n_confident_within / n_confident >= 0.85);
     }
 }
+
+/// Calibration may narrow an interval around its errors' median: the interval shown must still
+/// hold the projected total, at every minute of every seed.
+#[test]
+fn every_interval_holds_its_projected_total() {
+    for seed in 1..=8 {
+        let events = common::bursty_events(seed);
+        let mut forecaster = Forecaster::new(0);
+        let mut next_event_idx = 0;
+        for minute in 1..60u64 {
+            let now_ms = minute * 60_000;
+            while next_event_idx < events.len() && events[next_event_idx].0 <= now_ms {
+                forecaster.observe(events[next_event_idx].0, events[next_event_idx].1);
+                next_event_idx += 1;
+            }
+            let forecast = forecaster.forecast(now_ms, HOUR_MS, None);
+            let interval = forecast.interval;
+            assert!(
+                interval.low <= forecast.projected_total
+                    && forecast.projected_total <= interval.high,
+                "seed {seed} minute {minute}: {forecast:?}"
+            );
+        }
+    }
+}

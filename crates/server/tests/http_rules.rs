@@ -125,6 +125,18 @@ fn children_made_on_the_fly_get_their_parents_defaults() {
         status["rules"]["child_defaults"],
         json!({"cost_micros": 2_000, "tokens": 300})
     );
+    // Audited: the rules set on the parent, and the child opened with the defaults' limits.
+    let rules = audit_of(&server, "acme", "rules");
+    assert_eq!(
+        rules[0]["data"]["child_defaults"],
+        json!({"cost_micros": 2_000, "tokens": 300})
+    );
+    let opened = audit_of(&server, "acme/agent-1", "limit_change");
+    assert_eq!(
+        opened[0]["data"]["limits"],
+        json!({"cost_micros": 2_000, "tokens": 300}),
+        "{opened:?}"
+    );
 }
 
 #[test]
@@ -155,6 +167,36 @@ fn quarters_lifetimes_resets_and_period_changes() {
         "invalid_field",
         Some("period.fiscal_start_month"),
     );
+    // The report says which window each account renews on.
+    let (_, report) = server.get("/v1/accounts/fiscal:report");
+    assert_eq!(
+        report["rules"][0]["rules"],
+        json!(["period: quarter (fiscal year from month 4), UTC"]),
+        "{report}"
+    );
+    // An account that spent and gets its first period must confirm its usage stops counting.
+    server.put_ok("late", json!({"limits": {"tokens": 100}}));
+    server.usage_ok("late", json!({"tokens": 60}));
+    assert_error(
+        &server.put("/v1/accounts/late", json!({"period": {"every": "day"}})),
+        400,
+        "keep_usage_required",
+        Some("keep_usage"),
+    );
+    assert_error(
+        &server.put(
+            "/v1/accounts/late",
+            json!({"period": {"every": "day"}, "keep_usage": true}),
+        ),
+        400,
+        "keep_usage_unsupported",
+        Some("keep_usage"),
+    );
+    let late = server.put_ok(
+        "late",
+        json!({"period": {"every": "day"}, "keep_usage": false}),
+    );
+    assert_eq!(late["remaining"]["tokens"], 100, "{late}");
     let life = server.put_ok(
         "life",
         json!({"limits": {"tokens": 100}, "period": {"every": "lifetime"}}),

@@ -145,6 +145,34 @@ impl Ledger {
         let Some(acc) = existing.map(|id| &self.accounts[id.0 as usize]) else {
             return Ok(false);
         };
+        // A first period starts its window now, so what was spent before no longer counts:
+        // an account that spent must say so.
+        if acc.config.period.is_none()
+            && let Some(new) = &spec.period
+            && acc.slots.iter().any(|slot| slot.period_consumed() > 0)
+        {
+            return match spec.keep_usage {
+                Some(false) => Ok(false),
+                Some(true) => Err(LedgerError::invalid(
+                    "keep_usage_unsupported",
+                    "keep_usage",
+                    format!(
+                        "{} gets its first period ({}), whose window starts now: what it spent so far cannot count in it; say keep_usage: false",
+                        acc.path,
+                        new.every.name()
+                    ),
+                )),
+                None => Err(LedgerError::invalid(
+                    "keep_usage_required",
+                    "keep_usage",
+                    format!(
+                        "{} has spent and gets its first period ({}), whose window starts now: say keep_usage: false to confirm what it spent so far no longer counts",
+                        acc.path,
+                        new.every.name()
+                    ),
+                )),
+            };
+        }
         let (Some(old), Some(new)) = (&acc.config.period, &spec.period) else {
             return Ok(false);
         };

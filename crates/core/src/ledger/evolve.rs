@@ -52,16 +52,15 @@ impl Ledger {
                 operation,
                 idempotency_key,
                 at_ms,
-            } => {
-                self.charge(*account, usage, seq, *at_ms);
-                let acc = &mut self.accounts[account.0 as usize];
-                acc.work_units = acc.work_units.saturating_add(*work_units);
-                self.count_turn(*account, operation, usage, *at_ms);
-                if let Some(key) = idempotency_key {
-                    let answer = self.usage_answer(*account, seq);
-                    self.remember(*account, key.clone(), Remembered::Usage(answer));
-                }
-            }
+            } => self.fold_usage(
+                seq,
+                *account,
+                usage,
+                *work_units,
+                operation,
+                idempotency_key,
+                *at_ms,
+            ),
             Event::ReservationOpened {
                 account,
                 amount,
@@ -168,6 +167,27 @@ impl Ledger {
                 },
                 limits,
             ),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn fold_usage(
+        &mut self,
+        seq: u64,
+        account: AccountId,
+        usage: &Amounts,
+        work_units: u64,
+        operation: &Option<Arc<str>>,
+        idempotency_key: &Option<Arc<str>>,
+        at_ms: u64,
+    ) {
+        self.charge(account, usage, seq, at_ms);
+        let acc = &mut self.accounts[account.0 as usize];
+        acc.work_units = acc.work_units.saturating_add(work_units);
+        self.count_turn(account, operation, usage, at_ms);
+        if let Some(key) = idempotency_key {
+            let answer = self.usage_answer(account, seq);
+            self.remember(account, key.clone(), Remembered::Usage(answer));
         }
     }
 

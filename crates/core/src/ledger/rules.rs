@@ -132,6 +132,7 @@ impl Ledger {
     }
 
     /// The least level a halt holds `account` at.
+    #[inline]
     pub(crate) fn halt_floor(&self, account: AccountId) -> Level {
         if self.book.halts.is_empty() {
             return Level::Green;
@@ -580,6 +581,7 @@ impl Ledger {
 
     /// Counts a report or settlement on `account` against its run caps; a cap it reaches halts
     /// the account at once, with a derived `RunFlagged` event (journaled after the report).
+    #[inline]
     pub(super) fn count_turn(
         &mut self,
         account: AccountId,
@@ -587,9 +589,19 @@ impl Ledger {
         usage: &Amounts,
         at_ms: u64,
     ) {
-        if self.book.runs.is_empty() {
-            return;
+        if !self.book.runs.is_empty() {
+            self.count_turn_of_run(account, operation, usage, at_ms);
         }
+    }
+
+    #[inline(never)]
+    fn count_turn_of_run(
+        &mut self,
+        account: AccountId,
+        operation: &Option<Arc<str>>,
+        usage: &Amounts,
+        at_ms: u64,
+    ) {
         let Some(caps) = self.book.rules.get(&account).and_then(|rules| rules.run) else {
             return;
         };

@@ -36,21 +36,26 @@ pub struct RequestRow {
     pub note: Option<Arc<str>>,
 }
 
-/// The rules of `accounts` that have any, in their order.
+/// The rules and periods of `accounts` that have any, in their order.
 pub fn rules_rows(ledger: &Ledger, accounts: &[AccountId]) -> Vec<RulesRow> {
     accounts
         .iter()
         .filter_map(|&id| {
             let rules = ledger.rules(id);
             let halt = ledger.halt(id);
-            if rules.is_none() && halt.is_none() {
+            let period = ledger.account(id).config.period.as_ref().map(period_phrase);
+            if rules.is_none() && halt.is_none() && period.is_none() {
                 return None;
             }
-            Some(RulesRow {
-                path: ledger.account(id).path.clone(),
-                rules: rules
+            let mut said: Vec<String> = period.into_iter().collect();
+            said.extend(
+                rules
                     .map(|rules| phrases(ledger, rules))
                     .unwrap_or_default(),
+            );
+            Some(RulesRow {
+                path: ledger.account(id).path.clone(),
+                rules: said,
                 expires_ms: rules.and_then(|rules| rules.expires_ms),
                 halt: halt.map(|halt| {
                     let what = if halt.stops { "stopped" } else { "flagged" };
@@ -59,6 +64,19 @@ pub fn rules_rows(ledger: &Ledger, accounts: &[AccountId]) -> Vec<RulesRow> {
             })
         })
         .collect()
+}
+
+/// The window an account renews on, as it reads.
+fn period_phrase(spec: &crate::account::PeriodSpec) -> String {
+    use crate::account::PeriodUnit;
+    let unit = match spec.every {
+        PeriodUnit::Quarter { fiscal_start_month } if fiscal_start_month != 1 => {
+            format!("quarter (fiscal year from month {fiscal_start_month})")
+        }
+        PeriodUnit::Lifetime => "lifetime (never renews)".to_string(),
+        every => every.name().to_string(),
+    };
+    format!("period: {unit}, {}", spec.timezone)
 }
 
 fn phrases(ledger: &Ledger, rules: &Rules) -> Vec<String> {
