@@ -4,8 +4,7 @@
 
 mod common;
 
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Command, Output};
 
 use serde_json::{Value, json};
 
@@ -24,25 +23,11 @@ impl Drop for Server {
 
 impl Server {
     fn start(data_dir: &std::path::Path) -> Server {
-        let port = common::free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_purser"))
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .arg("--data-dir")
-            .arg(data_dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let url = format!("http://127.0.0.1:{port}");
+        let (child, url) = common::serve(data_dir, &[]);
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .build()
             .into();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while agent.get(format!("{url}/readyz")).call().is_err() {
-            assert!(Instant::now() < deadline, "the server did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
         Server { child, url, agent }
     }
 

@@ -5,10 +5,10 @@
 //!
 //! Needs the machine's PostgreSQL (`PURSER_TEST_POSTGRES`, `off` to skip).
 
-use std::net::TcpListener;
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
 
 use purser_engine::state::EngineState;
 use purser_store::{Durability, Epoch, Journal, PostgresJournal, SqliteJournal, TempDatabase};
@@ -56,31 +56,11 @@ fn postgres_state(url: &str) -> EngineState {
 /// and answers it (still running) with its base URL.
 fn busy_server(data_dir: &Path, config: &Path) -> (std::process::Child, String) {
     std::fs::write(config, "snapshot_every_events = 40\n").unwrap();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(env!("CARGO_BIN_EXE_purser"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .arg("--data-dir")
-        .arg(data_dir)
-        .arg("--config")
-        .arg(config)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let url = format!("http://127.0.0.1:{port}");
+    let (child, url) = common::serve(data_dir, &["--config".as_ref(), config.as_os_str()]);
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()
         .into();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while agent.get(format!("{url}/readyz")).call().is_err() {
-        assert!(Instant::now() < deadline, "the server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
     let send = |method: &str, path: &str, body: serde_json::Value| {
         let request = ureq::http::Request::builder()
             .method(method)

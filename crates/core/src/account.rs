@@ -299,6 +299,16 @@ impl Account {
         self.slot(dim).and_then(|slot| slot.limit)
     }
 
+    /// The limits set, in dimension order.
+    pub fn limits(&self) -> crate::amount::Amounts {
+        crate::amount::Amounts::from_pairs(
+            self.slots
+                .iter()
+                .filter_map(|slot| slot.limit.map(|limit| (slot.dim, limit)))
+                .collect::<Vec<_>>(),
+        )
+    }
+
     /// The worst fraction over the limited dimensions, with its dimension.
     pub fn worst_fraction(&self) -> Option<(DimId, f64)> {
         self.slots

@@ -1,8 +1,40 @@
-//! What the tests that run the real binary share: a free port and a JSON call.
+//! What the tests that run the real binary share: a free port, a served binary and a JSON call.
 
+#![allow(dead_code)]
+
+use std::ffi::OsStr;
 use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+/// Starts `purser serve` on a free port with `data_dir` and `extra` arguments, waits until it
+/// answers `/readyz`, and answers the process and its base URL.
+pub fn serve(data_dir: &Path, extra: &[&OsStr]) -> (Child, String) {
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_purser"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while agent.get(format!("{url}/readyz")).call().is_err() {
+        assert!(Instant::now() < deadline, "the server did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (child, url)
+}
 
 /// A loopback port nobody listens on right now.
 pub fn free_port() -> u16 {

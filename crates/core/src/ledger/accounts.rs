@@ -102,12 +102,7 @@ impl Ledger {
                 let acc = &self.accounts[account.0 as usize];
                 let limits = match &acc.period {
                     Some(period) => period.base_limits.clone(),
-                    None => crate::amount::Amounts::from_pairs(
-                        acc.slots
-                            .iter()
-                            .filter_map(|slot| slot.limit.map(|limit| (slot.dim, limit)))
-                            .collect::<Vec<_>>(),
-                    ),
+                    None => acc.limits(),
                 };
                 self.emit(
                     Event::PeriodRenewed {

@@ -290,12 +290,7 @@ impl Ledger {
                 period.end_ms = end_ms;
             }
             (None, Some(spec)) => {
-                let base_limits = Amounts::from_pairs(
-                    acc.slots
-                        .iter()
-                        .filter_map(|slot| slot.limit.map(|limit| (slot.dim, limit)))
-                        .collect::<Vec<_>>(),
-                );
+                let base_limits = acc.limits();
                 acc.period = Some(Box::new(crate::account::PeriodState {
                     spec: spec.clone(),
                     start_ms,

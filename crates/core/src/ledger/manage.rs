@@ -192,12 +192,7 @@ impl Ledger {
         }
         let limits = match &acc.period {
             // The first period keeps the limits as set.
-            None => Amounts::from_pairs(
-                acc.slots
-                    .iter()
-                    .filter_map(|slot| slot.limit.map(|limit| (slot.dim, limit)))
-                    .collect::<Vec<_>>(),
-            ),
+            None => acc.limits(),
             Some(period) => {
                 let mut limits = Amounts::new();
                 let parent = acc.parent.map(|parent| &self.accounts[parent.0 as usize]);

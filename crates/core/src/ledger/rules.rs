@@ -244,17 +244,13 @@ impl Ledger {
         events: &mut Vec<Event>,
     ) -> Result<Answer, LedgerError> {
         let account = self.resolve(path)?;
-        self.emit(
+        Ok(self.on_account(
             Event::UsageReset {
                 account,
                 at_ms: now_ms,
             },
             events,
-        );
-        Ok(Answer::Account {
-            account,
-            created: false,
-        })
+        ))
     }
 
     pub(super) fn start_run(
@@ -270,17 +266,25 @@ impl Ledger {
                 message: format!("account {path} has no run caps"),
             });
         }
-        self.emit(
+        Ok(self.on_account(
             Event::RunStarted {
                 account,
                 at_ms: now_ms,
             },
             events,
-        );
-        Ok(Answer::Account {
+        ))
+    }
+
+    /// Emits `event`, about one account, and answers that account.
+    fn on_account(&mut self, event: Event, events: &mut Vec<Event>) -> Answer {
+        let (Event::UsageReset { account, .. } | Event::RunStarted { account, .. }) = event else {
+            unreachable!("an event about one account")
+        };
+        self.emit(event, events);
+        Answer::Account {
             account,
             created: false,
-        })
+        }
     }
 
     /// Accounts whose run ran past its wall time or whose one-time budget expired by `now_ms`

@@ -26,12 +26,7 @@ pub async fn reset(
     caller: Caller,
     path: AccountPath,
 ) -> Result<Response, ApiError> {
-    caller.allow_change(&path)?;
-    let view = state
-        .engine
-        .manage(Command::ResetUsage { path }, caller.name)
-        .await?;
-    Ok(json(ManagedOut::from(view)))
+    on_account(state, caller, Command::ResetUsage { path }).await
 }
 
 #[utoipa::path(post, path = "/v1/accounts/{path}:run", tag = "routes_manage",
@@ -43,11 +38,20 @@ pub async fn start_run(
     caller: Caller,
     path: AccountPath,
 ) -> Result<Response, ApiError> {
-    caller.allow_change(&path)?;
-    let view = state
-        .engine
-        .manage(Command::StartRun { path }, caller.name)
-        .await?;
+    on_account(state, caller, Command::StartRun { path }).await
+}
+
+/// An operator's command on one account the caller may change; answers the account.
+async fn on_account(
+    state: &AppState,
+    caller: Caller,
+    command: Command,
+) -> Result<Response, ApiError> {
+    let (Command::ResetUsage { path } | Command::StartRun { path }) = &command else {
+        unreachable!("a command on one account")
+    };
+    caller.allow_change(path)?;
+    let view = state.engine.manage(command, caller.name).await?;
     Ok(json(ManagedOut::from(view)))
 }
 
