@@ -114,59 +114,12 @@ impl Ledger {
                 at_ms,
             } => self.renew_period(*account, *start_ms, *end_ms, limits, seq, *at_ms),
             Event::LevelChanged { .. } | Event::RunFlagged { .. } => {}
-            Event::RulesSet {
-                account,
-                rules,
-                at_ms,
-            } => self.fold_rules_set(seq, *account, rules, *at_ms),
-            Event::UsageReset { account, at_ms } => self.fold_usage_reset(seq, *account, *at_ms),
-            Event::CapReached {
-                account,
-                cap,
-                stops,
-                detail,
-                at_ms,
-            } => {
-                let halt = crate::rules::Halt {
-                    cap: *cap,
-                    stops: *stops,
-                    detail: detail.clone(),
-                    at_ms: *at_ms,
-                };
-                self.fold_cap_reached(seq, *account, halt);
-            }
-            Event::RunStarted { account, at_ms } => self.fold_run_started(seq, *account, *at_ms),
-            Event::IncreaseRequested {
-                account,
-                amount,
-                reason,
-                at_ms,
-            } => self.fold_increase_requested(
-                seq,
-                crate::rules::IncreaseRequest {
-                    account: *account,
-                    amount: amount.clone(),
-                    reason: reason.clone(),
-                    at_ms: *at_ms,
-                    decision: None,
-                },
-            ),
-            Event::IncreaseDecided {
-                request,
-                approved,
-                limits,
-                note,
-                at_ms,
-            } => self.fold_increase_decided(
-                seq,
-                *request,
-                crate::rules::Decision {
-                    approved: *approved,
-                    note: note.clone(),
-                    at_ms: *at_ms,
-                },
-                limits,
-            ),
+            Event::RulesSet { .. }
+            | Event::UsageReset { .. }
+            | Event::CapReached { .. }
+            | Event::RunStarted { .. }
+            | Event::IncreaseRequested { .. }
+            | Event::IncreaseDecided { .. } => self.fold_rules_event(seq, event),
         }
     }
 

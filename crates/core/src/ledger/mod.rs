@@ -15,6 +15,7 @@ pub use decide::reservation_name;
 mod evolve;
 mod manage;
 mod rules;
+mod rules_fold;
 pub use rules::{RulesSnapshot, RulesSpec, parse_request_name, request_name};
 mod snapshot;
 mod view;

@@ -7,12 +7,13 @@ mod charge;
 mod dags;
 mod foresight;
 mod ledger;
+mod rules;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use purser_core::report::Report;
-use purser_core::{AccountPath, Command, LedgerError, ReserveRequest, SettleRequest, UsageReport};
+use purser_core::{AccountPath, Command, ReserveRequest, SettleRequest, UsageReport};
 use purser_sched::{DagCommand, SubmitDag};
 use purser_store::StoreError;
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -26,6 +27,7 @@ use crate::view::account::{AccountView, HoldOutcome, HoldView, ManagedView, Usag
 use crate::view::dag::{DagPageView, DagView, InterruptedView, LeaseView, TaskStateView};
 use crate::view::manage::{ForecastView, MoveView};
 use crate::view::metrics::{MetricsQuery, MetricsView};
+use crate::view::rules::RequestView;
 
 pub use dags::{DagListQuery, LIST_SCAN_MAX};
 pub use ledger::LIST_MAX as ACCOUNTS_LIST_MAX;
@@ -47,20 +49,9 @@ pub enum Op {
     /// An operator's command on accounts (upsert, close, allocate), attributed to its actor.
     Manage(Command, Arc<str>, Responder<Answer<ManagedView>>),
     Account(AccountPath, Responder<Answer<AccountView>>),
-    /// Increase requests, newest first: pending only or all remembered, under a scope, at most
-    /// so many.
-    Requests {
-        pending_only: bool,
-        scope: Scope,
-        max: usize,
-        reply: Responder<Vec<crate::view::rules::RequestView>>,
-    },
-    /// One increase request.
-    Request(
-        u64,
-        Scope,
-        Responder<Answer<crate::view::rules::RequestView>>,
-    ),
+    /// Increase requests, newest first (pending only?), under a scope, at most so many; one.
+    Requests(bool, Scope, usize, Responder<Vec<RequestView>>),
+    Request(u64, Scope, Responder<Answer<RequestView>>),
     /// The holds open on an account itself, oldest first, at most so many.
     Holds(AccountPath, usize, Responder<Answer<Vec<HoldView>>>),
     /// An entry from outside the ledger (the resource monitor, agents' health) for the audit
@@ -119,7 +110,7 @@ impl Op {
         !matches!(
             self,
             Op::Account(..)
-                | Op::Requests { .. }
+                | Op::Requests(..)
                 | Op::Request(..)
                 | Op::Holds(..)
                 | Op::Notice(..)
@@ -201,36 +192,10 @@ impl EngineState {
                 deliver(reply, self.manage(command, actor, now_ms))
             }
             Op::Account(path, reply) => deliver(reply, self.account(&path)),
-            Op::Requests {
-                pending_only,
-                scope,
-                max,
-                reply,
-            } => {
-                let views = self
-                    .ledger
-                    .increase_requests(pending_only)
-                    .filter(|(_, found)| {
-                        scope.covers(self.ledger.account(found.account).path.as_str())
-                    })
-                    .take(max)
-                    .map(|(id, found)| crate::view::rules::request(&self.ledger, id, found))
-                    .collect();
-                deliver(reply, views)
+            Op::Requests(pending_only, scope, max, reply) => {
+                deliver(reply, self.increase_requests(pending_only, &scope, max))
             }
-            Op::Request(id, scope, reply) => {
-                let found = self
-                    .ledger
-                    .increase_request(id)
-                    .filter(|found| scope.covers(self.ledger.account(found.account).path.as_str()))
-                    .map(|found| crate::view::rules::request(&self.ledger, id, found))
-                    .ok_or_else(|| {
-                        EngineError::Ledger(LedgerError::RequestNotFound {
-                            id: purser_core::ledger::request_name(id),
-                        })
-                    });
-                deliver(reply, found)
-            }
+            Op::Request(id, scope, reply) => deliver(reply, self.increase_request(id, &scope)),
             Op::Holds(path, max, reply) => deliver(reply, self.holds(&path, max)),
             Op::Notice(notice, reply) => {
                 let seq = self.ledger.last_seq();
@@ -426,26 +391,6 @@ impl Engine {
     /// An operator's command on accounts, attributed to `actor` in the audit log.
     pub async fn manage(&self, command: Command, actor: Arc<str>) -> Answer<ManagedView> {
         self.ask(|reply| Op::Manage(command, actor, reply)).await?
-    }
-
-    /// Increase requests, newest first, those `scope` covers, at most `max`.
-    pub async fn requests(
-        &self,
-        pending_only: bool,
-        scope: Scope,
-        max: usize,
-    ) -> Answer<Vec<crate::view::rules::RequestView>> {
-        self.ask(|reply| Op::Requests {
-            pending_only,
-            scope,
-            max,
-            reply,
-        })
-        .await
-    }
-
-    pub async fn request(&self, id: u64, scope: Scope) -> Answer<crate::view::rules::RequestView> {
-        self.ask(|reply| Op::Request(id, scope, reply)).await?
     }
 
     pub async fn account(&self, path: AccountPath) -> Answer<AccountView> {
