@@ -71,13 +71,7 @@ impl Ledger {
         }
     }
 
-    fn fold_rules_set(
-        &mut self,
-        seq: u64,
-        account: AccountId,
-        rules: &Rules,
-        at_ms: u64,
-    ) {
+    fn fold_rules_set(&mut self, seq: u64, account: AccountId, rules: &Rules, at_ms: u64) {
         if rules.is_empty() {
             self.book.rules.remove(&account);
             self.book.runs.remove(&account);
