@@ -19,6 +19,7 @@ from typing import Literal, Optional, TypeVar
 import httpx
 
 from ._calls import Call, _id, _json, _params, _reader, account_url
+from .retry import new_key
 from .models import AccountOut, DecisionIn, IncreaseIn, RequestOut, RequestsOut, RequestsState
 
 T = TypeVar("T")
@@ -36,8 +37,12 @@ def start_run(path: str) -> Call[AccountOut]:
     return Call("POST", account_url(path, "run"), _reader(AccountOut))
 
 
-def request_increase(path: str, amount: Mapping[str, int], reason: str) -> Call[RequestOut]:
-    body = _json(IncreaseIn(amount=dict(amount), reason=reason))
+def request_increase(
+    path: str, amount: Mapping[str, int], reason: str, idempotency_key: Optional[str]
+) -> Call[RequestOut]:
+    # A key made once per call: the retries of this call find the request it filed.
+    key = idempotency_key or new_key()
+    body = _json(IncreaseIn(amount=dict(amount), reason=reason, idempotency_key=key))
     return Call("POST", account_url(path, "request"), _reader(RequestOut), body)
 
 
@@ -77,10 +82,17 @@ class RuleMethods:
         `Conflict` (code `no_run_caps`) when its rules have none."""
         return self.send(start_run(path))
 
-    def request_increase(self, path: str, amount: Mapping[str, int], reason: str) -> RequestOut:
+    def request_increase(
+        self,
+        path: str,
+        amount: Mapping[str, int],
+        reason: str,
+        idempotency_key: Optional[str] = None,
+    ) -> RequestOut:
         """Asks for `amount` more of the account's limits (`{"tokens": 50_000}`), with a
-        `reason` (1 to 512 bytes) for the operator who decides; the request is pending."""
-        return self.send(request_increase(path, amount, reason))
+        `reason` (1 to 512 bytes) for the operator who decides; the request is pending. Retried
+        under one idempotency key (made here unless given): a retry finds the same request."""
+        return self.send(request_increase(path, amount, reason, idempotency_key))
 
     def increase_requests(self, state: RequestsState = "pending") -> list[RequestOut]:
         """The pending requests the token sees, or `"all"` the server remembers; newest first."""
@@ -111,9 +123,13 @@ class AsyncRuleMethods:
         return await self.send(start_run(path))
 
     async def request_increase(
-        self, path: str, amount: Mapping[str, int], reason: str
+        self,
+        path: str,
+        amount: Mapping[str, int],
+        reason: str,
+        idempotency_key: Optional[str] = None,
     ) -> RequestOut:
-        return await self.send(request_increase(path, amount, reason))
+        return await self.send(request_increase(path, amount, reason, idempotency_key))
 
     async def increase_requests(self, state: RequestsState = "pending") -> list[RequestOut]:
         return await self.send(increase_requests(state))

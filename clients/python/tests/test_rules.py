@@ -259,9 +259,15 @@ def test_an_increase_request_asked_by_an_agent_and_approved(admin: Purser, agent
     assert agent.increase_request(asked.id).state == "approved"
     assert asked.id not in [request.id for request in admin.increase_requests()]
     assert asked.id in [request.id for request in admin.increase_requests("all")]
+    # The same decision again (a retry) answers the request; the other one is refused.
+    assert admin.approve_request(asked.id).state == "approved"
+    assert admin.account(path).limits == {"tokens": 1500}
     with pytest.raises(Conflict) as again:
-        admin.approve_request(asked.id)
+        admin.reject_request(asked.id)
     assert again.value.code == "request_decided"
+    # Asking again under the first ask's key finds that request.
+    keyed = admin.request_increase(path, {"tokens": 10}, "once", idempotency_key="ask-once")
+    assert admin.request_increase(path, {"tokens": 10}, "once", idempotency_key="ask-once").id == keyed.id
 
 
 def test_an_increase_beyond_the_pool_waits_and_is_rejected(admin: Purser, org: str) -> None:

@@ -147,6 +147,8 @@ pub enum Command {
         path: AccountPath,
         amount: NamedAmounts,
         reason: String,
+        /// A retry with the same key on the same account answers the first request.
+        idempotency_key: Option<String>,
     },
     /// Approves (raising the limits from the parent's pool) or rejects a request.
     DecideIncrease {

@@ -156,6 +156,8 @@ pub enum Event {
         account: AccountId,
         amount: Amounts,
         reason: Arc<str>,
+        /// A retry with the same key on the same account finds this request.
+        idempotency_key: Option<Arc<str>>,
         at_ms: u64,
     },
     /// An operator decided a request; an approval sets `limits` (the old plus the request),

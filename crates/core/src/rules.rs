@@ -175,6 +175,7 @@ pub struct IncreaseRequest {
     pub account: crate::account::AccountId,
     pub amount: Amounts,
     pub reason: Arc<str>,
+    pub idempotency_key: Option<Arc<str>>,
     pub at_ms: u64,
     pub decision: Option<Decision>,
 }

@@ -392,6 +392,7 @@ fn increase_requests_are_approved_from_the_parents_pool_or_rejected_once() {
             path: path("acme/agent"),
             amount: named(&[("tokens", tokens)]),
             reason: "the refactor needs a second pass".into(),
+            idempotency_key: Some(format!("ask-{tokens}")),
         })
         .unwrap()
     {
@@ -416,6 +417,15 @@ fn increase_requests_are_approved_from_the_parents_pool_or_rejected_once() {
     assert_eq!(err.code(), "insufficient_pool");
     decide(&mut fx, second, false).unwrap();
     assert_eq!(fx.figure("acme/agent", "tokens").0, Some(700));
+    // Retries: the same decision again answers the request, writing nothing; asking again with
+    // the same key finds the first request, decided or not.
+    let written = fx.journal.len();
+    assert_eq!(
+        decide(&mut fx, first, true).unwrap(),
+        Answer::Requested { request: first }
+    );
+    assert_eq!(ask(&mut fx, 200), first);
+    assert_eq!(fx.journal.len(), written);
     assert_eq!(
         decide(&mut fx, second, true).unwrap_err().code(),
         "request_decided"
@@ -439,6 +449,7 @@ fn increase_requests_are_approved_from_the_parents_pool_or_rejected_once() {
                 path: path("acme/agent"),
                 amount: named(&amount),
                 reason: reason.into(),
+                idempotency_key: None,
             })
             .unwrap_err();
         assert_eq!(err.code(), code);
@@ -466,6 +477,7 @@ fn rules_survive_a_snapshot() {
         path: path("acme"),
         amount: named(&[("tokens", 5)]),
         reason: "more".into(),
+        idempotency_key: None,
     })
     .unwrap();
     let snapshot = fx.ledger.to_snapshot();

@@ -152,6 +152,7 @@ fn records() -> (Vec<Record>, Ledger, DagState) {
             path: path("acme/wf"),
             amount: vec![("tokens".into(), 5_000)],
             reason: "a second review pass".into(),
+            idempotency_key: Some("ask-1".into()),
         },
     );
     let request = ledger.last_seq();

@@ -462,7 +462,10 @@ fn an_agent_asks_for_more_and_an_operator_approves_it_from_the_parents_pool() {
             Some(AGENT_TOKEN),
             "POST",
             "/v1/accounts/acme/research/wf-1:request",
-            Some(json!({"amount": {"tokens": tokens}, "reason": "the review found two more bugs"})),
+            Some(
+                json!({"amount": {"tokens": tokens}, "reason": "the review found two more bugs",
+                        "idempotency_key": format!("ask-{tokens}")}),
+            ),
         )
     };
     let (status, first) = ask(&server, 3_000);
@@ -470,6 +473,9 @@ fn an_agent_asks_for_more_and_an_operator_approves_it_from_the_parents_pool() {
     assert_eq!(first["state"], "pending");
     let id = first["id"].as_str().unwrap().to_string();
     assert!(id.starts_with("req_"), "{first}");
+    // A retry with the same key finds the same request.
+    let (_, retried) = ask(&server, 3_000);
+    assert_eq!(retried["id"], first["id"], "{retried}");
     let (_, second) = ask(&server, 8_000);
     let second_id = second["id"].as_str().unwrap().to_string();
     // An agent cannot ask for an account outside its scope, nor decide.
@@ -505,6 +511,18 @@ fn an_agent_asks_for_more_and_an_operator_approves_it_from_the_parents_pool() {
     assert_eq!(status, 200, "{approved}");
     assert_eq!(approved["state"], "approved");
     assert_eq!(approved["limits"], json!({"tokens": 5_000}));
+    // The same decision again (a retry) answers the request; the limit moved once.
+    let (status, again) = server.call_as(
+        Some(OPERATOR_TOKEN),
+        "POST",
+        &format!("/v1/requests/{id}:approve"),
+        None,
+    );
+    assert_eq!(
+        (status, &again["state"]),
+        (200, &json!("approved")),
+        "{again}"
+    );
     assert_eq!(
         server.status("acme/research/wf-1")["limits"]["tokens"],
         5_000

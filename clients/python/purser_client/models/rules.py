@@ -106,6 +106,7 @@ class IncreaseIn(Request):
 
     amount: Amounts
     reason: str
+    idempotency_key: Optional[str] = None
 
 
 class RequestOut(Answer):

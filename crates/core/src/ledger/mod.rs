@@ -290,7 +290,8 @@ impl Ledger {
                 path,
                 amount,
                 reason,
-            } => self.request_increase(&path, amount, reason, now_ms, events),
+                idempotency_key,
+            } => self.request_increase(&path, amount, reason, idempotency_key, now_ms, events),
             Command::DecideIncrease {
                 request,
                 approve,

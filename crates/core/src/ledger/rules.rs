@@ -356,10 +356,24 @@ impl Ledger {
         path: &AccountPath,
         amount: NamedAmounts,
         reason: String,
+        idempotency_key: Option<String>,
         now_ms: u64,
         events: &mut Vec<Event>,
     ) -> Result<Answer, LedgerError> {
         let account = self.resolve(path)?;
+        Self::check_text(
+            idempotency_key.as_deref(),
+            "idempotency_key",
+            crate::command::IDEMPOTENCY_KEY_LEN_MAX,
+        )?;
+        // A retry finds its request (decided since or not) among those remembered.
+        if let Some(key) = idempotency_key.as_deref()
+            && let Some((&request, _)) = self.book.requests.iter().find(|(_, found)| {
+                found.account == account && found.idempotency_key.as_deref() == Some(key)
+            })
+        {
+            return Ok(Answer::Requested { request });
+        }
         Self::check_text(Some(&reason), "reason", REQUEST_TEXT_LEN_MAX)?;
         if amount.is_empty() {
             return Err(LedgerError::invalid(
@@ -405,6 +419,7 @@ impl Ledger {
                 account,
                 amount: Amounts::from_pairs(pairs),
                 reason: Arc::from(reason),
+                idempotency_key: idempotency_key.as_deref().map(Arc::from),
                 at_ms: now_ms,
             },
             events,
@@ -433,6 +448,10 @@ impl Ledger {
             });
         };
         if let Some(decision) = &found.decision {
+            // The same decision again (a retry) answers the request as it stands.
+            if decision.approved == approve {
+                return Ok(Answer::Requested { request });
+            }
             let verb = if decision.approved {
                 "approved"
             } else {

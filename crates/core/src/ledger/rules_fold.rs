@@ -40,6 +40,7 @@ impl Ledger {
                 account,
                 amount,
                 reason,
+                idempotency_key,
                 at_ms,
             } => self.fold_increase_requested(
                 seq,
@@ -47,6 +48,7 @@ impl Ledger {
                     account: *account,
                     amount: amount.clone(),
                     reason: reason.clone(),
+                    idempotency_key: idempotency_key.clone(),
                     at_ms: *at_ms,
                     decision: None,
                 },

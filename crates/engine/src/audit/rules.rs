@@ -112,6 +112,7 @@ pub(super) fn entry_of(names: &Names<'_>, seq: u64, event: &Event) -> Option<Aud
             amount,
             reason,
             at_ms,
+            ..
         } => {
             let path = names.path(*account);
             entry(

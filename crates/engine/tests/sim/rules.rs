@@ -59,6 +59,8 @@ impl Sim {
                 path: account,
                 amount: vec![("tokens".into(), self.rng.range(1_000, 500_000))],
                 reason: "the simulation asks".into(),
+                // Sometimes a retry of an earlier ask: it must find that request.
+                idempotency_key: Some(format!("ask-{}", self.rng.range(0, 20))),
             },
             _ => {
                 if self.requests.is_empty() {

@@ -72,6 +72,7 @@ pub async fn request(
         path,
         amount: wire::named(input.amount),
         reason: input.reason,
+        idempotency_key: input.idempotency_key,
     };
     let view = state.engine.manage(command, caller.name).await?;
     Ok((StatusCode::CREATED, axum::Json(ManagedOut::from(view))).into_response())

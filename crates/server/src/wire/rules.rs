@@ -255,6 +255,9 @@ pub struct IncreaseIn {
     pub amount: AmountsIn,
     /// Why, for the operator who decides (1 to 512 bytes).
     pub reason: String,
+    /// A retry with the same key on the same account answers the first request (as it stands
+    /// now) instead of filing a second.
+    pub idempotency_key: Option<String>,
 }
 
 /// `POST /v1/requests/{id}:approve` or `:reject`; the body is optional.
