@@ -2,12 +2,11 @@
 //! alerts, reallocations, periods and expiries. Read after the event was folded, so names
 //! resolve against the state it left.
 
-use std::borrow::Cow;
-
-use purser_core::{AccountId, Amounts, DimId, Event, Ledger, Level, action_for};
-use serde_json::{Value, json};
+use purser_core::{AccountId, DimId, Event, Ledger, Level, action_for};
+use serde_json::json;
 
 use super::AuditEntry;
+use super::entry::{Names, entry};
 use crate::time::rfc3339;
 
 /// The entry of `event` (journaled at `seq`), if it is notable.
@@ -136,51 +135,6 @@ fn reallocation(names: &Names<'_>, seq: u64, event: &Event) -> Option<AuditEntry
         json!({"kind": kind.name(), "dimension": names.dim(*dimension), "from": from,
                "to": to, "delta": delta}),
     ))
-}
-
-/// Names of accounts and dimensions as the ledger holds them.
-pub(super) struct Names<'a> {
-    pub(super) ledger: &'a Ledger,
-}
-
-impl Names<'_> {
-    pub(super) fn path(&self, account: AccountId) -> String {
-        self.ledger.account(account).path.to_string()
-    }
-
-    pub(super) fn dim(&self, dim: DimId) -> String {
-        self.ledger.dimensions().name(dim).to_string()
-    }
-
-    pub(super) fn amounts(&self, amounts: &Amounts) -> Value {
-        amounts
-            .iter()
-            .map(|(dim, value)| (self.dim(dim), json!(value)))
-            .collect::<serde_json::Map<_, _>>()
-            .into()
-    }
-}
-
-pub(super) fn entry(
-    seq: u64,
-    at_ms: u64,
-    kind: &'static str,
-    account: String,
-    actor: &'static str,
-    reason: String,
-    data: Value,
-) -> AuditEntry {
-    AuditEntry {
-        seq,
-        at: rfc3339(at_ms),
-        kind,
-        account: Some(account),
-        actor: Cow::Borrowed(actor),
-        reason,
-        data,
-        streamed: true,
-        level: None,
-    }
 }
 
 #[allow(clippy::too_many_arguments)]

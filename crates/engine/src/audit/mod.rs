@@ -5,6 +5,7 @@
 //! the newest in a bounded ring (the audit reads, and the resume of the event stream), and
 //! publishes each to the live subscribers of the stream.
 
+mod entry;
 mod ledger;
 mod note;
 mod rules;

@@ -6,7 +6,7 @@ use purser_core::ledger::request_name;
 use serde_json::json;
 
 use super::AuditEntry;
-use super::ledger::{Names, entry};
+use super::entry::{Names, entry};
 use crate::time::rfc3339;
 
 pub(super) fn entry_of(names: &Names<'_>, seq: u64, event: &Event) -> Option<AuditEntry> {

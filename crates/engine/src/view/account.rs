@@ -7,6 +7,7 @@ use purser_core::{
 };
 
 use super::AmountsByName;
+pub use super::amounts;
 
 /// Which account and dimension set a level.
 #[derive(Clone, Debug, PartialEq)]
@@ -192,13 +193,6 @@ pub fn verdict(ledger: &Ledger, verdict: &Verdict, account: Option<AccountId>) -
         fired,
         reason,
     }
-}
-
-pub fn amounts(ledger: &Ledger, amounts: &Amounts) -> AmountsByName {
-    amounts
-        .iter()
-        .map(|(dim, value)| (ledger.dimensions().name(dim).to_string(), value))
-        .collect()
 }
 
 /// Where on `account`'s path each limited dimension has least left.

@@ -12,3 +12,11 @@ use std::collections::BTreeMap;
 
 /// Amounts by dimension name.
 pub type AmountsByName = BTreeMap<String, u64>;
+
+/// Amounts with their dimensions named.
+pub fn amounts(ledger: &purser_core::Ledger, amounts: &purser_core::Amounts) -> AmountsByName {
+    amounts
+        .iter()
+        .map(|(dim, value)| (ledger.dimensions().name(dim).to_string(), value))
+        .collect()
+}

@@ -3,8 +3,7 @@
 use purser_core::rules::{Cap, Halt, IncreaseRequest, Rules, RunCaps, RunState};
 use purser_core::{AccountId, Ledger, Level};
 
-use super::AmountsByName;
-use super::account::amounts;
+use super::{AmountsByName, amounts};
 
 /// An account's rules, dimensions named.
 #[derive(Clone, Debug, PartialEq)]
