@@ -168,13 +168,7 @@ fn crash_test(mode: Mode) {
                 | 1
         });
     println!("CRASH_SEED={seed}");
-    let mut rng = seed;
-    let mut next = move || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng
-    };
+    let mut next = common::xorshift(seed);
     let data = tempfile::tempdir().unwrap();
     let config = match mode {
         Mode::Single => None,

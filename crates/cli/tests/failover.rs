@@ -164,13 +164,7 @@ fn failover_under_load_loses_nothing_and_counts_nothing_twice() {
     };
     let seed = seed();
     println!("FAILOVER_SEED={seed}");
-    let mut rng = seed;
-    let mut next = move || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng
-    };
+    let mut next = common::xorshift(seed);
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("purser.toml");
     std::fs::write(
@@ -235,7 +229,7 @@ fn failover_under_load_loses_nothing_and_counts_nothing_twice() {
                         let tokens = 1 + state % 1_000;
                         let account = format!("org/agent-{agent_idx}");
                         let key = format!("r{round}-c{client}-{n}");
-                        if state % 10 == 0 {
+                        if state.is_multiple_of(10) {
                             let body = json!({"account": account, "amount": {"tokens": tokens},
                                 "ttl_ms": 3_600_000, "idempotency_key": key});
                             let answer = deliver(&agent, &urls, "/v1/reservations", &body);

@@ -214,12 +214,8 @@ impl Journal for MemJournal {
         after_seq: u64,
         visit: &mut dyn FnMut(&Batch) -> Result<(), StoreError>,
     ) -> Result<u64, StoreError> {
-        if after_seq < self.compacted_through {
-            return Err(StoreError::Compacted {
-                after_seq,
-                compacted_through: self.compacted_through,
-            });
-        }
+        // The storage may hold more than this handle's `last_seq` knows: the batches decide.
+        verify::check_replay_from(after_seq, self.compacted_through, self.last_seq)?;
         let start = {
             let state = self.storage.lock();
             state

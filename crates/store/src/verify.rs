@@ -65,6 +65,22 @@ pub(crate) fn check_append(last_seq: u64, batches: &[Batch]) -> Result<u64, Stor
 }
 
 /// Checks a journal may start after `seq` (`Journal::start_at`): the next seq must fit.
+/// Refuses a replay from inside the compacted prefix; answers whether anything lies after
+/// `after_seq`.
+pub(crate) fn check_replay_from(
+    after_seq: u64,
+    compacted_through: u64,
+    last_seq: u64,
+) -> Result<bool, StoreError> {
+    if after_seq < compacted_through {
+        return Err(StoreError::Compacted {
+            after_seq,
+            compacted_through,
+        });
+    }
+    Ok(after_seq < last_seq)
+}
+
 pub(crate) fn check_start(seq: u64) -> Result<(), StoreError> {
     if seq >= MAX_SEQ {
         return Err(StoreError::SeqOutOfRange {

@@ -36,6 +36,18 @@ pub fn serve(data_dir: &Path, extra: &[&OsStr]) -> (Child, String) {
     (child, url)
 }
 
+/// A xorshift generator from `seed` (not zero): the seeded randomness of the tests that print
+/// their seed to replay a failure.
+pub fn xorshift(seed: u64) -> impl FnMut() -> u64 {
+    let mut state = seed;
+    move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    }
+}
+
 /// A loopback port nobody listens on right now.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")

@@ -293,26 +293,31 @@ impl Ledger {
         let mut due: Vec<(AccountId, Cap)> = self
             .book
             .rules
-            .iter()
-            .filter(|(id, _)| !self.accounts[id.0 as usize].closed)
-            .filter_map(|(id, rules)| {
-                let halt = self.book.halts.get(id);
-                if rules.expires_ms.is_some_and(|at| at <= now_ms)
-                    && halt.is_none_or(|halt| halt.cap != Cap::Expired)
-                {
-                    return Some((*id, Cap::Expired));
-                }
-                // A loop that only alerted does not keep the wall time from stopping the run.
-                let wall = rules.run?.max_wall_ms?;
-                let run = self.book.runs.get(id)?;
-                (run.started_ms.saturating_add(wall) <= now_ms
-                    && halt.is_none_or(|halt| !halt.stops))
-                .then_some((*id, Cap::WallTime))
-            })
+            .keys()
+            .filter_map(|&id| Some((id, self.cap_due(id, now_ms)?)))
             .collect();
         due.sort_unstable();
         due.truncate(max);
         due
+    }
+
+    /// The cap the clock should halt `account` for at `now_ms`, if any.
+    fn cap_due(&self, account: AccountId, now_ms: u64) -> Option<Cap> {
+        let rules = self.book.rules.get(&account)?;
+        if self.accounts[account.0 as usize].closed {
+            return None;
+        }
+        let halt = self.book.halts.get(&account);
+        if rules.expires_ms.is_some_and(|at| at <= now_ms)
+            && halt.is_none_or(|halt| halt.cap != Cap::Expired)
+        {
+            return Some(Cap::Expired);
+        }
+        // A loop that only alerted does not keep the wall time from stopping the run.
+        let wall = rules.run?.max_wall_ms?;
+        let run = self.book.runs.get(&account)?;
+        (run.started_ms.saturating_add(wall) <= now_ms && halt.is_none_or(|halt| !halt.stops))
+            .then_some(Cap::WallTime)
     }
 
     /// Halts `account` for a cap the clock found due (still due when decided).
@@ -323,8 +328,7 @@ impl Ledger {
         now_ms: u64,
         events: &mut Vec<Event>,
     ) -> Result<Answer, LedgerError> {
-        let still_due = self.caps_due(now_ms, usize::MAX).contains(&(account, cap));
-        if !still_due {
+        if self.cap_due(account, now_ms) != Some(cap) {
             return Ok(Answer::Alerted { changed: false });
         }
         let rules = &self.book.rules[&account];

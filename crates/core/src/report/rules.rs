@@ -122,9 +122,10 @@ fn phrases(ledger: &Ledger, rules: &Rules) -> Vec<String> {
 
 /// The increase requests on `accounts`, newest first, at most [`REQUESTS_MAX`].
 pub fn request_rows(ledger: &Ledger, accounts: &[AccountId]) -> Vec<RequestRow> {
+    let shown: rustc_hash::FxHashSet<AccountId> = accounts.iter().copied().collect();
     ledger
         .increase_requests(false)
-        .filter(|(_, request)| accounts.contains(&request.account))
+        .filter(|(_, request)| shown.contains(&request.account))
         .take(REQUESTS_MAX)
         .map(|(id, request)| RequestRow {
             id,

@@ -187,18 +187,7 @@ impl AccountIn {
         let deadline_ms = self
             .deadline
             .as_deref()
-            .map(|text| {
-                text.parse::<jiff::Timestamp>()
-                    .ok()
-                    .and_then(|at| u64::try_from(at.as_millisecond()).ok())
-                    .ok_or_else(|| {
-                        WireError::invalid(
-                            "invalid_field",
-                            "deadline",
-                            format!("deadline must be an RFC 3339 time, not {text:?}"),
-                        )
-                    })
-            })
+            .map(|text| super::rules::time_ms(text, "deadline"))
             .transpose()?;
         let thresholds = self.thresholds.unwrap_or(ThresholdsIn {
             warn: None,

@@ -198,13 +198,7 @@ impl Journal for PostgresJournal {
         after_seq: u64,
         visit: &mut dyn FnMut(&Batch) -> Result<(), StoreError>,
     ) -> Result<u64, StoreError> {
-        if after_seq < self.compacted_through {
-            return Err(StoreError::Compacted {
-                after_seq,
-                compacted_through: self.compacted_through,
-            });
-        }
-        if after_seq >= self.last_seq {
+        if !verify::check_replay_from(after_seq, self.compacted_through, self.last_seq)? {
             return Ok(0);
         }
         let (shard, last_seq) = (&self.shard, self.last_seq);
